@@ -1,0 +1,140 @@
+//! Bearer-token verification with a pinned algorithm (HS256), built once per cold start.
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
+use lambda_http::http::HeaderMap;
+use serde::{Deserialize, Serialize};
+
+use super::{Caller, Principal, Role};
+use crate::config::AuthConfig;
+use crate::error::ApiError;
+
+/// The claims we read; `sub`, `role` and `exp` are required.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: String,
+    pub role: Role,
+    pub exp: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aud: Option<String>,
+}
+
+/// Verifies tokens; the key and the validation rules are built once.
+pub struct Authenticator {
+    key: DecodingKey,
+    validation: Validation,
+}
+
+impl Authenticator {
+    pub fn new(config: &AuthConfig) -> Self {
+        // Pinning the algorithm refuses `alg: none` and HS/RS confusion alike.
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 0;
+        let mut required = vec!["exp", "sub"];
+        if let Some(issuer) = &config.issuer {
+            validation.set_issuer(&[issuer]);
+            required.push("iss");
+        }
+        match &config.audience {
+            Some(audience) => {
+                validation.set_audience(&[audience]);
+                required.push("aud");
+            }
+            None => validation.validate_aud = false,
+        }
+        validation.set_required_spec_claims(&required);
+        Self { key: DecodingKey::from_secret(&config.jwt_secret), validation }
+    }
+
+    /// The caller behind the `Authorization` header: anonymous without one, 401 for a bad one.
+    pub fn authenticate(&self, headers: &HeaderMap) -> Result<Caller, ApiError> {
+        let Some(value) = headers.get("authorization") else { return Ok(Caller::anonymous()) };
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or(ApiError::Unauthorized("the Authorization header must be `Bearer <token>`"))?;
+        let claims = decode::<Claims>(token, &self.key, &self.validation)
+            .map_err(|error| {
+                tracing::debug!(%error, "token rejected");
+                ApiError::Unauthorized("the bearer token is invalid or expired")
+            })?
+            .claims;
+        if claims.sub.trim().is_empty() {
+            return Err(ApiError::Unauthorized("the bearer token has no subject"));
+        }
+        Ok(Caller(Some(Principal { user_id: claims.sub, role: claims.role, name: claims.name, email: claims.email })))
+    }
+}
+
+/// Signs an HS256 token: for the dev token command and tests, never on a request path.
+pub fn mint_token(secret: &[u8], claims: &Claims) -> String {
+    encode(&Header::new(Algorithm::HS256), claims, &EncodingKey::from_secret(secret))
+        .expect("HS256 signing cannot fail")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    const SECRET: &[u8] = b"unit-test-secret-0123456789abcdef0123";
+
+    fn now() -> u64 {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+    }
+
+    fn claims() -> Claims {
+        Claims { sub: "alice".into(), role: Role::User, exp: now() + 60, name: None, email: None, iss: None, aud: None }
+    }
+
+    fn authenticate(auth: &Authenticator, token: &str) -> Result<Caller, ApiError> {
+        let mut headers = HeaderMap::new();
+        headers.insert("authorization", format!("Bearer {token}").parse().unwrap());
+        auth.authenticate(&headers)
+    }
+
+    fn authenticator(issuer: Option<&str>) -> Authenticator {
+        Authenticator::new(&AuthConfig::new(SECRET.to_vec(), issuer.map(Into::into), None).unwrap())
+    }
+
+    #[test]
+    fn accepts_a_valid_token() {
+        let caller = authenticate(&authenticator(None), &mint_token(SECRET, &claims())).unwrap();
+        assert_eq!(caller.principal().unwrap().user_id, "alice");
+        assert_eq!(authenticator(None).authenticate(&HeaderMap::new()).unwrap(), Caller::anonymous());
+    }
+
+    #[test]
+    fn refuses_forged_expired_unsigned_and_incomplete_tokens() {
+        let auth = authenticator(None);
+        let forged = mint_token(b"another-secret-0123456789abcdef0123456", &claims());
+        let expired = mint_token(SECRET, &Claims { exp: now() - 10, ..claims() });
+        let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#);
+        let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims()).unwrap());
+        let unsigned = format!("{header}.{payload}.");
+        let no_role = {
+            let body = serde_json::json!({"sub": "alice", "exp": now() + 60});
+            encode(&Header::new(Algorithm::HS256), &body, &EncodingKey::from_secret(SECRET)).unwrap()
+        };
+        for token in [forged, expired, unsigned, no_role, "not-a-jwt".to_owned()] {
+            assert!(matches!(authenticate(&auth, &token), Err(ApiError::Unauthorized(_))), "{token}");
+        }
+    }
+
+    #[test]
+    fn checks_the_issuer_when_configured() {
+        let auth = authenticator(Some("https://issuer.example"));
+        assert!(authenticate(&auth, &mint_token(SECRET, &claims())).is_err());
+        let good = Claims { iss: Some("https://issuer.example".into()), ..claims() };
+        assert!(authenticate(&auth, &mint_token(SECRET, &good)).is_ok());
+    }
+}

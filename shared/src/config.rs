@@ -1,0 +1,81 @@
+//! Typed settings read once per cold start from the environment that template.yaml sets.
+
+use std::env;
+
+/// The shortest HS256 secret we accept: shorter ones are guessable offline from any token.
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+
+/// A setting that is missing or unsafe; the function refuses to start with it.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is required")]
+    Missing(&'static str),
+    #[error("JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes (got {0})")]
+    ShortSecret(usize),
+}
+
+/// How bearer tokens are verified.
+#[derive(Clone)]
+pub struct AuthConfig {
+    pub jwt_secret: Vec<u8>,
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+}
+
+impl std::fmt::Debug for AuthConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthConfig")
+            .field("jwt_secret", &"<redacted>")
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .finish()
+    }
+}
+
+impl AuthConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let secret = env::var("JWT_SECRET").map_err(|_| ConfigError::Missing("JWT_SECRET"))?;
+        Self::new(secret.into_bytes(), optional("JWT_ISSUER"), optional("JWT_AUDIENCE"))
+    }
+
+    pub fn new(jwt_secret: Vec<u8>, issuer: Option<String>, audience: Option<String>) -> Result<Self, ConfigError> {
+        if jwt_secret.len() < MIN_JWT_SECRET_BYTES {
+            return Err(ConfigError::ShortSecret(jwt_secret.len()));
+        }
+        Ok(Self { jwt_secret, issuer, audience })
+    }
+}
+
+/// Everything a market route function needs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub auth: AuthConfig,
+    pub markets_table: String,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self { auth: AuthConfig::from_env()?, markets_table: required("MARKETS_TABLE")? })
+    }
+}
+
+fn required(name: &'static str) -> Result<String, ConfigError> {
+    optional(name).ok_or(ConfigError::Missing(name))
+}
+
+/// Unset and empty mean the same: template.yaml passes empty parameters as "".
+fn optional(name: &str) -> Option<String> {
+    env::var(name).ok().filter(|value| !value.trim().is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_short_secrets_and_hides_the_secret_in_debug() {
+        assert!(matches!(AuthConfig::new(b"short".to_vec(), None, None), Err(ConfigError::ShortSecret(5))));
+        let config = AuthConfig::new(b"0123456789abcdef0123456789abcdef".to_vec(), None, None).unwrap();
+        assert!(!format!("{config:?}").contains("0123456789"));
+    }
+}

@@ -1,0 +1,161 @@
+//! The API's one error type and its one mapping to the contract's JSON error body and status.
+
+use lambda_http::http::{HeaderValue, StatusCode};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::http::ApiResponse;
+
+/// One rule broken by one field of a request body or query.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { field: field.into(), message: message.into() }
+    }
+}
+
+/// Errors are boxed at the boundary so that the cause chain can be logged but never shown.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Every way a request can fail, each meaning something to the caller.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("request body is not valid JSON: {0}")]
+    InvalidJson(String),
+    #[error("request body failed validation")]
+    Validation(Vec<FieldError>),
+    #[error("cursor is invalid or belongs to another query")]
+    InvalidCursor,
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    #[error("{0}")]
+    Forbidden(&'static str),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("method {method} is not allowed on {path}")]
+    MethodNotAllowed { method: String, path: String, allow: String },
+    #[error("{0}")]
+    Conflict(&'static str),
+    #[error("market status cannot change from {from} to {to}")]
+    InvalidTransition { from: &'static str, to: &'static str },
+    #[error("the resource changed since the version given in If-Match")]
+    PreconditionFailed,
+    #[error("request body is larger than {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("request body must be application/json")]
+    UnsupportedMediaType,
+    /// A bug: the source is logged, the client sees a generic message.
+    #[error("internal error")]
+    Internal(#[source] BoxError),
+    /// A dependency is down or throttling after the SDK's retries.
+    #[error("service temporarily unavailable")]
+    Unavailable(#[source] BoxError),
+}
+
+impl ApiError {
+    pub fn internal(source: impl Into<BoxError>) -> Self {
+        Self::Internal(source.into())
+    }
+
+    pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Validation(vec![FieldError::new(field, message)])
+    }
+
+    /// The HTTP status and the contract's machine code.
+    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "BAD_REQUEST"),
+            Self::InvalidJson(_) => (StatusCode::BAD_REQUEST, "INVALID_JSON"),
+            Self::Validation(_) => (StatusCode::BAD_REQUEST, "VALIDATION_FAILED"),
+            Self::InvalidCursor => (StatusCode::BAD_REQUEST, "INVALID_CURSOR"),
+            Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "UNAUTHORIZED"),
+            Self::Forbidden(_) => (StatusCode::FORBIDDEN, "FORBIDDEN"),
+            Self::NotFound(_) => (StatusCode::NOT_FOUND, "NOT_FOUND"),
+            Self::MethodNotAllowed { .. } => (StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED"),
+            Self::Conflict(_) => (StatusCode::CONFLICT, "CONFLICT"),
+            Self::InvalidTransition { .. } => (StatusCode::CONFLICT, "INVALID_TRANSITION"),
+            Self::PreconditionFailed => (StatusCode::PRECONDITION_FAILED, "PRECONDITION_FAILED"),
+            Self::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"),
+            Self::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE"),
+            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL"),
+            Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE"),
+        }
+    }
+
+    /// The contract's error body. 5xx messages are generic: the cause is logged, never shown.
+    pub fn to_response(&self, request_id: &str) -> ApiResponse {
+        let (status, code) = self.status_and_code();
+        let mut body = json!({
+            "success": false,
+            "error": self.to_string(),
+            "code": code,
+            "requestId": request_id,
+        });
+        if let Self::Validation(details) = self {
+            body["details"] = json!(details);
+        }
+        let mut response = ApiResponse::json(status, body);
+        match self {
+            Self::MethodNotAllowed { allow, .. } => {
+                if let Ok(value) = HeaderValue::from_str(allow) {
+                    response = response.header("allow", value);
+                }
+            }
+            Self::Unavailable(_) => response = response.header("retry-after", HeaderValue::from_static("1")),
+            _ => {}
+        }
+        response
+    }
+}
+
+/// Renders an error and its whole cause chain for the logs.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut chain = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        chain.push_str(": ");
+        chain.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    chain
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_errors_hide_their_cause() {
+        let error = ApiError::internal("table markets-prod: AccessDenied for arn:aws:iam::1:role/x");
+        let response = error.to_response("req-1");
+        let body = response.body_json();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(body["code"], "INTERNAL");
+        assert_eq!(body["error"], "internal error");
+        assert!(!body.to_string().contains("markets-prod"));
+        assert!(error_chain(&error).contains("AccessDenied"));
+    }
+
+    #[test]
+    fn validation_errors_name_each_field() {
+        let error = ApiError::Validation(vec![FieldError::new("name", "must not be empty")]);
+        let body = error.to_response("req-2").body_json();
+        assert_eq!(body["code"], "VALIDATION_FAILED");
+        assert_eq!(body["requestId"], "req-2");
+        assert_eq!(body["details"][0]["field"], "name");
+    }
+
+    #[test]
+    fn unavailable_asks_to_retry() {
+        let response = ApiError::Unavailable("throttled".into()).to_response("r");
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.header_value("retry-after"), Some("1"));
+    }
+}

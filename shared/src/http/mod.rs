@@ -1,0 +1,13 @@
+//! The HTTP edge: reading requests (path, query, JSON bodies, preconditions) and building the
+//! contract's response envelope. Handlers use these helpers and never touch raw headers themselves.
+
+mod cursor;
+mod request;
+mod response;
+
+pub use cursor::{CursorCodec, CursorScope};
+pub use request::{
+    If, MAX_BODY_BYTES, etag_for, if_match, if_none_match_hits, json_body, path_id, query_param, request_id, route_key,
+    source_ip,
+};
+pub use response::{ApiResponse, ListMeta};

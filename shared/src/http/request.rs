@@ -1,0 +1,177 @@
+//! Reading what a request carries: ids, route, path and query parameters, JSON bodies, ETags.
+
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request};
+use serde_json::{Map, Value};
+
+use crate::error::ApiError;
+
+/// Larger bodies are refused with 413 before parsing.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+pub use lambda_http::RequestExt;
+
+fn apigw_context(req: &Request) -> Option<&lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext> {
+    match req.request_context_ref()? {
+        RequestContext::ApiGatewayV2(ctx) => Some(ctx),
+        #[allow(unreachable_patterns)]
+        _ => None,
+    }
+}
+
+/// API Gateway's request id, else the Lambda invocation's, else a fresh one.
+pub fn request_id(req: &Request) -> String {
+    apigw_context(req)
+        .and_then(|ctx| ctx.request_id.clone())
+        .or_else(|| req.lambda_context_ref().map(|ctx| ctx.request_id.clone()))
+        .filter(|id| !id.is_empty())
+        .unwrap_or_else(|| ulid::Ulid::new().to_string())
+}
+
+/// The matched route (`GET /api/markets/{id}`); routing uses it, never the raw path, because a
+/// named stage stays in the raw path.
+pub fn route_key(req: &Request) -> String {
+    apigw_context(req)
+        .and_then(|ctx| ctx.route_key.clone())
+        .unwrap_or_else(|| format!("{} {}", req.method(), req.uri().path()))
+}
+
+/// The caller's address as API Gateway saw it; never a client-supplied `X-Forwarded-For`.
+pub fn source_ip(req: &Request) -> Option<String> {
+    apigw_context(req).and_then(|ctx| ctx.http.source_ip.clone())
+}
+
+/// The `{id}` path parameter.
+pub fn path_id(req: &Request) -> Result<String, ApiError> {
+    req.path_parameters_ref()
+        .and_then(|params| params.first("id"))
+        .filter(|id| !id.is_empty())
+        .map(str::to_owned)
+        .ok_or_else(|| ApiError::BadRequest("missing path parameter id".into()))
+}
+
+/// One query parameter; a repeated one is a 400 rather than a silent pick.
+pub fn query_param<'a>(req: &'a Request, name: &str) -> Result<Option<&'a str>, ApiError> {
+    let Some(params) = req.query_string_parameters_ref() else { return Ok(None) };
+    match params.all(name) {
+        None => Ok(None),
+        Some(values) if values.len() == 1 => Ok(Some(values[0])),
+        Some(_) => Err(ApiError::BadRequest(format!("query parameter {name} is given more than once"))),
+    }
+}
+
+/// The body as a JSON object, after the size, media-type and syntax checks (413, 415, 400).
+pub fn json_body(req: &Request) -> Result<Map<String, Value>, ApiError> {
+    let bytes: &[u8] = match req.body() {
+        Body::Empty => b"",
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => b"",
+    };
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(ApiError::PayloadTooLarge { limit: MAX_BODY_BYTES });
+    }
+    let content_type = req.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let media_type = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if media_type != "application/json" && media_type != "application/merge-patch+json" {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(ApiError::validation("body", "must be a JSON object")),
+        Err(error) => Err(ApiError::InvalidJson(error.to_string())),
+    }
+}
+
+/// The strong ETag of a market version.
+pub fn etag_for(version: u64) -> String {
+    format!("\"v{version}\"")
+}
+
+/// What an `If-Match` header asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum If {
+    /// No header: write unconditionally (still guarded against lost updates by the version).
+    Any,
+    /// `If-Match: "v<n>"`: write only over version n.
+    Version(u64),
+}
+
+/// Parses `If-Match`; `*` means any existing version, anything but `"v<n>"` is a 400.
+pub fn if_match(req: &Request) -> Result<If, ApiError> {
+    let Some(value) = req.headers().get("if-match") else { return Ok(If::Any) };
+    let value = value.to_str().map_err(|_| ApiError::BadRequest("If-Match must be ASCII".into()))?.trim();
+    if value == "*" {
+        return Ok(If::Any);
+    }
+    value
+        .strip_prefix("\"v")
+        .and_then(|rest| rest.strip_suffix('"'))
+        .and_then(|digits| digits.parse().ok())
+        .map(If::Version)
+        .ok_or_else(|| ApiError::BadRequest("If-Match must be an ETag like \"v3\"".into()))
+}
+
+/// True when `If-None-Match` names the current ETag (weak or strong, in a list, or `*`).
+pub fn if_none_match_hits(req: &Request, etag: &str) -> bool {
+    req.headers()
+        .get_all("if-none-match")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|tag| tag.trim())
+        .any(|tag| tag == "*" || tag.trim_start_matches("W/") == etag)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lambda_http::http;
+
+    fn request(headers: &[(&str, &str)], body: &str) -> Request {
+        let mut builder = http::Request::builder().uri("/api/markets");
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        builder.body(Body::Text(body.to_owned())).unwrap()
+    }
+
+    #[test]
+    fn body_checks_come_in_contract_order() {
+        let big = format!("{{\"name\":\"{}\"}}", "x".repeat(MAX_BODY_BYTES));
+        assert!(matches!(
+            json_body(&request(&[("content-type", "application/json")], &big)),
+            Err(ApiError::PayloadTooLarge { .. })
+        ));
+        assert!(matches!(
+            json_body(&request(&[("content-type", "text/plain")], "{}")),
+            Err(ApiError::UnsupportedMediaType)
+        ));
+        assert!(matches!(json_body(&request(&[], "{}")), Err(ApiError::UnsupportedMediaType)));
+        assert!(matches!(
+            json_body(&request(&[("content-type", "application/json")], "{")),
+            Err(ApiError::InvalidJson(_))
+        ));
+        assert!(matches!(
+            json_body(&request(&[("content-type", "application/json")], "[1]")),
+            Err(ApiError::Validation(_))
+        ));
+        let ok = json_body(&request(&[("content-type", "application/json; charset=utf-8")], r#"{"a":1}"#)).unwrap();
+        assert_eq!(ok["a"], 1);
+    }
+
+    #[test]
+    fn if_match_accepts_only_version_etags() {
+        assert_eq!(if_match(&request(&[], "")).unwrap(), If::Any);
+        assert_eq!(if_match(&request(&[("if-match", "\"v12\"")], "")).unwrap(), If::Version(12));
+        assert_eq!(if_match(&request(&[("if-match", "*")], "")).unwrap(), If::Any);
+        assert!(if_match(&request(&[("if-match", "v12")], "")).is_err());
+    }
+
+    #[test]
+    fn if_none_match_understands_lists_and_weak_tags() {
+        assert!(if_none_match_hits(&request(&[("if-none-match", "\"v1\", W/\"v2\"")], ""), "\"v2\""));
+        assert!(!if_none_match_hits(&request(&[("if-none-match", "\"v1\"")], ""), "\"v2\""));
+        assert!(!if_none_match_hits(&request(&[], ""), "\"v2\""));
+    }
+}

@@ -1,0 +1,83 @@
+//! The success envelope `{"success": true, "data": ...}` and its conversion to a Lambda response.
+
+use lambda_http::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use lambda_http::{Body, Response};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+/// Pagination facts of a list response.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ListMeta {
+    pub count: usize,
+    pub limit: usize,
+    pub next_cursor: Option<String>,
+}
+
+/// A response before it becomes a Lambda response: a status, headers and an optional JSON body.
+#[derive(Debug)]
+pub struct ApiResponse {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Option<Value>,
+}
+
+impl ApiResponse {
+    pub fn json(status: StatusCode, body: Value) -> Self {
+        Self { status, headers: HeaderMap::new(), body: Some(body) }
+    }
+
+    /// 200 with `{"success": true, "data": data}`.
+    pub fn ok(data: impl Serialize) -> Self {
+        Self::data(StatusCode::OK, data)
+    }
+
+    /// The envelope around `data` with any status.
+    pub fn data(status: StatusCode, data: impl Serialize) -> Self {
+        let data = serde_json::to_value(data).expect("API types serialize to JSON");
+        Self::json(status, json!({ "success": true, "data": data }))
+    }
+
+    /// 200 with a list and its `meta`.
+    pub fn list(items: impl Serialize, meta: ListMeta) -> Self {
+        let data = serde_json::to_value(items).expect("API types serialize to JSON");
+        Self::json(StatusCode::OK, json!({ "success": true, "data": data, "meta": meta }))
+    }
+
+    /// A status with no body (204, 304).
+    pub fn empty(status: StatusCode) -> Self {
+        Self { status, headers: HeaderMap::new(), body: None }
+    }
+
+    pub fn header(mut self, name: &'static str, value: HeaderValue) -> Self {
+        self.headers.insert(HeaderName::from_static(name), value);
+        self
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    pub fn header_value(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The JSON body, or `Null` when there is none (for tests and logs).
+    pub fn body_json(&self) -> Value {
+        self.body.clone().unwrap_or(Value::Null)
+    }
+
+    pub fn into_lambda_response(self) -> Response<Body> {
+        let mut builder = Response::builder().status(self.status);
+        let headers = builder.headers_mut().expect("a fresh builder has headers");
+        headers.extend(self.headers);
+        let body = match self.body {
+            Some(value) => {
+                headers.insert("content-type", HeaderValue::from_static("application/json"));
+                Body::Text(value.to_string())
+            }
+            None => Body::Empty,
+        };
+        builder.body(body).expect("status and headers are valid")
+    }
+}

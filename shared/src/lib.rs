@@ -1,0 +1,19 @@
+//! The markets API library: everything the route functions in `functions/` share.
+//!
+//! Reading order for newcomers: [`domain`] (what a market is and its rules), [`service`] (the use
+//! cases, written against the [`repo`] traits), [`repo`] (DynamoDB behind a trait, plus an in-memory
+//! twin for unit tests), [`auth`] (JWT and roles), [`http`] (request parsing, the response envelope,
+//! cursors), [`error`] (the one error type and its one mapping to HTTP), and [`runtime`], which
+//! wires a route handler into a Lambda function.
+
+pub mod auth;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod repo;
+pub mod routes;
+pub mod runtime;
+pub mod service;
+
+pub use error::ApiError;

@@ -1,0 +1,226 @@
+//! The markets table. Lists are served by one GSI per variant (`all-*` on a constant partition,
+//! `status-*` partitioned by status) so that no request ever scans the table.
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use super::{Item, get_n, get_s, is_condition_failed, n, s, store_error};
+use crate::domain::{Amount, Market, MarketStatus};
+use crate::repo::{KeyAttr, ListQuery, MarketRepository, Page, PageKey, RepoError, SortField, SortOrder, name_key};
+
+/// The constant partition of the `all-*` indexes.
+const ALL_MARKETS: &str = "MARKET";
+
+pub struct DynamoMarkets {
+    client: Client,
+    table: String,
+}
+
+impl DynamoMarkets {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+}
+
+fn to_item(market: &Market) -> Item {
+    let mut item = Item::from([
+        ("id".into(), s(&market.id)),
+        ("listPk".into(), s(ALL_MARKETS)),
+        ("name".into(), s(&market.name)),
+        ("nameKey".into(), s(name_key(&market.name))),
+        ("description".into(), s(&market.description)),
+        ("status".into(), s(market.status.as_str())),
+        ("volume".into(), n(market.volume.to_stored())),
+        ("creatorId".into(), s(&market.creator_id)),
+        ("createdAt".into(), s(&market.created_at)),
+        ("updatedAt".into(), s(&market.updated_at)),
+        ("version".into(), n(market.version)),
+    ]);
+    if let Some(end_date) = &market.end_date {
+        item.insert("endDate".into(), s(end_date));
+    }
+    item
+}
+
+fn from_item(item: &Item) -> Result<Market, RepoError> {
+    let number = |field: &str| get_n(item, field);
+    Ok(Market {
+        id: get_s(item, "id")?.to_owned(),
+        name: get_s(item, "name")?.to_owned(),
+        description: get_s(item, "description")?.to_owned(),
+        status: MarketStatus::parse(get_s(item, "status")?).ok_or_else(|| super::malformed(item, "status"))?,
+        volume: Amount::from_stored(number("volume")?).ok_or_else(|| super::malformed(item, "volume"))?,
+        creator_id: get_s(item, "creatorId")?.to_owned(),
+        end_date: item.get("endDate").and_then(|v| v.as_s().ok()).cloned(),
+        created_at: get_s(item, "createdAt")?.to_owned(),
+        updated_at: get_s(item, "updatedAt")?.to_owned(),
+        version: number("version")?.parse().map_err(|_| super::malformed(item, "version"))?,
+    })
+}
+
+/// The index that serves a query, its partition attribute and value, and its sort attribute.
+fn index_for(query: &ListQuery) -> (String, &'static str, String, &'static str) {
+    let (prefix, partition, value) = match query.status {
+        Some(status) => ("status", "status", status.as_str().to_owned()),
+        None => ("all", "listPk", ALL_MARKETS.to_owned()),
+    };
+    let sort = match query.sort {
+        SortField::CreatedAt => "createdAt",
+        SortField::Volume => "volume",
+        SortField::Name => "nameKey",
+    };
+    (format!("{prefix}-{}", query.sort.as_str()), partition, value, sort)
+}
+
+fn page_key(item: &Item, query: &ListQuery) -> Result<PageKey, RepoError> {
+    let (_, partition, _, sort) = index_for(query);
+    let mut key = PageKey(Default::default());
+    for field in ["id", partition, sort] {
+        let value = match item.get(field) {
+            Some(AttributeValue::S(text)) => KeyAttr::S(text.clone()),
+            Some(AttributeValue::N(text)) => KeyAttr::N(text.clone()),
+            _ => return Err(super::malformed(item, field)),
+        };
+        key.0.insert(field.to_owned(), value);
+    }
+    Ok(key)
+}
+
+fn exclusive_start_key(key: &PageKey) -> Item {
+    key.0
+        .iter()
+        .map(|(field, value)| {
+            let value = match value {
+                KeyAttr::S(text) => s(text),
+                KeyAttr::N(text) => n(text),
+            };
+            (field.clone(), value)
+        })
+        .collect()
+}
+
+#[async_trait]
+impl MarketRepository for DynamoMarkets {
+    #[tracing::instrument(skip(self), err(Debug))]
+    async fn get(&self, id: &str) -> Result<Option<Market>, RepoError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("id", s(id))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(store_error)?;
+        output.item.as_ref().map(from_item).transpose()
+    }
+
+    #[tracing::instrument(skip_all, fields(id = %market.id), err(Debug))]
+    async fn create(&self, market: &Market) -> Result<(), RepoError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(market)))
+            .condition_expression("attribute_not_exists(id)")
+            .send()
+            .await
+            .map_err(|error| if is_condition_failed(&error) { RepoError::AlreadyExists } else { store_error(error) })?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all, fields(id = %market.id, version = market.version), err(Debug))]
+    async fn update(&self, market: &Market) -> Result<(), RepoError> {
+        // Only the editable fields: volume is moved by position transactions, never overwritten.
+        let mut set = "SET #name = :name, nameKey = :nameKey, description = :description, #status = :status, \
+                       updatedAt = :updatedAt, version = :version"
+            .to_owned();
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("id", s(&market.id))
+            .condition_expression("version = :expected")
+            .expression_attribute_names("#name", "name")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":name", s(&market.name))
+            .expression_attribute_values(":nameKey", s(name_key(&market.name)))
+            .expression_attribute_values(":description", s(&market.description))
+            .expression_attribute_values(":status", s(market.status.as_str()))
+            .expression_attribute_values(":updatedAt", s(&market.updated_at))
+            .expression_attribute_values(":version", n(market.version))
+            .expression_attribute_values(":expected", n(market.version - 1));
+        match &market.end_date {
+            Some(end_date) => {
+                set.push_str(", endDate = :endDate");
+                request = request.expression_attribute_values(":endDate", s(end_date));
+            }
+            None => set.push_str(" REMOVE endDate"),
+        }
+        match request.update_expression(set).send().await {
+            Ok(_) => Ok(()),
+            Err(error) if is_condition_failed(&error) => match self.get(&market.id).await? {
+                Some(_) => Err(RepoError::VersionConflict),
+                None => Err(RepoError::NotFound),
+            },
+            Err(error) => Err(store_error(error)),
+        }
+    }
+
+    #[tracing::instrument(skip(self), err(Debug))]
+    async fn delete(&self, id: &str, expected_version: Option<u64>) -> Result<(), RepoError> {
+        let mut request = self.client.delete_item().table_name(&self.table).key("id", s(id));
+        request = match expected_version {
+            Some(version) => {
+                request.condition_expression("version = :expected").expression_attribute_values(":expected", n(version))
+            }
+            None => request.condition_expression("attribute_exists(id)"),
+        };
+        match request.send().await {
+            Ok(_) => Ok(()),
+            Err(error) if is_condition_failed(&error) => match (expected_version, self.get(id).await?) {
+                (Some(_), Some(_)) => Err(RepoError::VersionConflict),
+                _ => Err(RepoError::NotFound),
+            },
+            Err(error) => Err(store_error(error)),
+        }
+    }
+
+    #[tracing::instrument(skip(self, start), err(Debug))]
+    async fn list(&self, query: &ListQuery, start: Option<&PageKey>, limit: usize) -> Result<Page<Market>, RepoError> {
+        let (index, partition, partition_value, _) = index_for(query);
+        // One item more than asked tells whether another page exists, so the last page has no cursor.
+        let wanted = limit + 1;
+        let mut items: Vec<Item> = Vec::with_capacity(wanted);
+        let mut exclusive_start = start.map(exclusive_start_key);
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(&index)
+                .key_condition_expression("#pk = :pk")
+                .expression_attribute_names("#pk", partition)
+                .expression_attribute_values(":pk", s(&partition_value))
+                .scan_index_forward(query.order == SortOrder::Asc)
+                .limit(i32::try_from(wanted - items.len()).unwrap_or(i32::MAX))
+                .set_exclusive_start_key(exclusive_start.take())
+                .send()
+                .await
+                .map_err(store_error)?;
+            items.extend(output.items.unwrap_or_default());
+            // A page can stop short of the limit (1 MB per call): keep reading until full or done.
+            match output.last_evaluated_key {
+                Some(key) if items.len() < wanted => exclusive_start = Some(key),
+                _ => break,
+            }
+        }
+        let more = items.len() > limit;
+        items.truncate(limit);
+        let next = match items.last() {
+            Some(last) if more => Some(page_key(last, query)?),
+            _ => None,
+        };
+        Ok(Page { items: items.iter().map(from_item).collect::<Result<_, _>>()?, next })
+    }
+}

@@ -1,0 +1,119 @@
+//! Storage behind traits: services see these, never `aws_sdk_dynamodb`. Each trait has a DynamoDB
+//! implementation ([`dynamodb`]) and an in-memory one ([`memory`]) for fast unit tests.
+
+pub mod dynamodb;
+pub mod memory;
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{Market, MarketStatus};
+use crate::error::BoxError;
+
+/// How a storage call failed, in terms the services can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum RepoError {
+    #[error("item not found")]
+    NotFound,
+    #[error("item already exists")]
+    AlreadyExists,
+    #[error("item changed since it was read")]
+    VersionConflict,
+    /// Worth retrying later: throttling, timeouts, the store unreachable.
+    #[error("store unavailable")]
+    Unavailable(#[source] BoxError),
+    #[error("store failed")]
+    Internal(#[source] BoxError),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortField {
+    CreatedAt,
+    Volume,
+    Name,
+}
+
+impl SortField {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "createdAt" => Some(Self::CreatedAt),
+            "volume" => Some(Self::Volume),
+            "name" => Some(Self::Name),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::CreatedAt => "createdAt",
+            Self::Volume => "volume",
+            Self::Name => "name",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortOrder {
+    Asc,
+    Desc,
+}
+
+/// Which markets, in which order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListQuery {
+    pub status: Option<MarketStatus>,
+    pub sort: SortField,
+    pub order: SortOrder,
+}
+
+impl ListQuery {
+    /// Names the query, so a cursor can be bound to the query it came from.
+    pub fn scope(&self) -> String {
+        let status = self.status.map_or("all", MarketStatus::as_str);
+        let order = if self.order == SortOrder::Asc { "asc" } else { "desc" };
+        format!("markets:{status}:{}:{order}", self.sort.as_str())
+    }
+}
+
+/// One attribute of a page key, typed as DynamoDB types it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum KeyAttr {
+    S(String),
+    N(String),
+}
+
+/// Where the next page starts: the full index key of the last item served.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageKey(pub BTreeMap<String, KeyAttr>);
+
+/// A page of results and where the next one starts, if there is one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<PageKey>,
+}
+
+#[async_trait]
+pub trait MarketRepository: Send + Sync {
+    async fn get(&self, id: &str) -> Result<Option<Market>, RepoError>;
+
+    /// Fails with `AlreadyExists` if the id is taken.
+    async fn create(&self, market: &Market) -> Result<(), RepoError>;
+
+    /// Writes the user-editable fields and the new version, only if the stored version is
+    /// `market.version - 1` (`VersionConflict` otherwise, `NotFound` if gone).
+    async fn update(&self, market: &Market) -> Result<(), RepoError>;
+
+    /// Deletes the market, only at `expected_version` when one is given.
+    async fn delete(&self, id: &str, expected_version: Option<u64>) -> Result<(), RepoError>;
+
+    /// Up to `limit` markets in the query's order, starting after `start`.
+    async fn list(&self, query: &ListQuery, start: Option<&PageKey>, limit: usize) -> Result<Page<Market>, RepoError>;
+}
+
+/// The case-folded name that name order sorts by.
+pub fn name_key(name: &str) -> String {
+    name.to_lowercase()
+}

@@ -1,0 +1,20 @@
+//! PATCH /api/markets/{id}: a JSON merge patch of the editable fields.
+
+use lambda_http::Request;
+use lambda_http::http::StatusCode;
+
+use crate::auth::{Caller, Permission};
+use crate::domain::MarketPatch;
+use crate::error::ApiError;
+use crate::http::{ApiResponse, if_match, json_body, path_id};
+use crate::runtime::AppState;
+
+use super::market_response;
+
+pub async fn update_market(state: &AppState, caller: Caller, request: Request) -> Result<ApiResponse, ApiError> {
+    let editor = caller.require(Permission::Write)?;
+    let (id, precondition) = (path_id(&request)?, if_match(&request)?);
+    let patch = MarketPatch::from_json(json_body(&request)?)?;
+    let market = state.markets.patch(editor, &id, patch, precondition).await?;
+    Ok(market_response(StatusCode::OK, &market))
+}
