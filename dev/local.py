@@ -464,7 +464,7 @@ class FunctionPool:
 
     def _scale(self) -> None:
         """Start instances while queued invocations outnumber idle and starting ones (locked)."""
-        available = sum(1 for i in self.instances.values() if i.state != "busy")
+        available = sum(1 for i in self.instances.values() if i.alive and i.state != "busy")
         while len(self.queue) > available and len(self.instances) < self.stack.max_instances:
             self._spawn()
             available += 1
@@ -507,7 +507,7 @@ class FunctionPool:
         log(f"{inst.id}: {reason}")
         if inst.current:
             inst.current.finish(error=reason)
-        inst.alive, inst.state = False, "busy"
+        inst.alive = False
         kill_group(inst.proc, signal.SIGKILL)
         self.cond.notify_all()
 
