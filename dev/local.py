@@ -53,7 +53,7 @@ FUNCTION, HTTP_API = "AWS::Serverless::Function", "AWS::Serverless::HttpApi"
 PSEUDO = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws",
           "AWS::StackName": "local", "AWS::URLSuffix": "amazonaws.com", "AWS::NoValue": None}
 INIT_TIMEOUT = 10.0      # Lambda's limit for a runtime to reach its first /next.
-GRACE = 1.0              # Slack past the function timeout before the instance is killed.
+GRACE = 0.5              # Slack past the function timeout before the instance is killed.
 GATEWAY_TIMEOUT = 30.0   # API Gateway's integration timeout: longest a request may wait.
 MAX_BODY = 10 * 1024 * 1024
 HOP_BY_HOP = {"connection", "content-length", "keep-alive", "transfer-encoding"}
@@ -715,12 +715,14 @@ def http_response(raw: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
 
 class GatewayHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server_version, sys_version = "local-api", ""
     timeout = 120   # drop idle keep-alive connections eventually
     server: "QuietServer"
 
     def log_message(self, *args: Any) -> None:
         pass
+
+    def version_string(self) -> str:
+        return "local-api"
 
     def do_request(self) -> None:
         started, request_id = time.monotonic(), str(uuid.uuid4())
@@ -1131,7 +1133,9 @@ def serve(args: argparse.Namespace) -> int:
         os.environ.setdefault(key, "test")  # moto accepts anything; boto3 needs something
     stack = Stack(args, resolver, functions)
     stop_requested = threading.Event()
-    signal.signal(signal.SIGTERM, interrupt)  # stop on SIGTERM exactly as on Ctrl-C
+    # Explicit handlers: SIGINT is ignored by default in background jobs, and SIGTERM must clean up too.
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
     try:
         stack.start(gateway)
         stack.describe()

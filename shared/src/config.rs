@@ -5,6 +5,10 @@ use std::env;
 /// The shortest HS256 secret we accept: shorter ones are guessable offline from any token.
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
 
+/// The local stack's secret (dev/local.py, the token command, events/): never deploy it, since
+/// template.yaml takes the real secret as a parameter.
+pub const LOCAL_DEV_JWT_SECRET: &str = "local-dev-secret-change-me-0123456789abcdef";
+
 /// A setting that is missing or unsafe; the function refuses to start with it.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {

@@ -29,3 +29,6 @@ fn market_response(status: StatusCode, market: &Market) -> ApiResponse {
     let etag = HeaderValue::from_str(&etag_for(market.version)).expect("ETags are ASCII");
     ApiResponse::data(status, market.view(None)).header("etag", etag)
 }
+
+#[cfg(test)]
+mod tests;

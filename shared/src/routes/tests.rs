@@ -1,0 +1,91 @@
+//! Handler tests: the sample events in events/ (what API Gateway sends) through the handlers,
+//! over in-memory repositories, with no network.
+
+use std::sync::Arc;
+
+use lambda_http::Request;
+use lambda_http::http::StatusCode;
+use serde_json::Value;
+
+use super::*;
+use crate::config::{AuthConfig, LOCAL_DEV_JWT_SECRET};
+use crate::repo::memory::InMemoryMarkets;
+use crate::runtime::AppState;
+
+fn state() -> AppState {
+    let auth = AuthConfig::new(LOCAL_DEV_JWT_SECRET.as_bytes().to_vec(), None, None).unwrap();
+    AppState::new(&auth, Arc::new(InMemoryMarkets::default()))
+}
+
+fn event(name: &str) -> Value {
+    let path = format!("{}/../events/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+fn request(event: &Value) -> Request {
+    lambda_http::request::from_str(&event.to_string()).expect("an API Gateway v2 event")
+}
+
+async fn call<'a, F, Fut>(state: &'a AppState, handler: F, event: &Value) -> crate::http::ApiResponse
+where
+    F: Fn(&'a AppState, crate::auth::Caller, Request) -> Fut,
+    Fut: Future<Output = Result<crate::http::ApiResponse, crate::error::ApiError>>,
+{
+    let request = request(event);
+    let caller = state.auth.authenticate(request.headers()).unwrap();
+    handler(state, caller, request).await.unwrap_or_else(|error| error.to_response("test"))
+}
+
+/// Points an event at a market id.
+fn with_id(mut event: Value, id: &str) -> Value {
+    event["pathParameters"]["id"] = id.into();
+    event["rawPath"] = format!("/api/markets/{id}").into();
+    event
+}
+
+#[tokio::test]
+async fn sample_events_drive_every_market_route() {
+    let state = state();
+    let created = call(&state, create_market, &event("create-market")).await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let id = created.body_json()["data"]["id"].as_str().unwrap().to_owned();
+
+    let listed = call(&state, list_markets, &event("list-markets")).await;
+    assert_eq!(listed.body_json()["data"][0]["id"], id.as_str());
+    assert_eq!(call(&state, get_market, &with_id(event("get-market"), &id)).await.status(), StatusCode::OK);
+    assert_eq!(call(&state, replace_market, &with_id(event("replace-market"), &id)).await.status(), StatusCode::OK);
+    let updated = call(&state, update_market, &with_id(event("update-market"), &id)).await;
+    assert_eq!(updated.body_json()["data"]["status"], "closed");
+    assert_eq!(
+        call(&state, delete_market, &with_id(event("delete-market"), &id)).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(call(&state, get_market, &with_id(event("get-market"), &id)).await.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_named_stage_in_the_path_does_not_change_routing() {
+    let state = state();
+    let created = call(&state, create_market, &event("create-market")).await;
+    let id = created.body_json()["data"]["id"].as_str().unwrap().to_owned();
+    let mut staged = with_id(event("get-market"), &id);
+    staged["rawPath"] = format!("/prod/api/markets/{id}").into();
+    staged["requestContext"]["stage"] = "prod".into();
+    let reply = call(&state, get_market, &staged).await;
+    assert_eq!(reply.status(), StatusCode::OK);
+
+    let mut wrong_method = event("route-not-found");
+    wrong_method["rawPath"] = "/prod/api/markets".into();
+    wrong_method["requestContext"]["stage"] = "prod".into();
+    wrong_method["requestContext"]["http"]["method"] = "DELETE".into();
+    let reply = route_not_found(request(&wrong_method)).await.unwrap_err();
+    assert_eq!(reply.status_and_code().1, "METHOD_NOT_ALLOWED");
+    let reply = route_not_found(request(&event("route-not-found"))).await.unwrap_err();
+    assert_eq!(reply.status_and_code().1, "NOT_FOUND");
+}
+
+#[tokio::test]
+async fn health_needs_nothing() {
+    let reply = health(request(&event("health"))).await.unwrap();
+    assert_eq!(reply.body_json()["data"]["status"], "ok");
+}

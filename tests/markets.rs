@@ -1,0 +1,254 @@
+//! Every market route's success path and the contract's errors for them, over HTTP.
+
+use api_tests::{Stack, User};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use shared::auth::Role;
+
+#[tokio::test]
+async fn health_answers_without_a_token() {
+    let stack = Stack::start();
+    let reply = stack.get("/api/health").await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.body, json!({"success": true, "data": {"status": "ok"}}));
+    assert!(reply.header("x-request-id").is_some_and(|id| !id.is_empty()));
+}
+
+#[tokio::test]
+async fn market_lifecycle_create_read_replace_patch_delete() {
+    let stack = Stack::start();
+    let alice = User::new(Role::User);
+
+    let created = stack
+        .send_json(
+            Method::POST,
+            "/api/markets",
+            &alice,
+            json!({"name": "  Will it rain in Paris tomorrow?  ", "endDate": "2030-01-01T12:00:00+01:00"}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let market = &created.body["data"];
+    let id = market["id"].as_str().unwrap();
+    assert_eq!(created.header("location"), Some(format!("/api/markets/{id}").as_str()));
+    assert_eq!(created.header("etag"), Some("\"v1\""));
+    assert_eq!(market["name"], "Will it rain in Paris tomorrow?");
+    assert_eq!(market["description"], "");
+    assert_eq!(market["status"], "active");
+    assert_eq!(market["volume"], 0);
+    assert_eq!(market["creatorId"], alice.id.as_str());
+    assert_eq!(market["endDate"], "2030-01-01T11:00:00.000Z");
+    assert_eq!(market["version"], 1);
+    assert_eq!(market["createdAt"], market["updatedAt"]);
+
+    let read = stack.get(&format!("/api/markets/{id}")).await;
+    assert_eq!(read.status, StatusCode::OK);
+    assert_eq!(&read.body["data"], market);
+    assert_eq!(read.header("etag"), Some("\"v1\""));
+
+    let not_modified = stack
+        .request(Method::GET, &format!("/api/markets/{id}"))
+        .header("if-none-match", "\"v1\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_modified.status(), StatusCode::NOT_MODIFIED);
+    assert!(not_modified.bytes().await.unwrap().is_empty());
+
+    let replaced = stack
+        .send_json(
+            Method::PUT,
+            &format!("/api/markets/{id}"),
+            &alice,
+            json!({"name": "Rain in Paris?", "description": "Météo-France decides", "status": "closed"}),
+        )
+        .await;
+    assert_eq!(replaced.status, StatusCode::OK, "{}", replaced.body);
+    assert_eq!(replaced.body["data"]["status"], "closed");
+    assert_eq!(replaced.body["data"]["endDate"], serde_json::Value::Null);
+    assert_eq!(replaced.body["data"]["version"], 2);
+    assert_eq!(replaced.header("etag"), Some("\"v2\""));
+
+    let patched =
+        stack.send_json(Method::PATCH, &format!("/api/markets/{id}"), &alice, json!({"description": "by noon"})).await;
+    assert_eq!(patched.status, StatusCode::OK, "{}", patched.body);
+    assert_eq!(patched.body["data"]["description"], "by noon");
+    assert_eq!(patched.body["data"]["name"], "Rain in Paris?");
+    assert_eq!(patched.body["data"]["version"], 3);
+
+    let stale = stack.get(&format!("/api/markets/{id}")).await;
+    assert_eq!(stale.header("etag"), Some("\"v3\""));
+
+    let moderator = User::new(Role::Moderator);
+    let deleted = stack
+        .request(Method::DELETE, &format!("/api/markets/{id}"))
+        .bearer_auth(moderator.token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    assert!(deleted.bytes().await.unwrap().is_empty());
+    assert_eq!(stack.get(&format!("/api/markets/{id}")).await.status, StatusCode::NOT_FOUND);
+    let again = stack
+        .request(Method::DELETE, &format!("/api/markets/{id}"))
+        .bearer_auth(moderator.token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn list_filters_by_status() {
+    let stack = Stack::start();
+    let alice = User::new(Role::User);
+    let open = stack.create_market(&alice, "open one").await;
+    let closed = stack.create_market(&alice, "closed one").await;
+    let closed_id = closed["id"].as_str().unwrap();
+    let reply =
+        stack.send_json(Method::PATCH, &format!("/api/markets/{closed_id}"), &alice, json!({"status": "closed"})).await;
+    assert_eq!(reply.status, StatusCode::OK);
+
+    let all = stack.get("/api/markets").await;
+    assert_eq!(all.status, StatusCode::OK);
+    assert_eq!(all.body["meta"], json!({"count": 2, "limit": 20, "nextCursor": null}));
+    let active = stack.get("/api/markets?status=active").await;
+    assert_eq!(active.body["data"].as_array().unwrap().len(), 1);
+    assert_eq!(active.body["data"][0]["id"], open["id"]);
+    let closed_list = stack.get("/api/markets?status=closed&sort=name&order=asc").await;
+    assert_eq!(closed_list.body["data"][0]["id"], closed["id"]);
+}
+
+#[tokio::test]
+async fn bad_input_gets_the_contract_errors() {
+    let stack = Stack::start();
+    let alice = User::new(Role::User);
+
+    let invalid = stack
+        .send_json(Method::POST, "/api/markets", &alice, json!({"name": "", "volume": 5, "status": "active"}))
+        .await;
+    assert_eq!(invalid.status, StatusCode::BAD_REQUEST);
+    assert_eq!(invalid.error_code(), "VALIDATION_FAILED");
+    let mut fields: Vec<&str> =
+        invalid.body["details"].as_array().unwrap().iter().map(|d| d["field"].as_str().unwrap()).collect();
+    fields.sort();
+    assert_eq!(fields, ["name", "status", "volume"]);
+
+    let broken = stack
+        .request(Method::POST, "/api/markets")
+        .bearer_auth(alice.token())
+        .header("content-type", "application/json")
+        .body("{\"name\": ")
+        .send()
+        .await
+        .unwrap();
+    let broken = api_tests::Reply::from(broken).await;
+    assert_eq!((broken.status, broken.error_code()), (StatusCode::BAD_REQUEST, "INVALID_JSON"));
+
+    let text = stack
+        .request(Method::POST, "/api/markets")
+        .bearer_auth(alice.token())
+        .header("content-type", "text/plain")
+        .body("name=x")
+        .send()
+        .await
+        .unwrap();
+    let text = api_tests::Reply::from(text).await;
+    assert_eq!((text.status, text.error_code()), (StatusCode::UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE"));
+
+    let huge = stack
+        .send_json(Method::POST, "/api/markets", &alice, json!({"name": "x", "description": "y".repeat(70 * 1024)}))
+        .await;
+    assert_eq!((huge.status, huge.error_code()), (StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"));
+
+    for query in [
+        "status=open",
+        "sort=price",
+        "order=up",
+        "limit=0",
+        "limit=101",
+        "offset=1001",
+        "offset=1&cursor=x",
+        "colour=red",
+    ] {
+        let reply = stack.get(&format!("/api/markets?{query}")).await;
+        assert_eq!((reply.status, reply.error_code()), (StatusCode::BAD_REQUEST, "BAD_REQUEST"), "{query}");
+    }
+    let cursor = stack.get("/api/markets?cursor=eyJrIjoxfQ.AAAA").await;
+    assert_eq!((cursor.status, cursor.error_code()), (StatusCode::BAD_REQUEST, "INVALID_CURSOR"));
+
+    let missing = stack.get("/api/markets/01ARZ3NDEKTSV4RRFFQ69G5FAV").await;
+    assert_eq!((missing.status, missing.error_code()), (StatusCode::NOT_FOUND, "NOT_FOUND"));
+    let unknown = stack.get("/api/nothing-here").await;
+    assert_eq!((unknown.status, unknown.error_code()), (StatusCode::NOT_FOUND, "NOT_FOUND"));
+    let wrong_method =
+        api_tests::Reply::from(stack.request(Method::DELETE, "/api/markets").send().await.unwrap()).await;
+    assert_eq!(
+        (wrong_method.status, wrong_method.error_code()),
+        (StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED")
+    );
+    assert_eq!(wrong_method.header("allow"), Some("GET, POST"));
+}
+
+#[tokio::test]
+async fn permissions_and_status_rules_are_enforced() {
+    let stack = Stack::start();
+    let (alice, bob, admin) = (User::new(Role::User), User::new(Role::User), User::new(Role::Admin));
+    let market = stack.create_market(&alice, "Will the Fed cut rates?").await;
+    let path = format!("/api/markets/{}", market["id"].as_str().unwrap());
+
+    let anonymous = api_tests::Reply::from(
+        stack.request(Method::POST, "/api/markets").json(&json!({"name": "x"})).send().await.unwrap(),
+    )
+    .await;
+    assert_eq!((anonymous.status, anonymous.error_code()), (StatusCode::UNAUTHORIZED, "UNAUTHORIZED"));
+
+    let not_creator = stack.send_json(Method::PATCH, &path, &bob, json!({"name": "mine now"})).await;
+    assert_eq!((not_creator.status, not_creator.error_code()), (StatusCode::FORBIDDEN, "FORBIDDEN"));
+    let user_delete =
+        api_tests::Reply::from(stack.request(Method::DELETE, &path).bearer_auth(alice.token()).send().await.unwrap())
+            .await;
+    assert_eq!((user_delete.status, user_delete.error_code()), (StatusCode::FORBIDDEN, "FORBIDDEN"));
+    let user_resolves = stack.send_json(Method::PATCH, &path, &alice, json!({"status": "resolved"})).await;
+    assert_eq!((user_resolves.status, user_resolves.error_code()), (StatusCode::FORBIDDEN, "FORBIDDEN"));
+
+    let resolved = stack.send_json(Method::PATCH, &path, &admin, json!({"status": "resolved"})).await;
+    assert_eq!(resolved.status, StatusCode::OK);
+    let back = stack.send_json(Method::PATCH, &path, &admin, json!({"status": "active"})).await;
+    assert_eq!((back.status, back.error_code()), (StatusCode::CONFLICT, "INVALID_TRANSITION"));
+
+    let stale = stack
+        .request(Method::PATCH, &path)
+        .bearer_auth(alice.token())
+        .header("if-match", "\"v1\"")
+        .json(&json!({"name": "late edit"}))
+        .send()
+        .await
+        .unwrap();
+    let stale = api_tests::Reply::from(stale).await;
+    assert_eq!((stale.status, stale.error_code()), (StatusCode::PRECONDITION_FAILED, "PRECONDITION_FAILED"));
+    assert_eq!(stack.get(&path).await.body["data"]["name"], "Will the Fed cut rates?");
+}
+
+#[tokio::test]
+async fn concurrent_patches_with_one_if_match_let_exactly_one_win() {
+    let stack = Stack::start();
+    let alice = User::new(Role::User);
+    let market = stack.create_market(&alice, "Race me").await;
+    let path = format!("/api/markets/{}", market["id"].as_str().unwrap());
+
+    let patch = |name: &'static str| {
+        stack
+            .request(Method::PATCH, &path)
+            .bearer_auth(alice.token())
+            .header("if-match", "\"v1\"")
+            .json(&json!({ "name": name }))
+            .send()
+    };
+    let (first, second) = tokio::join!(patch("first"), patch("second"));
+    let mut statuses = [first.unwrap().status(), second.unwrap().status()];
+    statuses.sort();
+    assert_eq!(statuses, [StatusCode::OK, StatusCode::PRECONDITION_FAILED]);
+    let after = stack.get(&path).await;
+    assert_eq!(after.body["data"]["version"], 2);
+}

@@ -1,0 +1,172 @@
+//! The black-box test harness: each test gets its own local stack (dev/local.py) with its own
+//! tables, running the real function binaries, and talks to it over HTTP only.
+//!
+//! Run through `dev/test`, which builds the binaries and starts one moto server for all tests
+//! (`AWS_ENDPOINT_URL`); without it, each stack starts a moto server of its own.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde_json::{Value, json};
+use shared::auth::{Claims, Role, mint_token};
+
+/// The secret every test stack is started with.
+pub const JWT_SECRET: &str = "black-box-test-secret-0123456789abcdefghij";
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ sits in the repo").to_path_buf()
+}
+
+/// A running local stack; dropping it stops the gateway and its function instances.
+pub struct Stack {
+    pub url: String,
+    pub prefix: String,
+    pub log_file: PathBuf,
+    http: reqwest::Client,
+    process: Child,
+    // Held open: the stack exits when this pipe closes, even if the test process is killed.
+    _stdin: ChildStdin,
+}
+
+impl Stack {
+    pub fn start() -> Stack {
+        Self::start_with_env(&[])
+    }
+
+    /// A stack whose functions get `env` on top of template.yaml's settings.
+    pub fn start_with_env(env: &[(&str, &str)]) -> Stack {
+        let root = repo_root();
+        let python = root.join("dev/.venv/bin/python");
+        assert!(python.exists(), "dev/.venv is missing: run the tests with dev/test");
+        let prefix = format!("t{}", ulid::Ulid::new().to_string().to_lowercase());
+        let log_file = std::env::temp_dir().join(format!("{prefix}.log"));
+        let mut command = Command::new(python);
+        command
+            .arg(root.join("dev/local.py"))
+            .args(["serve", "--port", "0", "--prefix", &prefix, "--exit-with-stdin", "--quiet"])
+            .arg("--log-file")
+            .arg(&log_file)
+            .args(["--param", &format!("JwtSecret={JWT_SECRET}")])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        for (key, value) in env {
+            command.args(["--env", &format!("{key}={value}")]);
+        }
+        let mut process = command.spawn().expect("start dev/local.py");
+        let stdin = process.stdin.take().expect("piped stdin");
+        let mut first_line = String::new();
+        BufReader::new(process.stdout.take().expect("piped stdout"))
+            .read_line(&mut first_line)
+            .expect("read the stack's first line");
+        let url = first_line
+            .trim()
+            .strip_prefix("Markets API listening on ")
+            .unwrap_or_else(|| panic!("the local stack did not start: {first_line:?}"))
+            .to_owned();
+        let http = reqwest::Client::builder().pool_max_idle_per_host(0).build().expect("HTTP client");
+        Stack { url, prefix, log_file, http, process, _stdin: stdin }
+    }
+
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.http.request(method, format!("{}{path}", self.url))
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        Reply::from(self.request(Method::GET, path).send().await.expect("GET")).await
+    }
+
+    /// Sends `body` as JSON with a token for `user`.
+    pub async fn send_json(&self, method: Method, path: &str, user: &User, body: Value) -> Reply {
+        Reply::from(self.request(method, path).bearer_auth(user.token()).json(&body).send().await.expect("send")).await
+    }
+
+    /// Creates a market as `user` and returns its JSON.
+    pub async fn create_market(&self, user: &User, name: &str) -> Value {
+        let reply = self.send_json(Method::POST, "/api/markets", user, json!({ "name": name })).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        reply.body["data"].clone()
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        // SIGTERM lets the gateway stop its function instances before it exits.
+        let _ = Command::new("kill").arg(self.process.id().to_string()).status();
+        let _ = self.process.wait();
+    }
+}
+
+/// A test user with a role, who can mint tokens for the test stacks' secret.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: String,
+    pub role: Role,
+}
+
+impl User {
+    pub fn new(role: Role) -> User {
+        User { id: format!("user-{}", ulid::Ulid::new()), role }
+    }
+
+    pub fn token(&self) -> String {
+        self.token_with(|_| {})
+    }
+
+    /// A token whose claims `edit` may change (to expire it, say).
+    pub fn token_with(&self, edit: impl FnOnce(&mut Claims)) -> String {
+        let mut claims = Claims {
+            sub: self.id.clone(),
+            role: self.role,
+            exp: now() + 600,
+            name: Some(format!("{} name", self.id)),
+            email: None,
+            iss: None,
+            aud: None,
+        };
+        edit(&mut claims);
+        mint_token(JWT_SECRET.as_bytes(), &claims)
+    }
+}
+
+pub fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).expect("clock after 1970").as_secs()
+}
+
+/// A response read whole: status, headers and the body as JSON (`Null` when empty).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    pub async fn from(response: Response) -> Reply {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.expect("read body");
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| panic!("non-JSON body: {}", String::from_utf8_lossy(&bytes)))
+        };
+        Reply { status, headers, body }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts the contract's error shape and returns the code.
+    pub fn error_code(&self) -> &str {
+        assert_eq!(self.body["success"], false, "{}", self.body);
+        assert!(self.body["error"].as_str().is_some_and(|e| !e.is_empty()), "{}", self.body);
+        assert_eq!(self.body["requestId"].as_str(), self.header("x-request-id"), "{}", self.body);
+        self.body["code"].as_str().expect("code")
+    }
+}
