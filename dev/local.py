@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import base64
 import errno
-import importlib.util
 import itertools
 import json
 import os
@@ -419,7 +418,7 @@ def stop_processes(procs: list[subprocess.Popen], grace: float = 2.0) -> None:
             proc.wait(timeout=max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             pass
-        kill_group(proc, signal.SIGKILL)  # also reaps grandchildren left in the group
+        kill_group(proc, signal.SIGKILL)  # also kills anything the process left in its group
         proc.wait()
 
 
@@ -466,21 +465,27 @@ class FunctionPool:
         """Start instances while queued invocations outnumber idle and starting ones (locked)."""
         available = sum(1 for i in self.instances.values() if i.alive and i.state != "busy")
         while len(self.queue) > available and len(self.instances) < self.stack.max_instances:
-            self._spawn()
+            if not self._spawn():
+                break
             available += 1
 
-    def _spawn(self) -> None:
+    def _spawn(self) -> bool:
         iid = f"{self.spec.binary}-{next(self.stack.instance_ids)}"
         env = {**self.spec.env,
                "AWS_LAMBDA_RUNTIME_API": f"{self.stack.runtime_url}/fn/{iid}",
                "AWS_LAMBDA_LOG_STREAM_NAME": time.strftime("%Y/%m/%d/[$LATEST]") + uuid.uuid4().hex}
-        proc = subprocess.Popen([str(self.stack.bin_dir / self.spec.binary)], env=env, cwd=REPO,
-                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            proc = subprocess.Popen([str(self.stack.bin_dir / self.spec.binary)], env=env, cwd=REPO,
+                                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
+        except OSError as e:  # e.g. a binary for another architecture: fail the invocation, not the stack
+            self.queue.popleft().finish(error=f"cannot start {self.spec.binary}: {e}")
+            return False
         inst = Instance(iid, self, proc)
         self.instances[iid] = inst
         self.stack.runtime_instances[iid] = inst
         threading.Thread(target=self._watch, args=(inst,), name=iid, daemon=True).start()
+        return True
 
     def _watch(self, inst: Instance) -> None:
         """Forward the instance's output, then clean up when it exits."""
@@ -729,28 +734,28 @@ class GatewayHandler(BaseHTTPRequestHandler):
         stack = self.server.stack
         try:
             body = read_body(self)
-        except (OverflowError, ValueError) as e:
-            self.close_connection = True  # the rest of the body is still unread: no keep-alive
-            too_large = isinstance(e, OverflowError)
-            return self.send(*gateway_error(413 if too_large else 400, "Request body too large" if too_large
-                                            else "Malformed request body", "PAYLOAD_TOO_LARGE" if too_large
-                                            else "BAD_REQUEST", request_id))
+        except OverflowError:
+            self.close_connection = True  # the rest of the body is unread: this connection is done
+            return self.send(*gateway_error(413, "Request body too large", "PAYLOAD_TOO_LARGE", request_id))
+        except ValueError:
+            self.close_connection = True
+            return self.send(*gateway_error(400, "Malformed request body", "BAD_REQUEST", request_id))
         target = self.path if self.path.startswith("/") else urlsplit(self.path).path or "/"
         path, _, query = target.split("#")[0].partition("?")
-        match = stack.router.resolve(self.command, path)
-        if isinstance(match, list):
-            status, headers, data = (gateway_error(405, f"Method {self.command} not allowed for {path}",
-                                                   "METHOD_NOT_ALLOWED", request_id, match) if match else
-                                     gateway_error(404, f"No route for {self.command} {path}", "NOT_FOUND", request_id))
-            name = "-"
+        match, name = stack.router.resolve(self.command, path), "-"
+        if match == []:
+            status, headers, data = gateway_error(404, f"No route for {self.command} {path}", "NOT_FOUND", request_id)
+        elif isinstance(match, list):
+            status, headers, data = gateway_error(405, f"Method {self.command} not allowed for {path}",
+                                                  "METHOD_NOT_ALLOWED", request_id, match)
         else:
             route, params = match
             name = route.function.binary
-            event = build_event(self, route, params, path, query, body, request_id)
             try:
+                event = build_event(self, route, params, path, query, body, request_id)
                 raw = route.function.pool.invoke(json.dumps(event).encode(), wait_limit=GATEWAY_TIMEOUT)
                 status, headers, data = http_response(raw)
-            except InvocationError as e:
+            except Exception as e:  # InvocationError, or a response we cannot decode: API Gateway's answer
                 log(f"{self.command} {path} -> {name}: {e}")
                 status, data = 502, b'{"message":"Internal Server Error"}'
                 headers = [*JSON_HEADERS, ("x-request-id", request_id)]
@@ -888,11 +893,6 @@ def wait_for_port(host: str, port: int, timeout: float, proc: subprocess.Popen |
     return False
 
 
-# moto server plus a lifeline: it exits when our end of its stdin closes, even if we are SIGKILLed.
-MOTO_LIFELINE = ("import os, sys, threading\n"
-                 "threading.Thread(target=lambda: (sys.stdin.buffer.read(), os._exit(0)), daemon=True).start()\n"
-                 "from moto.server import main\nmain(sys.argv[1:])\n")
-
 
 def create_queues(sqs: Any, res: Resolver) -> None:
     """Create the template's queues, dead-letter targets before the queues redriving to them."""
@@ -993,12 +993,10 @@ class Stack:
         threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
 
     def start_moto(self) -> None:
-        port = free_port()
-        if importlib.util.find_spec("moto"):
-            cmd = [sys.executable, "-c", MOTO_LIFELINE]
-        else:
-            cmd = [str(REPO / "dev/.venv/bin/moto_server")]
-        self.moto = subprocess.Popen(cmd + ["-H", "127.0.0.1", "-p", str(port)], stdin=subprocess.PIPE,
+        port = self.args.moto_port or free_port()
+        # The lifeline (--exit-with-stdin) ends moto when our end of its stdin closes, even if we are SIGKILLed.
+        cmd = [sys.executable, str(REPO / "dev/moto_server.py"), "--exit-with-stdin"]
+        self.moto = subprocess.Popen(cmd + ["--host", "127.0.0.1", "--port", str(port)], stdin=subprocess.PIPE,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
         threading.Thread(target=lambda: self.moto_errors.extend(
             line.decode(errors="replace").rstrip() for line in self.moto.stderr), daemon=True).start()
@@ -1058,8 +1056,10 @@ class Stack:
         if self.moto:
             self.moto.stdin.close()
             stop_processes([self.moto])
-        if self.log_file:
-            self.log_file.close()
+        with self.log_lock:  # output threads may still be draining the last lines
+            if self.log_file:
+                self.log_file.close()
+                self.log_file = None
 
     def describe(self) -> None:
         for route in self.router.routes:
@@ -1093,6 +1093,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--endpoint", help="running DynamoDB/SQS endpoint (default $AWS_ENDPOINT_URL, "
                                           "else start a moto server)")
+    serve.add_argument("--moto-port", type=int, default=0,
+                       help="port of the moto server started here (default: any free port)")
     serve.add_argument("--prefix", default="local", help="resource names are <prefix>-<LogicalId>")
     serve.add_argument("--template", default=str(REPO / "template.yaml"))
     serve.add_argument("--bin-dir", default=str(REPO / "target/debug"), help="where the function binaries are")
@@ -1115,6 +1117,15 @@ def bind_gateway(host: str, port: int) -> QuietServer:
         raise StartupError(f"cannot listen on {host}:{port}: {e.strerror}") from e
 
 
+def check_port_free(port: int) -> None:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            raise StartupError(f"Port {port} (for moto) is already in use: is a moto server or another "
+                               "local stack running? (stop it, or pass --moto-port)") from None
+
+
 def interrupt(*_: Any) -> None:
     raise KeyboardInterrupt
 
@@ -1129,6 +1140,8 @@ def serve(args: argparse.Namespace) -> int:
         raise StartupError(f"missing function binaries in {args.bin_dir}: {', '.join(missing)}. "
                            "Build them first: cargo build -p functions")
     gateway = bind_gateway(args.host, args.port)  # before starting anything: fail fast if taken
+    if args.moto_port and not (args.endpoint or os.environ.get("AWS_ENDPOINT_URL")):
+        check_port_free(args.moto_port)
     for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         os.environ.setdefault(key, "test")  # moto accepts anything; boto3 needs something
     stack = Stack(args, resolver, functions)
@@ -1147,8 +1160,11 @@ def serve(args: argparse.Namespace) -> int:
         print(f"JWT secret (dev): {jwt}", flush=True)
         print("Mint a token: cargo run -q -p dev --bin mint-token -- --sub alice --role user", flush=True)
         if args.exit_with_stdin:
-            threading.Thread(target=lambda: (sys.stdin.buffer.read(), stop_requested.set()), daemon=True).start()
-        stop_requested.wait()
+            threading.Thread(target=lambda: (wait_for_eof(0), stop_requested.set()), daemon=True).start()
+        # Wake up regularly: a signal's handler only runs when the main thread executes bytecode,
+        # and a bare Event.wait() can sleep through SIGTERM.
+        while not stop_requested.wait(0.25):
+            pass
     except KeyboardInterrupt:
         pass
     finally:
@@ -1157,6 +1173,12 @@ def serve(args: argparse.Namespace) -> int:
         log("stopping")
         stack.stop()
     return 0
+
+
+def wait_for_eof(fd: int) -> None:
+    """Reads the raw fd (not sys.stdin, whose buffer lock breaks interpreter shutdown) until EOF."""
+    while os.read(fd, 65536):
+        pass
 
 
 def main(argv: list[str] | None = None) -> int:

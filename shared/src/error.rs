@@ -101,7 +101,7 @@ impl ApiError {
         if let Self::Validation(details) = self {
             body["details"] = json!(details);
         }
-        let mut response = ApiResponse::json(status, body);
+        let mut response = ApiResponse::json(status, &body);
         match self {
             Self::MethodNotAllowed { allow, .. } => {
                 if let Ok(value) = HeaderValue::from_str(allow) {

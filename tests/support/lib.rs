@@ -58,16 +58,21 @@ impl Stack {
         }
         let mut process = command.spawn().expect("start dev/local.py");
         let stdin = process.stdin.take().expect("piped stdin");
+        let mut stdout = BufReader::new(process.stdout.take().expect("piped stdout"));
         let mut first_line = String::new();
-        BufReader::new(process.stdout.take().expect("piped stdout"))
-            .read_line(&mut first_line)
-            .expect("read the stack's first line");
+        stdout.read_line(&mut first_line).expect("read the stack's first line");
+        // Keep reading, so the stack never writes into a closed pipe.
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
         let url = first_line
             .trim()
             .strip_prefix("Markets API listening on ")
             .unwrap_or_else(|| panic!("the local stack did not start: {first_line:?}"))
             .to_owned();
-        let http = reqwest::Client::builder().pool_max_idle_per_host(0).build().expect("HTTP client");
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .timeout(std::time::Duration::from_secs(20))
+            .build()
+            .expect("HTTP client");
         Stack { url, prefix, log_file, http, process, _stdin: stdin }
     }
 
@@ -96,6 +101,14 @@ impl Drop for Stack {
     fn drop(&mut self) {
         // SIGTERM lets the gateway stop its function instances before it exits.
         let _ = Command::new("kill").arg(self.process.id().to_string()).status();
+        for _ in 0..100 {
+            if let Ok(Some(_)) = self.process.try_wait() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        // Its function instances exit by themselves once their runtime API is gone.
+        let _ = self.process.kill();
         let _ = self.process.wait();
     }
 }

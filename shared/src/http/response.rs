@@ -3,7 +3,7 @@
 use lambda_http::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use lambda_http::{Body, Response};
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// Pagination facts of a list response.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -14,16 +14,26 @@ pub struct ListMeta {
     pub next_cursor: Option<String>,
 }
 
+/// The success envelope; serialized straight to text so that exact amounts stay exact.
+#[derive(Serialize)]
+struct Envelope<D, M> {
+    success: bool,
+    data: D,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    meta: Option<M>,
+}
+
 /// A response before it becomes a Lambda response: a status, headers and an optional JSON body.
 #[derive(Debug)]
 pub struct ApiResponse {
     status: StatusCode,
     headers: HeaderMap,
-    body: Option<Value>,
+    body: Option<String>,
 }
 
 impl ApiResponse {
-    pub fn json(status: StatusCode, body: Value) -> Self {
+    pub fn json(status: StatusCode, body: &impl Serialize) -> Self {
+        let body = serde_json::to_string(body).expect("API types serialize to JSON");
         Self { status, headers: HeaderMap::new(), body: Some(body) }
     }
 
@@ -34,14 +44,12 @@ impl ApiResponse {
 
     /// The envelope around `data` with any status.
     pub fn data(status: StatusCode, data: impl Serialize) -> Self {
-        let data = serde_json::to_value(data).expect("API types serialize to JSON");
-        Self::json(status, json!({ "success": true, "data": data }))
+        Self::json(status, &Envelope::<_, ()> { success: true, data, meta: None })
     }
 
     /// 200 with a list and its `meta`.
     pub fn list(items: impl Serialize, meta: ListMeta) -> Self {
-        let data = serde_json::to_value(items).expect("API types serialize to JSON");
-        Self::json(StatusCode::OK, json!({ "success": true, "data": data, "meta": meta }))
+        Self::json(StatusCode::OK, &Envelope { success: true, data: items, meta: Some(meta) })
     }
 
     /// A status with no body (204, 304).
@@ -62,9 +70,9 @@ impl ApiResponse {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
-    /// The JSON body, or `Null` when there is none (for tests and logs).
+    /// The JSON body, or `Null` when there is none (for tests).
     pub fn body_json(&self) -> Value {
-        self.body.clone().unwrap_or(Value::Null)
+        self.body.as_deref().map_or(Value::Null, |body| serde_json::from_str(body).expect("bodies are JSON"))
     }
 
     pub fn into_lambda_response(self) -> Response<Body> {
@@ -72,9 +80,9 @@ impl ApiResponse {
         let headers = builder.headers_mut().expect("a fresh builder has headers");
         headers.extend(self.headers);
         let body = match self.body {
-            Some(value) => {
+            Some(text) => {
                 headers.insert("content-type", HeaderValue::from_static("application/json"));
-                Body::Text(value.to_string())
+                Body::Text(text)
             }
             None => Body::Empty,
         };
