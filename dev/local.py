@@ -474,16 +474,18 @@ class FunctionPool:
         env = {**self.spec.env,
                "AWS_LAMBDA_RUNTIME_API": f"{self.stack.runtime_url}/fn/{iid}",
                "AWS_LAMBDA_LOG_STREAM_NAME": time.strftime("%Y/%m/%d/[$LATEST]") + uuid.uuid4().hex}
-        try:
-            proc = subprocess.Popen([str(self.stack.bin_dir / self.spec.binary)], env=env, cwd=REPO,
-                                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
-        except OSError as e:  # e.g. a binary for another architecture: fail the invocation, not the stack
-            self.queue.popleft().finish(error=f"cannot start {self.spec.binary}: {e}")
-            return False
-        inst = Instance(iid, self, proc)
+        # Registered before it starts: a fast binary asks for its first invocation at once.
+        inst = Instance(iid, self, None)  # type: ignore[arg-type]  # proc is set right below
         self.instances[iid] = inst
         self.stack.runtime_instances[iid] = inst
+        try:
+            inst.proc = subprocess.Popen([str(self.stack.bin_dir / self.spec.binary)], env=env, cwd=REPO,
+                                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
+        except OSError as e:  # e.g. a binary for another architecture: fail the invocation, not the stack
+            del self.instances[iid], self.stack.runtime_instances[iid]
+            self.queue.popleft().finish(error=f"cannot start {self.spec.binary}: {e}")
+            return False
         threading.Thread(target=self._watch, args=(inst,), name=iid, daemon=True).start()
         return True
 

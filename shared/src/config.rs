@@ -2,6 +2,8 @@
 
 use std::env;
 
+pub use crate::repo::dynamodb::Tables;
+
 /// The shortest HS256 secret we accept: shorter ones are guessable offline from any token.
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
 
@@ -54,12 +56,23 @@ impl AuthConfig {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub auth: AuthConfig,
-    pub markets_table: String,
+    pub tables: Tables,
 }
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
-        Ok(Self { auth: AuthConfig::from_env()?, markets_table: required("MARKETS_TABLE")? })
+        Ok(Self { auth: AuthConfig::from_env()?, tables: Tables::from_env()? })
+    }
+}
+
+impl Tables {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self {
+            markets: required("MARKETS_TABLE")?,
+            positions: required("POSITIONS_TABLE")?,
+            users: required("USERS_TABLE")?,
+            idempotency: required("IDEMPOTENCY_TABLE")?,
+        })
     }
 }
 

@@ -43,6 +43,8 @@ pub enum ApiError {
     MethodNotAllowed { method: String, path: String, allow: String },
     #[error("{0}")]
     Conflict(&'static str),
+    #[error("the market is not active")]
+    MarketNotActive,
     #[error("market status cannot change from {from} to {to}")]
     InvalidTransition { from: &'static str, to: &'static str },
     #[error("the resource changed since the version given in If-Match")]
@@ -51,6 +53,8 @@ pub enum ApiError {
     PayloadTooLarge { limit: usize },
     #[error("request body must be application/json")]
     UnsupportedMediaType,
+    #[error("this Idempotency-Key was used with a different request")]
+    IdempotencyKeyReused,
     /// A bug: the source is logged, the client sees a generic message.
     #[error("internal error")]
     Internal(#[source] BoxError),
@@ -80,10 +84,12 @@ impl ApiError {
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "NOT_FOUND"),
             Self::MethodNotAllowed { .. } => (StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "CONFLICT"),
+            Self::MarketNotActive => (StatusCode::CONFLICT, "MARKET_NOT_ACTIVE"),
             Self::InvalidTransition { .. } => (StatusCode::CONFLICT, "INVALID_TRANSITION"),
             Self::PreconditionFailed => (StatusCode::PRECONDITION_FAILED, "PRECONDITION_FAILED"),
             Self::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"),
             Self::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE"),
+            Self::IdempotencyKeyReused => (StatusCode::UNPROCESSABLE_ENTITY, "IDEMPOTENCY_KEY_REUSED"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL"),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE"),
         }

@@ -16,23 +16,25 @@ use crate::auth::{Authenticator, Caller};
 use crate::config::{AuthConfig, Config};
 use crate::error::{ApiError, BoxError, error_chain};
 use crate::http::{ApiResponse, CursorCodec, request_id, route_key};
-use crate::repo::MarketRepository;
-use crate::repo::dynamodb::DynamoMarkets;
-use crate::service::MarketService;
+use crate::observability::record_dynamodb_calls;
+use crate::repo::dynamodb::{DynamoIdempotency, DynamoMarkets, DynamoPositions, DynamoUsers, Tables};
+use crate::service::{MarketService, PositionService, Repositories};
 
 /// What every market route shares, built once per cold start and reused by every invocation.
 pub struct AppState {
     pub auth: Authenticator,
     pub cursors: CursorCodec,
     pub markets: MarketService,
+    pub positions: PositionService,
 }
 
 impl AppState {
-    pub fn new(auth: &AuthConfig, markets: Arc<dyn MarketRepository>) -> Self {
+    pub fn new(auth: &AuthConfig, repositories: &Repositories) -> Self {
         Self {
             auth: Authenticator::new(auth),
             cursors: CursorCodec::new(&auth.jwt_secret),
-            markets: MarketService::new(markets),
+            markets: MarketService::new(repositories),
+            positions: PositionService::new(repositories),
         }
     }
 
@@ -45,23 +47,19 @@ impl AppState {
             .retry_config(RetryConfig::standard().with_max_attempts(3))
             .load()
             .await;
-        let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
-        Ok(Self::new(&config.auth, Arc::new(DynamoMarkets::new(dynamodb, config.markets_table))))
+        let dynamodb = crate::observability::dynamodb_client(&aws);
+        Ok(Self::new(&config.auth, &dynamodb_repositories(dynamodb, config.tables)))
     }
 }
 
-/// JSON logs for CloudWatch; the level comes from `RUST_LOG` or Lambda's `AWS_LAMBDA_LOG_LEVEL`.
-pub fn init_logging() {
-    let level = std::env::var("RUST_LOG")
-        .or_else(|_| std::env::var("AWS_LAMBDA_LOG_LEVEL").map(|level| level.to_lowercase()))
-        .unwrap_or_else(|_| "info".into());
-    let _ = tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(level))
-        .with_target(false)
-        .with_current_span(false)
-        .flatten_event(true)
-        .try_init();
+/// The DynamoDB implementation of every repository.
+pub fn dynamodb_repositories(client: aws_sdk_dynamodb::Client, tables: Tables) -> Repositories {
+    Repositories {
+        markets: Arc::new(DynamoMarkets::new(client.clone(), tables.clone())),
+        positions: Arc::new(DynamoPositions::new(client.clone(), tables.clone())),
+        users: Arc::new(DynamoUsers::new(client.clone(), tables.users.clone())),
+        idempotency: Arc::new(DynamoIdempotency::new(client, tables.idempotency)),
+    }
 }
 
 /// Runs a market route: `handler(state, caller, request)` for every invocation.
@@ -70,7 +68,7 @@ where
     F: Fn(&'static AppState, Caller, Request) -> Fut + Sync,
     Fut: Future<Output = Result<ApiResponse, ApiError>> + Send,
 {
-    init_logging();
+    crate::observability::init_logging();
     let state: &'static AppState = match AppState::from_env().await {
         Ok(state) => Box::leak(Box::new(state)),
         Err(error) => {
@@ -93,7 +91,7 @@ where
     F: Fn(Request) -> Fut + Sync,
     Fut: Future<Output = Result<ApiResponse, ApiError>> + Send,
 {
-    init_logging();
+    crate::observability::init_logging();
     let handler = &handler;
     lambda_http::run(service_fn(move |request: Request| async move {
         let (id, route) = (request_id(&request), route_key(&request));
@@ -112,7 +110,8 @@ async fn respond(
     let span = tracing::info_span!("request", request_id = %request_id, route = %route);
     async {
         let started = Instant::now();
-        let response = work.await.unwrap_or_else(|error| {
+        let (result, dynamodb_calls) = record_dynamodb_calls(work).await;
+        let response = result.unwrap_or_else(|error| {
             let (status, code) = error.status_and_code();
             if status.is_server_error() {
                 tracing::error!(code, error = %error_chain(&error), "request failed");
@@ -128,6 +127,8 @@ async fn respond(
         tracing::info!(
             status = response.status().as_u16(),
             latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+            dynamodb_calls = dynamodb_calls.len(),
+            dynamodb_ops = %dynamodb_calls.join(","),
             "request"
         );
         Ok(response.into_lambda_response())

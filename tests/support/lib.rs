@@ -97,6 +97,34 @@ impl Stack {
     }
 }
 
+impl Stack {
+    /// The stack's tables through the same DynamoDB repositories the functions use (for setting up
+    /// states HTTP cannot reach, and for looking behind the API).
+    pub async fn repositories(&self) -> shared::service::Repositories {
+        let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let table = |logical: &str| format!("{}-{logical}", self.prefix);
+        let tables = shared::config::Tables {
+            markets: table("MarketsTable"),
+            positions: table("PositionsTable"),
+            users: table("UsersTable"),
+            idempotency: table("IdempotencyTable"),
+        };
+        shared::runtime::dynamodb_repositories(aws_sdk_dynamodb::Client::new(&aws), tables)
+    }
+
+    /// The JSON log line the function wrote for the request with this id.
+    pub fn request_log(&self, request_id: &str) -> Value {
+        let logs = std::fs::read_to_string(&self.log_file).unwrap_or_default();
+        logs.lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .find(|line| {
+                line["message"] == "request"
+                    && line["spans"].as_array().is_some_and(|spans| spans.iter().any(|s| s["request_id"] == request_id))
+            })
+            .unwrap_or_else(|| panic!("no request log line for {request_id} in {}", self.log_file.display()))
+    }
+}
+
 impl Drop for Stack {
     fn drop(&mut self) {
         // SIGTERM lets the gateway stop its function instances before it exits.
@@ -149,26 +177,36 @@ pub fn now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).expect("clock after 1970").as_secs()
 }
 
-/// A response read whole: status, headers and the body as JSON (`Null` when empty).
+/// A response read whole: status, headers, the body as JSON (`Null` when empty) and as text
+/// (for exact numbers, which JSON values would round through f64).
 #[derive(Debug)]
 pub struct Reply {
     pub status: StatusCode,
     pub headers: reqwest::header::HeaderMap,
     pub body: Value,
+    pub text: String,
 }
 
 impl Reply {
     pub async fn from(response: Response) -> Reply {
         let status = response.status();
         let headers = response.headers().clone();
-        let bytes = response.bytes().await.expect("read body");
-        let body = if bytes.is_empty() {
+        let text = response.text().await.expect("read body");
+        let body = if text.is_empty() {
             Value::Null
         } else {
-            serde_json::from_slice(&bytes)
-                .unwrap_or_else(|_| panic!("non-JSON body: {}", String::from_utf8_lossy(&bytes)))
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("non-JSON body: {text}"))
         };
-        Reply { status, headers, body }
+        Reply { status, headers, body, text }
+    }
+
+    /// `data.<field>` exactly as the server wrote it.
+    pub fn exact_field(&self, field: &str) -> String {
+        let envelope: std::collections::HashMap<String, Box<serde_json::value::RawValue>> =
+            serde_json::from_str(&self.text).expect("a JSON object");
+        let data: std::collections::HashMap<String, Box<serde_json::value::RawValue>> =
+            serde_json::from_str(envelope["data"].get()).expect("data is an object");
+        data[field].get().to_owned()
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {

@@ -1,18 +1,20 @@
 //! Loads N realistic sample markets into the markets table through the repository.
 //!
-//! `MARKETS_TABLE=local-MarketsTable AWS_ENDPOINT_URL=http://127.0.0.1:5000 cargo run -p dev --bin seed -- --count 500`
+//! `dev/seed 500` sets the local stack's table names and endpoint, then runs this.
 
 use std::sync::Arc;
 
 use clap::Parser;
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
-use shared::domain::{Amount, Market, MarketStatus, now};
-use shared::repo::MarketRepository;
-use shared::repo::dynamodb::DynamoMarkets;
+use shared::config::Tables;
+use shared::domain::{Amount, Market, MarketStatus, Outcome, Position, UserProfile, new_id, now};
+use shared::runtime::dynamodb_repositories;
 
 #[derive(Parser)]
-#[command(about = "Seed sample markets into MARKETS_TABLE (endpoint from AWS_ENDPOINT_URL)")]
+#[command(
+    about = "Seed sample markets, each with a first position (tables from MARKETS_TABLE etc., endpoint from AWS_ENDPOINT_URL)"
+)]
 struct Args {
     /// How many markets to write.
     #[arg(long, default_value_t = 200)]
@@ -50,7 +52,8 @@ const EVENTS: [&str; 10] = [
 ];
 const USERS: [&str; 8] = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi"];
 
-fn sample_market() -> Market {
+/// A market with its creator's first position, as POST /api/markets with `initialPosition` makes.
+fn sample_market() -> (Market, Position) {
     let subject = SUBJECTS[fastrand::usize(..SUBJECTS.len())];
     let event = EVENTS[fastrand::usize(..EVENTS.len())];
     let status = match fastrand::u8(..10) {
@@ -59,33 +62,54 @@ fn sample_market() -> Market {
         _ => MarketStatus::Resolved,
     };
     let created_at = now();
-    Market {
-        id: ulid::Ulid::new().to_string(),
+    let id = new_id();
+    let creator_id = USERS[fastrand::usize(..USERS.len())].to_owned();
+    let amount =
+        Amount::from_stored(&format!("{}.{:02}", fastrand::u32(1..5000), fastrand::u8(..100))).expect("decimal");
+    let position = Position {
+        id: new_id(),
+        market_id: id.clone(),
+        user_id: creator_id.clone(),
+        outcome: if fastrand::bool() { Outcome::Yes } else { Outcome::No },
+        amount,
+        created_at: created_at.clone(),
+    };
+    let market = Market {
+        id,
         name: format!("Will {subject} {event}?"),
         description: format!("Resolves yes if {subject} does {event}, as reported by two major outlets."),
         status,
-        volume: Amount::ZERO,
-        creator_id: USERS[fastrand::usize(..USERS.len())].to_owned(),
+        volume: amount,
+        creator_id,
         end_date: None,
         updated_at: created_at.clone(),
         created_at,
         version: 1,
-    }
+    };
+    (market, position)
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
-    let table = std::env::var("MARKETS_TABLE").map_err(|_| "set MARKETS_TABLE (the local stack prints it)")?;
+    let tables = Tables::from_env()?;
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let markets = Arc::new(DynamoMarkets::new(aws_sdk_dynamodb::Client::new(&aws), table));
+    let repositories = dynamodb_repositories(aws_sdk_dynamodb::Client::new(&aws), tables);
+    for user in USERS {
+        let name = format!("{}{}", user[..1].to_uppercase(), &user[1..]);
+        repositories.users.create_if_absent(&UserProfile { id: user.into(), name }).await?;
+    }
+    let markets = Arc::clone(&repositories.markets);
 
     let progress = ProgressBar::new(args.count as u64);
     progress.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} markets {per_sec} eta {eta}")?);
     let mut writes = futures::stream::iter(0..args.count)
         .map(|_| {
             let markets = Arc::clone(&markets);
-            async move { markets.create(&sample_market()).await }
+            async move {
+                let (market, position) = sample_market();
+                markets.create(&market, Some(&position), None).await
+            }
         })
         .buffer_unordered(args.concurrency);
     while let Some(result) = writes.next().await {

@@ -44,6 +44,17 @@ pub struct MarketPatch {
     pub end_date: Option<Option<Timestamp>>,
 }
 
+impl PositionInput {
+    /// Body of POST /api/markets/{id}/positions.
+    pub fn from_json(body: Map<String, Value>) -> Result<Self, ApiError> {
+        let mut body = Body::new(body, &["outcome", "amount"]);
+        let outcome = body.required("outcome", outcome);
+        let amount = body.required("amount", amount);
+        body.finish()?;
+        Ok(Self { outcome: outcome.unwrap(), amount: amount.unwrap() })
+    }
+}
+
 impl NewMarket {
     pub fn from_json(body: Map<String, Value>) -> Result<Self, ApiError> {
         let mut body = Body::new(body, &["name", "description", "endDate", "initialPosition"]);
@@ -166,14 +177,23 @@ fn position(value: &Value) -> Result<Option<PositionInput>, String> {
     if let Some(unknown) = object.keys().find(|key| !["outcome", "amount"].contains(&key.as_str())) {
         return Err(format!("has an unknown field {unknown}"));
     }
-    let outcome = match object.get("outcome").and_then(Value::as_str) {
-        Some("yes") => Outcome::Yes,
-        Some("no") => Outcome::No,
-        _ => return Err("outcome must be yes or no".into()),
-    };
-    let amount = object.get("amount").ok_or("amount is required")?;
-    let amount = Amount::parse_position(amount).map_err(|message| format!("amount {message}"))?;
+    let outcome =
+        outcome(object.get("outcome").unwrap_or(&Value::Null)).map_err(|message| format!("outcome {message}"))?;
+    let amount =
+        amount(object.get("amount").ok_or("amount is required")?).map_err(|message| format!("amount {message}"))?;
     Ok(Some(PositionInput { outcome, amount }))
+}
+
+fn outcome(value: &Value) -> Result<Outcome, String> {
+    match value.as_str() {
+        Some("yes") => Ok(Outcome::Yes),
+        Some("no") => Ok(Outcome::No),
+        _ => Err("must be yes or no".into()),
+    }
+}
+
+fn amount(value: &Value) -> Result<Amount, String> {
+    Amount::parse_position(value).map_err(str::to_owned)
 }
 
 #[cfg(test)]
@@ -220,6 +240,19 @@ mod tests {
         assert_eq!(fields, ["description", "status"]);
         let full = json!({"name": "n", "description": "", "status": "closed"});
         assert_eq!(MarketReplacement::from_json(object(full)).unwrap().end_date, None);
+    }
+
+    #[test]
+    fn positions_need_an_outcome_and_an_exact_amount() {
+        let position = PositionInput::from_json(object(json!({"outcome": "no", "amount": 12.5}))).unwrap();
+        assert_eq!((position.outcome, position.amount.to_stored()), (Outcome::No, "12.5".to_owned()));
+        let mut fields =
+            fields_of(PositionInput::from_json(object(json!({"outcome": "maybe", "amount": 0.1234567}))).unwrap_err());
+        fields.sort();
+        assert_eq!(fields, ["amount", "outcome"]);
+        let created =
+            NewMarket::from_json(object(json!({"name": "n", "initialPosition": {"outcome": "yes", "amount": 3}})));
+        assert_eq!(created.unwrap().initial_position.unwrap().amount.to_stored(), "3");
     }
 
     #[test]

@@ -65,6 +65,14 @@ pub struct UserProfile {
     pub name: String,
 }
 
+impl UserProfile {
+    /// The profile a user seen for the first time gets: their token's name, else e-mail, else id.
+    pub fn first_seen(id: &str, name: Option<&str>, email: Option<&str>) -> Self {
+        let name = [name, email].into_iter().flatten().map(str::trim).find(|n| !n.is_empty()).unwrap_or(id);
+        Self { id: id.to_owned(), name: name.to_owned() }
+    }
+}
+
 /// A market as the API shows it.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -60,6 +60,21 @@ pub fn query_param<'a>(req: &'a Request, name: &str) -> Result<Option<&'a str>, 
     }
 }
 
+/// A 400 for a query parameter outside its allowed values.
+pub fn bad_query(param: &str, expected: &str) -> ApiError {
+    ApiError::BadRequest(format!("query parameter {param} must be {expected}"))
+}
+
+/// An integer query parameter within `min..=max`.
+pub fn query_number(req: &Request, param: &str, min: usize, max: usize) -> Result<Option<usize>, ApiError> {
+    query_param(req, param)?
+        .map(|text| {
+            let expected = || bad_query(param, &format!("an integer from {min} to {max}"));
+            text.parse().ok().filter(|n| (min..=max).contains(n)).ok_or_else(expected)
+        })
+        .transpose()
+}
+
 /// The body as a JSON object, after the size, media-type and syntax checks (413, 415, 400).
 pub fn json_body(req: &Request) -> Result<Map<String, Value>, ApiError> {
     let bytes: &[u8] = match req.body() {
@@ -81,6 +96,14 @@ pub fn json_body(req: &Request) -> Result<Map<String, Value>, ApiError> {
         Ok(_) => Err(ApiError::validation("body", "must be a JSON object")),
         Err(error) => Err(ApiError::InvalidJson(error.to_string())),
     }
+}
+
+/// The `Idempotency-Key` header, if sent: 1 to 128 visible characters.
+pub fn idempotency_key(req: &Request) -> Result<Option<String>, ApiError> {
+    let Some(value) = req.headers().get("idempotency-key") else { return Ok(None) };
+    let key = value.to_str().ok().filter(|key| (1..=128).contains(&key.chars().count()) && key.trim() == *key);
+    key.map(|key| Some(key.to_owned()))
+        .ok_or_else(|| ApiError::BadRequest("Idempotency-Key must be 1 to 128 visible characters".into()))
 }
 
 /// The strong ETag of a market version.

@@ -62,6 +62,11 @@ impl ApiResponse {
         self
     }
 
+    /// A header from text the server made (ids, ETags), which is always a valid header value.
+    pub fn text_header(self, name: &'static str, value: &str) -> Self {
+        self.header(name, HeaderValue::from_str(value).expect("server-made header values are visible ASCII"))
+    }
+
     pub fn status(&self) -> StatusCode {
         self.status
     }

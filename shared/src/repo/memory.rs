@@ -1,17 +1,43 @@
-//! In-memory repositories with the same behaviour as the DynamoDB ones, for unit tests.
+//! In-memory repositories with the same behaviour as the DynamoDB ones, for unit tests: one store
+//! behind every trait, so that a position moves its market's volume as the transaction does.
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
-use super::{ListQuery, MarketRepository, Page, PageKey, RepoError, SortField, SortOrder, name_key};
-use crate::domain::Market;
+use super::{
+    IdempotencyRecord, IdempotencyRepository, KeyAttr, ListQuery, MarketRepository, Page, PageKey, PositionRepository,
+    RepoError, SortField, SortOrder, UserRepository, name_key,
+};
+use crate::domain::{Amount, Market, MarketStatus, Position, UserProfile};
 
 #[derive(Default)]
-pub struct InMemoryMarkets {
-    markets: Mutex<HashMap<String, Market>>,
+pub struct InMemoryStore {
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    markets: HashMap<String, Market>,
+    positions: Vec<Position>,
+    users: HashMap<String, UserProfile>,
+    records: HashMap<String, IdempotencyRecord>,
+}
+
+impl InMemoryStore {
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().expect("no test panics while holding the lock")
+    }
+
+    /// Fails like the transaction's condition on the idempotency record.
+    fn check_record(state: &State, record: Option<&IdempotencyRecord>) -> Result<(), RepoError> {
+        match record {
+            Some(record) if state.records.contains_key(&record.key) => Err(RepoError::IdempotencyKeyUsed),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// What a market sorts by in a query: the sort value, then the id to break ties.
@@ -27,51 +53,61 @@ fn sort_key(market: &Market, sort: SortField) -> (SortValue, String) {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum SortValue {
     Text(String),
-    Amount(crate::domain::Amount),
+    Amount(Amount),
 }
 
-impl InMemoryMarkets {
-    fn page_key(market: &Market, sort: SortField) -> PageKey {
-        let (value, id) = sort_key(market, sort);
-        let value = match value {
-            SortValue::Text(text) => super::KeyAttr::S(text),
-            SortValue::Amount(amount) => super::KeyAttr::N(amount.to_stored()),
-        };
-        PageKey([("id".to_owned(), super::KeyAttr::S(id)), ("sort".to_owned(), value)].into())
-    }
+fn malformed_key() -> RepoError {
+    RepoError::Internal("malformed page key".into())
+}
 
-    fn start_after(key: &PageKey) -> Result<(SortValue, String), RepoError> {
-        let bad = || RepoError::Internal("malformed page key".into());
-        let Some(super::KeyAttr::S(id)) = key.0.get("id") else { return Err(bad()) };
-        let value = match key.0.get("sort") {
-            Some(super::KeyAttr::S(text)) => SortValue::Text(text.clone()),
-            Some(super::KeyAttr::N(text)) => {
-                SortValue::Amount(crate::domain::Amount::from_stored(text).ok_or_else(bad)?)
-            }
-            None => return Err(bad()),
-        };
-        Ok((value, id.clone()))
-    }
+fn page_key(market: &Market, sort: SortField) -> PageKey {
+    let (value, id) = sort_key(market, sort);
+    let value = match value {
+        SortValue::Text(text) => KeyAttr::S(text),
+        SortValue::Amount(amount) => KeyAttr::N(amount.to_stored()),
+    };
+    PageKey([("id".to_owned(), KeyAttr::S(id)), ("sort".to_owned(), value)].into())
+}
+
+fn start_after(key: &PageKey) -> Result<(SortValue, String), RepoError> {
+    let Some(KeyAttr::S(id)) = key.0.get("id") else { return Err(malformed_key()) };
+    let value = match key.0.get("sort") {
+        Some(KeyAttr::S(text)) => SortValue::Text(text.clone()),
+        Some(KeyAttr::N(text)) => SortValue::Amount(Amount::from_stored(text).ok_or_else(malformed_key)?),
+        None => return Err(malformed_key()),
+    };
+    Ok((value, id.clone()))
 }
 
 #[async_trait]
-impl MarketRepository for InMemoryMarkets {
+impl MarketRepository for InMemoryStore {
     async fn get(&self, id: &str) -> Result<Option<Market>, RepoError> {
-        Ok(self.markets.lock().unwrap().get(id).cloned())
+        Ok(self.state().markets.get(id).cloned())
     }
 
-    async fn create(&self, market: &Market) -> Result<(), RepoError> {
-        let mut markets = self.markets.lock().unwrap();
-        if markets.contains_key(&market.id) {
+    async fn create(
+        &self,
+        market: &Market,
+        first_position: Option<&Position>,
+        record: Option<&IdempotencyRecord>,
+    ) -> Result<(), RepoError> {
+        let mut state = self.state();
+        Self::check_record(&state, record)?;
+        let position_taken = first_position.is_some_and(|p| state.positions.iter().any(|q| q.id == p.id));
+        if state.markets.contains_key(&market.id) || position_taken {
             return Err(RepoError::AlreadyExists);
         }
-        markets.insert(market.id.clone(), market.clone());
+        state.markets.insert(market.id.clone(), market.clone());
+        state.positions.extend(first_position.cloned());
+        if let Some(record) = record {
+            state.records.insert(record.key.clone(), record.clone());
+        }
         Ok(())
     }
 
     async fn update(&self, market: &Market) -> Result<(), RepoError> {
-        let mut markets = self.markets.lock().unwrap();
-        let stored = markets.get_mut(&market.id).ok_or(RepoError::NotFound)?;
+        let mut state = self.state();
+        let stored = state.markets.get_mut(&market.id).ok_or(RepoError::NotFound)?;
         if stored.version + 1 != market.version {
             return Err(RepoError::VersionConflict);
         }
@@ -80,22 +116,21 @@ impl MarketRepository for InMemoryMarkets {
     }
 
     async fn delete(&self, id: &str, expected_version: Option<u64>) -> Result<(), RepoError> {
-        let mut markets = self.markets.lock().unwrap();
-        let stored = markets.get(id).ok_or(RepoError::NotFound)?;
+        let mut state = self.state();
+        let stored = state.markets.get(id).ok_or(RepoError::NotFound)?;
         if expected_version.is_some_and(|version| version != stored.version) {
             return Err(RepoError::VersionConflict);
         }
-        markets.remove(id);
+        state.markets.remove(id);
         Ok(())
     }
 
     async fn list(&self, query: &ListQuery, start: Option<&PageKey>, limit: usize) -> Result<Page<Market>, RepoError> {
-        let start = start.map(Self::start_after).transpose()?;
+        let start = start.map(start_after).transpose()?;
         let direction = |ordering: Ordering| if query.order == SortOrder::Asc { ordering } else { ordering.reverse() };
         let mut matching: Vec<Market> = self
+            .state()
             .markets
-            .lock()
-            .unwrap()
             .values()
             .filter(|market| query.status.is_none_or(|status| market.status == status))
             .filter(|market| {
@@ -108,7 +143,78 @@ impl MarketRepository for InMemoryMarkets {
         matching.sort_by(|a, b| direction(sort_key(a, query.sort).cmp(&sort_key(b, query.sort))));
         let more = matching.len() > limit;
         matching.truncate(limit);
-        let next = if more { matching.last().map(|last| Self::page_key(last, query.sort)) } else { None };
+        let next = if more { matching.last().map(|last| page_key(last, query.sort)) } else { None };
         Ok(Page { items: matching, next })
+    }
+}
+
+#[async_trait]
+impl PositionRepository for InMemoryStore {
+    async fn add(&self, position: &Position, record: Option<&IdempotencyRecord>) -> Result<Market, RepoError> {
+        let mut state = self.state();
+        let market = state.markets.get(&position.market_id).ok_or(RepoError::NotFound)?;
+        if market.status != MarketStatus::Active {
+            return Err(RepoError::MarketNotActive);
+        }
+        Self::check_record(&state, record)?;
+        let market = state.markets.get_mut(&position.market_id).expect("checked above");
+        market.volume = market.volume.checked_add(position.amount).ok_or(RepoError::Internal("overflow".into()))?;
+        market.version += 1;
+        market.updated_at.clone_from(&position.created_at);
+        let market = market.clone();
+        state.positions.push(position.clone());
+        if let Some(record) = record {
+            state.records.insert(record.key.clone(), record.clone());
+        }
+        Ok(market)
+    }
+
+    async fn list(&self, market_id: &str, start: Option<&PageKey>, limit: usize) -> Result<Page<Position>, RepoError> {
+        let after = match start.map(|key| key.0.get("id")) {
+            None => None,
+            Some(Some(KeyAttr::S(id))) => Some(id.clone()),
+            Some(_) => return Err(malformed_key()),
+        };
+        let mut matching: Vec<Position> = self
+            .state()
+            .positions
+            .iter()
+            .filter(|p| p.market_id == market_id && after.as_ref().is_none_or(|after| &p.id < after))
+            .cloned()
+            .collect();
+        matching.sort_by(|a, b| b.id.cmp(&a.id));
+        let more = matching.len() > limit;
+        matching.truncate(limit);
+        let next = match matching.last() {
+            Some(last) if more => Some(PageKey(
+                [
+                    ("marketId".to_owned(), KeyAttr::S(last.market_id.clone())),
+                    ("id".to_owned(), KeyAttr::S(last.id.clone())),
+                ]
+                .into(),
+            )),
+            _ => None,
+        };
+        Ok(Page { items: matching, next })
+    }
+}
+
+#[async_trait]
+impl UserRepository for InMemoryStore {
+    async fn create_if_absent(&self, profile: &UserProfile) -> Result<(), RepoError> {
+        self.state().users.entry(profile.id.clone()).or_insert_with(|| profile.clone());
+        Ok(())
+    }
+
+    async fn get_many(&self, ids: &[&str]) -> Result<HashMap<String, UserProfile>, RepoError> {
+        let state = self.state();
+        Ok(ids.iter().filter_map(|id| state.users.get(*id)).map(|p| (p.id.clone(), p.clone())).collect())
+    }
+}
+
+#[async_trait]
+impl IdempotencyRepository for InMemoryStore {
+    async fn get(&self, key: &str) -> Result<Option<IdempotencyRecord>, RepoError> {
+        Ok(self.state().records.get(key).cloned())
     }
 }

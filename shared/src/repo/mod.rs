@@ -4,12 +4,12 @@
 pub mod dynamodb;
 pub mod memory;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Market, MarketStatus};
+use crate::domain::{Market, MarketStatus, Position, UserProfile};
 use crate::error::BoxError;
 
 /// How a storage call failed, in terms the services can act on.
@@ -21,6 +21,14 @@ pub enum RepoError {
     AlreadyExists,
     #[error("item changed since it was read")]
     VersionConflict,
+    #[error("market is not active")]
+    MarketNotActive,
+    /// Another request holds this idempotency key.
+    #[error("idempotency key already used")]
+    IdempotencyKeyUsed,
+    /// A concurrent transaction touched the same items: worth retrying at once.
+    #[error("transaction conflict")]
+    TransactionConflict,
     /// Worth retrying later: throttling, timeouts, the store unreachable.
     #[error("store unavailable")]
     Unavailable(#[source] BoxError),
@@ -95,12 +103,33 @@ pub struct Page<T> {
     pub next: Option<PageKey>,
 }
 
+/// A stored first response to an idempotent request, written in the same transaction as its effect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyRecord {
+    /// The caller, the route and the client's key: one caller can never see another's response.
+    pub key: String,
+    /// A hash of the request, to tell a retry from a different request reusing the key.
+    pub fingerprint: String,
+    pub status: u16,
+    /// The response's `data`, as JSON text.
+    pub data: String,
+    pub location: Option<String>,
+    /// Unix seconds; DynamoDB's TTL removes the record some time after.
+    pub expires_at: u64,
+}
+
 #[async_trait]
 pub trait MarketRepository: Send + Sync {
     async fn get(&self, id: &str) -> Result<Option<Market>, RepoError>;
 
-    /// Fails with `AlreadyExists` if the id is taken.
-    async fn create(&self, market: &Market) -> Result<(), RepoError>;
+    /// Writes the market, its creator's first position and the idempotency record, all or none.
+    /// `AlreadyExists` if an id is taken, `IdempotencyKeyUsed` if the record exists.
+    async fn create(
+        &self,
+        market: &Market,
+        first_position: Option<&Position>,
+        record: Option<&IdempotencyRecord>,
+    ) -> Result<(), RepoError>;
 
     /// Writes the user-editable fields and the new version, only if the stored version is
     /// `market.version - 1` (`VersionConflict` otherwise, `NotFound` if gone).
@@ -111,6 +140,32 @@ pub trait MarketRepository: Send + Sync {
 
     /// Up to `limit` markets in the query's order, starting after `start`.
     async fn list(&self, query: &ListQuery, start: Option<&PageKey>, limit: usize) -> Result<Page<Market>, RepoError>;
+}
+
+#[async_trait]
+pub trait PositionRepository: Send + Sync {
+    /// One transaction: the position, the market's volume raised by its amount and its version
+    /// by one, and the idempotency record; only if the market exists (`NotFound`) and is active
+    /// (`MarketNotActive`). Returns the market as it is after the write.
+    async fn add(&self, position: &Position, record: Option<&IdempotencyRecord>) -> Result<Market, RepoError>;
+
+    /// A market's positions, newest first.
+    async fn list(&self, market_id: &str, start: Option<&PageKey>, limit: usize) -> Result<Page<Position>, RepoError>;
+}
+
+#[async_trait]
+pub trait UserRepository: Send + Sync {
+    /// Stores the profile unless the user already has one.
+    async fn create_if_absent(&self, profile: &UserProfile) -> Result<(), RepoError>;
+
+    /// The profiles of `ids` that exist, in one batch read.
+    async fn get_many(&self, ids: &[&str]) -> Result<HashMap<String, UserProfile>, RepoError>;
+}
+
+#[async_trait]
+pub trait IdempotencyRepository: Send + Sync {
+    /// The record under `key`, unless it has expired.
+    async fn get(&self, key: &str) -> Result<Option<IdempotencyRecord>, RepoError>;
 }
 
 /// The case-folded name that name order sorts by.

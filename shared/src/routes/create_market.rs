@@ -1,19 +1,26 @@
-//! POST /api/markets: a new market by the caller, 201 with its `Location`.
+//! POST /api/markets: a new market by the caller (with their first position, if given), 201
+//! with its `Location`; an `Idempotency-Key` makes a retry return the first response.
 
 use lambda_http::Request;
-use lambda_http::http::{HeaderValue, StatusCode};
+use lambda_http::http::StatusCode;
 
-use super::market_response;
+use super::{market_response, replayed};
 use crate::auth::{Caller, Permission};
 use crate::domain::NewMarket;
 use crate::error::ApiError;
-use crate::http::{ApiResponse, json_body};
+use crate::http::{ApiResponse, idempotency_key, json_body};
 use crate::runtime::AppState;
+use crate::service::{IdempotentRequest, Written};
 
 pub async fn create_market(state: &AppState, caller: Caller, request: Request) -> Result<ApiResponse, ApiError> {
     let author = caller.require(Permission::Write)?;
-    let input = NewMarket::from_json(json_body(&request)?)?;
-    let market = state.markets.create(author, input).await?;
-    let location = HeaderValue::from_str(&format!("/api/markets/{}", market.id)).expect("ids are URL-safe");
-    Ok(market_response(StatusCode::CREATED, &market).header("location", location))
+    let body = json_body(&request)?;
+    let idempotency =
+        idempotency_key(&request)?.map(|key| IdempotentRequest::new(&author.user_id, "create-market", &key, &body));
+    let input = NewMarket::from_json(body)?;
+    match state.markets.create(author, input, idempotency).await? {
+        Written::New((market, creator)) => Ok(market_response(StatusCode::CREATED, &market, Some(&creator))
+            .text_header("location", &format!("/api/markets/{}", market.id))),
+        Written::Replayed(first) => replayed(first),
+    }
 }

@@ -1,7 +1,7 @@
 //! GET /api/markets/{id}: one market, with an ETag and 304 for a matching `If-None-Match`.
 
 use lambda_http::Request;
-use lambda_http::http::{HeaderValue, StatusCode};
+use lambda_http::http::StatusCode;
 
 use super::market_response;
 use crate::auth::Caller;
@@ -13,8 +13,8 @@ pub async fn get_market(state: &AppState, _caller: Caller, request: Request) -> 
     let market = state.markets.get(&path_id(&request)?).await?;
     let etag = etag_for(market.version);
     if if_none_match_hits(&request, &etag) {
-        let etag = HeaderValue::from_str(&etag).expect("ETags are ASCII");
-        return Ok(ApiResponse::empty(StatusCode::NOT_MODIFIED).header("etag", etag));
+        return Ok(ApiResponse::empty(StatusCode::NOT_MODIFIED).text_header("etag", &etag));
     }
-    Ok(market_response(StatusCode::OK, &market))
+    let creators = state.markets.creators(std::slice::from_ref(&market)).await?;
+    Ok(market_response(StatusCode::OK, &market, creators.get(&market.creator_id)))
 }

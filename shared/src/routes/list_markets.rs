@@ -3,16 +3,15 @@
 use lambda_http::Request;
 use lambda_http::RequestExt as _;
 
+use super::page_limit;
 use crate::auth::Caller;
 use crate::domain::MarketStatus;
 use crate::error::ApiError;
-use crate::http::{ApiResponse, ListMeta, query_param};
+use crate::http::{ApiResponse, ListMeta, bad_query, query_number, query_param};
 use crate::repo::{ListQuery, PageKey, SortField, SortOrder};
 use crate::runtime::AppState;
 
 const KNOWN_PARAMS: [&str; 6] = ["status", "sort", "order", "limit", "cursor", "offset"];
-const DEFAULT_LIMIT: usize = 20;
-const MAX_LIMIT: usize = 100;
 const MAX_OFFSET: usize = 1000;
 
 pub async fn list_markets(state: &AppState, _caller: Caller, request: Request) -> Result<ApiResponse, ApiError> {
@@ -23,19 +22,19 @@ pub async fn list_markets(state: &AppState, _caller: Caller, request: Request) -
     }
     let status = match query_param(&request, "status")? {
         None => None,
-        Some(text) => Some(MarketStatus::parse(text).ok_or_else(|| bad("status", "active, closed or resolved"))?),
+        Some(text) => Some(MarketStatus::parse(text).ok_or_else(|| bad_query("status", "active, closed or resolved"))?),
     };
     let sort = query_param(&request, "sort")?
-        .map(|text| SortField::parse(text).ok_or_else(|| bad("sort", "createdAt, volume or name")))
+        .map(|text| SortField::parse(text).ok_or_else(|| bad_query("sort", "createdAt, volume or name")))
         .transpose()?
         .unwrap_or(SortField::CreatedAt);
     let order = match query_param(&request, "order")? {
         None | Some("desc") => SortOrder::Desc,
         Some("asc") => SortOrder::Asc,
-        Some(_) => return Err(bad("order", "asc or desc")),
+        Some(_) => return Err(bad_query("order", "asc or desc")),
     };
-    let limit = number(&request, "limit", 1, MAX_LIMIT)?.unwrap_or(DEFAULT_LIMIT);
-    let offset = number(&request, "offset", 0, MAX_OFFSET)?;
+    let limit = page_limit(&request)?;
+    let offset = query_number(&request, "offset", 0, MAX_OFFSET)?;
     let cursor = query_param(&request, "cursor")?;
     if cursor.is_some() && offset.is_some() {
         return Err(ApiError::BadRequest("use either cursor or offset, not both".into()));
@@ -45,23 +44,9 @@ pub async fn list_markets(state: &AppState, _caller: Caller, request: Request) -
     let scope = query.scope();
     let start: Option<PageKey> = cursor.map(|cursor| state.cursors.decode(&scope, cursor)).transpose()?;
     let page = state.markets.list(&query, start.as_ref(), offset.unwrap_or(0), limit).await?;
-    let views: Vec<_> = page.items.iter().map(|market| market.view(None)).collect();
+    let creators = state.markets.creators(&page.items).await?;
+    let views: Vec<_> = page.items.iter().map(|market| market.view(creators.get(&market.creator_id))).collect();
     let meta =
         ListMeta { count: views.len(), limit, next_cursor: page.next.map(|key| state.cursors.encode(&scope, &key)) };
     Ok(ApiResponse::list(views, meta))
-}
-
-fn bad(param: &str, expected: &str) -> ApiError {
-    ApiError::BadRequest(format!("query parameter {param} must be {expected}"))
-}
-
-fn number(request: &Request, param: &str, min: usize, max: usize) -> Result<Option<usize>, ApiError> {
-    query_param(request, param)?
-        .map(|text| {
-            text.parse()
-                .ok()
-                .filter(|n| (min..=max).contains(n))
-                .ok_or_else(|| bad(param, &format!("an integer from {min} to {max}")))
-        })
-        .transpose()
 }

@@ -2,32 +2,54 @@
 //! Handlers ask for permissions and parse input with [`crate::http`]; the rules live in the services.
 
 mod create_market;
+mod create_position;
 mod delete_market;
 mod get_market;
 mod health;
 mod list_markets;
+mod list_positions;
 mod replace_market;
 mod route_not_found;
 mod update_market;
 
 pub use create_market::create_market;
+pub use create_position::create_position;
 pub use delete_market::delete_market;
 pub use get_market::get_market;
 pub use health::health;
 pub use list_markets::list_markets;
+pub use list_positions::list_positions;
 pub use replace_market::replace_market;
 pub use route_not_found::{ROUTES, route_not_found};
 pub use update_market::update_market;
 
-use lambda_http::http::{HeaderValue, StatusCode};
+use lambda_http::http::StatusCode;
+use serde_json::value::RawValue;
 
-use crate::domain::Market;
+use crate::domain::{Market, UserProfile};
+use crate::error::ApiError;
 use crate::http::{ApiResponse, etag_for};
+use crate::service::StoredResponse;
 
 /// A market in the envelope, with its `ETag`.
-fn market_response(status: StatusCode, market: &Market) -> ApiResponse {
-    let etag = HeaderValue::from_str(&etag_for(market.version)).expect("ETags are ASCII");
-    ApiResponse::data(status, market.view(None)).header("etag", etag)
+fn market_response(status: StatusCode, market: &Market, creator: Option<&UserProfile>) -> ApiResponse {
+    ApiResponse::data(status, market.view(creator)).text_header("etag", &etag_for(market.version))
+}
+
+/// The first response to an idempotent request, sent again to its retry.
+fn replayed(first: StoredResponse) -> Result<ApiResponse, ApiError> {
+    let status = StatusCode::from_u16(first.status).map_err(ApiError::internal)?;
+    let data = RawValue::from_string(first.data).map_err(ApiError::internal)?;
+    let response = ApiResponse::data(status, data).text_header("idempotent-replayed", "true");
+    Ok(match first.location {
+        Some(location) => response.text_header("location", &location),
+        None => response,
+    })
+}
+
+/// The `limit` query parameter: 1..=100, default 20.
+fn page_limit(request: &lambda_http::Request) -> Result<usize, ApiError> {
+    crate::http::query_number(request, "limit", 1, 100).map(|limit| limit.unwrap_or(20))
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use crate::error::ApiError;
 use crate::http::ApiResponse;
 
 /// Every route of template.yaml but the fallback itself (a unit test keeps the two in step).
-pub const ROUTES: [(&str, &str); 7] = [
+pub const ROUTES: [(&str, &str); 9] = [
     ("GET", "/api/health"),
     ("GET", "/api/markets"),
     ("POST", "/api/markets"),
@@ -17,6 +17,8 @@ pub const ROUTES: [(&str, &str); 7] = [
     ("PUT", "/api/markets/{id}"),
     ("PATCH", "/api/markets/{id}"),
     ("DELETE", "/api/markets/{id}"),
+    ("POST", "/api/markets/{id}/positions"),
+    ("GET", "/api/markets/{id}/positions"),
 ];
 
 pub async fn route_not_found(request: Request) -> Result<ApiResponse, ApiError> {

@@ -1,20 +1,18 @@
 //! Handler tests: the sample events in events/ (what API Gateway sends) through the handlers,
 //! over in-memory repositories, with no network.
 
-use std::sync::Arc;
-
 use lambda_http::Request;
 use lambda_http::http::StatusCode;
 use serde_json::Value;
 
 use super::*;
 use crate::config::{AuthConfig, LOCAL_DEV_JWT_SECRET};
-use crate::repo::memory::InMemoryMarkets;
 use crate::runtime::AppState;
+use crate::service::Repositories;
 
 fn state() -> AppState {
     let auth = AuthConfig::new(LOCAL_DEV_JWT_SECRET.as_bytes().to_vec(), None, None).unwrap();
-    AppState::new(&auth, Arc::new(InMemoryMarkets::default()))
+    AppState::new(&auth, &Repositories::in_memory())
 }
 
 fn event(name: &str) -> Value {
@@ -50,10 +48,19 @@ async fn sample_events_drive_every_market_route() {
     assert_eq!(created.status(), StatusCode::CREATED);
     let id = created.body_json()["data"]["id"].as_str().unwrap().to_owned();
 
+    assert_eq!(created.body_json()["data"]["volume"], 10);
+    assert_eq!(created.body_json()["data"]["creator"]["name"], "Alice");
+    let replay = call(&state, create_market, &event("create-market")).await;
+    assert_eq!((replay.status(), replay.body_json()["data"]["id"].as_str()), (StatusCode::CREATED, Some(id.as_str())));
     let listed = call(&state, list_markets, &event("list-markets")).await;
     assert_eq!(listed.body_json()["data"][0]["id"], id.as_str());
+
     assert_eq!(call(&state, get_market, &with_id(event("get-market"), &id)).await.status(), StatusCode::OK);
     assert_eq!(call(&state, replace_market, &with_id(event("replace-market"), &id)).await.status(), StatusCode::OK);
+    let position = call(&state, create_position, &with_id(event("create-position"), &id)).await;
+    assert_eq!((position.status(), &position.body_json()["data"]["amount"]), (StatusCode::CREATED, &Value::from(25.5)));
+    let positions = call(&state, list_positions, &with_id(event("list-positions"), &id)).await;
+    assert_eq!(positions.body_json()["meta"]["count"], 2);
     let updated = call(&state, update_market, &with_id(event("update-market"), &id)).await;
     assert_eq!(updated.body_json()["data"]["status"], "closed");
     assert_eq!(

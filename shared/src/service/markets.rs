@@ -1,49 +1,109 @@
 //! Markets: creation, reads, edits under optimistic locking, and the status and permission rules.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::idempotency::Replays;
+use super::{IdempotentRequest, Repositories, Written};
 use crate::auth::{Permission, Principal};
-use crate::domain::{Amount, Market, MarketPatch, MarketReplacement, MarketStatus, NewMarket, now};
+use crate::domain::{
+    Amount, Market, MarketPatch, MarketReplacement, MarketStatus, NewMarket, Position, UserProfile, new_id, now,
+};
 use crate::error::ApiError;
 use crate::http::If;
-use crate::repo::{ListQuery, MarketRepository, Page, PageKey, RepoError};
+use crate::repo::{ListQuery, MarketRepository, Page, PageKey, RepoError, UserRepository};
+use crate::retry::{Backoff, retry};
 
 /// How often an edit without `If-Match` re-reads and retries after losing a race.
 const EDIT_ATTEMPTS: usize = 3;
 
+/// The profiles of the creators of some markets, by user id.
+pub type Creators = HashMap<String, UserProfile>;
+
 pub struct MarketService {
     markets: Arc<dyn MarketRepository>,
+    users: Arc<dyn UserRepository>,
+    replays: Replays,
+}
+
+/// The profile of a user, stored the first time they write.
+pub(super) async fn remember(users: &dyn UserRepository, principal: &Principal) -> Result<UserProfile, ApiError> {
+    let profile = UserProfile::first_seen(&principal.user_id, principal.name.as_deref(), principal.email.as_deref());
+    users.create_if_absent(&profile).await?;
+    Ok(profile)
 }
 
 impl MarketService {
-    pub fn new(markets: Arc<dyn MarketRepository>) -> Self {
-        Self { markets }
+    pub fn new(repositories: &Repositories) -> Self {
+        Self {
+            markets: repositories.markets.clone(),
+            users: repositories.users.clone(),
+            replays: Replays::new(repositories.idempotency.clone()),
+        }
     }
 
+    /// A new market, and its creator's first position with it when one is given (one transaction).
     #[tracing::instrument(skip_all, fields(creator = %author.user_id))]
-    pub async fn create(&self, author: &Principal, input: NewMarket) -> Result<Market, ApiError> {
-        if input.initial_position.is_some() {
-            return Err(ApiError::validation("initialPosition", "is not supported yet"));
+    pub async fn create(
+        &self,
+        author: &Principal,
+        input: NewMarket,
+        idempotency: Option<IdempotentRequest>,
+    ) -> Result<Written<(Market, UserProfile)>, ApiError> {
+        if let Some(request) = &idempotency
+            && let Some(first) = self.replays.find(request).await?
+        {
+            return Ok(Written::Replayed(first));
         }
+        let creator = remember(self.users.as_ref(), author).await?;
         let created_at = now();
+        let id = new_id();
+        let first_position = input.initial_position.map(|position| Position {
+            id: new_id(),
+            market_id: id.clone(),
+            user_id: author.user_id.clone(),
+            outcome: position.outcome,
+            amount: position.amount,
+            created_at: created_at.clone(),
+        });
         let market = Market {
-            id: ulid::Ulid::new().to_string(),
+            id,
             name: input.name,
             description: input.description,
             status: MarketStatus::Active,
-            volume: Amount::ZERO,
+            volume: first_position.as_ref().map_or(Amount::ZERO, |position| position.amount),
             creator_id: author.user_id.clone(),
             end_date: input.end_date,
             updated_at: created_at.clone(),
             created_at,
             version: 1,
         };
-        self.markets.create(&market).await?;
-        Ok(market)
+        let record = idempotency.as_ref().map(|request| {
+            let data = serde_json::to_string(&market.view(Some(&creator))).expect("views serialize");
+            request.record(201, data, Some(format!("/api/markets/{}", market.id)))
+        });
+        let write = || self.markets.create(&market, first_position.as_ref(), record.as_ref());
+        match retry(Backoff::CONTENTION, None, |e| matches!(e, RepoError::TransactionConflict), write).await {
+            Ok(()) => Ok(Written::New((market, creator))),
+            Err(RepoError::IdempotencyKeyUsed) => {
+                let request = idempotency.as_ref().expect("only a keyed write has a record");
+                Ok(Written::Replayed(self.replays.after_losing(request).await?))
+            }
+            Err(error) => Err(error.into()),
+        }
     }
 
     pub async fn get(&self, id: &str) -> Result<Market, ApiError> {
         self.markets.get(id).await?.ok_or_else(|| ApiError::NotFound(format!("market {id} not found")))
+    }
+
+    /// The creators of `markets`, in one batch read whatever their number (no N+1).
+    pub async fn creators(&self, markets: &[Market]) -> Result<Creators, ApiError> {
+        if markets.is_empty() {
+            return Ok(Creators::new());
+        }
+        let ids: Vec<&str> = markets.iter().map(|market| market.creator_id.as_str()).collect();
+        Ok(self.users.get_many(&ids).await?)
     }
 
     /// A page of markets: after `start`, or after skipping `offset` (the older, costlier way).
@@ -167,7 +227,6 @@ fn apply(
 mod tests {
     use super::*;
     use crate::auth::Role;
-    use crate::repo::memory::InMemoryMarkets;
     use crate::repo::{SortField, SortOrder};
 
     fn principal(id: &str, role: Role) -> Principal {
@@ -175,11 +234,46 @@ mod tests {
     }
 
     fn service() -> MarketService {
-        MarketService::new(Arc::new(InMemoryMarkets::default()))
+        MarketService::new(&Repositories::in_memory())
     }
 
     fn new_market(name: &str) -> NewMarket {
         NewMarket { name: name.into(), description: String::new(), end_date: None, initial_position: None }
+    }
+
+    async fn create(service: &MarketService, author: &Principal, name: &str) -> Market {
+        match service.create(author, new_market(name), None).await.unwrap() {
+            Written::New((market, _)) => market,
+            Written::Replayed(_) => panic!("nothing to replay without a key"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_retried_key_replays_and_a_reused_key_is_refused() {
+        let service = service();
+        let alice = principal("alice", Role::User);
+        let body = serde_json::json!({"name": "Rain?"});
+        let request = || IdempotentRequest::new("alice", "create-market", "k", body.as_object().unwrap());
+        let Written::New((market, _)) = service.create(&alice, new_market("Rain?"), Some(request())).await.unwrap()
+        else {
+            panic!("first write")
+        };
+        let Written::Replayed(first) = service.create(&alice, new_market("Rain?"), Some(request())).await.unwrap()
+        else {
+            panic!("a retry replays")
+        };
+        assert_eq!(first.status, 201);
+        assert!(first.data.contains(&market.id));
+        let other = IdempotentRequest::new(
+            "alice",
+            "create-market",
+            "k",
+            serde_json::json!({"name": "Snow?"}).as_object().unwrap(),
+        );
+        assert!(matches!(
+            service.create(&alice, new_market("Snow?"), Some(other)).await,
+            Err(ApiError::IdempotencyKeyReused)
+        ));
     }
 
     fn status_patch(status: MarketStatus) -> MarketPatch {
@@ -190,16 +284,20 @@ mod tests {
     async fn creates_active_markets_at_version_one() {
         let service = service();
         let alice = principal("alice", Role::User);
-        let market = service.create(&alice, new_market("Rain?")).await.unwrap();
+        let Written::New((market, creator)) = service.create(&alice, new_market("Rain?"), None).await.unwrap() else {
+            panic!("a first write is new")
+        };
         assert_eq!((market.status, market.version, market.volume), (MarketStatus::Active, 1, Amount::ZERO));
         assert_eq!(service.get(&market.id).await.unwrap(), market);
+        assert_eq!(creator, UserProfile { id: "alice".into(), name: "alice".into() });
+        assert_eq!(service.creators(std::slice::from_ref(&market)).await.unwrap()["alice"], creator);
     }
 
     #[tokio::test]
     async fn only_creator_or_moderator_edits_and_only_admin_resolves() {
         let service = service();
         let (alice, bob) = (principal("alice", Role::User), principal("bob", Role::User));
-        let market = service.create(&alice, new_market("Rain?")).await.unwrap();
+        let market = create(&service, &alice, "Rain?").await;
         let rename = MarketPatch { name: Some("Snow?".into()), ..Default::default() };
 
         assert!(matches!(service.patch(&bob, &market.id, rename.clone(), If::Any).await, Err(ApiError::Forbidden(_))));
@@ -223,7 +321,7 @@ mod tests {
     async fn stale_preconditions_fail_and_no_op_patches_do_not_write() {
         let service = service();
         let alice = principal("alice", Role::User);
-        let market = service.create(&alice, new_market("Rain?")).await.unwrap();
+        let market = create(&service, &alice, "Rain?").await;
         let close = status_patch(MarketStatus::Closed);
         assert!(matches!(
             service.patch(&alice, &market.id, close.clone(), If::Version(7)).await,
@@ -238,7 +336,7 @@ mod tests {
         let service = service();
         let alice = principal("alice", Role::User);
         let moderator = principal("mod", Role::Moderator);
-        let market = service.create(&alice, new_market("Rain?")).await.unwrap();
+        let market = create(&service, &alice, "Rain?").await;
         assert!(matches!(service.delete(&alice, &market.id, If::Any).await, Err(ApiError::Forbidden(_))));
         assert!(matches!(
             service.delete(&moderator, &market.id, If::Version(2)).await,
@@ -254,7 +352,7 @@ mod tests {
         let alice = principal("alice", Role::User);
         let mut names = Vec::new();
         for i in 0..7 {
-            names.push(service.create(&alice, new_market(&format!("m{i}"))).await.unwrap().name);
+            names.push(create(&service, &alice, &format!("m{i}")).await.name);
         }
         let query = ListQuery { status: None, sort: SortField::Name, order: SortOrder::Asc };
         let mut seen = Vec::new();

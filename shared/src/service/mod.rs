@@ -1,8 +1,33 @@
 //! The use cases and the rules they keep, written against the repository traits only.
 
+mod idempotency;
 mod markets;
+mod positions;
 
+pub use idempotency::{IdempotentRequest, StoredResponse, Written};
 pub use markets::MarketService;
+pub use positions::PositionService;
+
+use std::sync::Arc;
+
+use crate::repo::{IdempotencyRepository, MarketRepository, PositionRepository, UserRepository};
+
+/// Every repository the services use, behind their traits.
+#[derive(Clone)]
+pub struct Repositories {
+    pub markets: Arc<dyn MarketRepository>,
+    pub positions: Arc<dyn PositionRepository>,
+    pub users: Arc<dyn UserRepository>,
+    pub idempotency: Arc<dyn IdempotencyRepository>,
+}
+
+impl Repositories {
+    /// All four over one in-memory store, for unit tests.
+    pub fn in_memory() -> Self {
+        let store = Arc::new(crate::repo::memory::InMemoryStore::default());
+        Self { markets: store.clone(), positions: store.clone(), users: store.clone(), idempotency: store }
+    }
+}
 
 use crate::error::ApiError;
 use crate::repo::RepoError;
@@ -14,6 +39,9 @@ impl From<RepoError> for ApiError {
             RepoError::NotFound => ApiError::NotFound("market not found".into()),
             RepoError::AlreadyExists => ApiError::Conflict("the resource already exists"),
             RepoError::VersionConflict => ApiError::Conflict("the market changed concurrently; retry"),
+            RepoError::TransactionConflict => ApiError::Conflict("too many concurrent writes to this market; retry"),
+            RepoError::MarketNotActive => ApiError::MarketNotActive,
+            RepoError::IdempotencyKeyUsed => ApiError::Conflict("a request with this Idempotency-Key is in progress"),
             RepoError::Unavailable(source) => ApiError::Unavailable(source),
             RepoError::Internal(source) => ApiError::Internal(source),
         }

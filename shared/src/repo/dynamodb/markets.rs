@@ -3,24 +3,46 @@
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 
-use super::{Item, get_n, get_s, is_condition_failed, n, s, store_error};
-use crate::domain::{Amount, Market, MarketStatus};
-use crate::repo::{KeyAttr, ListQuery, MarketRepository, Page, PageKey, RepoError, SortField, SortOrder, name_key};
+use super::idempotency::put_record;
+use super::positions::put_position;
+use super::{Cancelled, Item, Tables, cancellation, get_n, get_s, is_condition_failed, n, s, store_error};
+use crate::domain::{Amount, Market, MarketStatus, Position};
+use crate::repo::{
+    IdempotencyRecord, KeyAttr, ListQuery, MarketRepository, Page, PageKey, RepoError, SortField, SortOrder, name_key,
+};
 
 /// The constant partition of the `all-*` indexes.
 const ALL_MARKETS: &str = "MARKET";
 
 pub struct DynamoMarkets {
     client: Client,
+    tables: Tables,
     table: String,
 }
 
 impl DynamoMarkets {
-    pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+    pub fn new(client: Client, tables: Tables) -> Self {
+        Self { client, table: tables.markets.clone(), tables }
     }
+}
+
+pub(super) fn market_key(id: &str) -> Item {
+    Item::from([("id".to_owned(), s(id))])
+}
+
+/// A strongly consistent read of one market.
+pub(super) async fn read(client: &Client, table: &str, id: &str) -> Result<Option<Market>, RepoError> {
+    let output = client
+        .get_item()
+        .table_name(table)
+        .set_key(Some(market_key(id)))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(store_error)?;
+    output.item.as_ref().map(from_item).transpose()
 }
 
 fn to_item(market: &Market) -> Item {
@@ -43,7 +65,7 @@ fn to_item(market: &Market) -> Item {
     item
 }
 
-fn from_item(item: &Item) -> Result<Market, RepoError> {
+pub(super) fn from_item(item: &Item) -> Result<Market, RepoError> {
     let number = |field: &str| get_n(item, field);
     Ok(Market {
         id: get_s(item, "id")?.to_owned(),
@@ -87,7 +109,7 @@ fn page_key(item: &Item, query: &ListQuery) -> Result<PageKey, RepoError> {
     Ok(key)
 }
 
-fn exclusive_start_key(key: &PageKey) -> Item {
+pub(super) fn exclusive_start_key(key: &PageKey) -> Item {
     key.0
         .iter()
         .map(|(field, value)| {
@@ -104,29 +126,41 @@ fn exclusive_start_key(key: &PageKey) -> Item {
 impl MarketRepository for DynamoMarkets {
     #[tracing::instrument(skip(self), err(Debug))]
     async fn get(&self, id: &str) -> Result<Option<Market>, RepoError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("id", s(id))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(store_error)?;
-        output.item.as_ref().map(from_item).transpose()
+        read(&self.client, &self.table, id).await
     }
 
     #[tracing::instrument(skip_all, fields(id = %market.id), err(Debug))]
-    async fn create(&self, market: &Market) -> Result<(), RepoError> {
-        self.client
-            .put_item()
+    async fn create(
+        &self,
+        market: &Market,
+        first_position: Option<&Position>,
+        record: Option<&IdempotencyRecord>,
+    ) -> Result<(), RepoError> {
+        let put_market = Put::builder()
             .table_name(&self.table)
             .set_item(Some(to_item(market)))
             .condition_expression("attribute_not_exists(id)")
-            .send()
-            .await
-            .map_err(|error| if is_condition_failed(&error) { RepoError::AlreadyExists } else { store_error(error) })?;
-        Ok(())
+            .build()
+            .map_err(|error| RepoError::Internal(error.into()))?;
+        let mut items = vec![TransactWriteItem::builder().put(put_market).build()];
+        if let Some(position) = first_position {
+            items.push(TransactWriteItem::builder().put(put_position(&self.tables.positions, position)?).build());
+        }
+        if let Some(record) = record {
+            items.push(TransactWriteItem::builder().put(put_record(&self.tables.idempotency, record)?).build());
+        }
+        // All or none: a market never exists without the position or the record written with it.
+        let result = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
+        result.map(|_| ()).map_err(|error| match cancellation(&error) {
+            Some(Cancelled::Conflict) => RepoError::TransactionConflict,
+            Some(Cancelled::ConditionFailed { index, .. })
+                if index == 2 || (index == 1 && first_position.is_none()) =>
+            {
+                RepoError::IdempotencyKeyUsed
+            }
+            Some(Cancelled::ConditionFailed { .. }) => RepoError::AlreadyExists,
+            None => store_error(error),
+        })
     }
 
     #[tracing::instrument(skip_all, fields(id = %market.id, version = market.version), err(Debug))]

@@ -1,19 +1,58 @@
 //! DynamoDB implementations of the repository traits, one module per table.
 
+mod idempotency;
 mod markets;
+mod positions;
+mod users;
 
+pub use idempotency::DynamoIdempotency;
 pub use markets::DynamoMarkets;
+pub use positions::DynamoPositions;
+pub use users::DynamoUsers;
 
 use std::collections::HashMap;
 use std::error::Error;
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::RepoError;
 use crate::error::BoxError;
 
 type Item = HashMap<String, AttributeValue>;
+
+/// The tables, by their deployed names (template.yaml passes them in the environment).
+#[derive(Debug, Clone)]
+pub struct Tables {
+    pub markets: String,
+    pub positions: String,
+    pub users: String,
+    pub idempotency: String,
+}
+
+/// Why a transaction was cancelled, read from its cancellation reasons (one per item, in order).
+#[derive(Debug)]
+enum Cancelled {
+    /// Another transaction touched the same items: retry.
+    Conflict,
+    /// The condition of item `index` failed; `item` is its old value when it was asked for.
+    ConditionFailed { index: usize, item: Option<Item> },
+}
+
+fn cancellation<R>(error: &SdkError<TransactWriteItemsError, R>) -> Option<Cancelled> {
+    let SdkError::ServiceError(service) = error else { return None };
+    let TransactWriteItemsError::TransactionCanceledException(cancelled) = service.err() else { return None };
+    let reasons = cancelled.cancellation_reasons();
+    if reasons.iter().any(|reason| reason.code() == Some("TransactionConflict")) {
+        return Some(Cancelled::Conflict);
+    }
+    reasons
+        .iter()
+        .enumerate()
+        .find(|(_, reason)| reason.code() == Some("ConditionalCheckFailed"))
+        .map(|(index, reason)| Cancelled::ConditionFailed { index, item: reason.item().cloned() })
+}
 
 /// The SDK error code of a failed call, if the service answered.
 fn error_code<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> Option<&str> {
@@ -42,6 +81,9 @@ where
         "ServiceUnavailable",
         "TransactionInProgressException",
     ];
+    if error_code(&error) == Some("TransactionConflictException") {
+        return RepoError::TransactionConflict;
+    }
     let transient = match &error {
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => true,
         other => error_code(other).is_some_and(|code| TRANSIENT.contains(&code)),

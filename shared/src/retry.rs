@@ -1,0 +1,135 @@
+//! Retry with exponential backoff and full jitter, for the failures the AWS SDK does not retry
+//! itself (a cancelled transaction's conflict, unprocessed batch keys, later the embedder and the
+//! outbox send). Only what `is_transient` accepts is retried, and never past the deadline.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+/// How hard to try.
+#[derive(Debug, Clone, Copy)]
+pub struct Backoff {
+    pub max_attempts: u32,
+    pub base: Duration,
+    pub cap: Duration,
+}
+
+impl Backoff {
+    /// Fast retries for contention on one item: many short attempts.
+    pub const CONTENTION: Backoff =
+        Backoff { max_attempts: 10, base: Duration::from_millis(10), cap: Duration::from_millis(500) };
+
+    /// The sleep before retry number `attempt` (1-based): uniform in [0, min(cap, base * 2^attempt)].
+    /// Full jitter spreads competing clients apart instead of having them collide again.
+    pub fn delay(&self, attempt: u32) -> Duration {
+        let exponential = self.base.saturating_mul(2u32.saturating_pow(attempt.min(16)));
+        let ceiling = exponential.min(self.cap);
+        ceiling.mul_f64(fastrand::f64())
+    }
+}
+
+/// Runs `operation` until it succeeds, fails for good, runs out of attempts, or the next sleep
+/// would end past `deadline` (e.g. the Lambda invocation's).
+pub async fn retry<T, E, Fut>(
+    backoff: Backoff,
+    deadline: Option<Instant>,
+    is_transient: impl Fn(&E) -> bool,
+    mut operation: impl FnMut() -> Fut,
+) -> Result<T, E>
+where
+    Fut: Future<Output = Result<T, E>>,
+{
+    let mut attempt = 1;
+    loop {
+        match operation().await {
+            Err(error) if is_transient(&error) && attempt < backoff.max_attempts => {
+                let delay = backoff.delay(attempt);
+                if deadline.is_some_and(|deadline| Instant::now() + delay >= deadline) {
+                    return Err(error);
+                }
+                tracing::debug!(attempt, delay_ms = delay.as_millis() as u64, "transient failure, retrying");
+                tokio::time::sleep(delay).await;
+                attempt += 1;
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    const FAST: Backoff = Backoff { max_attempts: 4, base: Duration::from_millis(1), cap: Duration::from_millis(2) };
+
+    #[test]
+    fn delays_grow_but_stay_under_the_cap() {
+        let backoff = Backoff { max_attempts: 10, base: Duration::from_millis(10), cap: Duration::from_millis(100) };
+        for attempt in 1..10 {
+            assert!(backoff.delay(attempt) <= Duration::from_millis(100));
+        }
+        assert!(backoff.delay(1) <= Duration::from_millis(20));
+    }
+
+    #[tokio::test]
+    async fn retries_transient_errors_only_and_gives_up_after_max_attempts() {
+        let calls = Cell::new(0);
+        let result: Result<(), &str> = retry(
+            FAST,
+            None,
+            |e| *e == "busy",
+            || async {
+                calls.set(calls.get() + 1);
+                Err("busy")
+            },
+        )
+        .await;
+        assert_eq!((result, calls.get()), (Err("busy"), 4));
+
+        calls.set(0);
+        let result: Result<(), &str> = retry(
+            FAST,
+            None,
+            |e| *e == "busy",
+            || async {
+                calls.set(calls.get() + 1);
+                Err("broken")
+            },
+        )
+        .await;
+        assert_eq!((result, calls.get()), (Err("broken"), 1));
+
+        calls.set(0);
+        let result = retry(
+            FAST,
+            None,
+            |e: &&str| *e == "busy",
+            || async {
+                calls.set(calls.get() + 1);
+                if calls.get() < 3 { Err("busy") } else { Ok(7) }
+            },
+        )
+        .await;
+        assert_eq!(result, Ok(7));
+    }
+
+    #[tokio::test]
+    async fn never_sleeps_past_the_deadline() {
+        let calls = Cell::new(0);
+        let slow = Backoff { max_attempts: 100, base: Duration::from_secs(10), cap: Duration::from_secs(10) };
+        let started = Instant::now();
+        let deadline = Some(Instant::now() + Duration::from_millis(1));
+        let result: Result<(), &str> = retry(
+            slow,
+            deadline,
+            |_| true,
+            || async {
+                calls.set(calls.get() + 1);
+                Err("busy")
+            },
+        )
+        .await;
+        assert_eq!(result, Err("busy"));
+        assert!(calls.get() <= 2 && started.elapsed() < Duration::from_secs(1));
+    }
+}

@@ -1,0 +1,27 @@
+//! POST /api/markets/{id}/positions: a position on an active market, moving its volume in the
+//! same transaction; an `Idempotency-Key` makes a retry return the first response.
+
+use lambda_http::Request;
+use lambda_http::http::StatusCode;
+
+use super::replayed;
+use crate::auth::{Caller, Permission};
+use crate::domain::PositionInput;
+use crate::error::ApiError;
+use crate::http::{ApiResponse, idempotency_key, json_body, path_id};
+use crate::runtime::AppState;
+use crate::service::{IdempotentRequest, Written};
+
+pub async fn create_position(state: &AppState, caller: Caller, request: Request) -> Result<ApiResponse, ApiError> {
+    let user = caller.require(Permission::Write)?;
+    let market_id = path_id(&request)?;
+    let body = json_body(&request)?;
+    let operation = format!("create-position:{market_id}");
+    let idempotency =
+        idempotency_key(&request)?.map(|key| IdempotentRequest::new(&user.user_id, &operation, &key, &body));
+    let input = PositionInput::from_json(body)?;
+    match state.positions.take(user, &market_id, input, idempotency).await? {
+        Written::New(position) => Ok(ApiResponse::data(StatusCode::CREATED, position)),
+        Written::Replayed(first) => replayed(first),
+    }
+}

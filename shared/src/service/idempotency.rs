@@ -1,0 +1,107 @@
+//! Idempotent writes: a keyed request's first response is stored in the same transaction as its
+//! effect, and a retry gets that response back instead of a second effect.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::error::ApiError;
+use crate::repo::{IdempotencyRecord, IdempotencyRepository};
+
+/// How long a key is remembered.
+const KEY_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// A request sent with an `Idempotency-Key`.
+#[derive(Debug, Clone)]
+pub struct IdempotentRequest {
+    key: String,
+    fingerprint: String,
+}
+
+impl IdempotentRequest {
+    /// `operation` names what the request does and to what (e.g. `create-position:<market id>`);
+    /// the key is scoped to the caller, so another user's identical key is another key.
+    pub fn new(caller_id: &str, operation: &str, client_key: &str, body: &Map<String, Value>) -> Self {
+        // serde_json's map is sorted, so the fingerprint ignores key order and white space.
+        let canonical = serde_json::to_string(body).expect("JSON maps serialize");
+        let fingerprint = Sha256::new().chain_update(operation).chain_update([0]).chain_update(canonical).finalize();
+        let key = format!("{caller_id}\u{0}{operation}\u{0}{client_key}");
+        Self { key, fingerprint: fingerprint.iter().map(|b| format!("{b:02x}")).collect() }
+    }
+
+    pub(crate) fn record(&self, status: u16, data: String, location: Option<String>) -> IdempotencyRecord {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        IdempotencyRecord {
+            key: self.key.clone(),
+            fingerprint: self.fingerprint.clone(),
+            status,
+            data,
+            location,
+            expires_at: (now + KEY_LIFETIME).as_secs(),
+        }
+    }
+}
+
+/// A first response, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredResponse {
+    pub status: u16,
+    /// The response's `data` as JSON text.
+    pub data: String,
+    pub location: Option<String>,
+}
+
+/// What a write did: something new, or nothing because it had been done (the first response).
+#[derive(Debug)]
+pub enum Written<T> {
+    New(T),
+    Replayed(StoredResponse),
+}
+
+/// Looks up first responses.
+pub(crate) struct Replays {
+    records: Arc<dyn IdempotencyRepository>,
+}
+
+impl Replays {
+    pub(crate) fn new(records: Arc<dyn IdempotencyRepository>) -> Self {
+        Self { records }
+    }
+
+    /// The first response if this request was served already; 422 if the key served another.
+    pub(crate) async fn find(&self, request: &IdempotentRequest) -> Result<Option<StoredResponse>, ApiError> {
+        let Some(record) = self.records.get(&request.key).await? else { return Ok(None) };
+        if record.fingerprint != request.fingerprint {
+            return Err(ApiError::IdempotencyKeyReused);
+        }
+        Ok(Some(StoredResponse { status: record.status, data: record.data, location: record.location }))
+    }
+
+    /// After the write lost the race for the key: the winner's response.
+    pub(crate) async fn after_losing(&self, request: &IdempotentRequest) -> Result<StoredResponse, ApiError> {
+        self.find(request).await?.ok_or(ApiError::Conflict("a request with this Idempotency-Key is in progress"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn body(value: Value) -> Map<String, Value> {
+        value.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn fingerprints_ignore_key_order_but_not_content_and_keys_are_per_caller() {
+        let a = IdempotentRequest::new("alice", "create-market", "k1", &body(json!({"name": "x", "description": "y"})));
+        let b = IdempotentRequest::new("alice", "create-market", "k1", &body(json!({"description": "y", "name": "x"})));
+        let c = IdempotentRequest::new("alice", "create-market", "k1", &body(json!({"name": "z"})));
+        let d = IdempotentRequest::new("bob", "create-market", "k1", &body(json!({"name": "x", "description": "y"})));
+        assert_eq!((a.key.as_str(), a.fingerprint.as_str()), (b.key.as_str(), b.fingerprint.as_str()));
+        assert_ne!(a.fingerprint, c.fingerprint);
+        assert_ne!(a.key, d.key);
+    }
+}

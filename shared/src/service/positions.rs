@@ -1,0 +1,129 @@
+//! Positions: taking one on an active market (moving its volume in the same transaction) and
+//! listing a market's positions.
+
+use std::sync::Arc;
+
+use super::idempotency::Replays;
+use super::markets::remember;
+use super::{IdempotentRequest, Repositories, Written};
+use crate::auth::Principal;
+use crate::domain::{Position, PositionInput, new_id, now};
+use crate::error::ApiError;
+use crate::repo::{MarketRepository, Page, PageKey, PositionRepository, RepoError, UserRepository};
+use crate::retry::{Backoff, retry};
+
+pub struct PositionService {
+    markets: Arc<dyn MarketRepository>,
+    positions: Arc<dyn PositionRepository>,
+    users: Arc<dyn UserRepository>,
+    replays: Replays,
+}
+
+impl PositionService {
+    pub fn new(repositories: &Repositories) -> Self {
+        Self {
+            markets: repositories.markets.clone(),
+            positions: repositories.positions.clone(),
+            users: repositories.users.clone(),
+            replays: Replays::new(repositories.idempotency.clone()),
+        }
+    }
+
+    #[tracing::instrument(skip(self, user, input, idempotency), fields(user = %user.user_id))]
+    pub async fn take(
+        &self,
+        user: &Principal,
+        market_id: &str,
+        input: PositionInput,
+        idempotency: Option<IdempotentRequest>,
+    ) -> Result<Written<Position>, ApiError> {
+        if let Some(request) = &idempotency
+            && let Some(first) = self.replays.find(request).await?
+        {
+            return Ok(Written::Replayed(first));
+        }
+        remember(self.users.as_ref(), user).await?;
+        let position = Position {
+            id: new_id(),
+            market_id: market_id.to_owned(),
+            user_id: user.user_id.clone(),
+            outcome: input.outcome,
+            amount: input.amount,
+            created_at: now(),
+        };
+        let record = idempotency
+            .as_ref()
+            .map(|request| request.record(201, serde_json::to_string(&position).expect("positions serialize"), None));
+        // Positions on one market contend for its item: a cancelled transaction is retried with jitter.
+        let write = || self.positions.add(&position, record.as_ref());
+        match retry(Backoff::CONTENTION, None, |e| matches!(e, RepoError::TransactionConflict), write).await {
+            Ok(_) => Ok(Written::New(position)),
+            Err(RepoError::NotFound) => Err(ApiError::NotFound(format!("market {market_id} not found"))),
+            Err(RepoError::IdempotencyKeyUsed) => {
+                let request = idempotency.as_ref().expect("only a keyed write has a record");
+                Ok(Written::Replayed(self.replays.after_losing(request).await?))
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// A market's positions, newest first; 404 if the market does not exist.
+    pub async fn list(
+        &self,
+        market_id: &str,
+        start: Option<&PageKey>,
+        limit: usize,
+    ) -> Result<Page<Position>, ApiError> {
+        if self.markets.get(market_id).await?.is_none() {
+            return Err(ApiError::NotFound(format!("market {market_id} not found")));
+        }
+        Ok(self.positions.list(market_id, start, limit).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::Role;
+    use crate::domain::{Amount, NewMarket, Outcome};
+    use crate::service::MarketService;
+
+    fn alice() -> Principal {
+        Principal { user_id: "alice".into(), role: Role::User, name: Some("Alice".into()), email: None }
+    }
+
+    fn input(amount: &str) -> PositionInput {
+        PositionInput { outcome: Outcome::Yes, amount: Amount::from_stored(amount).unwrap() }
+    }
+
+    #[tokio::test]
+    async fn positions_move_volume_exactly_and_only_on_active_markets() {
+        let repositories = Repositories::in_memory();
+        let (markets, positions) = (MarketService::new(&repositories), PositionService::new(&repositories));
+        let new_market = NewMarket {
+            name: "Rain?".into(),
+            description: String::new(),
+            end_date: None,
+            initial_position: Some(input("0.1")),
+        };
+        let Written::New((market, creator)) = markets.create(&alice(), new_market, None).await.unwrap() else {
+            panic!("new")
+        };
+        assert_eq!((market.volume.to_stored().as_str(), creator.name.as_str()), ("0.1", "Alice"));
+        for amount in ["0.2", "0.000001"] {
+            positions.take(&alice(), &market.id, input(amount), None).await.unwrap();
+        }
+        let after = markets.get(&market.id).await.unwrap();
+        assert_eq!((after.volume.to_stored().as_str(), after.version), ("0.300001", 3));
+        let listed = positions.list(&market.id, None, 10).await.unwrap();
+        assert_eq!(listed.items.iter().map(|p| p.amount.to_stored()).collect::<Vec<_>>(), ["0.000001", "0.2", "0.1"]);
+
+        let close =
+            crate::domain::MarketPatch { status: Some(crate::domain::MarketStatus::Closed), ..Default::default() };
+        markets.patch(&alice(), &market.id, close, crate::http::If::Any).await.unwrap();
+        let refused = positions.take(&alice(), &market.id, input("1"), None).await;
+        assert!(matches!(refused, Err(ApiError::MarketNotActive)));
+        assert!(matches!(positions.take(&alice(), "missing", input("1"), None).await, Err(ApiError::NotFound(_))));
+        assert!(matches!(positions.list("missing", None, 10).await, Err(ApiError::NotFound(_))));
+    }
+}
