@@ -141,10 +141,7 @@ impl MarketRepository for InMemoryStore {
             .cloned()
             .collect();
         matching.sort_by(|a, b| direction(sort_key(a, query.sort).cmp(&sort_key(b, query.sort))));
-        let more = matching.len() > limit;
-        matching.truncate(limit);
-        let next = if more { matching.last().map(|last| page_key(last, query.sort)) } else { None };
-        Ok(Page { items: matching, next })
+        Ok(Page::from_overfetch(matching, limit, |last| page_key(last, query.sort)))
     }
 }
 
@@ -183,19 +180,7 @@ impl PositionRepository for InMemoryStore {
             .cloned()
             .collect();
         matching.sort_by(|a, b| b.id.cmp(&a.id));
-        let more = matching.len() > limit;
-        matching.truncate(limit);
-        let next = match matching.last() {
-            Some(last) if more => Some(PageKey(
-                [
-                    ("marketId".to_owned(), KeyAttr::S(last.market_id.clone())),
-                    ("id".to_owned(), KeyAttr::S(last.id.clone())),
-                ]
-                .into(),
-            )),
-            _ => None,
-        };
-        Ok(Page { items: matching, next })
+        Ok(Page::from_overfetch(matching, limit, PageKey::after_position))
     }
 }
 

@@ -96,11 +96,35 @@ pub enum KeyAttr {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PageKey(pub BTreeMap<String, KeyAttr>);
 
+impl PageKey {
+    /// Where a market's positions continue after `position` (the positions table's key).
+    pub fn after_position(position: &Position) -> Self {
+        Self(
+            [
+                ("marketId".to_owned(), KeyAttr::S(position.market_id.clone())),
+                ("id".to_owned(), KeyAttr::S(position.id.clone())),
+            ]
+            .into(),
+        )
+    }
+}
+
 /// A page of results and where the next one starts, if there is one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next: Option<PageKey>,
+}
+
+impl<T> Page<T> {
+    /// A page from up to `limit + 1` items read: the extra one only tells that a next page
+    /// exists, so the last page never carries a cursor to an empty one.
+    pub fn from_overfetch(mut items: Vec<T>, limit: usize, key_after: impl FnOnce(&T) -> PageKey) -> Self {
+        let more = items.len() > limit;
+        items.truncate(limit);
+        let next = items.last().filter(|_| more).map(key_after);
+        Self { items, next }
+    }
 }
 
 /// A stored first response to an idempotent request, written in the same transaction as its effect.

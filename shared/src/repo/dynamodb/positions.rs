@@ -9,7 +9,7 @@ use super::idempotency::put_record;
 use super::markets::{exclusive_start_key, market_key, read as read_market};
 use super::{Cancelled, Item, Tables, cancellation, get_n, get_s, n, s, store_error};
 use crate::domain::{Amount, Market, Outcome, Position};
-use crate::repo::{IdempotencyRecord, KeyAttr, Page, PageKey, PositionRepository, RepoError};
+use crate::repo::{IdempotencyRecord, Page, PageKey, PositionRepository, RepoError};
 
 pub struct DynamoPositions {
     client: Client,
@@ -122,19 +122,7 @@ impl PositionRepository for DynamoPositions {
             .send()
             .await
             .map_err(store_error)?;
-        let mut positions = output.items.unwrap_or_default().iter().map(from_item).collect::<Result<Vec<_>, _>>()?;
-        let more = positions.len() > limit;
-        positions.truncate(limit);
-        let next = match positions.last() {
-            Some(last) if more => Some(PageKey(
-                [
-                    ("marketId".to_owned(), KeyAttr::S(last.market_id.clone())),
-                    ("id".to_owned(), KeyAttr::S(last.id.clone())),
-                ]
-                .into(),
-            )),
-            _ => None,
-        };
-        Ok(Page { items: positions, next })
+        let positions = output.items.unwrap_or_default().iter().map(from_item).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_overfetch(positions, limit, PageKey::after_position))
     }
 }
