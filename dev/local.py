@@ -276,6 +276,7 @@ class FunctionSpec:
     env: dict[str, str]
     routes: list[Route] = field(default_factory=list)
     sqs: list[SqsSource] = field(default_factory=list)
+    schedules: list[float] = field(default_factory=list)   # seconds between scheduled invocations
     pool: "FunctionPool | None" = None
 
 
@@ -312,8 +313,19 @@ def discover_functions(template: dict, res: Resolver) -> list[FunctionSpec]:
                     raise StartupError(f"{lid}: SQS event Queue must be !GetAtt <Queue>.Arn of a template queue")
                 fn.sqs.append(SqsSource(queue, int(ep.get("BatchSize", 10)),
                                         "ReportBatchItemFailures" in (ep.get("FunctionResponseTypes") or [])))
+            elif event.get("Type") == "Schedule":
+                fn.schedules.append(rate_seconds(str(res.resolve(ep.get("Schedule", "")))))
         functions.append(fn)
     return functions
+
+
+def rate_seconds(expression: str) -> float:
+    """`rate(5 minutes)` in seconds; cron expressions are not run locally."""
+    m = re.fullmatch(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)", expression.strip())
+    if not m:
+        raise StartupError(f"unsupported Schedule {expression!r}: use rate(N minutes|hours|days)")
+    unit = {"minute": 60, "hour": 3600, "day": 86400}[m.group(2).rstrip("s")]
+    return float(m.group(1)) * unit
 
 
 def make_route(fn: FunctionSpec, props: dict, res: Resolver) -> Route:
@@ -875,6 +887,25 @@ class SqsPoller(threading.Thread):
                 {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(done[i:i + 10])])
 
 
+class Scheduler(threading.Thread):
+    """EventBridge's schedule for one function: a scheduled event every `interval` seconds."""
+
+    def __init__(self, stack: "Stack", fn: FunctionSpec, interval: float):
+        super().__init__(name=f"schedule-{fn.binary}", daemon=True)
+        self.stack, self.fn, self.interval = stack, fn, interval
+
+    def run(self) -> None:
+        while not self.stack.stopping.wait(self.interval):
+            event = {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event",
+                     "source": "aws.events", "account": ACCOUNT, "region": REGION,
+                     "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "resources": [], "detail": {}}
+            try:
+                self.fn.pool.invoke(json.dumps(event).encode())
+            except InvocationError as e:
+                if not self.stack.stopping.is_set():
+                    log(f"{self.fn.binary}: scheduled invocation failed ({e})")
+
+
 # --------------------------------------------------------------------------- resources
 
 
@@ -968,7 +999,7 @@ class Stack:
         self.moto: subprocess.Popen | None = None
         self.moto_errors: deque[str] = deque(maxlen=20)
         self.servers: list[QuietServer] = []
-        self.pollers: list[SqsPoller] = []
+        self.pollers: list[threading.Thread] = []  # SQS pollers and schedulers
         self.log_lock = threading.Lock()
         self.log_file = open(args.log_file, "a", encoding="utf-8", buffering=1) if args.log_file else None
         self.endpoint = args.endpoint or os.environ.get("AWS_ENDPOINT_URL") or ""
@@ -1042,6 +1073,8 @@ class Stack:
             fn.env, fn.pool = self.function_env(fn), FunctionPool(fn, self)
             for source in fn.sqs:
                 self.pollers.append(SqsPoller(self, fn, source))
+            for interval in fn.schedules:
+                self.pollers.append(Scheduler(self, fn, self.args.schedule_seconds or interval))
         for poller in self.pollers:
             poller.start()
         self.serve_in_thread(gateway)
@@ -1104,6 +1137,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     serve.add_argument("--param", action="append", default=[], metavar="K=V", help="template parameter value")
     serve.add_argument("--max-instances", type=int, default=4, help="concurrent instances per function")
     serve.add_argument("--exit-with-stdin", action="store_true", help="stop when stdin reaches EOF")
+    serve.add_argument("--schedule-seconds", type=float, default=0,
+                       help="run Schedule events this often instead of their rate (e.g. 2, for quick local retries)")
     serve.add_argument("--quiet", action="store_true", help="don't echo function logs to stderr")
     serve.add_argument("--log-file", help="append all function output to this file")
     return parser.parse_args(argv)

@@ -8,6 +8,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 use shared::auth::Role;
 use shared::domain::{Amount, Market, MarketStatus, Outcome, Position};
+use shared::jobs::{IndexJob, JobOp};
 use shared::repo::RepoError;
 
 fn decimal(micros: u64) -> String {
@@ -132,7 +133,8 @@ async fn a_market_and_its_first_position_are_written_together_or_not_at_all() {
         amount: Amount::from_stored("1").unwrap(),
         created_at: market.created_at.clone(),
     };
-    let result = repositories.markets.create(&market, Some(&position), None).await;
+    let job = IndexJob::new(&market.id, 1, JobOp::Upsert);
+    let result = repositories.markets.create(&market, Some(&position), None, &job).await;
     assert!(matches!(result, Err(RepoError::AlreadyExists)), "{result:?}");
     let orphan = stack.get(&format!("/api/markets/{}", market.id)).await;
     assert_eq!(orphan.status, StatusCode::NOT_FOUND);

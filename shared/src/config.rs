@@ -16,6 +16,8 @@ pub const LOCAL_DEV_JWT_SECRET: &str = "local-dev-secret-change-me-0123456789abc
 pub enum ConfigError {
     #[error("environment variable {0} is required")]
     Missing(&'static str),
+    #[error("{0}")]
+    Invalid(&'static str),
     #[error("JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes (got {0})")]
     ShortSecret(usize),
 }
@@ -52,16 +54,34 @@ impl AuthConfig {
     }
 }
 
-/// Everything a market route function needs.
+/// Which embedder turns text into vectors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EmbedderKind {
+    /// The built-in hashing embedder: no network, no model.
+    Local,
+    /// Amazon Bedrock, with this model id.
+    Bedrock(String),
+}
+
+/// Everything the functions need (each reads it all: the names are not secrets, and IAM decides
+/// what each function may touch).
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub auth: AuthConfig,
     pub tables: Tables,
+    pub index_queue_url: String,
+    pub embedder: EmbedderKind,
 }
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
-        Ok(Self { auth: AuthConfig::from_env()?, tables: Tables::from_env()? })
+        let embedder = match optional("EMBEDDER").as_deref() {
+            None | Some("local") => EmbedderKind::Local,
+            Some("bedrock") => EmbedderKind::Bedrock(
+                optional("BEDROCK_MODEL_ID").unwrap_or_else(|| crate::search::BEDROCK_DEFAULT_MODEL.to_owned()),
+            ),
+            Some(_) => return Err(ConfigError::Invalid("EMBEDDER must be local or bedrock")),
+        };
+        Ok(Self { tables: Tables::from_env()?, index_queue_url: required("INDEX_QUEUE_URL")?, embedder })
     }
 }
 
@@ -72,6 +92,8 @@ impl Tables {
             positions: required("POSITIONS_TABLE")?,
             users: required("USERS_TABLE")?,
             idempotency: required("IDEMPOTENCY_TABLE")?,
+            outbox: required("OUTBOX_TABLE")?,
+            vectors: required("VECTORS_TABLE")?,
         })
     }
 }

@@ -11,11 +11,13 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod jobs;
 pub mod observability;
 pub mod repo;
 pub mod retry;
 pub mod routes;
 pub mod runtime;
+pub mod search;
 pub mod service;
 
 pub use error::ApiError;

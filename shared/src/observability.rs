@@ -26,6 +26,17 @@ pub fn init_logging() {
 
 tokio::task_local! {
     static DYNAMODB_CALLS: RefCell<Vec<String>>;
+    static REQUEST_ID: String;
+}
+
+/// Runs `work` as the handling of request `request_id` (see [`current_request_id`]).
+pub async fn with_request_id<F: Future>(request_id: String, work: F) -> F::Output {
+    REQUEST_ID.scope(request_id, work).await
+}
+
+/// The id of the API request being handled, if any: index jobs carry it to the worker's logs.
+pub fn current_request_id() -> Option<String> {
+    REQUEST_ID.try_with(Clone::clone).ok()
 }
 
 /// Runs `work` and returns, with its output, the DynamoDB operations it called, in order.

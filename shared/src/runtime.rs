@@ -13,12 +13,17 @@ use lambda_http::{Body, Request, Response, service_fn};
 use tracing::Instrument;
 
 use crate::auth::{Authenticator, Caller};
-use crate::config::{AuthConfig, Config};
+use crate::config::{AuthConfig, Config, EmbedderKind};
 use crate::error::{ApiError, BoxError, error_chain};
 use crate::http::{ApiResponse, CursorCodec, request_id, route_key};
-use crate::observability::record_dynamodb_calls;
-use crate::repo::dynamodb::{DynamoIdempotency, DynamoMarkets, DynamoPositions, DynamoUsers, Tables};
-use crate::service::{MarketService, PositionService, Repositories};
+use crate::jobs::worker::Indexer;
+use crate::jobs::{JobPublisher, SqsJobQueue};
+use crate::observability::{record_dynamodb_calls, with_request_id};
+use crate::repo::dynamodb::{
+    DynamoIdempotency, DynamoMarkets, DynamoOutbox, DynamoPositions, DynamoUsers, DynamoVectors,
+};
+use crate::search::{BedrockEmbedder, Embedder, HashingEmbedder};
+use crate::service::{Dependencies, MarketService, PositionService, SearchService};
 
 /// What every market route shares, built once per cold start and reused by every invocation.
 pub struct AppState {
@@ -26,40 +31,103 @@ pub struct AppState {
     pub cursors: CursorCodec,
     pub markets: MarketService,
     pub positions: PositionService,
+    pub search: SearchService,
 }
 
 impl AppState {
-    pub fn new(auth: &AuthConfig, repositories: &Repositories) -> Self {
+    pub fn new(auth: &AuthConfig, dependencies: &Dependencies) -> Self {
         Self {
             auth: Authenticator::new(auth),
             cursors: CursorCodec::new(&auth.jwt_secret),
-            markets: MarketService::new(repositories),
-            positions: PositionService::new(repositories),
+            markets: MarketService::new(dependencies),
+            positions: PositionService::new(dependencies),
+            search: SearchService::new(dependencies),
         }
     }
 
-    /// Reads the config and builds the AWS clients. The endpoint comes from the standard
-    /// settings (`AWS_ENDPOINT_URL`), so the same binary talks to AWS, moto or DynamoDB Local.
     pub async fn from_env() -> Result<Self, BoxError> {
-        let config = Config::from_env()?;
-        let aws = aws_config::defaults(BehaviorVersion::latest())
-            // Explicit, not by accident: 3 attempts with exponential backoff and jitter.
-            .retry_config(RetryConfig::standard().with_max_attempts(3))
-            .load()
-            .await;
-        let dynamodb = crate::observability::dynamodb_client(&aws);
-        Ok(Self::new(&config.auth, &dynamodb_repositories(dynamodb, config.tables)))
+        let auth = AuthConfig::from_env()?;
+        Ok(Self::new(&auth, &aws_dependencies(&Config::from_env()?).await))
     }
 }
 
-/// The DynamoDB implementation of every repository.
-pub fn dynamodb_repositories(client: aws_sdk_dynamodb::Client, tables: Tables) -> Repositories {
-    Repositories {
+/// The AWS SDK's shared config. The endpoint comes from the standard settings
+/// (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_SQS`, ...), so the same binary talks to AWS or moto.
+async fn aws_config() -> aws_config::SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        // Explicit, not by accident: 3 attempts with exponential backoff and jitter.
+        .retry_config(RetryConfig::standard().with_max_attempts(3))
+        .load()
+        .await
+}
+
+/// The AWS implementation of every dependency, clients built once.
+pub async fn aws_dependencies(config: &Config) -> Dependencies {
+    let aws = aws_config().await;
+    let embedder: Arc<dyn Embedder> = match &config.embedder {
+        EmbedderKind::Local => Arc::new(HashingEmbedder),
+        EmbedderKind::Bedrock(model) => {
+            Arc::new(BedrockEmbedder::new(aws_sdk_bedrockruntime::Client::new(&aws), model.clone()))
+        }
+    };
+    let queue = SqsJobQueue::new(aws_sdk_sqs::Client::new(&aws), config.index_queue_url.clone());
+    Dependencies {
+        queue: Arc::new(queue),
+        embedder,
+        ..dynamodb_dependencies(crate::observability::dynamodb_client(&aws), config.tables.clone())
+    }
+}
+
+/// The DynamoDB implementations, with the local embedder and a queue that is never reached (for
+/// tools that only read and write tables).
+pub fn dynamodb_dependencies(client: aws_sdk_dynamodb::Client, tables: crate::config::Tables) -> Dependencies {
+    Dependencies {
         markets: Arc::new(DynamoMarkets::new(client.clone(), tables.clone())),
         positions: Arc::new(DynamoPositions::new(client.clone(), tables.clone())),
         users: Arc::new(DynamoUsers::new(client.clone(), tables.users.clone())),
-        idempotency: Arc::new(DynamoIdempotency::new(client, tables.idempotency)),
+        idempotency: Arc::new(DynamoIdempotency::new(client.clone(), tables.idempotency.clone())),
+        outbox: Arc::new(DynamoOutbox::new(client.clone(), tables.outbox.clone())),
+        queue: Arc::new(crate::repo::memory::InMemoryQueue::default()),
+        embedder: Arc::new(HashingEmbedder),
+        vectors: Arc::new(DynamoVectors::new(client, tables.vectors)),
     }
+}
+
+/// The instant a Lambda invocation must be done by.
+fn deadline(context: &lambda_runtime::Context) -> Instant {
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    Instant::now() + std::time::Duration::from_millis(context.deadline.saturating_sub(now_ms))
+}
+
+/// Runs the index worker: SQS batches in, partial batch failures out.
+pub async fn serve_index_worker() -> Result<(), lambda_runtime::Error> {
+    crate::observability::init_logging();
+    let dependencies = aws_dependencies(&Config::from_env()?).await;
+    let indexer = &Indexer::new(dependencies.markets, dependencies.embedder, dependencies.vectors);
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: lambda_runtime::LambdaEvent<aws_lambda_events::event::sqs::SqsEvent>| async move {
+            let deadline = deadline(&event.context);
+            Ok::<_, lambda_runtime::Error>(indexer.handle_batch(event.payload, deadline).await)
+        },
+    ))
+    .await
+}
+
+/// Runs the outbox sweeper (on a schedule): sends the index jobs a failed send left behind.
+pub async fn serve_outbox_sweeper() -> Result<(), lambda_runtime::Error> {
+    crate::observability::init_logging();
+    let dependencies = aws_dependencies(&Config::from_env()?).await;
+    let publisher = &JobPublisher::new(dependencies.queue, dependencies.outbox);
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: lambda_runtime::LambdaEvent<serde_json::Value>| async move {
+            let sent = publisher.sweep(deadline(&event.context)).await?;
+            if sent > 0 {
+                tracing::info!(sent, "outbox swept");
+            }
+            Ok::<_, lambda_runtime::Error>(serde_json::json!({ "sent": sent }))
+        },
+    ))
+    .await
 }
 
 /// Runs a market route: `handler(state, caller, request)` for every invocation.
@@ -110,7 +178,7 @@ async fn respond(
     let span = tracing::info_span!("request", request_id = %request_id, route = %route);
     async {
         let started = Instant::now();
-        let (result, dynamodb_calls) = record_dynamodb_calls(work).await;
+        let (result, dynamodb_calls) = with_request_id(request_id.clone(), record_dynamodb_calls(work)).await;
         let response = result.unwrap_or_else(|error| {
             let (status, code) = error.status_and_code();
             if status.is_server_error() {

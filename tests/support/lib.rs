@@ -33,11 +33,12 @@ pub struct Stack {
 
 impl Stack {
     pub fn start() -> Stack {
-        Self::start_with_env(&[])
+        Self::start_with(&[])
     }
 
-    /// A stack whose functions get `env` on top of template.yaml's settings.
-    pub fn start_with_env(env: &[(&str, &str)]) -> Stack {
+    /// A stack started with more `dev/local.py serve` arguments (`--env K=V`, `--param K=V`,
+    /// `--schedule-seconds N`).
+    pub fn start_with(extra_args: &[&str]) -> Stack {
         let root = repo_root();
         let python = root.join("dev/.venv/bin/python");
         assert!(python.exists(), "dev/.venv is missing: run the tests with dev/test");
@@ -53,9 +54,7 @@ impl Stack {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
-        for (key, value) in env {
-            command.args(["--env", &format!("{key}={value}")]);
-        }
+        command.args(extra_args);
         let mut process = command.spawn().expect("start dev/local.py");
         let stdin = process.stdin.take().expect("piped stdin");
         let mut stdout = BufReader::new(process.stdout.take().expect("piped stdout"));
@@ -100,7 +99,7 @@ impl Stack {
 impl Stack {
     /// The stack's tables through the same DynamoDB repositories the functions use (for setting up
     /// states HTTP cannot reach, and for looking behind the API).
-    pub async fn repositories(&self) -> shared::service::Repositories {
+    pub async fn repositories(&self) -> shared::service::Dependencies {
         let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         let table = |logical: &str| format!("{}-{logical}", self.prefix);
         let tables = shared::config::Tables {
@@ -108,15 +107,32 @@ impl Stack {
             positions: table("PositionsTable"),
             users: table("UsersTable"),
             idempotency: table("IdempotencyTable"),
+            outbox: table("OutboxTable"),
+            vectors: table("VectorsTable"),
         };
-        shared::runtime::dynamodb_repositories(aws_sdk_dynamodb::Client::new(&aws), tables)
+        shared::runtime::dynamodb_dependencies(aws_sdk_dynamodb::Client::new(&aws), tables)
+    }
+
+    /// The SQS client and the URL of the stack's queue `logical_id` (e.g. `IndexQueue`).
+    pub async fn queue(&self, logical_id: &str) -> (aws_sdk_sqs::Client, String) {
+        let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let sqs = aws_sdk_sqs::Client::new(&aws);
+        let name = format!("{}-{logical_id}", self.prefix);
+        let url =
+            sqs.get_queue_url().queue_name(name).send().await.expect("queue exists").queue_url.unwrap_or_default();
+        (sqs, url)
+    }
+
+    /// Every JSON line the stack's functions logged so far.
+    pub fn logs(&self) -> Vec<Value> {
+        let logs = std::fs::read_to_string(&self.log_file).unwrap_or_default();
+        logs.lines().filter_map(|line| serde_json::from_str::<Value>(line).ok()).collect()
     }
 
     /// The JSON log line the function wrote for the request with this id.
     pub fn request_log(&self, request_id: &str) -> Value {
-        let logs = std::fs::read_to_string(&self.log_file).unwrap_or_default();
-        logs.lines()
-            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        self.logs()
+            .into_iter()
             .find(|line| {
                 line["message"] == "request"
                     && line["spans"].as_array().is_some_and(|spans| spans.iter().any(|s| s["request_id"] == request_id))
@@ -219,5 +235,45 @@ impl Reply {
         assert!(self.body["error"].as_str().is_some_and(|e| !e.is_empty()), "{}", self.body);
         assert_eq!(self.body["requestId"].as_str(), self.header("x-request-id"), "{}", self.body);
         self.body["code"].as_str().expect("code")
+    }
+}
+
+/// A TCP proxy in front of a real endpoint that can be switched off, to make one service
+/// unreachable for the functions while the rest of the stack keeps working.
+pub struct Proxy {
+    pub url: String,
+    up: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Proxy {
+    pub fn start(target_url: &str) -> Proxy {
+        let target = target_url.trim_start_matches("http://").trim_end_matches('/').to_owned();
+        let up = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a proxy port");
+        let url = format!("http://{}", listener.local_addr().expect("bound"));
+        let switch = up.clone();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            runtime.block_on(async move {
+                listener.set_nonblocking(true).expect("non-blocking");
+                let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+                while let Ok((mut inbound, _)) = listener.accept().await {
+                    if !switch.load(std::sync::atomic::Ordering::SeqCst) {
+                        continue; // dropped: the caller sees its connection reset
+                    }
+                    let target = target.clone();
+                    tokio::spawn(async move {
+                        if let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await {
+                            let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                        }
+                    });
+                }
+            });
+        });
+        Proxy { url, up }
+    }
+
+    pub fn set_up(&self, up: bool) {
+        self.up.store(up, std::sync::atomic::Ordering::SeqCst);
     }
 }

@@ -1,4 +1,5 @@
-//! Loads N realistic sample markets into the markets table through the repository.
+//! Loads N realistic sample markets into the markets table through the repository. Their index
+//! jobs wait in the outbox, where a running stack's sweeper finds them and sends them.
 //!
 //! `dev/seed 500` sets the local stack's table names and endpoint, then runs this.
 
@@ -9,7 +10,8 @@ use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use shared::config::Tables;
 use shared::domain::{Amount, Market, MarketStatus, Outcome, Position, UserProfile, new_id, now};
-use shared::runtime::dynamodb_repositories;
+use shared::jobs::{IndexJob, JobOp};
+use shared::runtime::dynamodb_dependencies;
 
 #[derive(Parser)]
 #[command(
@@ -94,12 +96,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     let tables = Tables::from_env()?;
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let repositories = dynamodb_repositories(aws_sdk_dynamodb::Client::new(&aws), tables);
+    let dependencies = dynamodb_dependencies(aws_sdk_dynamodb::Client::new(&aws), tables);
     for user in USERS {
         let name = format!("{}{}", user[..1].to_uppercase(), &user[1..]);
-        repositories.users.create_if_absent(&UserProfile { id: user.into(), name }).await?;
+        dependencies.users.create_if_absent(&UserProfile { id: user.into(), name }).await?;
     }
-    let markets = Arc::clone(&repositories.markets);
+    let markets = Arc::clone(&dependencies.markets);
 
     let progress = ProgressBar::new(args.count as u64);
     progress.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} markets {per_sec} eta {eta}")?);
@@ -108,7 +110,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let markets = Arc::clone(&markets);
             async move {
                 let (market, position) = sample_market();
-                markets.create(&market, Some(&position), None).await
+                let job = IndexJob::new(&market.id, market.version, JobOp::Upsert);
+                markets.create(&market, Some(&position), None, &job).await
             }
         })
         .buffer_unordered(args.concurrency);

@@ -12,6 +12,9 @@ use super::{
     RepoError, SortField, SortOrder, UserRepository, name_key,
 };
 use crate::domain::{Amount, Market, MarketStatus, Position, UserProfile};
+use crate::error::BoxError;
+use crate::jobs::{IndexJob, Outbox};
+use crate::search::{IndexEntry, IndexOutcome, VectorIndex, cosine, top_k};
 
 #[derive(Default)]
 pub struct InMemoryStore {
@@ -24,6 +27,9 @@ struct State {
     positions: Vec<Position>,
     users: HashMap<String, UserProfile>,
     records: HashMap<String, IdempotencyRecord>,
+    outbox: Vec<IndexJob>,
+    /// A market's index entry: its version and vector, or `None` for a tombstone.
+    vectors: HashMap<String, Option<(u64, Vec<f32>)>>,
 }
 
 impl InMemoryStore {
@@ -85,11 +91,17 @@ impl MarketRepository for InMemoryStore {
         Ok(self.state().markets.get(id).cloned())
     }
 
+    async fn get_many(&self, ids: &[&str]) -> Result<Vec<Market>, RepoError> {
+        let state = self.state();
+        Ok(ids.iter().filter_map(|id| state.markets.get(*id).cloned()).collect())
+    }
+
     async fn create(
         &self,
         market: &Market,
         first_position: Option<&Position>,
         record: Option<&IdempotencyRecord>,
+        job: &IndexJob,
     ) -> Result<(), RepoError> {
         let mut state = self.state();
         Self::check_record(&state, record)?;
@@ -102,26 +114,29 @@ impl MarketRepository for InMemoryStore {
         if let Some(record) = record {
             state.records.insert(record.key.clone(), record.clone());
         }
+        state.outbox.push(job.clone());
         Ok(())
     }
 
-    async fn update(&self, market: &Market) -> Result<(), RepoError> {
+    async fn update(&self, market: &Market, job: &IndexJob) -> Result<(), RepoError> {
         let mut state = self.state();
         let stored = state.markets.get_mut(&market.id).ok_or(RepoError::NotFound)?;
         if stored.version + 1 != market.version {
             return Err(RepoError::VersionConflict);
         }
         *stored = Market { volume: stored.volume, ..market.clone() };
+        state.outbox.push(job.clone());
         Ok(())
     }
 
-    async fn delete(&self, id: &str, expected_version: Option<u64>) -> Result<(), RepoError> {
+    async fn delete(&self, id: &str, expected_version: Option<u64>, job: &IndexJob) -> Result<(), RepoError> {
         let mut state = self.state();
         let stored = state.markets.get(id).ok_or(RepoError::NotFound)?;
         if expected_version.is_some_and(|version| version != stored.version) {
             return Err(RepoError::VersionConflict);
         }
         state.markets.remove(id);
+        state.outbox.push(job.clone());
         Ok(())
     }
 
@@ -201,5 +216,65 @@ impl UserRepository for InMemoryStore {
 impl IdempotencyRepository for InMemoryStore {
     async fn get(&self, key: &str) -> Result<Option<IdempotencyRecord>, RepoError> {
         Ok(self.state().records.get(key).cloned())
+    }
+}
+
+#[async_trait]
+impl Outbox for InMemoryStore {
+    async fn pending(&self, limit: usize) -> Result<Vec<IndexJob>, RepoError> {
+        Ok(self.state().outbox.iter().take(limit).cloned().collect())
+    }
+
+    async fn clear(&self, job_ids: &[String]) -> Result<(), RepoError> {
+        self.state().outbox.retain(|job| !job_ids.contains(&job.id));
+        Ok(())
+    }
+}
+
+/// A queue that keeps what it is sent, or refuses everything while `down`.
+#[derive(Default)]
+pub struct InMemoryQueue {
+    pub sent: Mutex<Vec<IndexJob>>,
+    pub down: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait]
+impl crate::jobs::JobQueue for InMemoryQueue {
+    async fn send(&self, jobs: &[IndexJob]) -> Result<Vec<String>, BoxError> {
+        if self.down.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err("queue unreachable".into());
+        }
+        self.sent.lock().expect("no panics under the lock").extend(jobs.iter().cloned());
+        Ok(jobs.iter().map(|job| job.id.clone()).collect())
+    }
+}
+
+#[async_trait]
+impl VectorIndex for InMemoryStore {
+    async fn upsert(&self, entry: &IndexEntry) -> Result<IndexOutcome, RepoError> {
+        let mut state = self.state();
+        match state.vectors.get(&entry.market_id) {
+            Some(None) => Ok(IndexOutcome::Stale),
+            Some(Some((version, _))) if *version >= entry.version => Ok(IndexOutcome::Stale),
+            _ => {
+                state.vectors.insert(entry.market_id.clone(), Some((entry.version, entry.vector.clone())));
+                Ok(IndexOutcome::Written)
+            }
+        }
+    }
+
+    async fn remove(&self, market_id: &str) -> Result<(), RepoError> {
+        self.state().vectors.insert(market_id.to_owned(), None);
+        Ok(())
+    }
+
+    async fn search(&self, query: &[f32], k: usize) -> Result<Vec<(String, f32)>, RepoError> {
+        let state = self.state();
+        let scored = state
+            .vectors
+            .iter()
+            .filter_map(|(id, entry)| entry.as_ref().map(|(_, vector)| (id.clone(), cosine(query, vector))))
+            .collect();
+        Ok(top_k(scored, k))
     }
 }

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{Market, MarketStatus, Position, UserProfile};
 use crate::error::BoxError;
+use crate::jobs::IndexJob;
 
 /// How a storage call failed, in terms the services can act on.
 #[derive(Debug, thiserror::Error)]
@@ -146,21 +147,26 @@ pub struct IdempotencyRecord {
 pub trait MarketRepository: Send + Sync {
     async fn get(&self, id: &str) -> Result<Option<Market>, RepoError>;
 
-    /// Writes the market, its creator's first position and the idempotency record, all or none.
-    /// `AlreadyExists` if an id is taken, `IdempotencyKeyUsed` if the record exists.
+    /// The markets of `ids` that exist, in one batch read (order not kept).
+    async fn get_many(&self, ids: &[&str]) -> Result<Vec<Market>, RepoError>;
+
+    /// Writes the market, its creator's first position, the idempotency record and the index job
+    /// (into the outbox), all or none. `AlreadyExists` if an id is taken, `IdempotencyKeyUsed` if
+    /// the record exists.
     async fn create(
         &self,
         market: &Market,
         first_position: Option<&Position>,
         record: Option<&IdempotencyRecord>,
+        job: &IndexJob,
     ) -> Result<(), RepoError>;
 
-    /// Writes the user-editable fields and the new version, only if the stored version is
-    /// `market.version - 1` (`VersionConflict` otherwise, `NotFound` if gone).
-    async fn update(&self, market: &Market) -> Result<(), RepoError>;
+    /// Writes the user-editable fields and the new version, with the index job, only if the stored
+    /// version is `market.version - 1` (`VersionConflict` otherwise, `NotFound` if gone).
+    async fn update(&self, market: &Market, job: &IndexJob) -> Result<(), RepoError>;
 
-    /// Deletes the market, only at `expected_version` when one is given.
-    async fn delete(&self, id: &str, expected_version: Option<u64>) -> Result<(), RepoError>;
+    /// Deletes the market, with the index job, only at `expected_version` when one is given.
+    async fn delete(&self, id: &str, expected_version: Option<u64>, job: &IndexJob) -> Result<(), RepoError>;
 
     /// Up to `limit` markets in the query's order, starting after `start`.
     async fn list(&self, query: &ListQuery, start: Option<&PageKey>, limit: usize) -> Result<Page<Market>, RepoError>;

@@ -9,10 +9,11 @@ use crate::error::ApiError;
 use crate::http::ApiResponse;
 
 /// Every route of template.yaml but the fallback itself (a unit test keeps the two in step).
-pub const ROUTES: [(&str, &str); 9] = [
+pub const ROUTES: [(&str, &str); 10] = [
     ("GET", "/api/health"),
     ("GET", "/api/markets"),
     ("POST", "/api/markets"),
+    ("GET", "/api/markets/search"),
     ("GET", "/api/markets/{id}"),
     ("PUT", "/api/markets/{id}"),
     ("PATCH", "/api/markets/{id}"),

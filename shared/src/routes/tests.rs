@@ -1,5 +1,5 @@
 //! Handler tests: the sample events in events/ (what API Gateway sends) through the handlers,
-//! over in-memory repositories, with no network.
+//! over in-memory dependencies, with no network.
 
 use lambda_http::Request;
 use lambda_http::http::StatusCode;
@@ -8,11 +8,11 @@ use serde_json::Value;
 use super::*;
 use crate::config::{AuthConfig, LOCAL_DEV_JWT_SECRET};
 use crate::runtime::AppState;
-use crate::service::Repositories;
+use crate::service::Dependencies;
 
 fn state() -> AppState {
     let auth = AuthConfig::new(LOCAL_DEV_JWT_SECRET.as_bytes().to_vec(), None, None).unwrap();
-    AppState::new(&auth, &Repositories::in_memory())
+    AppState::new(&auth, &Dependencies::in_memory())
 }
 
 fn event(name: &str) -> Value {

@@ -4,13 +4,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::idempotency::Replays;
-use super::{IdempotentRequest, Repositories, Written};
+use super::{Dependencies, IdempotentRequest, Written};
 use crate::auth::{Permission, Principal};
 use crate::domain::{
     Amount, Market, MarketPatch, MarketReplacement, MarketStatus, NewMarket, Position, UserProfile, new_id, now,
 };
 use crate::error::ApiError;
 use crate::http::If;
+use crate::jobs::{IndexJob, JobOp, JobPublisher};
 use crate::repo::{ListQuery, MarketRepository, Page, PageKey, RepoError, UserRepository};
 use crate::retry::{Backoff, retry};
 
@@ -24,6 +25,7 @@ pub struct MarketService {
     markets: Arc<dyn MarketRepository>,
     users: Arc<dyn UserRepository>,
     replays: Replays,
+    jobs: JobPublisher,
 }
 
 /// The profile of a user, stored the first time they write.
@@ -34,11 +36,12 @@ pub(super) async fn remember(users: &dyn UserRepository, principal: &Principal) 
 }
 
 impl MarketService {
-    pub fn new(repositories: &Repositories) -> Self {
+    pub fn new(dependencies: &Dependencies) -> Self {
         Self {
-            markets: repositories.markets.clone(),
-            users: repositories.users.clone(),
-            replays: Replays::new(repositories.idempotency.clone()),
+            markets: dependencies.markets.clone(),
+            users: dependencies.users.clone(),
+            replays: Replays::new(dependencies.idempotency.clone()),
+            jobs: JobPublisher::new(dependencies.queue.clone(), dependencies.outbox.clone()),
         }
     }
 
@@ -82,9 +85,13 @@ impl MarketService {
             let data = serde_json::to_string(&market.view(Some(&creator))).expect("views serialize");
             request.record(201, data, Some(format!("/api/markets/{}", market.id)))
         });
-        let write = || self.markets.create(&market, first_position.as_ref(), record.as_ref());
+        let job = IndexJob::new(&market.id, market.version, JobOp::Upsert);
+        let write = || self.markets.create(&market, first_position.as_ref(), record.as_ref(), &job);
         match retry(Backoff::CONTENTION, None, |e| matches!(e, RepoError::TransactionConflict), write).await {
-            Ok(()) => Ok(Written::New((market, creator))),
+            Ok(()) => {
+                self.jobs.publish(&[job]).await;
+                Ok(Written::New((market, creator)))
+            }
             Err(RepoError::IdempotencyKeyUsed) => {
                 let request = idempotency.as_ref().expect("only a keyed write has a record");
                 Ok(Written::Replayed(self.replays.after_losing(request).await?))
@@ -149,8 +156,12 @@ impl MarketService {
         for _ in 0..attempts {
             let current = self.get(id).await?;
             let Some(changed) = apply(editor, &current, &patch, precondition)? else { return Ok(current) };
-            match self.markets.update(&changed).await {
-                Ok(()) => return Ok(changed),
+            let job = IndexJob::new(&changed.id, changed.version, JobOp::Upsert);
+            match self.markets.update(&changed, &job).await {
+                Ok(()) => {
+                    self.jobs.publish(&[job]).await;
+                    return Ok(changed);
+                }
                 Err(RepoError::VersionConflict) if precondition != If::Any => return Err(ApiError::PreconditionFailed),
                 // Someone else wrote in between: re-read and apply the edit to what is there now.
                 Err(RepoError::VersionConflict) => continue,
@@ -169,11 +180,14 @@ impl MarketService {
             If::Any => None,
             If::Version(version) => Some(version),
         };
-        self.markets.delete(id, expected).await.map_err(|error| match error {
+        let job = IndexJob::new(id, expected.unwrap_or_default(), JobOp::Delete);
+        self.markets.delete(id, expected, &job).await.map_err(|error| match error {
             RepoError::VersionConflict => ApiError::PreconditionFailed,
             RepoError::NotFound => ApiError::NotFound(format!("market {id} not found")),
             other => other.into(),
-        })
+        })?;
+        self.jobs.publish(&[job]).await;
+        Ok(())
     }
 }
 
@@ -234,7 +248,7 @@ mod tests {
     }
 
     fn service() -> MarketService {
-        MarketService::new(&Repositories::in_memory())
+        MarketService::new(&Dependencies::in_memory())
     }
 
     fn new_market(name: &str) -> NewMarket {

@@ -3,29 +3,47 @@
 mod idempotency;
 mod markets;
 mod positions;
+mod search;
 
 pub use idempotency::{IdempotentRequest, StoredResponse, Written};
 pub use markets::MarketService;
 pub use positions::PositionService;
+pub use search::SearchService;
 
 use std::sync::Arc;
 
+use crate::jobs::{JobQueue, Outbox};
 use crate::repo::{IdempotencyRepository, MarketRepository, PositionRepository, UserRepository};
+use crate::search::{Embedder, VectorIndex};
 
-/// Every repository the services use, behind their traits.
+/// Everything the services stand on, behind traits: the repositories, the job queue, the
+/// embedder and the vector index.
 #[derive(Clone)]
-pub struct Repositories {
+pub struct Dependencies {
     pub markets: Arc<dyn MarketRepository>,
     pub positions: Arc<dyn PositionRepository>,
     pub users: Arc<dyn UserRepository>,
     pub idempotency: Arc<dyn IdempotencyRepository>,
+    pub outbox: Arc<dyn Outbox>,
+    pub queue: Arc<dyn JobQueue>,
+    pub embedder: Arc<dyn Embedder>,
+    pub vectors: Arc<dyn VectorIndex>,
 }
 
-impl Repositories {
-    /// All four over one in-memory store, for unit tests.
+impl Dependencies {
+    /// Everything in memory, for unit tests.
     pub fn in_memory() -> Self {
         let store = Arc::new(crate::repo::memory::InMemoryStore::default());
-        Self { markets: store.clone(), positions: store.clone(), users: store.clone(), idempotency: store }
+        Self {
+            markets: store.clone(),
+            positions: store.clone(),
+            users: store.clone(),
+            idempotency: store.clone(),
+            outbox: store.clone(),
+            queue: Arc::new(crate::repo::memory::InMemoryQueue::default()),
+            embedder: Arc::new(crate::search::HashingEmbedder),
+            vectors: store,
+        }
     }
 }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::idempotency::Replays;
 use super::markets::remember;
-use super::{IdempotentRequest, Repositories, Written};
+use super::{Dependencies, IdempotentRequest, Written};
 use crate::auth::Principal;
 use crate::domain::{Position, PositionInput, new_id, now};
 use crate::error::ApiError;
@@ -20,12 +20,12 @@ pub struct PositionService {
 }
 
 impl PositionService {
-    pub fn new(repositories: &Repositories) -> Self {
+    pub fn new(dependencies: &Dependencies) -> Self {
         Self {
-            markets: repositories.markets.clone(),
-            positions: repositories.positions.clone(),
-            users: repositories.users.clone(),
-            replays: Replays::new(repositories.idempotency.clone()),
+            markets: dependencies.markets.clone(),
+            positions: dependencies.positions.clone(),
+            users: dependencies.users.clone(),
+            replays: Replays::new(dependencies.idempotency.clone()),
         }
     }
 
@@ -98,8 +98,8 @@ mod tests {
 
     #[tokio::test]
     async fn positions_move_volume_exactly_and_only_on_active_markets() {
-        let repositories = Repositories::in_memory();
-        let (markets, positions) = (MarketService::new(&repositories), PositionService::new(&repositories));
+        let dependencies = Dependencies::in_memory();
+        let (markets, positions) = (MarketService::new(&dependencies), PositionService::new(&dependencies));
         let new_market = NewMarket {
             name: "Rain?".into(),
             description: String::new(),

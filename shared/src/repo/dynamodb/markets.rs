@@ -3,12 +3,14 @@
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 
 use super::idempotency::put_record;
+use super::outbox::put_job;
 use super::positions::put_position;
-use super::{Cancelled, Item, Tables, cancellation, get_n, get_s, is_condition_failed, n, s, store_error};
+use super::{Cancelled, Item, Tables, batch_get_by_id, cancellation, get_n, get_s, n, s, store_error};
 use crate::domain::{Amount, Market, MarketStatus, Position};
+use crate::jobs::IndexJob;
 use crate::repo::{
     IdempotencyRecord, KeyAttr, ListQuery, MarketRepository, Page, PageKey, RepoError, SortField, SortOrder, name_key,
 };
@@ -25,6 +27,25 @@ pub struct DynamoMarkets {
 impl DynamoMarkets {
     pub fn new(client: Client, tables: Tables) -> Self {
         Self { client, table: tables.markets.clone(), tables }
+    }
+}
+
+impl DynamoMarkets {
+    /// A conditional write on one market and its index job in one transaction; a failed
+    /// condition is `NotFound` when the market is gone, else `VersionConflict`.
+    async fn transact_on_market(&self, id: &str, write: TransactWriteItem, job: &IndexJob) -> Result<(), RepoError> {
+        let items = vec![write, TransactWriteItem::builder().put(put_job(&self.tables.outbox, job)?).build()];
+        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+            Ok(_) => Ok(()),
+            Err(error) => match cancellation(&error) {
+                Some(Cancelled::Conflict) => Err(RepoError::TransactionConflict),
+                Some(Cancelled::ConditionFailed { .. }) => match self.get(id).await? {
+                    Some(_) => Err(RepoError::VersionConflict),
+                    None => Err(RepoError::NotFound),
+                },
+                None => Err(store_error(error)),
+            },
+        }
     }
 }
 
@@ -129,12 +150,18 @@ impl MarketRepository for DynamoMarkets {
         read(&self.client, &self.table, id).await
     }
 
+    #[tracing::instrument(skip_all, fields(count = ids.len()), err(Debug))]
+    async fn get_many(&self, ids: &[&str]) -> Result<Vec<Market>, RepoError> {
+        batch_get_by_id(&self.client, &self.table, ids).await?.iter().map(from_item).collect()
+    }
+
     #[tracing::instrument(skip_all, fields(id = %market.id), err(Debug))]
     async fn create(
         &self,
         market: &Market,
         first_position: Option<&Position>,
         record: Option<&IdempotencyRecord>,
+        job: &IndexJob,
     ) -> Result<(), RepoError> {
         let put_market = Put::builder()
             .table_name(&self.table)
@@ -142,20 +169,26 @@ impl MarketRepository for DynamoMarkets {
             .condition_expression("attribute_not_exists(id)")
             .build()
             .map_err(|error| RepoError::Internal(error.into()))?;
-        let mut items = vec![TransactWriteItem::builder().put(put_market).build()];
+        let mut items = vec![
+            TransactWriteItem::builder().put(put_market).build(),
+            TransactWriteItem::builder().put(put_job(&self.tables.outbox, job)?).build(),
+        ];
         if let Some(position) = first_position {
             items.push(TransactWriteItem::builder().put(put_position(&self.tables.positions, position)?).build());
         }
-        if let Some(record) = record {
-            items.push(TransactWriteItem::builder().put(put_record(&self.tables.idempotency, record)?).build());
-        }
+        // Which cancellation reason is the record's: its failed condition means the key is taken.
+        let record_index = match record {
+            Some(record) => {
+                items.push(TransactWriteItem::builder().put(put_record(&self.tables.idempotency, record)?).build());
+                Some(items.len() - 1)
+            }
+            None => None,
+        };
         // All or none: a market never exists without the position or the record written with it.
         let result = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
         result.map(|_| ()).map_err(|error| match cancellation(&error) {
             Some(Cancelled::Conflict) => RepoError::TransactionConflict,
-            Some(Cancelled::ConditionFailed { index, .. })
-                if index == 2 || (index == 1 && first_position.is_none()) =>
-            {
+            Some(Cancelled::ConditionFailed { index, .. }) if Some(index) == record_index => {
                 RepoError::IdempotencyKeyUsed
             }
             Some(Cancelled::ConditionFailed { .. }) => RepoError::AlreadyExists,
@@ -164,16 +197,14 @@ impl MarketRepository for DynamoMarkets {
     }
 
     #[tracing::instrument(skip_all, fields(id = %market.id, version = market.version), err(Debug))]
-    async fn update(&self, market: &Market) -> Result<(), RepoError> {
+    async fn update(&self, market: &Market, job: &IndexJob) -> Result<(), RepoError> {
         // Only the editable fields: volume is moved by position transactions, never overwritten.
         let mut set = "SET #name = :name, nameKey = :nameKey, description = :description, #status = :status, \
                        updatedAt = :updatedAt, version = :version"
             .to_owned();
-        let mut request = self
-            .client
-            .update_item()
+        let mut update = Update::builder()
             .table_name(&self.table)
-            .key("id", s(&market.id))
+            .set_key(Some(market_key(&market.id)))
             .condition_expression("version = :expected")
             .expression_attribute_names("#name", "name")
             .expression_attribute_names("#status", "status")
@@ -187,37 +218,25 @@ impl MarketRepository for DynamoMarkets {
         match &market.end_date {
             Some(end_date) => {
                 set.push_str(", endDate = :endDate");
-                request = request.expression_attribute_values(":endDate", s(end_date));
+                update = update.expression_attribute_values(":endDate", s(end_date));
             }
             None => set.push_str(" REMOVE endDate"),
         }
-        match request.update_expression(set).send().await {
-            Ok(_) => Ok(()),
-            Err(error) if is_condition_failed(&error) => match self.get(&market.id).await? {
-                Some(_) => Err(RepoError::VersionConflict),
-                None => Err(RepoError::NotFound),
-            },
-            Err(error) => Err(store_error(error)),
-        }
+        let update = update.update_expression(set).build().map_err(|e| RepoError::Internal(e.into()))?;
+        self.transact_on_market(&market.id, TransactWriteItem::builder().update(update).build(), job).await
     }
 
-    #[tracing::instrument(skip(self), err(Debug))]
-    async fn delete(&self, id: &str, expected_version: Option<u64>) -> Result<(), RepoError> {
-        let mut request = self.client.delete_item().table_name(&self.table).key("id", s(id));
-        request = match expected_version {
+    #[tracing::instrument(skip(self, job), err(Debug))]
+    async fn delete(&self, id: &str, expected_version: Option<u64>, job: &IndexJob) -> Result<(), RepoError> {
+        let delete = Delete::builder().table_name(&self.table).set_key(Some(market_key(id)));
+        let delete = match expected_version {
             Some(version) => {
-                request.condition_expression("version = :expected").expression_attribute_values(":expected", n(version))
+                delete.condition_expression("version = :expected").expression_attribute_values(":expected", n(version))
             }
-            None => request.condition_expression("attribute_exists(id)"),
+            None => delete.condition_expression("attribute_exists(id)"),
         };
-        match request.send().await {
-            Ok(_) => Ok(()),
-            Err(error) if is_condition_failed(&error) => match (expected_version, self.get(id).await?) {
-                (Some(_), Some(_)) => Err(RepoError::VersionConflict),
-                _ => Err(RepoError::NotFound),
-            },
-            Err(error) => Err(store_error(error)),
-        }
+        let delete = delete.build().map_err(|e| RepoError::Internal(e.into()))?;
+        self.transact_on_market(id, TransactWriteItem::builder().delete(delete).build(), job).await
     }
 
     #[tracing::instrument(skip(self, start), err(Debug))]

@@ -2,23 +2,29 @@
 
 mod idempotency;
 mod markets;
+mod outbox;
 mod positions;
 mod users;
+mod vectors;
 
 pub use idempotency::DynamoIdempotency;
 pub use markets::DynamoMarkets;
+pub use outbox::DynamoOutbox;
 pub use positions::DynamoPositions;
 pub use users::DynamoUsers;
+pub use vectors::DynamoVectors;
 
 use std::collections::HashMap;
 use std::error::Error;
 
+use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 
 use super::RepoError;
 use crate::error::BoxError;
+use crate::retry::Backoff;
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -29,6 +35,8 @@ pub struct Tables {
     pub positions: String,
     pub users: String,
     pub idempotency: String,
+    pub outbox: String,
+    pub vectors: String,
 }
 
 /// Why a transaction was cancelled, read from its cancellation reasons (one per item, in order).
@@ -111,4 +119,38 @@ fn get_s<'a>(item: &'a Item, field: &str) -> Result<&'a str, RepoError> {
 
 fn get_n<'a>(item: &'a Item, field: &str) -> Result<&'a str, RepoError> {
     item.get(field).and_then(|v| v.as_n().ok()).map(String::as_str).ok_or_else(|| malformed(item, field))
+}
+
+/// BatchGetItem's limit on keys per call.
+const BATCH_GET_LIMIT: usize = 100;
+
+/// The items of a table keyed by `id` whose ids are in `ids`: one BatchGetItem per 100 unique ids,
+/// and again for whatever DynamoDB left unprocessed (it may, under load).
+async fn batch_get_by_id(client: &Client, table: &str, ids: &[&str]) -> Result<Vec<Item>, RepoError> {
+    let mut unique: Vec<&str> = ids.to_vec();
+    unique.sort_unstable();
+    unique.dedup();
+    let backoff = Backoff::CONTENTION;
+    let mut found = Vec::with_capacity(unique.len());
+    for chunk in unique.chunks(BATCH_GET_LIMIT) {
+        let keys = chunk.iter().map(|id| Item::from([("id".to_owned(), s(*id))])).collect();
+        let request =
+            KeysAndAttributes::builder().set_keys(Some(keys)).build().map_err(|e| RepoError::Internal(e.into()))?;
+        let mut pending = Some(request);
+        let mut attempt = 0;
+        while let Some(request) = pending.take() {
+            if attempt > 0 {
+                if attempt >= backoff.max_attempts {
+                    return Err(RepoError::Unavailable("keys still unprocessed after retries".into()));
+                }
+                tokio::time::sleep(backoff.delay(attempt)).await;
+            }
+            attempt += 1;
+            let output = client.batch_get_item().request_items(table, request).send().await.map_err(store_error)?;
+            found.extend(output.responses.and_then(|mut tables| tables.remove(table)).unwrap_or_default());
+            pending =
+                output.unprocessed_keys.and_then(|mut tables| tables.remove(table)).filter(|k| !k.keys.is_empty());
+        }
+    }
+    Ok(found)
 }

@@ -1,0 +1,214 @@
+//! The index worker: applies a batch of index jobs from SQS, concurrently, and reports exactly the
+//! messages that failed (SQS redelivers those, and after `maxReceiveCount` moves them to the
+//! dead-letter queue). Jobs are idempotent, so a redelivered one does no harm.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use futures::StreamExt;
+use tracing::Instrument;
+
+use super::{IndexJob, JobOp};
+use crate::error::{BoxError, error_chain};
+use crate::repo::MarketRepository;
+use crate::retry::{Backoff, retry};
+use crate::search::{Embedder, IndexEntry, IndexOutcome, VectorIndex, market_text};
+
+/// Jobs of one batch in flight at once.
+const CONCURRENCY: usize = 8;
+/// No job starts with less time than this left: it is reported failed and comes back later,
+/// rather than being cut off mid-way when the invocation times out.
+const SAFETY_MARGIN: Duration = Duration::from_secs(2);
+
+/// What a job did to the index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    Indexed,
+    /// The index already had this version or newer, or the market's tombstone.
+    Stale,
+    Removed,
+}
+
+pub struct Indexer {
+    markets: Arc<dyn MarketRepository>,
+    embedder: Arc<dyn Embedder>,
+    index: Arc<dyn VectorIndex>,
+}
+
+impl Indexer {
+    pub fn new(markets: Arc<dyn MarketRepository>, embedder: Arc<dyn Embedder>, index: Arc<dyn VectorIndex>) -> Self {
+        Self { markets, embedder, index }
+    }
+
+    /// Indexes the market as it is now, whatever version the job names: a late or repeated job
+    /// then does no harm, and a market that is gone is removed (a delete wins).
+    pub async fn apply(&self, job: &IndexJob, deadline: Instant) -> Result<Applied, BoxError> {
+        let market = match job.op {
+            JobOp::Delete => None,
+            JobOp::Upsert => self.markets.get(&job.market_id).await?,
+        };
+        let Some(market) = market else {
+            self.index.remove(&job.market_id).await?;
+            return Ok(Applied::Removed);
+        };
+        let text = market_text(&market.name, &market.description);
+        let backoff = Backoff { max_attempts: 4, base: Duration::from_millis(100), cap: Duration::from_secs(2) };
+        let vector = retry(
+            backoff,
+            Some(deadline),
+            |e: &crate::search::EmbedError| e.is_transient(),
+            || self.embedder.embed(&text),
+        )
+        .await?;
+        let entry = IndexEntry { market_id: market.id, version: market.version, vector };
+        Ok(match self.index.upsert(&entry).await? {
+            IndexOutcome::Written => Applied::Indexed,
+            IndexOutcome::Stale => Applied::Stale,
+        })
+    }
+
+    /// One SQS batch: the ids of the messages that failed or were not started in time.
+    pub async fn handle_batch(&self, event: SqsEvent, deadline: Instant) -> SqsBatchResponse {
+        let failures: Vec<BatchItemFailure> = futures::stream::iter(event.records)
+            .map(|message| self.handle_message(message, deadline))
+            .buffer_unordered(CONCURRENCY)
+            .filter_map(|failed| async move { failed })
+            .map(|message_id| {
+                let mut failure = BatchItemFailure::default();
+                failure.item_identifier = message_id;
+                failure
+            })
+            .collect()
+            .await;
+        let mut response = SqsBatchResponse::default();
+        response.batch_item_failures = failures;
+        response
+    }
+
+    /// `Some(message id)` if the message must come back.
+    async fn handle_message(&self, message: SqsMessage, deadline: Instant) -> Option<String> {
+        let message_id = message.message_id.clone().unwrap_or_default();
+        let request_id = message
+            .message_attributes
+            .get("requestId")
+            .and_then(|attribute| attribute.string_value.clone())
+            .unwrap_or_default();
+        let span = tracing::info_span!("job", message_id = %message_id, request_id = %request_id);
+        async {
+            if Instant::now() + SAFETY_MARGIN >= deadline {
+                tracing::warn!("not started: too close to the deadline");
+                return Some(message_id);
+            }
+            let job: IndexJob = match message.body.as_deref().map(serde_json::from_str) {
+                Some(Ok(job)) => job,
+                _ => {
+                    tracing::error!("poison message: not an index job");
+                    return Some(message_id);
+                }
+            };
+            match self.apply(&job, deadline).await {
+                Ok(applied) => {
+                    tracing::info!(market_id = %job.market_id, version = job.version, outcome = ?applied, "job done");
+                    None
+                }
+                Err(error) => {
+                    tracing::error!(market_id = %job.market_id, error = %error_chain(error.as_ref()), "job failed");
+                    Some(message_id)
+                }
+            }
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Amount, Market, MarketStatus};
+    use crate::repo::memory::InMemoryStore;
+    use crate::search::HashingEmbedder;
+
+    fn market(id: &str, name: &str) -> Market {
+        Market {
+            id: id.into(),
+            name: name.into(),
+            description: String::new(),
+            status: MarketStatus::Active,
+            volume: Amount::ZERO,
+            creator_id: "alice".into(),
+            end_date: None,
+            created_at: "2026-01-01T00:00:00.000Z".into(),
+            updated_at: "2026-01-01T00:00:00.000Z".into(),
+            version: 1,
+        }
+    }
+
+    fn message(id: &str, body: &str) -> SqsMessage {
+        let mut message = SqsMessage::default();
+        message.message_id = Some(id.into());
+        message.body = Some(body.into());
+        message
+    }
+
+    async fn setup() -> (Arc<InMemoryStore>, Indexer) {
+        let store = Arc::new(InMemoryStore::default());
+        for i in 0..7 {
+            let job = IndexJob::new(&format!("m{i}"), 1, JobOp::Upsert);
+            store.create(&market(&format!("m{i}"), &format!("market number {i}")), None, None, &job).await.unwrap();
+        }
+        let indexer = Indexer::new(store.clone(), Arc::new(HashingEmbedder), store.clone());
+        (store, indexer)
+    }
+
+    fn later() -> Instant {
+        Instant::now() + Duration::from_secs(30)
+    }
+
+    #[tokio::test]
+    async fn reports_exactly_the_poison_messages() {
+        let (store, indexer) = setup().await;
+        let mut records: Vec<SqsMessage> = (0..7)
+            .map(|i| {
+                message(
+                    &format!("good-{i}"),
+                    &serde_json::to_string(&IndexJob::new(&format!("m{i}"), 1, JobOp::Upsert)).unwrap(),
+                )
+            })
+            .collect();
+        records.extend(
+            ["not json", "{\"marketId\": 5}", ""]
+                .iter()
+                .enumerate()
+                .map(|(i, body)| message(&format!("bad-{i}"), body)),
+        );
+        let mut event = SqsEvent::default();
+        event.records = records;
+        let response = indexer.handle_batch(event, later()).await;
+        let mut failed: Vec<String> = response.batch_item_failures.into_iter().map(|f| f.item_identifier).collect();
+        failed.sort();
+        assert_eq!(failed, ["bad-0", "bad-1", "bad-2"]);
+        assert_eq!(store.search(&HashingEmbedder.embed_now("market number"), 10).await.unwrap().len(), 7);
+    }
+
+    #[tokio::test]
+    async fn a_late_update_never_revives_a_deleted_market() {
+        let (store, indexer) = setup().await;
+        let delete = IndexJob::new("m1", 2, JobOp::Delete);
+        let update = IndexJob::new("m1", 1, JobOp::Upsert);
+        assert_eq!(indexer.apply(&delete, later()).await.unwrap(), Applied::Removed);
+        assert_eq!(indexer.apply(&update, later()).await.unwrap(), Applied::Stale);
+        let hits = store.search(&HashingEmbedder.embed_now("market number 1"), 10).await.unwrap();
+        assert!(hits.iter().all(|(id, _)| id != "m1"));
+    }
+
+    #[tokio::test]
+    async fn stops_taking_work_near_the_deadline() {
+        let (_, indexer) = setup().await;
+        let mut event = SqsEvent::default();
+        event.records = vec![message("late", &serde_json::to_string(&IndexJob::new("m0", 1, JobOp::Upsert)).unwrap())];
+        let response = indexer.handle_batch(event, Instant::now() + Duration::from_millis(500)).await;
+        assert_eq!(response.batch_item_failures.len(), 1);
+    }
+}

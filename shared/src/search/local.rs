@@ -1,0 +1,67 @@
+//! The default embedder: no network, no model. Words and character trigrams are hashed into a
+//! fixed number of dimensions (the "hashing trick") and the vector is L2-normalised. It finds
+//! shared words and word pieces, not meaning; Bedrock does that in production.
+
+use async_trait::async_trait;
+
+use super::{EmbedError, Embedder};
+
+const DIMENSIONS: usize = 512;
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct HashingEmbedder;
+
+/// FNV-1a: tiny, stable across processes and releases (the std hasher is not).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3))
+}
+
+impl HashingEmbedder {
+    pub fn embed_now(&self, text: &str) -> Vec<f32> {
+        let mut vector = vec![0f32; DIMENSIONS];
+        let mut add = |feature: &str, weight: f32| {
+            let hash = fnv1a(feature.as_bytes());
+            // The sign bit spreads collisions out instead of letting them pile up.
+            let sign = if hash >> 63 == 0 { 1.0 } else { -1.0 };
+            vector[(hash % DIMENSIONS as u64) as usize] += sign * weight;
+        };
+        let lowered = text.to_lowercase();
+        for word in lowered.split(|c: char| !c.is_alphanumeric()).filter(|w| w.len() > 1) {
+            add(&format!("w:{word}"), 1.0);
+            let padded: Vec<char> = format!(" {word} ").chars().collect();
+            for trigram in padded.windows(3) {
+                add(&format!("c:{}", trigram.iter().collect::<String>()), 0.3);
+            }
+        }
+        let norm = vector.iter().map(|x| x * x).sum::<f32>().sqrt();
+        if norm > 0.0 {
+            vector.iter_mut().for_each(|x| *x /= norm);
+        }
+        vector
+    }
+}
+
+#[async_trait]
+impl Embedder for HashingEmbedder {
+    async fn embed(&self, text: &str) -> Result<Vec<f32>, EmbedError> {
+        Ok(self.embed_now(text))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::search::cosine;
+
+    #[test]
+    fn is_deterministic_normalised_and_finds_shared_words() {
+        let embedder = HashingEmbedder;
+        let rain = embedder.embed_now("Will it rain in Paris tomorrow?");
+        assert_eq!(rain, embedder.embed_now("Will it rain in Paris tomorrow?"));
+        assert!((rain.iter().map(|x| x * x).sum::<f32>() - 1.0).abs() < 1e-4);
+        let query = embedder.embed_now("rain Paris");
+        let other = embedder.embed_now("Will Bitcoin close above its all-time high?");
+        assert!(cosine(&query, &rain) > cosine(&query, &other) + 0.2);
+        assert!(embedder.embed_now("").iter().all(|x| *x == 0.0));
+    }
+}

@@ -1,0 +1,182 @@
+//! Index jobs through SQS to the worker, and search, over HTTP against the local stack.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use api_tests::{Proxy, Stack, User};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use shared::auth::Role;
+use shared::jobs::{IndexJob, JobOp};
+
+/// Polls until `check` holds or `within` has passed; returns how long it took.
+async fn eventually(within: Duration, mut check: impl AsyncFnMut() -> bool) -> Option<Duration> {
+    let started = Instant::now();
+    while started.elapsed() < within {
+        if check().await {
+            return Some(started.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    None
+}
+
+async fn search_ids(stack: &Stack, query: &str, limit: usize) -> Vec<String> {
+    let reply = stack.get(&format!("/api/markets/search?q={query}&limit={limit}")).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    reply.body["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap().to_owned()).collect()
+}
+
+const UNRELATED: [&str; 10] = [
+    "Will Bitcoin close above its all-time high",
+    "Will the Fed cut rates at the next meeting",
+    "Will SpaceX launch Starship to orbit",
+    "Will the Lakers win the championship",
+    "Will OpenAI release a new model",
+    "Will Tesla deliver more cars than last year",
+    "Will the UK hold an election",
+    "Will Ethereum flip its rival",
+    "Will Apple announce a new product line",
+    "Will the World Cup final go to penalties",
+];
+
+#[tokio::test]
+async fn a_new_market_is_found_first_within_two_seconds() {
+    let stack = Stack::start();
+    let alice = User::new(Role::User);
+    for i in 0..50 {
+        stack.create_market(&alice, &format!("{} (round {i})?", UNRELATED[i % UNRELATED.len()])).await;
+    }
+    let rain = stack.create_market(&alice, "Will it rain in Paris tomorrow?").await;
+    let took = eventually(Duration::from_secs(2), async || {
+        search_ids(&stack, "rain%20Paris", 5).await.first() == rain["id"].as_str().map(str::to_owned).as_ref()
+    })
+    .await;
+    assert!(took.is_some(), "not found first within 2 s");
+    println!("searchable after {:?}", took.unwrap());
+
+    let reply = stack.get("/api/markets/search?q=rain%20Paris&limit=3").await;
+    let scores: Vec<f64> =
+        reply.body["data"].as_array().unwrap().iter().map(|m| m["score"].as_f64().unwrap()).collect();
+    assert!(scores.windows(2).all(|w| w[0] >= w[1]), "best first: {scores:?}");
+    assert_eq!(reply.body["data"][0]["creator"]["id"], alice.id.as_str());
+    for bad in ["", "q=", "q=x&limit=0", "q=x&limit=51", &format!("q={}", "a".repeat(501))] {
+        let reply = stack.get(&format!("/api/markets/search?{bad}")).await;
+        assert_eq!((reply.status, reply.error_code()), (StatusCode::BAD_REQUEST, "BAD_REQUEST"), "{bad}");
+    }
+}
+
+#[tokio::test]
+async fn jobs_written_while_sqs_is_down_are_all_delivered_when_it_returns() {
+    let sqs = Proxy::start(&std::env::var("AWS_ENDPOINT_URL").expect("dev/test sets AWS_ENDPOINT_URL"));
+    let sqs_endpoint = format!("AWS_ENDPOINT_URL_SQS={}", sqs.url);
+    let stack = Stack::start_with(&["--env", &sqs_endpoint, "--schedule-seconds", "1"]);
+    let alice = User::new(Role::User);
+    sqs.set_up(false);
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        let market = stack.create_market(&alice, &format!("Outage market number {i} about volcanoes")).await;
+        ids.push(market["id"].as_str().unwrap().to_owned());
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(search_ids(&stack, "volcanoes", 50).await.is_empty(), "nothing reached the queue while it was down");
+
+    sqs.set_up(true);
+    let took = eventually(Duration::from_secs(20), async || {
+        let mut found = search_ids(&stack, "volcanoes", 50).await;
+        found.sort();
+        let mut expected = ids.clone();
+        expected.sort();
+        found == expected
+    })
+    .await;
+    assert!(took.is_some(), "every job sent once SQS was back");
+}
+
+#[tokio::test]
+async fn poison_messages_go_to_the_dead_letter_queue_and_the_rest_are_processed_once() {
+    let stack = Stack::start_with(&["--param", "IndexVisibilityTimeout=1"]);
+    let alice = User::new(Role::User);
+    let mut jobs = Vec::new();
+    for i in 0..7 {
+        let market = stack.create_market(&alice, &format!("Batch market {i}")).await;
+        jobs.push(IndexJob::new(market["id"].as_str().unwrap(), 1, JobOp::Upsert));
+    }
+    let (sqs, queue) = stack.queue("IndexQueue").await;
+    let (_, dead_letters) = stack.queue("IndexDeadLetterQueue").await;
+    let mut bodies: Vec<String> = jobs.iter().map(|job| serde_json::to_string(job).unwrap()).collect();
+    bodies.extend(["poison: not json".to_owned(), "{\"marketId\": 3}".to_owned(), "[]".to_owned()]);
+    let mut sent = HashMap::new();
+    for (i, body) in bodies.iter().enumerate() {
+        let entry = aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+            .id(i.to_string())
+            .message_body(body)
+            .build()
+            .unwrap();
+        let output = sqs.send_message_batch().queue_url(&queue).entries(entry).send().await.unwrap();
+        sent.insert(output.successful()[0].message_id().to_owned(), body.clone());
+    }
+
+    let mut dead: Vec<String> = Vec::new();
+    let arrived = eventually(Duration::from_secs(30), async || {
+        let output = sqs.receive_message().queue_url(&dead_letters).max_number_of_messages(10).send().await.unwrap();
+        for message in output.messages() {
+            dead.push(message.body().unwrap_or_default().to_owned());
+            sqs.delete_message()
+                .queue_url(&dead_letters)
+                .receipt_handle(message.receipt_handle().unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
+        dead.len() >= 3
+    })
+    .await;
+    assert!(arrived.is_some(), "poison messages reach the DLQ after maxReceiveCount: {dead:?}");
+    dead.sort();
+    assert_eq!(dead, ["[]", "poison: not json", "{\"marketId\": 3}"]);
+
+    let done: Vec<Value> = stack.logs().into_iter().filter(|line| line["message"] == "job done").collect();
+    for (message_id, body) in &sent {
+        let processed = done.iter().filter(|line| line["spans"].to_string().contains(message_id.as_str())).count();
+        let expected = if body.starts_with("{\"id\"") { 1 } else { 0 };
+        assert_eq!(processed, expected, "message {body}");
+    }
+}
+
+#[tokio::test]
+async fn an_update_delivered_after_the_delete_does_not_bring_the_market_back() {
+    let stack = Stack::start();
+    let (alice, moderator) = (User::new(Role::User), User::new(Role::Moderator));
+    let market = stack.create_market(&alice, "Will the glacier melt this summer?").await;
+    let id = market["id"].as_str().unwrap().to_owned();
+    assert!(
+        eventually(Duration::from_secs(5), async || search_ids(&stack, "glacier", 5).await.contains(&id))
+            .await
+            .is_some()
+    );
+
+    let renamed = stack
+        .send_json(
+            Method::PATCH,
+            &format!("/api/markets/{id}"),
+            &alice,
+            json!({"name": "Will the glacier melt by autumn?"}),
+        )
+        .await;
+    assert_eq!(renamed.status, StatusCode::OK);
+    let deleted = stack
+        .request(Method::DELETE, &format!("/api/markets/{id}"))
+        .bearer_auth(moderator.token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    // The rename's job, delivered again after the delete's, as SQS may.
+    let (sqs, queue) = stack.queue("IndexQueue").await;
+    let late = serde_json::to_string(&IndexJob::new(&id, 2, JobOp::Upsert)).unwrap();
+    sqs.send_message().queue_url(&queue).message_body(late).send().await.unwrap();
+
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(!search_ids(&stack, "glacier", 5).await.contains(&id));
+}
