@@ -1,6 +1,9 @@
 //! Typed settings read once per cold start from the environment that template.yaml sets.
 
 use std::env;
+use std::time::Duration;
+
+use crate::service::RateLimit;
 
 pub use crate::repo::dynamodb::Tables;
 
@@ -16,7 +19,7 @@ pub const LOCAL_DEV_JWT_SECRET: &str = "local-dev-secret-change-me-0123456789abc
 pub enum ConfigError {
     #[error("environment variable {0} is required")]
     Missing(&'static str),
-    #[error("{0}")]
+    #[error("{0} is not valid")]
     Invalid(&'static str),
     #[error("JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes (got {0})")]
     ShortSecret(usize),
@@ -63,6 +66,40 @@ pub enum EmbedderKind {
     Bedrock(String),
 }
 
+/// Tunables of the request path, with defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settings {
+    pub rate_limit: RateLimit,
+    /// How long a warm instance may serve a market from its cache; another instance's write is
+    /// visible after at most this long.
+    pub cache_ttl: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self { rate_limit: RateLimit { limit: 100, window_seconds: 60 }, cache_ttl: Duration::from_secs(5) }
+    }
+}
+
+impl Settings {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let defaults = Self::default();
+        let number = |name: &'static str, default: u64| -> Result<u64, ConfigError> {
+            match optional(name) {
+                None => Ok(default),
+                Some(text) => text.parse().map_err(|_| ConfigError::Invalid(name)),
+            }
+        };
+        Ok(Self {
+            rate_limit: RateLimit {
+                limit: number("RATE_LIMIT_PER_MINUTE", defaults.rate_limit.limit)?,
+                window_seconds: number("RATE_LIMIT_WINDOW_SECONDS", defaults.rate_limit.window_seconds)?.max(1),
+            },
+            cache_ttl: Duration::from_secs(number("CACHE_TTL_SECONDS", defaults.cache_ttl.as_secs())?),
+        })
+    }
+}
+
 /// Everything the functions need (each reads it all: the names are not secrets, and IAM decides
 /// what each function may touch).
 #[derive(Debug, Clone)]
@@ -70,6 +107,7 @@ pub struct Config {
     pub tables: Tables,
     pub index_queue_url: String,
     pub embedder: EmbedderKind,
+    pub settings: Settings,
 }
 
 impl Config {
@@ -79,9 +117,14 @@ impl Config {
             Some("bedrock") => EmbedderKind::Bedrock(
                 optional("BEDROCK_MODEL_ID").unwrap_or_else(|| crate::search::BEDROCK_DEFAULT_MODEL.to_owned()),
             ),
-            Some(_) => return Err(ConfigError::Invalid("EMBEDDER must be local or bedrock")),
+            Some(_) => return Err(ConfigError::Invalid("EMBEDDER (local or bedrock)")),
         };
-        Ok(Self { tables: Tables::from_env()?, index_queue_url: required("INDEX_QUEUE_URL")?, embedder })
+        Ok(Self {
+            tables: Tables::from_env()?,
+            index_queue_url: required("INDEX_QUEUE_URL")?,
+            embedder,
+            settings: Settings::from_env()?,
+        })
     }
 }
 
@@ -94,6 +137,7 @@ impl Tables {
             idempotency: required("IDEMPOTENCY_TABLE")?,
             outbox: required("OUTBOX_TABLE")?,
             vectors: required("VECTORS_TABLE")?,
+            rate_limits: required("RATE_LIMIT_TABLE")?,
         })
     }
 }

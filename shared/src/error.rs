@@ -55,6 +55,8 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error("this Idempotency-Key was used with a different request")]
     IdempotencyKeyReused,
+    #[error("too many requests: retry in {retry_after} s")]
+    RateLimited { retry_after: u64 },
     /// A bug: the source is logged, the client sees a generic message.
     #[error("internal error")]
     Internal(#[source] BoxError),
@@ -90,6 +92,7 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"),
             Self::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE"),
             Self::IdempotencyKeyReused => (StatusCode::UNPROCESSABLE_ENTITY, "IDEMPOTENCY_KEY_REUSED"),
+            Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL"),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE"),
         }
@@ -115,6 +118,9 @@ impl ApiError {
                 }
             }
             Self::Unavailable(_) => response = response.header("retry-after", HeaderValue::from_static("1")),
+            Self::RateLimited { retry_after } => {
+                response = response.text_header("retry-after", &retry_after.to_string())
+            }
             _ => {}
         }
         response

@@ -1,5 +1,6 @@
-//! Logs and per-request measurements: JSON logs for CloudWatch, and a count of the DynamoDB calls
-//! each request makes (so N+1 reads show up in the request's log line, and tests can assert it).
+//! Logs and metrics: JSON logs for CloudWatch, per-request facts (the DynamoDB calls a request
+//! made, so N+1 reads show in its log line; cache hits and misses), and metrics in CloudWatch's
+//! Embedded Metric Format (JSON lines on stdout that CloudWatch turns into metrics, no API calls).
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -24,9 +25,23 @@ pub fn init_logging() {
         .try_init();
 }
 
+/// What one request did, collected while it runs.
+#[derive(Debug, Default, Clone)]
+pub struct RequestFacts {
+    /// DynamoDB operations called, in order (once per call, not per retry attempt).
+    pub dynamodb_ops: Vec<String>,
+    /// Whether a cache answered (`Some(true)`), was asked and missed (`Some(false)`), or not asked.
+    pub cache_hit: Option<bool>,
+}
+
 tokio::task_local! {
-    static DYNAMODB_CALLS: RefCell<Vec<String>>;
+    static FACTS: RefCell<RequestFacts>;
     static REQUEST_ID: String;
+}
+
+/// Notes a cache lookup of the current request.
+pub fn note_cache(hit: bool) {
+    let _ = FACTS.try_with(|facts| facts.borrow_mut().cache_hit = Some(hit));
 }
 
 /// Runs `work` as the handling of request `request_id` (see [`current_request_id`]).
@@ -39,12 +54,12 @@ pub fn current_request_id() -> Option<String> {
     REQUEST_ID.try_with(Clone::clone).ok()
 }
 
-/// Runs `work` and returns, with its output, the DynamoDB operations it called, in order.
-pub async fn record_dynamodb_calls<F: Future>(work: F) -> (F::Output, Vec<String>) {
-    DYNAMODB_CALLS
-        .scope(RefCell::new(Vec::new()), async {
+/// Runs `work` and returns, with its output, what it did.
+pub async fn record_facts<F: Future>(work: F) -> (F::Output, RequestFacts) {
+    FACTS
+        .scope(RefCell::new(RequestFacts::default()), async {
             let output = work.await;
-            (output, DYNAMODB_CALLS.with(|calls| calls.take()))
+            (output, FACTS.with(|facts| facts.take()))
         })
         .await
 }
@@ -68,7 +83,7 @@ impl Intercept for RecordCalls {
     ) -> Result<(), BoxError> {
         let operation = cfg.load::<Metadata>().map_or("unknown", |metadata| metadata.name()).to_owned();
         // Outside a request (the seed tool, say) there is nothing to record into.
-        let _ = DYNAMODB_CALLS.try_with(|calls| calls.borrow_mut().push(operation));
+        let _ = FACTS.try_with(|facts| facts.borrow_mut().dynamodb_ops.push(operation));
         Ok(())
     }
 }
@@ -77,4 +92,79 @@ impl Intercept for RecordCalls {
 pub fn dynamodb_client(config: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
     let config = aws_sdk_dynamodb::config::Builder::from(config).interceptor(RecordCalls).build();
     aws_sdk_dynamodb::Client::from_conf(config)
+}
+
+const NAMESPACE: &str = "MarketsApi";
+
+/// One Embedded Metric Format line: `metrics` (name, unit, value) under the `dimension` named
+/// `dimension_name`, plus `properties` that are searchable in Logs Insights but are not metrics.
+fn emit_emf(dimension_name: &str, dimension: &str, metrics: &[(&str, &str, f64)], properties: serde_json::Value) {
+    let timestamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
+    let definitions: Vec<_> =
+        metrics.iter().map(|(name, unit, _)| serde_json::json!({"Name": name, "Unit": unit})).collect();
+    let mut line = serde_json::json!({
+        "_aws": {
+            "Timestamp": timestamp,
+            "CloudWatchMetrics": [{ "Namespace": NAMESPACE, "Dimensions": [[dimension_name]], "Metrics": definitions }],
+        },
+        dimension_name: dimension,
+    });
+    for (name, _, value) in metrics {
+        line[*name] = serde_json::json!(value);
+    }
+    if let (Some(line), serde_json::Value::Object(properties)) = (line.as_object_mut(), properties) {
+        line.extend(properties);
+    }
+    println!("{line}");
+}
+
+/// The metrics of one API request.
+pub struct RequestMetrics<'a> {
+    pub route: &'a str,
+    pub request_id: &'a str,
+    pub status: u16,
+    pub latency_ms: f64,
+    pub rate_limited: bool,
+    pub cold_start: bool,
+    pub facts: &'a RequestFacts,
+}
+
+pub fn emit_request_metrics(m: &RequestMetrics<'_>) {
+    let flag = |on: bool| if on { 1.0 } else { 0.0 };
+    emit_emf(
+        "Route",
+        m.route,
+        &[
+            ("Requests", "Count", 1.0),
+            ("Latency", "Milliseconds", m.latency_ms),
+            ("Status4xx", "Count", flag((400..500).contains(&m.status))),
+            ("Status5xx", "Count", flag(m.status >= 500)),
+            ("RateLimited", "Count", flag(m.rate_limited)),
+            ("CacheHits", "Count", flag(m.facts.cache_hit == Some(true))),
+            ("CacheMisses", "Count", flag(m.facts.cache_hit == Some(false))),
+            ("ColdStarts", "Count", flag(m.cold_start)),
+            ("DynamoDBCalls", "Count", m.facts.dynamodb_ops.len() as f64),
+        ],
+        serde_json::json!({ "requestId": m.request_id, "status": m.status }),
+    );
+}
+
+/// The metrics of one index worker batch.
+pub fn emit_job_metrics(processed: usize, failed: usize, cold_start: bool) {
+    emit_emf(
+        "Function",
+        "index-worker",
+        &[
+            ("JobsProcessed", "Count", processed as f64),
+            ("JobsFailed", "Count", failed as f64),
+            ("ColdStarts", "Count", if cold_start { 1.0 } else { 0.0 }),
+        ],
+        serde_json::json!({}),
+    );
+}
+
+/// True the first time it is called in this process: the invocation that paid the cold start.
+pub fn first_invocation() -> bool {
+    static SEEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    !SEEN.swap(true, std::sync::atomic::Ordering::Relaxed)
 }

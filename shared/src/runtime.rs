@@ -9,21 +9,23 @@ use std::time::Instant;
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use lambda_http::http::HeaderValue;
-use lambda_http::{Body, Request, Response, service_fn};
+use lambda_http::{Body, Request, RequestExt as _, Response, service_fn};
 use tracing::Instrument;
 
 use crate::auth::{Authenticator, Caller};
-use crate::config::{AuthConfig, Config, EmbedderKind};
+use crate::config::{AuthConfig, Config, EmbedderKind, Settings};
 use crate::error::{ApiError, BoxError, error_chain};
-use crate::http::{ApiResponse, CursorCodec, request_id, route_key};
+use crate::http::{ApiResponse, CursorCodec, request_id, route_key, source_ip};
 use crate::jobs::worker::Indexer;
 use crate::jobs::{JobPublisher, SqsJobQueue};
-use crate::observability::{record_dynamodb_calls, with_request_id};
+use crate::observability::{
+    RequestFacts, RequestMetrics, emit_request_metrics, first_invocation, record_facts, with_request_id,
+};
 use crate::repo::dynamodb::{
-    DynamoIdempotency, DynamoMarkets, DynamoOutbox, DynamoPositions, DynamoUsers, DynamoVectors,
+    DynamoIdempotency, DynamoMarkets, DynamoOutbox, DynamoPositions, DynamoRateCounter, DynamoUsers, DynamoVectors,
 };
 use crate::search::{BedrockEmbedder, Embedder, HashingEmbedder};
-use crate::service::{Dependencies, MarketService, PositionService, SearchService};
+use crate::service::{Dependencies, MarketService, PositionService, Quota, RateLimiter, SearchService, market_cache};
 
 /// What every market route shares, built once per cold start and reused by every invocation.
 pub struct AppState {
@@ -32,22 +34,29 @@ pub struct AppState {
     pub markets: MarketService,
     pub positions: PositionService,
     pub search: SearchService,
+    pub limiter: RateLimiter,
+    /// How long a GET response may be reused (`Cache-Control: max-age`), the cache's TTL.
+    pub cache_ttl: std::time::Duration,
 }
 
 impl AppState {
-    pub fn new(auth: &AuthConfig, dependencies: &Dependencies) -> Self {
+    pub fn new(auth: &AuthConfig, dependencies: &Dependencies, settings: Settings) -> Self {
+        let cache = market_cache(settings.cache_ttl);
         Self {
             auth: Authenticator::new(auth),
             cursors: CursorCodec::new(&auth.jwt_secret),
-            markets: MarketService::new(dependencies),
-            positions: PositionService::new(dependencies),
+            markets: MarketService::new(dependencies, cache.clone()),
+            positions: PositionService::new(dependencies, cache),
             search: SearchService::new(dependencies),
+            limiter: RateLimiter::new(dependencies.rate_counter.clone(), settings.rate_limit),
+            cache_ttl: settings.cache_ttl,
         }
     }
 
     pub async fn from_env() -> Result<Self, BoxError> {
         let auth = AuthConfig::from_env()?;
-        Ok(Self::new(&auth, &aws_dependencies(&Config::from_env()?).await))
+        let config = Config::from_env()?;
+        Ok(Self::new(&auth, &aws_dependencies(&config).await, config.settings))
     }
 }
 
@@ -89,7 +98,8 @@ pub fn dynamodb_dependencies(client: aws_sdk_dynamodb::Client, tables: crate::co
         outbox: Arc::new(DynamoOutbox::new(client.clone(), tables.outbox.clone())),
         queue: Arc::new(crate::repo::memory::InMemoryQueue::default()),
         embedder: Arc::new(HashingEmbedder),
-        vectors: Arc::new(DynamoVectors::new(client, tables.vectors)),
+        vectors: Arc::new(DynamoVectors::new(client.clone(), tables.vectors)),
+        rate_counter: Arc::new(DynamoRateCounter::new(client, tables.rate_limits)),
     }
 }
 
@@ -107,7 +117,11 @@ pub async fn serve_index_worker() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: lambda_runtime::LambdaEvent<aws_lambda_events::event::sqs::SqsEvent>| async move {
             let deadline = deadline(&event.context);
-            Ok::<_, lambda_runtime::Error>(indexer.handle_batch(event.payload, deadline).await)
+            let (cold_start, jobs) = (first_invocation(), event.payload.records.len());
+            let response = indexer.handle_batch(event.payload, deadline).await;
+            let failed = response.batch_item_failures.len();
+            crate::observability::emit_job_metrics(jobs - failed, failed, cold_start);
+            Ok::<_, lambda_runtime::Error>(response)
         },
     ))
     .await
@@ -130,7 +144,8 @@ pub async fn serve_outbox_sweeper() -> Result<(), lambda_runtime::Error> {
     .await
 }
 
-/// Runs a market route: `handler(state, caller, request)` for every invocation.
+/// Runs a market route: `handler(state, caller, request)` for every invocation, behind the rate
+/// limiter.
 pub async fn serve<F, Fut>(handler: F) -> Result<(), lambda_http::Error>
 where
     F: Fn(&'static AppState, Caller, Request) -> Fut + Sync,
@@ -146,14 +161,22 @@ where
     };
     let handler = &handler;
     lambda_http::run(service_fn(move |request: Request| async move {
-        let (id, route) = (request_id(&request), route_key(&request));
+        let info = RequestInfo::of(&request);
         let caller = state.auth.authenticate(request.headers());
-        respond(id, route, async move { handler(state, caller?, request).await }).await
+        let user_id = caller.as_ref().ok().and_then(Caller::principal).map(|p| p.user_id.clone());
+        // Identity: the token's subject, else the address API Gateway saw (never X-Forwarded-For).
+        let identity = match &user_id {
+            Some(user) => format!("user:{user}"),
+            None => format!("ip:{}", info.source_ip.as_deref().unwrap_or("unknown")),
+        };
+        let limit = state.limiter.check(&identity);
+        respond(info, user_id, limit, async move { handler(state, caller?, request).await }).await
     }))
     .await
 }
 
-/// Runs a route that needs no state, no table and no token (health, the not-found fallback).
+/// Runs a route that needs no state, no table, no token and no rate limit (health, the
+/// not-found fallback).
 pub async fn serve_stateless<F, Fut>(handler: F) -> Result<(), lambda_http::Error>
 where
     F: Fn(Request) -> Fut + Sync,
@@ -162,43 +185,93 @@ where
     crate::observability::init_logging();
     let handler = &handler;
     lambda_http::run(service_fn(move |request: Request| async move {
-        let (id, route) = (request_id(&request), route_key(&request));
-        respond(id, route, handler(request)).await
+        respond(RequestInfo::of(&request), None, std::future::ready(None), handler(request)).await
     }))
     .await
 }
 
-/// Runs the handler's future inside a span with the request id, maps its error to the contract's
-/// body, stamps `x-request-id`, and logs one line for the request.
-async fn respond(
+/// What the envelope of a request logs about it.
+struct RequestInfo {
     request_id: String,
+    lambda_request_id: String,
     route: String,
+    source_ip: Option<String>,
+}
+
+impl RequestInfo {
+    fn of(request: &Request) -> Self {
+        Self {
+            request_id: request_id(request),
+            lambda_request_id: request.lambda_context_ref().map(|c| c.request_id.clone()).unwrap_or_default(),
+            route: route_key(request),
+            source_ip: source_ip(request),
+        }
+    }
+}
+
+/// The envelope of every request: the rate limit (`limit`), then the handler's future with its
+/// DynamoDB calls recorded, its error mapped to the contract's body, `x-request-id` and the
+/// `RateLimit-*` headers stamped, one log line and one metrics line.
+async fn respond(
+    info: RequestInfo,
+    user_id: Option<String>,
+    limit: impl Future<Output = Option<Quota>>,
     work: impl Future<Output = Result<ApiResponse, ApiError>>,
 ) -> Result<Response<Body>, std::convert::Infallible> {
-    let span = tracing::info_span!("request", request_id = %request_id, route = %route);
+    let span = tracing::info_span!("request", request_id = %info.request_id, route = %info.route);
     async {
         let started = Instant::now();
-        let (result, dynamodb_calls) = with_request_id(request_id.clone(), record_dynamodb_calls(work)).await;
-        let response = result.unwrap_or_else(|error| {
+        let cold_start = first_invocation();
+        let quota = limit.await;
+        let rate_limited = quota.is_some_and(|quota| !quota.allowed);
+        let (result, facts) = match quota {
+            Some(quota) if !quota.allowed => {
+                (Err(ApiError::RateLimited { retry_after: quota.reset_seconds }), RequestFacts::default())
+            }
+            _ => with_request_id(info.request_id.clone(), record_facts(work)).await,
+        };
+        let mut response = result.unwrap_or_else(|error| {
             let (status, code) = error.status_and_code();
             if status.is_server_error() {
                 tracing::error!(code, error = %error_chain(&error), "request failed");
             } else {
                 tracing::info!(code, error = %error, "request refused");
             }
-            error.to_response(&request_id)
+            error.to_response(&info.request_id)
         });
-        let response = match HeaderValue::from_str(&request_id) {
-            Ok(value) => response.header("x-request-id", value),
-            Err(_) => response,
-        };
+        if let Some(quota) = quota {
+            response = response
+                .text_header("ratelimit-limit", &quota.limit.to_string())
+                .text_header("ratelimit-remaining", &quota.remaining.to_string())
+                .text_header("ratelimit-reset", &quota.reset_seconds.to_string());
+        }
+        if let Ok(value) = HeaderValue::from_str(&info.request_id) {
+            response = response.header("x-request-id", value);
+        }
+        let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let status = response.status().as_u16();
         tracing::info!(
-            status = response.status().as_u16(),
-            latency_ms = started.elapsed().as_secs_f64() * 1000.0,
-            dynamodb_calls = dynamodb_calls.len(),
-            dynamodb_ops = %dynamodb_calls.join(","),
+            request_id = %info.request_id,
+            lambda_request_id = %info.lambda_request_id,
+            route = %info.route,
+            status,
+            latency_ms,
+            user_id = user_id.as_deref().unwrap_or(""),
+            cold_start,
+            dynamodb_calls = facts.dynamodb_ops.len(),
+            dynamodb_ops = %facts.dynamodb_ops.join(","),
+            cache_hit = ?facts.cache_hit,
             "request"
         );
+        emit_request_metrics(&RequestMetrics {
+            route: &info.route,
+            request_id: &info.request_id,
+            status,
+            latency_ms,
+            rate_limited,
+            cold_start,
+            facts: &facts,
+        });
         Ok(response.into_lambda_response())
     }
     .instrument(span)

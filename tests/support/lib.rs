@@ -39,11 +39,18 @@ impl Stack {
     /// A stack started with more `dev/local.py serve` arguments (`--env K=V`, `--param K=V`,
     /// `--schedule-seconds N`).
     pub fn start_with(extra_args: &[&str]) -> Stack {
+        Self::start_with_prefix(&format!("t{}", ulid::Ulid::new().to_string().to_lowercase()), extra_args)
+    }
+
+    /// A stack on the tables of `prefix`: a second stack on a first one's tables is a second set
+    /// of function instances sharing the same data.
+    pub fn start_with_prefix(prefix: &str, extra_args: &[&str]) -> Stack {
         let root = repo_root();
         let python = root.join("dev/.venv/bin/python");
         assert!(python.exists(), "dev/.venv is missing: run the tests with dev/test");
-        let prefix = format!("t{}", ulid::Ulid::new().to_string().to_lowercase());
-        let log_file = std::env::temp_dir().join(format!("{prefix}.log"));
+        let prefix = prefix.to_owned();
+        let log_name = format!("{prefix}-{}", ulid::Ulid::new());
+        let log_file = std::env::temp_dir().join(format!("{log_name}.log"));
         let mut command = Command::new(python);
         command
             .arg(root.join("dev/local.py"))
@@ -54,7 +61,9 @@ impl Stack {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
-        command.args(extra_args);
+        // Unless a test sets its own: a rate limit tests never reach (they send many requests as one
+        // user), and no cache (they read their own writes, which run in other functions' instances).
+        command.args(["--env", "RATE_LIMIT_PER_MINUTE=1000000", "--env", "CACHE_TTL_SECONDS=0"]).args(extra_args);
         let mut process = command.spawn().expect("start dev/local.py");
         let stdin = process.stdin.take().expect("piped stdin");
         let mut stdout = BufReader::new(process.stdout.take().expect("piped stdout"));
@@ -109,6 +118,7 @@ impl Stack {
             idempotency: table("IdempotencyTable"),
             outbox: table("OutboxTable"),
             vectors: table("VectorsTable"),
+            rate_limits: table("RateLimitTable"),
         };
         shared::runtime::dynamodb_dependencies(aws_sdk_dynamodb::Client::new(&aws), tables)
     }

@@ -30,6 +30,7 @@ struct State {
     outbox: Vec<IndexJob>,
     /// A market's index entry: its version and vector, or `None` for a tombstone.
     vectors: HashMap<String, Option<(u64, Vec<f32>)>>,
+    counters: HashMap<String, u64>,
 }
 
 impl InMemoryStore {
@@ -276,5 +277,18 @@ impl VectorIndex for InMemoryStore {
             .filter_map(|(id, entry)| entry.as_ref().map(|(_, vector)| (id.clone(), cosine(query, vector))))
             .collect();
         Ok(top_k(scored, k))
+    }
+}
+
+#[async_trait]
+impl super::RateCounter for InMemoryStore {
+    async fn increment_below(&self, key: &str, limit: u64, _expires_at: u64) -> Result<Option<u64>, RepoError> {
+        let mut state = self.state();
+        let count = state.counters.entry(key.to_owned()).or_default();
+        if *count >= limit {
+            return Ok(None);
+        }
+        *count += 1;
+        Ok(Some(*count))
     }
 }

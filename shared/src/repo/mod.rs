@@ -202,3 +202,10 @@ pub trait IdempotencyRepository: Send + Sync {
 pub fn name_key(name: &str) -> String {
     name.to_lowercase()
 }
+
+#[async_trait]
+pub trait RateCounter: Send + Sync {
+    /// Adds one to the counter `key` unless it has reached `limit`: the new count, or `None` when
+    /// the limit was reached. The counter expires at `expires_at` (Unix seconds).
+    async fn increment_below(&self, key: &str, limit: u64, expires_at: u64) -> Result<Option<u64>, RepoError>;
+}

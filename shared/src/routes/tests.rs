@@ -12,7 +12,7 @@ use crate::service::Dependencies;
 
 fn state() -> AppState {
     let auth = AuthConfig::new(LOCAL_DEV_JWT_SECRET.as_bytes().to_vec(), None, None).unwrap();
-    AppState::new(&auth, &Dependencies::in_memory())
+    AppState::new(&auth, &Dependencies::in_memory(), crate::config::Settings::default())
 }
 
 fn event(name: &str) -> Value {
@@ -95,4 +95,26 @@ async fn a_named_stage_in_the_path_does_not_change_routing() {
 async fn health_needs_nothing() {
     let reply = health(request(&event("health"))).await.unwrap();
     assert_eq!(reply.body_json()["data"]["status"], "ok");
+}
+
+#[tokio::test]
+async fn a_cached_market_is_served_without_the_store_until_this_instance_changes_it() {
+    let state = state();
+    let created = call(&state, create_market, &event("create-market")).await;
+    let id = created.body_json()["data"]["id"].as_str().unwrap().to_owned();
+
+    let (first, facts) =
+        crate::observability::record_facts(call(&state, get_market, &with_id(event("get-market"), &id))).await;
+    assert_eq!((first.status(), facts.cache_hit), (StatusCode::OK, Some(false)));
+    assert_eq!(first.header_value("cache-control"), Some("max-age=5"));
+    let (_, facts) =
+        crate::observability::record_facts(call(&state, get_market, &with_id(event("get-market"), &id))).await;
+    assert_eq!(facts.cache_hit, Some(true));
+
+    let mut rename = with_id(event("update-market"), &id);
+    rename["body"] = r#"{"name": "Renamed"}"#.into();
+    assert_eq!(call(&state, update_market, &rename).await.status(), StatusCode::OK);
+    let (after, facts) =
+        crate::observability::record_facts(call(&state, get_market, &with_id(event("get-market"), &id))).await;
+    assert_eq!((after.body_json()["data"]["name"].as_str(), facts.cache_hit), (Some("Renamed"), Some(false)));
 }

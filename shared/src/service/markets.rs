@@ -21,11 +21,24 @@ const EDIT_ATTEMPTS: usize = 3;
 /// The profiles of the creators of some markets, by user id.
 pub type Creators = HashMap<String, UserProfile>;
 
+/// Markets with their creators, as recently read by this instance (cache-aside, bounded by a TTL).
+pub type MarketCache = moka::sync::Cache<String, Arc<(Market, Option<UserProfile>)>>;
+
+/// A cache whose entries live `ttl`; a zero TTL caches nothing.
+pub fn market_cache(ttl: std::time::Duration) -> MarketCache {
+    let capacity = if ttl.is_zero() { 0 } else { 10_000 };
+    moka::sync::Cache::builder()
+        .max_capacity(capacity)
+        .time_to_live(ttl.max(std::time::Duration::from_millis(1)))
+        .build()
+}
+
 pub struct MarketService {
     markets: Arc<dyn MarketRepository>,
     users: Arc<dyn UserRepository>,
     replays: Replays,
     jobs: JobPublisher,
+    cache: MarketCache,
 }
 
 /// The profile of a user, stored the first time they write.
@@ -36,13 +49,28 @@ pub(super) async fn remember(users: &dyn UserRepository, principal: &Principal) 
 }
 
 impl MarketService {
-    pub fn new(dependencies: &Dependencies) -> Self {
+    pub fn new(dependencies: &Dependencies, cache: MarketCache) -> Self {
         Self {
             markets: dependencies.markets.clone(),
             users: dependencies.users.clone(),
             replays: Replays::new(dependencies.idempotency.clone()),
             jobs: JobPublisher::new(dependencies.queue.clone(), dependencies.outbox.clone()),
+            cache,
         }
+    }
+
+    /// A market and its creator, from this instance's cache when it holds them (no DynamoDB call).
+    pub async fn get_with_creator(&self, id: &str) -> Result<Arc<(Market, Option<UserProfile>)>, ApiError> {
+        if let Some(cached) = self.cache.get(id) {
+            crate::observability::note_cache(true);
+            return Ok(cached);
+        }
+        crate::observability::note_cache(false);
+        let market = self.get(id).await?;
+        let creator = self.creators(std::slice::from_ref(&market)).await?.remove(&market.creator_id);
+        let entry = Arc::new((market, creator));
+        self.cache.insert(id.to_owned(), entry.clone());
+        Ok(entry)
     }
 
     /// A new market, and its creator's first position with it when one is given (one transaction).
@@ -159,6 +187,7 @@ impl MarketService {
             let job = IndexJob::new(&changed.id, changed.version, JobOp::Upsert);
             match self.markets.update(&changed, &job).await {
                 Ok(()) => {
+                    self.cache.invalidate(id);
                     self.jobs.publish(&[job]).await;
                     return Ok(changed);
                 }
@@ -186,6 +215,7 @@ impl MarketService {
             RepoError::NotFound => ApiError::NotFound(format!("market {id} not found")),
             other => other.into(),
         })?;
+        self.cache.invalidate(id);
         self.jobs.publish(&[job]).await;
         Ok(())
     }
@@ -248,7 +278,7 @@ mod tests {
     }
 
     fn service() -> MarketService {
-        MarketService::new(&Dependencies::in_memory())
+        MarketService::new(&Dependencies::in_memory(), market_cache(std::time::Duration::from_secs(60)))
     }
 
     fn new_market(name: &str) -> NewMarket {

@@ -3,17 +3,19 @@
 mod idempotency;
 mod markets;
 mod positions;
+mod rate_limit;
 mod search;
 
 pub use idempotency::{IdempotentRequest, StoredResponse, Written};
-pub use markets::MarketService;
+pub use markets::{MarketCache, MarketService, market_cache};
 pub use positions::PositionService;
+pub use rate_limit::{Quota, RateLimit, RateLimiter};
 pub use search::SearchService;
 
 use std::sync::Arc;
 
 use crate::jobs::{JobQueue, Outbox};
-use crate::repo::{IdempotencyRepository, MarketRepository, PositionRepository, UserRepository};
+use crate::repo::{IdempotencyRepository, MarketRepository, PositionRepository, RateCounter, UserRepository};
 use crate::search::{Embedder, VectorIndex};
 
 /// Everything the services stand on, behind traits: the repositories, the job queue, the
@@ -28,6 +30,7 @@ pub struct Dependencies {
     pub queue: Arc<dyn JobQueue>,
     pub embedder: Arc<dyn Embedder>,
     pub vectors: Arc<dyn VectorIndex>,
+    pub rate_counter: Arc<dyn RateCounter>,
 }
 
 impl Dependencies {
@@ -42,7 +45,8 @@ impl Dependencies {
             outbox: store.clone(),
             queue: Arc::new(crate::repo::memory::InMemoryQueue::default()),
             embedder: Arc::new(crate::search::HashingEmbedder),
-            vectors: store,
+            vectors: store.clone(),
+            rate_counter: store,
         }
     }
 }

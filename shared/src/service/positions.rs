@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::idempotency::Replays;
-use super::markets::remember;
+use super::markets::{MarketCache, remember};
 use super::{Dependencies, IdempotentRequest, Written};
 use crate::auth::Principal;
 use crate::domain::{Position, PositionInput, new_id, now};
@@ -17,15 +17,17 @@ pub struct PositionService {
     positions: Arc<dyn PositionRepository>,
     users: Arc<dyn UserRepository>,
     replays: Replays,
+    cache: MarketCache,
 }
 
 impl PositionService {
-    pub fn new(dependencies: &Dependencies) -> Self {
+    pub fn new(dependencies: &Dependencies, cache: MarketCache) -> Self {
         Self {
             markets: dependencies.markets.clone(),
             positions: dependencies.positions.clone(),
             users: dependencies.users.clone(),
             replays: Replays::new(dependencies.idempotency.clone()),
+            cache,
         }
     }
 
@@ -57,7 +59,10 @@ impl PositionService {
         // Positions on one market contend for its item: a cancelled transaction is retried with jitter.
         let write = || self.positions.add(&position, record.as_ref());
         match retry(Backoff::CONTENTION, None, |e| matches!(e, RepoError::TransactionConflict), write).await {
-            Ok(_) => Ok(Written::New(position)),
+            Ok(_) => {
+                self.cache.invalidate(market_id);
+                Ok(Written::New(position))
+            }
             Err(RepoError::NotFound) => Err(ApiError::NotFound(format!("market {market_id} not found"))),
             Err(RepoError::IdempotencyKeyUsed) => {
                 let request = idempotency.as_ref().expect("only a keyed write has a record");
@@ -99,7 +104,9 @@ mod tests {
     #[tokio::test]
     async fn positions_move_volume_exactly_and_only_on_active_markets() {
         let dependencies = Dependencies::in_memory();
-        let (markets, positions) = (MarketService::new(&dependencies), PositionService::new(&dependencies));
+        let cache = crate::service::market_cache(std::time::Duration::from_secs(60));
+        let (markets, positions) =
+            (MarketService::new(&dependencies, cache.clone()), PositionService::new(&dependencies, cache));
         let new_market = NewMarket {
             name: "Rain?".into(),
             description: String::new(),

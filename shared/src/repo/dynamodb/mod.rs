@@ -4,6 +4,7 @@ mod idempotency;
 mod markets;
 mod outbox;
 mod positions;
+mod rate_limits;
 mod users;
 mod vectors;
 
@@ -11,6 +12,7 @@ pub use idempotency::DynamoIdempotency;
 pub use markets::DynamoMarkets;
 pub use outbox::DynamoOutbox;
 pub use positions::DynamoPositions;
+pub use rate_limits::DynamoRateCounter;
 pub use users::DynamoUsers;
 pub use vectors::DynamoVectors;
 
@@ -37,6 +39,7 @@ pub struct Tables {
     pub idempotency: String,
     pub outbox: String,
     pub vectors: String,
+    pub rate_limits: String,
 }
 
 /// Why a transaction was cancelled, read from its cancellation reasons (one per item, in order).

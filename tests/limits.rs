@@ -1,0 +1,159 @@
+//! Rate limiting on a shared DynamoDB counter, cache-aside with HTTP caching, and the logs and
+//! metrics every request leaves, over HTTP against the local stack.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use api_tests::{JWT_SECRET, Reply, Stack, User};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use shared::auth::Role;
+
+const WINDOW: u64 = 600;
+
+/// Rate-limit settings for a stack: 10 per `WINDOW`, so a window boundary cannot fall mid-test
+/// once [`away_from_window_end`] has waited.
+const LIMITED: [&str; 4] = ["--env", "RATE_LIMIT_PER_MINUTE=10", "--env", "RATE_LIMIT_WINDOW_SECONDS=600"];
+
+async fn away_from_window_end() {
+    let into_window = api_tests::now() % WINDOW;
+    if into_window > WINDOW - 15 {
+        tokio::time::sleep(Duration::from_secs(WINDOW - into_window + 1)).await;
+    }
+}
+
+#[tokio::test]
+async fn two_instances_share_one_limit() {
+    away_from_window_end().await;
+    let first = Stack::start_with(&LIMITED);
+    // A second, separately started stack (its own gateway and function processes) on the same tables.
+    let second = Stack::start_with_prefix(&first.prefix, &LIMITED);
+    let alice = User::new(Role::User);
+    let mut statuses = Vec::new();
+    for i in 0..15 {
+        let stack = if i % 2 == 0 { &first } else { &second };
+        let response = stack.request(Method::GET, "/api/markets").bearer_auth(alice.token()).send().await.unwrap();
+        let reply = Reply::from(response).await;
+        assert_eq!(reply.header("ratelimit-limit"), Some("10"));
+        if reply.status == StatusCode::TOO_MANY_REQUESTS {
+            assert_eq!(reply.error_code(), "RATE_LIMITED");
+            let retry_after: u64 = reply.header("retry-after").unwrap().parse().unwrap();
+            assert!((1..=WINDOW).contains(&retry_after));
+            assert_eq!(reply.header("ratelimit-remaining"), Some("0"));
+        }
+        statuses.push(reply.status);
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::OK).count(), 10, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count(), 5);
+    assert!(statuses[..10].iter().all(|s| *s == StatusCode::OK));
+    // Health is exempt.
+    assert_eq!(first.get("/api/health").await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn forwarded_for_headers_do_not_reset_an_anonymous_budget() {
+    away_from_window_end().await;
+    let stack = Stack::start_with(&LIMITED);
+    let mut statuses = Vec::new();
+    for i in 0..12 {
+        let response = stack
+            .request(Method::GET, "/api/markets")
+            .header("x-forwarded-for", format!("1.2.3.{i}"))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(response.status());
+    }
+    assert_eq!(&statuses[10..], [StatusCode::TOO_MANY_REQUESTS, StatusCode::TOO_MANY_REQUESTS]);
+}
+
+#[tokio::test]
+async fn requests_are_served_when_the_limiter_table_is_gone() {
+    let stack = Stack::start_with(&LIMITED);
+    assert_eq!(stack.get("/api/markets").await.status, StatusCode::OK);
+    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
+    dynamodb.delete_table().table_name(format!("{}-RateLimitTable", stack.prefix)).send().await.unwrap();
+    for _ in 0..12 {
+        let reply = stack.get("/api/markets").await;
+        assert_eq!(reply.status, StatusCode::OK);
+        assert_eq!(reply.header("ratelimit-limit"), None);
+    }
+    let warned = stack.logs().iter().any(|line| {
+        line["level"] == "WARN" && line["message"].as_str().unwrap_or("").contains("rate limiter unreachable")
+    });
+    assert!(warned, "a warning is logged");
+}
+
+#[tokio::test]
+async fn a_repeated_get_is_served_from_the_cache_until_the_ttl() {
+    let stack = Stack::start_with(&["--env", "CACHE_TTL_SECONDS=2"]);
+    let alice = User::new(Role::User);
+    let market = stack.create_market(&alice, "Cached?").await;
+    let path = format!("/api/markets/{}", market["id"].as_str().unwrap());
+
+    let first = stack.get(&path).await;
+    let second = stack.get(&path).await;
+    assert_eq!(second.header("cache-control"), Some("max-age=2"));
+    assert_eq!(first.body["data"], second.body["data"]);
+    let miss = stack.request_log(first.header("x-request-id").unwrap());
+    let hit = stack.request_log(second.header("x-request-id").unwrap());
+    assert_eq!((miss["cache_hit"].as_str(), hit["cache_hit"].as_str()), (Some("Some(false)"), Some("Some(true)")));
+    assert_eq!(hit["dynamodb_calls"], 0, "{hit}");
+
+    let patched = stack.send_json(Method::PATCH, &path, &alice, json!({"name": "Changed"})).await;
+    assert_eq!(patched.status, StatusCode::OK);
+    // The PATCH ran in another function's instance: this one sees it once its entry expires.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(stack.get(&path).await.body["data"]["name"], "Changed");
+}
+
+#[tokio::test]
+async fn every_request_logs_one_line_and_one_metrics_record_and_no_secret() {
+    let stack = Stack::start();
+    let alice = User::new(Role::User);
+    let token = alice.token();
+    let mut request_ids = Vec::new();
+    let created = stack.create_market(&alice, "Logged").await;
+    let id = created["id"].as_str().unwrap();
+    for (method, path) in [
+        (Method::GET, "/api/health".to_owned()),
+        (Method::GET, "/api/markets".to_owned()),
+        (Method::GET, format!("/api/markets/{id}")),
+        (Method::GET, "/api/markets/missing".to_owned()),
+        (Method::DELETE, "/api/markets".to_owned()),
+        (Method::PATCH, format!("/api/markets/{id}")),
+    ] {
+        let response =
+            stack.request(method, &path).bearer_auth(&token).json(&json!({"description": "d"})).send().await.unwrap();
+        request_ids.push(response.headers()["x-request-id"].to_str().unwrap().to_owned());
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let logs = stack.logs();
+    for request_id in &request_ids {
+        let lines: Vec<&Value> =
+            logs.iter().filter(|l| l["message"] == "request" && l["request_id"] == request_id.as_str()).collect();
+        assert_eq!(lines.len(), 1, "one request line for {request_id}");
+        for field in ["route", "status", "latency_ms", "lambda_request_id", "user_id", "cold_start"] {
+            assert!(!lines[0][field].is_null(), "{field} in {}", lines[0]);
+        }
+        let metrics: Vec<&Value> =
+            logs.iter().filter(|l| l["requestId"] == request_id.as_str() && l.get("_aws").is_some()).collect();
+        assert_eq!(metrics.len(), 1, "one EMF record for {request_id}");
+        let definition = &metrics[0]["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(definition["Namespace"], "MarketsApi");
+        for metric in definition["Metrics"].as_array().unwrap() {
+            assert!(metrics[0][metric["Name"].as_str().unwrap()].is_number(), "{metric} in {}", metrics[0]);
+        }
+    }
+    let patch_line =
+        logs.iter().find(|l| l["request_id"] == request_ids[5].as_str() && l["message"] == "request").unwrap();
+    assert_eq!(patch_line["user_id"], alice.id.as_str());
+
+    let everything = std::fs::read_to_string(&stack.log_file).unwrap();
+    assert!(!everything.contains(JWT_SECRET), "the secret is never logged");
+    assert!(!everything.contains(&token), "tokens are never logged");
+    let ids: HashSet<&String> = request_ids.iter().collect();
+    assert_eq!(ids.len(), request_ids.len());
+}
