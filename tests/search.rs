@@ -47,13 +47,25 @@ async fn a_new_market_is_found_first_within_two_seconds() {
     for i in 0..50 {
         stack.create_market(&alice, &format!("{} (round {i})?", UNRELATED[i % UNRELATED.len()])).await;
     }
-    let rain = stack.create_market(&alice, "Will it rain in Paris tomorrow?").await;
+    let created =
+        stack.send_json(Method::POST, "/api/markets", &alice, json!({"name": "Will it rain in Paris tomorrow?"})).await;
+    let rain = created.body["data"].clone();
     let took = eventually(Duration::from_secs(2), async || {
         search_ids(&stack, "rain%20Paris", 5).await.first() == rain["id"].as_str().map(str::to_owned).as_ref()
     })
     .await;
     assert!(took.is_some(), "not found first within 2 s");
     println!("searchable after {:?}", took.unwrap());
+    // The worker's line for the job carries the id of the request that caused it.
+    let request_id = created.header("x-request-id").unwrap();
+    let job_lines =
+        stack.logs().into_iter().filter(|l| l["message"] == "job done" && l["market_id"] == rain["id"]).count();
+    let correlated = stack
+        .logs()
+        .into_iter()
+        .filter(|l| l["message"] == "job done" && l["spans"].to_string().contains(request_id))
+        .count();
+    assert!(job_lines >= 1 && correlated == job_lines, "{job_lines} job lines, {correlated} with the request id");
 
     let reply = stack.get("/api/markets/search?q=rain%20Paris&limit=3").await;
     let scores: Vec<f64> =

@@ -204,6 +204,14 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_sample_sqs_event_is_a_valid_batch() {
+        let (_, indexer) = setup().await;
+        let path = format!("{}/../events/index-worker.json", env!("CARGO_MANIFEST_DIR"));
+        let event: SqsEvent = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        assert!(indexer.handle_batch(event, later()).await.batch_item_failures.is_empty());
+    }
+
+    #[tokio::test]
     async fn stops_taking_work_near_the_deadline() {
         let (_, indexer) = setup().await;
         let mut event = SqsEvent::default();

@@ -92,6 +92,12 @@ async fn a_named_stage_in_the_path_does_not_change_routing() {
 }
 
 #[tokio::test]
+async fn the_sample_search_event_is_a_valid_search() {
+    let reply = call(&state(), search_markets, &event("search-markets")).await;
+    assert_eq!((reply.status(), &reply.body_json()["meta"]["count"]), (StatusCode::OK, &Value::from(0)));
+}
+
+#[tokio::test]
 async fn health_needs_nothing() {
     let reply = health(request(&event("health"))).await.unwrap();
     assert_eq!(reply.body_json()["data"]["status"], "ok");
