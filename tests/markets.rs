@@ -177,6 +177,13 @@ async fn bad_input_gets_the_contract_errors() {
     let cursor = stack.get("/api/markets?cursor=eyJrIjoxfQ.AAAA").await;
     assert_eq!((cursor.status, cursor.error_code()), (StatusCode::BAD_REQUEST, "INVALID_CURSOR"));
 
+    let far = stack
+        .send_json(Method::POST, "/api/markets", &alice, json!({"name": "x", "endDate": "9999-12-31T23:59:59-01:00"}))
+        .await;
+    assert_eq!((far.status, far.error_code()), (StatusCode::BAD_REQUEST, "VALIDATION_FAILED"));
+    let long_id = stack.get(&format!("/api/markets/{}", "x".repeat(3000))).await;
+    assert_eq!((long_id.status, long_id.error_code()), (StatusCode::NOT_FOUND, "NOT_FOUND"));
+
     let missing = stack.get("/api/markets/01ARZ3NDEKTSV4RRFFQ69G5FAV").await;
     assert_eq!((missing.status, missing.error_code()), (StatusCode::NOT_FOUND, "NOT_FOUND"));
     let unknown = stack.get("/api/nothing-here").await;

@@ -74,6 +74,17 @@ async fn positions_need_an_active_existing_market_and_a_valid_amount() {
         assert_eq!(reply.body["details"][0]["field"], field);
     }
 
+    let stale = stack
+        .request(Method::POST, &format!("/api/markets/{id}/positions"))
+        .bearer_auth(alice.token())
+        .header("if-match", "\"v7\"")
+        .json(&json!({"outcome": "yes", "amount": 1}))
+        .send()
+        .await
+        .unwrap();
+    let stale = Reply::from(stale).await;
+    assert_eq!((stale.status, stale.error_code()), (StatusCode::PRECONDITION_FAILED, "PRECONDITION_FAILED"));
+
     let closed =
         stack.send_json(Method::PATCH, &format!("/api/markets/{id}"), &alice, json!({"status": "closed"})).await;
     assert_eq!(closed.status, StatusCode::OK);

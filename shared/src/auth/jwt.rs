@@ -24,6 +24,18 @@ pub struct Claims {
     pub aud: Option<String>,
 }
 
+/// What a verified token tells us. `iss`, `aud` and `exp` are checked by the validation itself
+/// (`aud` may be a string or a list, so it is not read here).
+#[derive(Deserialize)]
+struct VerifiedClaims {
+    sub: String,
+    role: Role,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    email: Option<String>,
+}
+
 /// Verifies tokens; the key and the validation rules are built once.
 pub struct Authenticator {
     key: DecodingKey,
@@ -61,7 +73,7 @@ impl Authenticator {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or(ApiError::Unauthorized("the Authorization header must be `Bearer <token>`"))?;
-        let claims = decode::<Claims>(token, &self.key, &self.validation)
+        let claims = decode::<VerifiedClaims>(token, &self.key, &self.validation)
             .map_err(|error| {
                 tracing::debug!(%error, "token rejected");
                 ApiError::Unauthorized("the bearer token is invalid or expired")
@@ -128,6 +140,17 @@ mod tests {
         for token in [forged, expired, unsigned, no_role, "not-a-jwt".to_owned()] {
             assert!(matches!(authenticate(&auth, &token), Err(ApiError::Unauthorized(_))), "{token}");
         }
+    }
+
+    #[test]
+    fn accepts_an_audience_list() {
+        let auth = Authenticator::new(&AuthConfig::new(SECRET.to_vec(), None, Some("markets".into())).unwrap());
+        let body = serde_json::json!({"sub": "alice", "role": "user", "exp": now() + 60, "aud": ["other", "markets"]});
+        let token = encode(&Header::new(Algorithm::HS256), &body, &EncodingKey::from_secret(SECRET)).unwrap();
+        assert!(authenticate(&auth, &token).is_ok());
+        let wrong = serde_json::json!({"sub": "alice", "role": "user", "exp": now() + 60, "aud": "other"});
+        let token = encode(&Header::new(Algorithm::HS256), &wrong, &EncodingKey::from_secret(SECRET)).unwrap();
+        assert!(authenticate(&auth, &token).is_err());
     }
 
     #[test]

@@ -11,19 +11,23 @@ pub type Timestamp = String;
 const FIXED: &[time::format_description::BorrowedFormatItem<'static>] =
     format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
 
-fn format(moment: OffsetDateTime) -> Timestamp {
-    moment.to_offset(UtcOffset::UTC).format(FIXED).expect("years 0..9999 format")
+/// `moment` in the fixed UTC form; `None` outside years 0..=9999 (which the form cannot hold).
+fn format(moment: OffsetDateTime) -> Option<Timestamp> {
+    let utc = moment.checked_to_offset(UtcOffset::UTC)?;
+    if !(0..=9999).contains(&utc.year()) {
+        return None;
+    }
+    utc.format(FIXED).ok()
 }
 
 /// The current time.
 pub fn now() -> Timestamp {
-    format(OffsetDateTime::now_utc())
+    format(OffsetDateTime::now_utc()).expect("the clock reads a year before 10000")
 }
 
 /// Reads any RFC 3339 time (any offset) and returns it in the fixed UTC form.
 pub fn parse_timestamp(text: &str) -> Option<Timestamp> {
-    let moment = OffsetDateTime::parse(text, &Rfc3339).ok()?;
-    (0..=9999).contains(&moment.to_offset(UtcOffset::UTC).year()).then(|| format(moment))
+    format(OffsetDateTime::parse(text, &Rfc3339).ok()?)
 }
 
 #[cfg(test)]
@@ -36,6 +40,8 @@ mod tests {
         assert_eq!(parse_timestamp("2026-01-01T00:00:00.5Z").unwrap(), "2026-01-01T00:00:00.500Z");
         assert!(parse_timestamp("tomorrow").is_none());
         assert!(parse_timestamp("2026-01-01").is_none());
+        assert!(parse_timestamp("9999-12-31T23:59:59-01:00").is_none(), "past year 9999 in UTC");
+        assert!(parse_timestamp("0000-01-01T00:30:00+01:00").is_none());
         assert_eq!(now().len(), "2026-11-25T10:03:02.123Z".len());
     }
 }

@@ -42,12 +42,15 @@ pub fn source_ip(req: &Request) -> Option<String> {
 }
 
 /// The `{id}` path parameter.
+/// The `{id}` path parameter. Ids are ULIDs: anything else names no market (404), and never
+/// reaches DynamoDB (whose key limits would turn it into a 500).
 pub fn path_id(req: &Request) -> Result<String, ApiError> {
-    req.path_parameters_ref()
-        .and_then(|params| params.first("id"))
-        .filter(|id| !id.is_empty())
-        .map(str::to_owned)
-        .ok_or_else(|| ApiError::BadRequest("missing path parameter id".into()))
+    let id = req.path_parameters_ref().and_then(|params| params.first("id")).unwrap_or("");
+    let is_ulid = id.len() == 26 && id.bytes().all(|b| b.is_ascii_alphanumeric());
+    if !is_ulid {
+        return Err(ApiError::NotFound(format!("market {} not found", id.chars().take(64).collect::<String>())));
+    }
+    Ok(id.to_owned())
 }
 
 /// One query parameter; a repeated one is a 400 rather than a silent pick.

@@ -163,23 +163,30 @@ impl MarketRepository for InMemoryStore {
 
 #[async_trait]
 impl PositionRepository for InMemoryStore {
-    async fn add(&self, position: &Position, record: Option<&IdempotencyRecord>) -> Result<Market, RepoError> {
+    async fn add(
+        &self,
+        position: &Position,
+        expected_version: Option<u64>,
+        record: Option<&IdempotencyRecord>,
+    ) -> Result<(), RepoError> {
         let mut state = self.state();
         let market = state.markets.get(&position.market_id).ok_or(RepoError::NotFound)?;
         if market.status != MarketStatus::Active {
             return Err(RepoError::MarketNotActive);
+        }
+        if expected_version.is_some_and(|version| version != market.version) {
+            return Err(RepoError::VersionConflict);
         }
         Self::check_record(&state, record)?;
         let market = state.markets.get_mut(&position.market_id).expect("checked above");
         market.volume = market.volume.checked_add(position.amount).ok_or(RepoError::Internal("overflow".into()))?;
         market.version += 1;
         market.updated_at.clone_from(&position.created_at);
-        let market = market.clone();
         state.positions.push(position.clone());
         if let Some(record) = record {
             state.records.insert(record.key.clone(), record.clone());
         }
-        Ok(market)
+        Ok(())
     }
 
     async fn list(&self, market_id: &str, start: Option<&PageKey>, limit: usize) -> Result<Page<Position>, RepoError> {

@@ -175,9 +175,14 @@ pub trait MarketRepository: Send + Sync {
 #[async_trait]
 pub trait PositionRepository: Send + Sync {
     /// One transaction: the position, the market's volume raised by its amount and its version
-    /// by one, and the idempotency record; only if the market exists (`NotFound`) and is active
-    /// (`MarketNotActive`). Returns the market as it is after the write.
-    async fn add(&self, position: &Position, record: Option<&IdempotencyRecord>) -> Result<Market, RepoError>;
+    /// by one, and the idempotency record; only if the market exists (`NotFound`), is active
+    /// (`MarketNotActive`) and, when one is expected, is at that version (`VersionConflict`).
+    async fn add(
+        &self,
+        position: &Position,
+        expected_version: Option<u64>,
+        record: Option<&IdempotencyRecord>,
+    ) -> Result<(), RepoError>;
 
     /// A market's positions, newest first.
     async fn list(&self, market_id: &str, start: Option<&PageKey>, limit: usize) -> Result<Page<Position>, RepoError>;

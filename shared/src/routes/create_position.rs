@@ -8,19 +8,19 @@ use super::replayed;
 use crate::auth::{Caller, Permission};
 use crate::domain::PositionInput;
 use crate::error::ApiError;
-use crate::http::{ApiResponse, idempotency_key, json_body, path_id};
+use crate::http::{ApiResponse, idempotency_key, if_match, json_body, path_id};
 use crate::runtime::AppState;
 use crate::service::{IdempotentRequest, Written};
 
 pub async fn create_position(state: &AppState, caller: Caller, request: Request) -> Result<ApiResponse, ApiError> {
     let user = caller.require(Permission::Write)?;
-    let market_id = path_id(&request)?;
+    let (market_id, precondition) = (path_id(&request)?, if_match(&request)?);
     let body = json_body(&request)?;
     let operation = format!("create-position:{market_id}");
     let idempotency =
         idempotency_key(&request)?.map(|key| IdempotentRequest::new(&user.user_id, &operation, &key, &body));
     let input = PositionInput::from_json(body)?;
-    match state.positions.take(user, &market_id, input, idempotency).await? {
+    match state.positions.take(user, &market_id, input, precondition, idempotency).await? {
         Written::New(position) => Ok(ApiResponse::data(StatusCode::CREATED, position)),
         Written::Replayed(first) => replayed(first),
     }

@@ -16,6 +16,6 @@ pub async fn replace_market(state: &AppState, caller: Caller, request: Request) 
     let (id, precondition) = (path_id(&request)?, if_match(&request)?);
     let input = MarketReplacement::from_json(json_body(&request)?)?;
     let market = state.markets.replace(editor, &id, input, precondition).await?;
-    let creators = state.markets.creators(std::slice::from_ref(&market)).await?;
-    Ok(market_response(StatusCode::OK, &market, creators.get(&market.creator_id)))
+    let creator = state.markets.creator_after_write(&market).await;
+    Ok(market_response(StatusCode::OK, &market, creator.as_ref()))
 }

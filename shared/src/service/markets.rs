@@ -15,8 +15,8 @@ use crate::jobs::{IndexJob, JobOp, JobPublisher};
 use crate::repo::{ListQuery, MarketRepository, Page, PageKey, RepoError, UserRepository};
 use crate::retry::{Backoff, retry};
 
-/// How often an edit without `If-Match` re-reads and retries after losing a race.
-const EDIT_ATTEMPTS: usize = 3;
+/// How an edit without `If-Match` retries after losing a race (positions bump the version too).
+const EDIT_RETRIES: Backoff = Backoff { max_attempts: 5, ..Backoff::CONTENTION };
 
 /// The profiles of the creators of some markets, by user id.
 pub type Creators = HashMap<String, UserProfile>;
@@ -132,6 +132,18 @@ impl MarketService {
         self.markets.get(id).await?.ok_or_else(|| ApiError::NotFound(format!("market {id} not found")))
     }
 
+    /// The creator of a market just written, for the response: a failed read only leaves it out
+    /// (the write happened; failing the request would invite a duplicate retry).
+    pub async fn creator_after_write(&self, market: &Market) -> Option<UserProfile> {
+        match self.creators(std::slice::from_ref(market)).await {
+            Ok(mut creators) => creators.remove(&market.creator_id),
+            Err(error) => {
+                tracing::warn!(error = %crate::error::error_chain(&error), "creator not read after the write");
+                None
+            }
+        }
+    }
+
     /// The creators of `markets`, in one batch read whatever their number (no N+1).
     pub async fn creators(&self, markets: &[Market]) -> Result<Creators, ApiError> {
         if markets.is_empty() {
@@ -180,8 +192,11 @@ impl MarketService {
         patch: MarketPatch,
         precondition: If,
     ) -> Result<Market, ApiError> {
-        let attempts = if precondition == If::Any { EDIT_ATTEMPTS } else { 1 };
-        for _ in 0..attempts {
+        let attempts = if precondition == If::Any { EDIT_RETRIES.max_attempts } else { 1 };
+        for attempt in 0..attempts {
+            if attempt > 0 {
+                tokio::time::sleep(EDIT_RETRIES.delay(attempt)).await;
+            }
             let current = self.get(id).await?;
             let Some(changed) = apply(editor, &current, &patch, precondition)? else { return Ok(current) };
             let job = IndexJob::new(&changed.id, changed.version, JobOp::Upsert);

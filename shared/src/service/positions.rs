@@ -9,6 +9,7 @@ use super::{Dependencies, IdempotentRequest, Written};
 use crate::auth::Principal;
 use crate::domain::{Position, PositionInput, new_id, now};
 use crate::error::ApiError;
+use crate::http::If;
 use crate::repo::{MarketRepository, Page, PageKey, PositionRepository, RepoError, UserRepository};
 use crate::retry::{Backoff, retry};
 
@@ -37,6 +38,7 @@ impl PositionService {
         user: &Principal,
         market_id: &str,
         input: PositionInput,
+        precondition: If,
         idempotency: Option<IdempotentRequest>,
     ) -> Result<Written<Position>, ApiError> {
         if let Some(request) = &idempotency
@@ -57,13 +59,18 @@ impl PositionService {
             .as_ref()
             .map(|request| request.record(201, serde_json::to_string(&position).expect("positions serialize"), None));
         // Positions on one market contend for its item: a cancelled transaction is retried with jitter.
-        let write = || self.positions.add(&position, record.as_ref());
+        let expected = match precondition {
+            If::Any => None,
+            If::Version(version) => Some(version),
+        };
+        let write = || self.positions.add(&position, expected, record.as_ref());
         match retry(Backoff::CONTENTION, None, |e| matches!(e, RepoError::TransactionConflict), write).await {
             Ok(_) => {
                 self.cache.invalidate(market_id);
                 Ok(Written::New(position))
             }
             Err(RepoError::NotFound) => Err(ApiError::NotFound(format!("market {market_id} not found"))),
+            Err(RepoError::VersionConflict) => Err(ApiError::PreconditionFailed),
             Err(RepoError::IdempotencyKeyUsed) => {
                 let request = idempotency.as_ref().expect("only a keyed write has a record");
                 Ok(Written::Replayed(self.replays.after_losing(request).await?))
@@ -118,7 +125,7 @@ mod tests {
         };
         assert_eq!((market.volume.to_stored().as_str(), creator.name.as_str()), ("0.1", "Alice"));
         for amount in ["0.2", "0.000001"] {
-            positions.take(&alice(), &market.id, input(amount), None).await.unwrap();
+            positions.take(&alice(), &market.id, input(amount), If::Any, None).await.unwrap();
         }
         let after = markets.get(&market.id).await.unwrap();
         assert_eq!((after.volume.to_stored().as_str(), after.version), ("0.300001", 3));
@@ -127,10 +134,15 @@ mod tests {
 
         let close =
             crate::domain::MarketPatch { status: Some(crate::domain::MarketStatus::Closed), ..Default::default() };
-        markets.patch(&alice(), &market.id, close, crate::http::If::Any).await.unwrap();
-        let refused = positions.take(&alice(), &market.id, input("1"), None).await;
+        let stale = positions.take(&alice(), &market.id, input("1"), If::Version(1), None).await;
+        assert!(matches!(stale, Err(ApiError::PreconditionFailed)));
+        markets.patch(&alice(), &market.id, close, If::Any).await.unwrap();
+        let refused = positions.take(&alice(), &market.id, input("1"), If::Any, None).await;
         assert!(matches!(refused, Err(ApiError::MarketNotActive)));
-        assert!(matches!(positions.take(&alice(), "missing", input("1"), None).await, Err(ApiError::NotFound(_))));
+        assert!(matches!(
+            positions.take(&alice(), "missing", input("1"), If::Any, None).await,
+            Err(ApiError::NotFound(_))
+        ));
         assert!(matches!(positions.list("missing", None, 10).await, Err(ApiError::NotFound(_))));
     }
 }

@@ -38,7 +38,7 @@ impl DynamoMarkets {
         match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
             Ok(_) => Ok(()),
             Err(error) => match cancellation(&error) {
-                Some(Cancelled::Conflict) => Err(RepoError::TransactionConflict),
+                Some(other @ (Cancelled::Conflict | Cancelled::Throttled)) => Err(other.into()),
                 Some(Cancelled::ConditionFailed { .. }) => match self.get(id).await? {
                     Some(_) => Err(RepoError::VersionConflict),
                     None => Err(RepoError::NotFound),
@@ -187,7 +187,7 @@ impl MarketRepository for DynamoMarkets {
         // All or none: a market never exists without the position or the record written with it.
         let result = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
         result.map(|_| ()).map_err(|error| match cancellation(&error) {
-            Some(Cancelled::Conflict) => RepoError::TransactionConflict,
+            Some(other @ (Cancelled::Conflict | Cancelled::Throttled)) => other.into(),
             Some(Cancelled::ConditionFailed { index, .. }) if Some(index) == record_index => {
                 RepoError::IdempotencyKeyUsed
             }

@@ -47,8 +47,24 @@ pub struct Tables {
 enum Cancelled {
     /// Another transaction touched the same items: retry.
     Conflict,
+    /// DynamoDB throttled an item: worth retrying later (503).
+    Throttled,
     /// The condition of item `index` failed; `item` is its old value when it was asked for.
     ConditionFailed { index: usize, item: Option<Item> },
+}
+
+impl From<Cancelled> for RepoError {
+    /// The meaning of the cancellations every transaction shares; a failed condition means what
+    /// its item is, which only the caller knows.
+    fn from(cancelled: Cancelled) -> Self {
+        match cancelled {
+            Cancelled::Conflict => RepoError::TransactionConflict,
+            Cancelled::Throttled => RepoError::Unavailable("transaction throttled".into()),
+            Cancelled::ConditionFailed { index, .. } => {
+                RepoError::Internal(format!("unexpected failed condition on transaction item {index}").into())
+            }
+        }
+    }
 }
 
 fn cancellation<R>(error: &SdkError<TransactWriteItemsError, R>) -> Option<Cancelled> {
@@ -57,6 +73,10 @@ fn cancellation<R>(error: &SdkError<TransactWriteItemsError, R>) -> Option<Cance
     let reasons = cancelled.cancellation_reasons();
     if reasons.iter().any(|reason| reason.code() == Some("TransactionConflict")) {
         return Some(Cancelled::Conflict);
+    }
+    let throttled = ["ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"];
+    if reasons.iter().any(|reason| reason.code().is_some_and(|code| throttled.contains(&code))) {
+        return Some(Cancelled::Throttled);
     }
     reasons
         .iter()

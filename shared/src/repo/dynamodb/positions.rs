@@ -6,9 +6,9 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
 
 use super::idempotency::put_record;
-use super::markets::{exclusive_start_key, market_key, read as read_market};
+use super::markets::{exclusive_start_key, from_item as market_from_item, market_key, read as read_market};
 use super::{Cancelled, Item, Tables, cancellation, get_n, get_s, n, s, store_error};
-use crate::domain::{Amount, Market, Outcome, Position};
+use crate::domain::{Amount, MarketStatus, Outcome, Position};
 use crate::repo::{IdempotencyRecord, Page, PageKey, PositionRepository, RepoError};
 
 pub struct DynamoPositions {
@@ -61,21 +61,29 @@ fn build_error(error: aws_sdk_dynamodb::error::BuildError) -> RepoError {
 #[async_trait]
 impl PositionRepository for DynamoPositions {
     #[tracing::instrument(skip_all, fields(market = %position.market_id, amount = %position.amount), err(Debug))]
-    async fn add(&self, position: &Position, record: Option<&IdempotencyRecord>) -> Result<Market, RepoError> {
+    async fn add(
+        &self,
+        position: &Position,
+        expected_version: Option<u64>,
+        record: Option<&IdempotencyRecord>,
+    ) -> Result<(), RepoError> {
+        let mut condition = "attribute_exists(id) AND #status = :active".to_owned();
         // ADD is exact decimal arithmetic in DynamoDB: concurrent positions never lose an update.
-        let raise_volume = Update::builder()
+        let mut raise_volume = Update::builder()
             .table_name(&self.tables.markets)
             .set_key(Some(market_key(&position.market_id)))
             .update_expression("SET updatedAt = :now ADD volume :amount, version :one")
-            .condition_expression("attribute_exists(id) AND #status = :active")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":now", s(&position.created_at))
             .expression_attribute_values(":amount", n(position.amount.to_stored()))
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":active", s("active"))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .build()
-            .map_err(build_error)?;
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        if let Some(version) = expected_version {
+            condition.push_str(" AND version = :expected");
+            raise_volume = raise_volume.expression_attribute_values(":expected", n(version));
+        }
+        let raise_volume = raise_volume.condition_expression(condition).build().map_err(build_error)?;
         let mut items = vec![
             TransactWriteItem::builder().update(raise_volume).build(),
             TransactWriteItem::builder().put(put_position(&self.tables.positions, position)?).build(),
@@ -83,28 +91,27 @@ impl PositionRepository for DynamoPositions {
         if let Some(record) = record {
             items.push(TransactWriteItem::builder().put(put_record(&self.tables.idempotency, record)?).build());
         }
-        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
-            Ok(_) => {}
-            Err(error) => {
-                return Err(match cancellation(&error) {
-                    Some(Cancelled::Conflict) => RepoError::TransactionConflict,
-                    Some(Cancelled::ConditionFailed { index: 0, item }) => {
-                        let exists = match item {
-                            Some(old) => !old.is_empty(),
-                            None => {
-                                read_market(&self.client, &self.tables.markets, &position.market_id).await?.is_some()
-                            }
-                        };
-                        if exists { RepoError::MarketNotActive } else { RepoError::NotFound }
-                    }
-                    Some(Cancelled::ConditionFailed { index: 1, .. }) => RepoError::AlreadyExists,
-                    Some(Cancelled::ConditionFailed { .. }) => RepoError::IdempotencyKeyUsed,
-                    None => store_error(error),
-                });
+        let Err(error) = self.client.transact_write_items().set_transact_items(Some(items)).send().await else {
+            return Ok(());
+        };
+        Err(match cancellation(&error) {
+            Some(other @ (Cancelled::Conflict | Cancelled::Throttled)) => other.into(),
+            Some(Cancelled::ConditionFailed { index: 0, item }) => {
+                // Why the market refused: gone, not active, or at another version than expected.
+                let market = match item.filter(|old| !old.is_empty()) {
+                    Some(old) => Some(market_from_item(&old)?),
+                    None => read_market(&self.client, &self.tables.markets, &position.market_id).await?,
+                };
+                match market {
+                    None => RepoError::NotFound,
+                    Some(market) if market.status != MarketStatus::Active => RepoError::MarketNotActive,
+                    Some(_) => RepoError::VersionConflict,
+                }
             }
-        }
-        // The transaction returns nothing: read the market as the write left it.
-        read_market(&self.client, &self.tables.markets, &position.market_id).await?.ok_or(RepoError::NotFound)
+            Some(Cancelled::ConditionFailed { index: 1, .. }) => RepoError::AlreadyExists,
+            Some(Cancelled::ConditionFailed { .. }) => RepoError::IdempotencyKeyUsed,
+            None => store_error(error),
+        })
     }
 
     #[tracing::instrument(skip(self, start), err(Debug))]
