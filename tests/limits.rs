@@ -79,9 +79,10 @@ async fn requests_are_served_when_the_limiter_table_is_gone() {
         assert_eq!(reply.status, StatusCode::OK);
         assert_eq!(reply.header("ratelimit-limit"), None);
     }
-    let warned = stack.logs().iter().any(|line| {
+    let is_warning = |line: &Value| {
         line["level"] == "WARN" && line["message"].as_str().unwrap_or("").contains("rate limiter unreachable")
-    });
+    };
+    let warned = stack.logs_when(|logs| logs.iter().any(is_warning)).iter().any(is_warning);
     assert!(warned, "a warning is logged");
 }
 
@@ -128,9 +129,10 @@ async fn every_request_logs_one_line_and_one_metrics_record_and_no_secret() {
             stack.request(method, &path).bearer_auth(&token).json(&json!({"description": "d"})).send().await.unwrap();
         request_ids.push(response.headers()["x-request-id"].to_str().unwrap().to_owned());
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
-
-    let logs = stack.logs();
+    let logged = |logs: &[Value]| {
+        request_ids.iter().all(|id| logs.iter().any(|l| l["message"] == "request" && l["request_id"] == id.as_str()))
+    };
+    let logs = stack.logs_when(logged);
     for request_id in &request_ids {
         let lines: Vec<&Value> =
             logs.iter().filter(|l| l["message"] == "request" && l["request_id"] == request_id.as_str()).collect();

@@ -58,13 +58,10 @@ async fn a_new_market_is_found_first_within_two_seconds() {
     println!("searchable after {:?}", took.unwrap());
     // The worker's line for the job carries the id of the request that caused it.
     let request_id = created.header("x-request-id").unwrap();
-    let job_lines =
-        stack.logs().into_iter().filter(|l| l["message"] == "job done" && l["market_id"] == rain["id"]).count();
-    let correlated = stack
-        .logs()
-        .into_iter()
-        .filter(|l| l["message"] == "job done" && l["spans"].to_string().contains(request_id))
-        .count();
+    let job_done = |l: &Value| l["message"] == "job done" && l["market_id"] == rain["id"];
+    let logs = stack.logs_when(|logs| logs.iter().any(job_done));
+    let job_lines = logs.iter().filter(|l| job_done(l)).count();
+    let correlated = logs.iter().filter(|l| job_done(l) && l["spans"].to_string().contains(request_id)).count();
     assert!(job_lines >= 1 && correlated == job_lines, "{job_lines} job lines, {correlated} with the request id");
 
     let reply = stack.get("/api/markets/search?q=rain%20Paris&limit=3").await;

@@ -139,14 +139,25 @@ impl Stack {
         logs.lines().filter_map(|line| serde_json::from_str::<Value>(line).ok()).collect()
     }
 
+    /// The stack's log lines once `ready` holds for them (function output reaches the log file a
+    /// moment after the response, through the gateway's pipe), or after 5 s whatever they are.
+    pub fn logs_when(&self, ready: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let logs = self.logs();
+            if ready(&logs) || std::time::Instant::now() > deadline {
+                return logs;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
     /// The JSON log line the function wrote for the request with this id.
     pub fn request_log(&self, request_id: &str) -> Value {
-        self.logs()
+        let is_it = |line: &Value| line["message"] == "request" && line["request_id"] == request_id;
+        self.logs_when(|logs| logs.iter().any(is_it))
             .into_iter()
-            .find(|line| {
-                line["message"] == "request"
-                    && line["spans"].as_array().is_some_and(|spans| spans.iter().any(|s| s["request_id"] == request_id))
-            })
+            .find(is_it)
             .unwrap_or_else(|| panic!("no request log line for {request_id} in {}", self.log_file.display()))
     }
 }
