@@ -28,9 +28,12 @@ pub enum ConfigError {
 /// How bearer tokens are verified.
 #[derive(Clone)]
 pub struct AuthConfig {
+    /// Verifies HS256 tokens, unless `jwks_url` is set; always signs pagination cursors.
     pub jwt_secret: Vec<u8>,
     pub issuer: Option<String>,
     pub audience: Option<String>,
+    /// Tokens are RS256, signed by the keys published here (e.g. Cognito's JWKS).
+    pub jwks_url: Option<String>,
 }
 
 impl std::fmt::Debug for AuthConfig {
@@ -39,6 +42,7 @@ impl std::fmt::Debug for AuthConfig {
             .field("jwt_secret", &"<redacted>")
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
+            .field("jwks_url", &self.jwks_url)
             .finish()
     }
 }
@@ -46,14 +50,15 @@ impl std::fmt::Debug for AuthConfig {
 impl AuthConfig {
     pub fn from_env() -> Result<Self, ConfigError> {
         let secret = env::var("JWT_SECRET").map_err(|_| ConfigError::Missing("JWT_SECRET"))?;
-        Self::new(secret.into_bytes(), optional("JWT_ISSUER"), optional("JWT_AUDIENCE"))
+        let config = Self::new(secret.into_bytes(), optional("JWT_ISSUER"), optional("JWT_AUDIENCE"))?;
+        Ok(Self { jwks_url: optional("JWT_JWKS_URL"), ..config })
     }
 
     pub fn new(jwt_secret: Vec<u8>, issuer: Option<String>, audience: Option<String>) -> Result<Self, ConfigError> {
         if jwt_secret.len() < MIN_JWT_SECRET_BYTES {
             return Err(ConfigError::ShortSecret(jwt_secret.len()));
         }
-        Ok(Self { jwt_secret, issuer, audience })
+        Ok(Self { jwt_secret, issuer, audience, jwks_url: None })
     }
 }
 

@@ -56,7 +56,12 @@ impl AppState {
     pub async fn from_env() -> Result<Self, BoxError> {
         let auth = AuthConfig::from_env()?;
         let config = Config::from_env()?;
-        Ok(Self::new(&auth, &aws_dependencies(&config).await, config.settings))
+        let mut state = Self::new(&auth, &aws_dependencies(&config).await, config.settings);
+        if let Some(url) = &auth.jwks_url {
+            let jwks = crate::auth::fetch_jwks(url).await.map_err(|e| format!("cannot load JWT_JWKS_URL: {e}"))?;
+            state.auth = Authenticator::with_jwks(&auth, &jwks);
+        }
+        Ok(state)
     }
 }
 

@@ -1,6 +1,9 @@
 //! Bearer-token verification with a pinned algorithm (HS256), built once per cold start.
 
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
+use std::collections::HashMap;
+
+use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, decode_header, encode};
 use lambda_http::http::HeaderMap;
 use serde::{Deserialize, Serialize};
 
@@ -36,31 +39,45 @@ struct VerifiedClaims {
     email: Option<String>,
 }
 
-/// Verifies tokens; the key and the validation rules are built once.
+/// The keys tokens may be signed with.
+enum Keys {
+    /// HS256 with the shared secret.
+    Secret(DecodingKey),
+    /// RS256 with an identity provider's keys, by key id (`kid`).
+    Published(HashMap<String, DecodingKey>),
+}
+
+/// Verifies tokens; the keys and the validation rules are built once.
 pub struct Authenticator {
-    key: DecodingKey,
+    keys: Keys,
     validation: Validation,
 }
 
 impl Authenticator {
+    /// HS256 with the configured secret.
     pub fn new(config: &AuthConfig) -> Self {
-        // Pinning the algorithm refuses `alg: none` and HS/RS confusion alike.
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.leeway = 0;
-        let mut required = vec!["exp", "sub"];
-        if let Some(issuer) = &config.issuer {
-            validation.set_issuer(&[issuer]);
-            required.push("iss");
+        Self {
+            keys: Keys::Secret(DecodingKey::from_secret(&config.jwt_secret)),
+            validation: validation(config, Algorithm::HS256),
         }
-        match &config.audience {
-            Some(audience) => {
-                validation.set_audience(&[audience]);
-                required.push("aud");
-            }
-            None => validation.validate_aud = false,
+    }
+
+    /// RS256 with the RSA keys of a JWKS (keys of other kinds or without a `kid` are skipped).
+    pub fn with_jwks(config: &AuthConfig, jwks: &JwkSet) -> Self {
+        let keys = jwks
+            .keys
+            .iter()
+            .filter(|jwk| matches!(jwk.algorithm, AlgorithmParameters::RSA(_)))
+            .filter_map(|jwk| Some((jwk.common.key_id.clone()?, DecodingKey::from_jwk(jwk).ok()?)))
+            .collect();
+        Self { keys: Keys::Published(keys), validation: validation(config, Algorithm::RS256) }
+    }
+
+    fn key_for(&self, token: &str) -> Option<&DecodingKey> {
+        match &self.keys {
+            Keys::Secret(key) => Some(key),
+            Keys::Published(keys) => keys.get(&decode_header(token).ok()?.kid?),
         }
-        validation.set_required_spec_claims(&required);
-        Self { key: DecodingKey::from_secret(&config.jwt_secret), validation }
     }
 
     /// The caller behind the `Authorization` header: anonymous without one, 401 for a bad one.
@@ -73,7 +90,8 @@ impl Authenticator {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or(ApiError::Unauthorized("the Authorization header must be `Bearer <token>`"))?;
-        let claims = decode::<VerifiedClaims>(token, &self.key, &self.validation)
+        let key = self.key_for(token).ok_or(ApiError::Unauthorized("the bearer token is invalid or expired"))?;
+        let claims = decode::<VerifiedClaims>(token, key, &self.validation)
             .map_err(|error| {
                 tracing::debug!(%error, "token rejected");
                 ApiError::Unauthorized("the bearer token is invalid or expired")
@@ -84,6 +102,26 @@ impl Authenticator {
         }
         Ok(Caller(Some(Principal { user_id: claims.sub, role: claims.role, name: claims.name, email: claims.email })))
     }
+}
+
+/// The rules every token must pass. Pinning the algorithm refuses `alg: none` and HS/RS confusion.
+fn validation(config: &AuthConfig, algorithm: Algorithm) -> Validation {
+    let mut validation = Validation::new(algorithm);
+    validation.leeway = 0;
+    let mut required = vec!["exp", "sub"];
+    if let Some(issuer) = &config.issuer {
+        validation.set_issuer(&[issuer]);
+        required.push("iss");
+    }
+    match &config.audience {
+        Some(audience) => {
+            validation.set_audience(&[audience]);
+            required.push("aud");
+        }
+        None => validation.validate_aud = false,
+    }
+    validation.set_required_spec_claims(&required);
+    validation
 }
 
 /// Signs an HS256 token: for the dev token command and tests, never on a request path.
@@ -97,6 +135,7 @@ mod tests {
     use super::*;
     use base64::Engine as _;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use jsonwebtoken::jwk::JwkSet;
 
     const SECRET: &[u8] = b"unit-test-secret-0123456789abcdef0123";
 
@@ -140,6 +179,33 @@ mod tests {
         for token in [forged, expired, unsigned, no_role, "not-a-jwt".to_owned()] {
             assert!(matches!(authenticate(&auth, &token), Err(ApiError::Unauthorized(_))), "{token}");
         }
+    }
+
+    /// An RSA key made for these tests only (PKCS#1 DER, base64) and its public modulus.
+    const TEST_RSA_DER: &str = include_str!("test-rsa-key.der.b64");
+    const TEST_RSA_N: &str = include_str!("test-rsa-key.n.txt");
+
+    fn rs256(claims: &Claims, kid: Option<&str>) -> String {
+        let der = base64::engine::general_purpose::STANDARD.decode(TEST_RSA_DER.trim()).unwrap();
+        let header = Header { kid: kid.map(Into::into), ..Header::new(Algorithm::RS256) };
+        encode(&header, claims, &EncodingKey::from_rsa_der(&der)).unwrap()
+    }
+
+    #[test]
+    fn verifies_rs256_tokens_against_published_keys_only() {
+        let jwks: JwkSet = serde_json::from_value(serde_json::json!({"keys": [
+            {"kty": "RSA", "kid": "test-key", "alg": "RS256", "use": "sig", "n": TEST_RSA_N.trim(), "e": "AQAB"}
+        ]}))
+        .unwrap();
+        let config = AuthConfig::new(SECRET.to_vec(), None, None).unwrap();
+        let auth = Authenticator::with_jwks(&config, &jwks);
+        let caller = authenticate(&auth, &rs256(&claims(), Some("test-key"))).unwrap();
+        assert_eq!(caller.principal().unwrap().user_id, "alice");
+        for token in [rs256(&claims(), Some("other-key")), rs256(&claims(), None), mint_token(SECRET, &claims())] {
+            assert!(matches!(authenticate(&auth, &token), Err(ApiError::Unauthorized(_))), "{token}");
+        }
+        // And the other way round: an HS256 stack refuses RS256 tokens.
+        assert!(authenticate(&authenticator(None), &rs256(&claims(), Some("test-key"))).is_err());
     }
 
     #[test]

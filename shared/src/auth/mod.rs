@@ -1,7 +1,10 @@
-//! Who is calling and what they may do: JWT verification and the role → permission table.
+//! Who is calling and what they may do: JWT verification (HS256 with a shared secret, or RS256
+//! with an identity provider's JWKS) and the role → permission table.
 
+mod jwks;
 mod jwt;
 mod roles;
 
+pub use jwks::fetch_jwks;
 pub use jwt::{Authenticator, Claims, mint_token};
 pub use roles::{Caller, Permission, Principal, Role};
