@@ -41,12 +41,17 @@ fn market_response(status: StatusCode, market: &Market, creator: Option<&UserPro
 /// The first response to an idempotent request, sent again to its retry.
 fn replayed(first: StoredResponse) -> Result<ApiResponse, ApiError> {
     let status = StatusCode::from_u16(first.status).map_err(ApiError::internal)?;
+    // A replayed market carries the ETag its first response had (a position has no version).
+    let version = serde_json::from_str::<serde_json::Value>(&first.data).ok().and_then(|data| data["version"].as_u64());
     let data = RawValue::from_string(first.data).map_err(ApiError::internal)?;
-    let response = ApiResponse::data(status, data).text_header("idempotent-replayed", "true");
-    Ok(match first.location {
-        Some(location) => response.text_header("location", &location),
-        None => response,
-    })
+    let mut response = ApiResponse::data(status, data).text_header("idempotent-replayed", "true");
+    if let Some(version) = version {
+        response = response.text_header("etag", &etag_for(version));
+    }
+    if let Some(location) = first.location {
+        response = response.text_header("location", &location);
+    }
+    Ok(response)
 }
 
 /// The `limit` query parameter: 1..=100, default 20.

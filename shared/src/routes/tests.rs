@@ -51,6 +51,11 @@ async fn sample_events_drive_every_market_route() {
     assert_eq!(created.body_json()["data"]["volume"], 10);
     assert_eq!(created.body_json()["data"]["creator"]["name"], "Alice");
     let replay = call(&state, create_market, &event("create-market")).await;
+    assert_eq!(
+        (replay.header_value("etag"), replay.header_value("idempotent-replayed")),
+        (Some("\"v1\""), Some("true"))
+    );
+    assert_eq!(replay.header_value("location"), Some(format!("/api/markets/{id}").as_str()));
     assert_eq!((replay.status(), replay.body_json()["data"]["id"].as_str()), (StatusCode::CREATED, Some(id.as_str())));
     let listed = call(&state, list_markets, &event("list-markets")).await;
     assert_eq!(listed.body_json()["data"][0]["id"], id.as_str());
