@@ -80,22 +80,12 @@ async fn market_lifecycle_create_read_replace_patch_delete() {
     assert_eq!(stale.header("etag"), Some("\"v3\""));
 
     let moderator = User::new(Role::Moderator);
-    let deleted = stack
-        .request(Method::DELETE, &format!("/api/markets/{id}"))
-        .bearer_auth(moderator.token())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
-    assert!(deleted.bytes().await.unwrap().is_empty());
+    let deleted = stack.delete(&format!("/api/markets/{id}"), &moderator).await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    assert!(deleted.text.is_empty());
     assert_eq!(stack.get(&format!("/api/markets/{id}")).await.status, StatusCode::NOT_FOUND);
-    let again = stack
-        .request(Method::DELETE, &format!("/api/markets/{id}"))
-        .bearer_auth(moderator.token())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(again.status(), StatusCode::NOT_FOUND);
+    let again = stack.delete(&format!("/api/markets/{id}"), &moderator).await;
+    assert_eq!((again.status, again.error_code()), (StatusCode::NOT_FOUND, "NOT_FOUND"));
 }
 
 #[tokio::test]
@@ -212,9 +202,7 @@ async fn permissions_and_status_rules_are_enforced() {
 
     let not_creator = stack.send_json(Method::PATCH, &path, &bob, json!({"name": "mine now"})).await;
     assert_eq!((not_creator.status, not_creator.error_code()), (StatusCode::FORBIDDEN, "FORBIDDEN"));
-    let user_delete =
-        api_tests::Reply::from(stack.request(Method::DELETE, &path).bearer_auth(alice.token()).send().await.unwrap())
-            .await;
+    let user_delete = stack.delete(&path, &alice).await;
     assert_eq!((user_delete.status, user_delete.error_code()), (StatusCode::FORBIDDEN, "FORBIDDEN"));
     let user_resolves = stack.send_json(Method::PATCH, &path, &alice, json!({"status": "resolved"})).await;
     assert_eq!((user_resolves.status, user_resolves.error_code()), (StatusCode::FORBIDDEN, "FORBIDDEN"));

@@ -174,13 +174,7 @@ async fn an_update_delivered_after_the_delete_does_not_bring_the_market_back() {
         )
         .await;
     assert_eq!(renamed.status, StatusCode::OK);
-    let deleted = stack
-        .request(Method::DELETE, &format!("/api/markets/{id}"))
-        .bearer_auth(moderator.token())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    assert_eq!(stack.delete(&format!("/api/markets/{id}"), &moderator).await.status, StatusCode::NO_CONTENT);
     // The rename's job, delivered again after the delete's, as SQS may.
     let (sqs, queue) = stack.queue("IndexQueue").await;
     let late = serde_json::to_string(&IndexJob::new(&id, 2, JobOp::Upsert)).unwrap();

@@ -97,6 +97,11 @@ impl Stack {
         Reply::from(self.request(method, path).bearer_auth(user.token()).json(&body).send().await.expect("send")).await
     }
 
+    /// DELETE `path` as `user`.
+    pub async fn delete(&self, path: &str, user: &User) -> Reply {
+        Reply::from(self.request(Method::DELETE, path).bearer_auth(user.token()).send().await.expect("DELETE")).await
+    }
+
     /// Creates a market as `user` and returns its JSON.
     pub async fn create_market(&self, user: &User, name: &str) -> Value {
         let reply = self.send_json(Method::POST, "/api/markets", user, json!({ "name": name })).await;
