@@ -7,7 +7,6 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
@@ -215,9 +214,7 @@ impl User {
     }
 }
 
-pub fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).expect("clock after 1970").as_secs()
-}
+pub use shared::domain::unix_seconds as now;
 
 /// A response read whole: status, headers, the body as JSON (`Null` when empty) and as text
 /// (for exact numbers, which JSON values would round through f64).

@@ -42,7 +42,7 @@ fn parse_role(text: &str) -> Result<Role, String> {
 
 fn main() {
     let args = Args::parse();
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock after 1970").as_secs();
+    let now = shared::domain::unix_seconds();
     let claims = Claims {
         sub: args.sub,
         role: args.role,

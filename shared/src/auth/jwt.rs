@@ -139,9 +139,7 @@ mod tests {
 
     const SECRET: &[u8] = b"unit-test-secret-0123456789abcdef0123";
 
-    fn now() -> u64 {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
-    }
+    use crate::domain::unix_seconds as now;
 
     fn claims() -> Claims {
         Claims { sub: "alice".into(), role: Role::User, exp: now() + 60, name: None, email: None, iss: None, aud: None }

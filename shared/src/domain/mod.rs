@@ -13,4 +13,4 @@ pub use id::new_id;
 pub use input::{MarketPatch, MarketReplacement, NewMarket, PositionInput};
 pub use market::{Market, MarketStatus, MarketView, Outcome, UserProfile};
 pub use position::Position;
-pub use timestamp::{Timestamp, now, parse_timestamp};
+pub use timestamp::{Timestamp, now, parse_timestamp, unix_seconds};

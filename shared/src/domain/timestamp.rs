@@ -20,6 +20,11 @@ fn format(moment: OffsetDateTime) -> Option<Timestamp> {
     utc.format(FIXED).ok()
 }
 
+/// The current time in Unix seconds (TTL attributes, rate-limit windows, token expiry).
+pub fn unix_seconds() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
 /// The current time.
 pub fn now() -> Timestamp {
     format(OffsetDateTime::now_utc()).expect("the clock reads a year before 10000")

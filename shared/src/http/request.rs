@@ -123,6 +123,16 @@ pub enum If {
     Version(u64),
 }
 
+impl If {
+    /// The version a conditional write must find, if any.
+    pub fn expected_version(self) -> Option<u64> {
+        match self {
+            If::Any => None,
+            If::Version(version) => Some(version),
+        }
+    }
+}
+
 /// Parses `If-Match`; `*` means any existing version, anything but `"v<n>"` is a 400.
 pub fn if_match(req: &Request) -> Result<If, ApiError> {
     let Some(value) = req.headers().get("if-match") else { return Ok(If::Any) };

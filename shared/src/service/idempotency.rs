@@ -2,11 +2,12 @@
 //! effect, and a retry gets that response back instead of a second effect.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+use crate::domain::unix_seconds;
 use crate::error::ApiError;
 use crate::repo::{IdempotencyRecord, IdempotencyRepository};
 
@@ -32,7 +33,7 @@ impl IdempotentRequest {
     }
 
     pub(crate) fn record(&self, status: u16, data: String, location: Option<String>) -> IdempotencyRecord {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        let now = Duration::from_secs(unix_seconds());
         IdempotencyRecord {
             key: self.key.clone(),
             fingerprint: self.fingerprint.clone(),

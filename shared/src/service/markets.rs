@@ -220,10 +220,7 @@ impl MarketService {
         if !deleter.can(Permission::Delete) {
             return Err(ApiError::Forbidden("deleting markets needs the delete permission"));
         }
-        let expected = match precondition {
-            If::Any => None,
-            If::Version(version) => Some(version),
-        };
+        let expected = precondition.expected_version();
         let job = IndexJob::new(id, expected.unwrap_or_default(), JobOp::Delete);
         self.markets.delete(id, expected, &job).await.map_err(|error| match error {
             RepoError::VersionConflict => ApiError::PreconditionFailed,

@@ -1,8 +1,8 @@
 //! Fixed-window rate limiting per caller, on a counter shared by every function instance.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::domain::unix_seconds;
 use crate::error::error_chain;
 use crate::repo::RateCounter;
 
@@ -37,7 +37,7 @@ impl RateLimiter {
     /// Counts one request by `identity` (a user id or a source address). `None` when the counter
     /// cannot be reached: the request is served (fail open) and a warning logged.
     pub async fn check(&self, identity: &str) -> Option<Quota> {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let now = unix_seconds();
         let window = self.rate.window_seconds.max(1);
         let window_start = now - now % window;
         let reset_seconds = window_start + window - now;

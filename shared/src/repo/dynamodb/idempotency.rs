@@ -5,6 +5,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::Put;
 
 use super::{Item, get_n, get_s, n, s, store_error};
+use crate::domain::unix_seconds;
 use crate::repo::{IdempotencyRecord, IdempotencyRepository, RepoError};
 
 pub struct DynamoIdempotency {
@@ -16,10 +17,6 @@ impl DynamoIdempotency {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self { client, table: table.into() }
     }
-}
-
-fn unix_now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 /// The transaction item that stores `record`, unless a live record holds the key (TTL deletes
@@ -40,7 +37,7 @@ pub(super) fn put_record(table: &str, record: &IdempotencyRecord) -> Result<Put,
         .set_item(Some(item))
         .condition_expression("attribute_not_exists(#key) OR expiresAt < :now")
         .expression_attribute_names("#key", "key")
-        .expression_attribute_values(":now", n(unix_now()))
+        .expression_attribute_values(":now", n(unix_seconds()))
         .build()
         .map_err(|error| RepoError::Internal(error.into()))
 }
@@ -71,6 +68,6 @@ impl IdempotencyRepository for DynamoIdempotency {
             .await
             .map_err(store_error)?;
         let record = output.item.as_ref().map(from_item).transpose()?;
-        Ok(record.filter(|record| record.expires_at >= unix_now()))
+        Ok(record.filter(|record| record.expires_at >= unix_seconds()))
     }
 }

@@ -9,6 +9,7 @@ use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::{Item, get_s, is_condition_failed, n, s, store_error};
+use crate::domain::unix_seconds;
 use crate::repo::RepoError;
 use crate::search::{IndexEntry, IndexOutcome, VectorIndex, cosine, top_k};
 
@@ -33,10 +34,6 @@ fn to_bytes(vector: &[f32]) -> Vec<u8> {
 
 fn from_bytes(bytes: &[u8]) -> Vec<f32> {
     bytes.chunks_exact(4).map(|chunk| f32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]])).collect()
-}
-
-fn unix_now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 #[async_trait]
@@ -73,7 +70,7 @@ impl VectorIndex for DynamoVectors {
             .item("shard", s(SHARD))
             .item("marketId", s(market_id))
             .item("deleted", AttributeValue::Bool(true))
-            .item("expiresAt", n(unix_now() + TOMBSTONE_SECONDS))
+            .item("expiresAt", n(unix_seconds() + TOMBSTONE_SECONDS))
             .send()
             .await
             .map_err(store_error)?;
