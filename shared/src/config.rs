@@ -111,6 +111,8 @@ impl Settings {
 pub struct Config {
     pub tables: Tables,
     pub index_queue_url: String,
+    /// The S3 Vectors index search reads and the index worker writes.
+    pub vector_index_arn: String,
     pub embedder: EmbedderKind,
     pub settings: Settings,
 }
@@ -127,6 +129,7 @@ impl Config {
         Ok(Self {
             tables: Tables::from_env()?,
             index_queue_url: required("INDEX_QUEUE_URL")?,
+            vector_index_arn: required("VECTOR_INDEX_ARN")?,
             embedder,
             settings: Settings::from_env()?,
         })
@@ -141,7 +144,6 @@ impl Tables {
             users: required("USERS_TABLE")?,
             idempotency: required("IDEMPOTENCY_TABLE")?,
             outbox: required("OUTBOX_TABLE")?,
-            vectors: required("VECTORS_TABLE")?,
             rate_limits: required("RATE_LIMIT_TABLE")?,
         })
     }

@@ -121,7 +121,6 @@ impl Stack {
             users: table("UsersTable"),
             idempotency: table("IdempotencyTable"),
             outbox: table("OutboxTable"),
-            vectors: table("VectorsTable"),
             rate_limits: table("RateLimitTable"),
         };
         shared::runtime::dynamodb_dependencies(aws_sdk_dynamodb::Client::new(&aws), tables)
@@ -135,6 +134,29 @@ impl Stack {
         let url =
             sqs.get_queue_url().queue_name(name).send().await.expect("queue exists").queue_url.unwrap_or_default();
         (sqs, url)
+    }
+
+    /// A market's entry in the stack's S3 Vectors index: the `version` and `status` stored with
+    /// its vector, if it has one.
+    pub async fn vector_entry(&self, market_id: &str) -> Option<(u64, String)> {
+        let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let bucket = format!("{}-searchvectorbucket", self.prefix);
+        let index =
+            format!("arn:aws:s3vectors:us-east-1:123456789012:bucket/{bucket}/index/{}-searchindex", self.prefix);
+        let output = aws_sdk_s3vectors::Client::new(&aws)
+            .get_vectors()
+            .index_arn(index)
+            .keys(market_id)
+            .return_metadata(true)
+            .send()
+            .await
+            .expect("GetVectors");
+        let metadata = output.vectors.first()?.metadata.as_ref()?.as_object()?.clone();
+        let version = match metadata.get("version")? {
+            aws_smithy_types::Document::Number(number) => number.to_f64_lossy() as u64,
+            _ => return None,
+        };
+        Some((version, metadata.get("status")?.as_string()?.to_owned()))
     }
 
     /// Every JSON line the stack's functions logged so far.

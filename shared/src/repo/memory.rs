@@ -14,7 +14,7 @@ use super::{
 use crate::domain::{Amount, Market, MarketStatus, Position, UserProfile};
 use crate::error::BoxError;
 use crate::jobs::{IndexJob, Outbox};
-use crate::search::{IndexEntry, IndexOutcome, VectorIndex, cosine, top_k};
+use crate::search::{IndexEntry, SearchHit, VectorIndex, cosine, top_k};
 
 #[derive(Default)]
 pub struct InMemoryStore {
@@ -28,8 +28,7 @@ struct State {
     users: HashMap<String, UserProfile>,
     records: HashMap<String, IdempotencyRecord>,
     outbox: Vec<IndexJob>,
-    /// A market's index entry: its version and vector, or `None` for a tombstone.
-    vectors: HashMap<String, Option<(u64, Vec<f32>)>>,
+    vectors: HashMap<String, IndexEntry>,
     counters: HashMap<String, u64>,
 }
 
@@ -95,6 +94,14 @@ impl MarketRepository for InMemoryStore {
     async fn get_many(&self, ids: &[&str]) -> Result<Vec<Market>, RepoError> {
         let state = self.state();
         Ok(ids.iter().filter_map(|id| state.markets.get(*id).cloned()).collect())
+    }
+
+    async fn get_many_with_creators(
+        &self,
+        ids: &[&str],
+        creator_ids: &[&str],
+    ) -> Result<(Vec<Market>, HashMap<String, UserProfile>), RepoError> {
+        Ok((MarketRepository::get_many(self, ids).await?, UserRepository::get_many(self, creator_ids).await?))
     }
 
     async fn create(
@@ -259,31 +266,35 @@ impl crate::jobs::JobQueue for InMemoryQueue {
 
 #[async_trait]
 impl VectorIndex for InMemoryStore {
-    async fn upsert(&self, entry: &IndexEntry) -> Result<IndexOutcome, RepoError> {
-        let mut state = self.state();
-        match state.vectors.get(&entry.market_id) {
-            Some(None) => Ok(IndexOutcome::Stale),
-            Some(Some((version, _))) if *version >= entry.version => Ok(IndexOutcome::Stale),
-            _ => {
-                state.vectors.insert(entry.market_id.clone(), Some((entry.version, entry.vector.clone())));
-                Ok(IndexOutcome::Written)
-            }
-        }
-    }
-
-    async fn remove(&self, market_id: &str) -> Result<(), RepoError> {
-        self.state().vectors.insert(market_id.to_owned(), None);
+    async fn put(&self, entry: &IndexEntry) -> Result<(), RepoError> {
+        self.state().vectors.insert(entry.market_id.clone(), entry.clone());
         Ok(())
     }
 
-    async fn search(&self, query: &[f32], k: usize) -> Result<Vec<(String, f32)>, RepoError> {
+    async fn remove(&self, market_id: &str) -> Result<(), RepoError> {
+        self.state().vectors.remove(market_id);
+        Ok(())
+    }
+
+    async fn search(&self, query: &[f32], k: usize) -> Result<Vec<SearchHit>, RepoError> {
         let state = self.state();
-        let scored = state
+        let hits = state
             .vectors
-            .iter()
-            .filter_map(|(id, entry)| entry.as_ref().map(|(_, vector)| (id.clone(), cosine(query, vector))))
+            .values()
+            .map(|entry| SearchHit {
+                market_id: entry.market_id.clone(),
+                creator_id: entry.creator_id.clone(),
+                score: cosine(query, &entry.vector),
+            })
             .collect();
-        Ok(top_k(scored, k))
+        Ok(top_k(hits, k))
+    }
+}
+
+impl InMemoryStore {
+    /// The index entry of a market, to check what the worker wrote.
+    pub fn index_entry(&self, market_id: &str) -> Option<IndexEntry> {
+        self.state().vectors.get(market_id).cloned()
     }
 }
 

@@ -150,6 +150,14 @@ pub trait MarketRepository: Send + Sync {
     /// The markets of `ids` that exist, in one batch read (order not kept).
     async fn get_many(&self, ids: &[&str]) -> Result<Vec<Market>, RepoError>;
 
+    /// The markets of `ids` that exist (order not kept) and the profiles of `creator_ids` that
+    /// exist, by id: both tables in one batch read (two past 100 keys, BatchGetItem's limit).
+    async fn get_many_with_creators(
+        &self,
+        ids: &[&str],
+        creator_ids: &[&str],
+    ) -> Result<(Vec<Market>, HashMap<String, UserProfile>), RepoError>;
+
     /// Writes the market, its creator's first position, the idempotency record and the index job
     /// (into the outbox), all or none. `AlreadyExists` if an id is taken, `IdempotencyKeyUsed` if
     /// the record exists.

@@ -7,7 +7,7 @@ mod rate_limit;
 mod search;
 
 pub use idempotency::{IdempotentRequest, StoredResponse, Written};
-pub use markets::{MarketCache, MarketService, market_cache};
+pub use markets::{Creators, MarketCache, MarketService, market_cache};
 pub use positions::PositionService;
 pub use rate_limit::{Quota, RateLimit, RateLimiter};
 pub use search::SearchService;

@@ -1,6 +1,8 @@
 //! The markets table. Lists are served by one GSI per variant (`all-*` on a constant partition,
 //! `status-*` partitioned by status) so that no request ever scans the table.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
@@ -8,8 +10,10 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Up
 use super::idempotency::put_record;
 use super::outbox::put_job;
 use super::positions::put_position;
-use super::{Cancelled, Item, Tables, batch_get_by_id, cancellation, get_n, get_s, n, s, store_error};
-use crate::domain::{Amount, Market, MarketStatus, Position};
+use super::{
+    Cancelled, Item, Tables, batch_get_by_id, batch_get_by_ids, cancellation, get_n, get_s, n, s, store_error,
+};
+use crate::domain::{Amount, Market, MarketStatus, Position, UserProfile};
 use crate::jobs::IndexJob;
 use crate::repo::{
     IdempotencyRecord, KeyAttr, ListQuery, MarketRepository, Page, PageKey, RepoError, SortField, SortOrder, name_key,
@@ -153,6 +157,23 @@ impl MarketRepository for DynamoMarkets {
     #[tracing::instrument(skip_all, fields(count = ids.len()), err(Debug))]
     async fn get_many(&self, ids: &[&str]) -> Result<Vec<Market>, RepoError> {
         batch_get_by_id(&self.client, &self.table, ids).await?.iter().map(from_item).collect()
+    }
+
+    #[tracing::instrument(skip_all, fields(count = ids.len()), err(Debug))]
+    async fn get_many_with_creators(
+        &self,
+        ids: &[&str],
+        creator_ids: &[&str],
+    ) -> Result<(Vec<Market>, HashMap<String, UserProfile>), RepoError> {
+        let wanted = [(self.table.as_str(), ids), (self.tables.users.as_str(), creator_ids)];
+        let mut found = batch_get_by_ids(&self.client, &wanted).await?;
+        let markets = found.remove(&self.table).unwrap_or_default().iter().map(from_item).collect::<Result<_, _>>()?;
+        let mut creators = HashMap::new();
+        for item in found.remove(&self.tables.users).unwrap_or_default() {
+            let profile = super::users::from_item(&item)?;
+            creators.insert(profile.id.clone(), profile);
+        }
+        Ok((markets, creators))
     }
 
     #[tracing::instrument(skip_all, fields(id = %market.id), err(Debug))]
