@@ -23,6 +23,8 @@ fn repo_root() -> PathBuf {
 pub struct Stack {
     pub url: String,
     pub prefix: String,
+    /// The stack's `ListShards` (the template's default unless a `--param` set it).
+    pub list_shards: usize,
     pub log_file: PathBuf,
     http: reqwest::Client,
     process: Child,
@@ -80,7 +82,11 @@ impl Stack {
             .timeout(std::time::Duration::from_secs(20))
             .build()
             .expect("HTTP client");
-        Stack { url, prefix, log_file, http, process, _stdin: stdin }
+        let list_shards = extra_args
+            .iter()
+            .find_map(|arg| arg.strip_prefix("ListShards=")?.parse().ok())
+            .unwrap_or(shared::config::DEFAULT_LIST_SHARDS);
+        Stack { url, prefix, list_shards, log_file, http, process, _stdin: stdin }
     }
 
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
@@ -116,6 +122,7 @@ impl Stack {
         let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         let table = |logical: &str| format!("{}-{logical}", self.prefix);
         let tables = shared::config::Tables {
+            list_shards: self.list_shards,
             markets: table("MarketsTable"),
             positions: table("PositionsTable"),
             users: table("UsersTable"),

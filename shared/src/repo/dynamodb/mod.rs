@@ -22,15 +22,17 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 
-use super::RepoError;
+use super::{KeyAttr, PageKey, RepoError};
 use crate::error::BoxError;
 use crate::retry::Backoff;
 
 type Item = HashMap<String, AttributeValue>;
 
-/// The tables, by their deployed names (template.yaml passes them in the environment).
+/// The tables, by their deployed names (template.yaml passes them in the environment), and how
+/// many shards the markets' list partitions are spread over.
 #[derive(Debug, Clone)]
 pub struct Tables {
+    pub list_shards: usize,
     pub markets: String,
     pub positions: String,
     pub users: String,
@@ -130,6 +132,18 @@ fn s(value: impl Into<String>) -> AttributeValue {
 
 fn n(value: impl ToString) -> AttributeValue {
     AttributeValue::N(value.to_string())
+}
+
+fn key_value(value: &KeyAttr) -> AttributeValue {
+    match value {
+        KeyAttr::S(text) => s(text),
+        KeyAttr::N(text) => n(text),
+    }
+}
+
+/// A page key as DynamoDB's `ExclusiveStartKey`.
+fn exclusive_start_key(key: &PageKey) -> Item {
+    key.0.iter().map(|(field, value)| (field.clone(), key_value(value))).collect()
 }
 
 fn malformed(item: &Item, field: &str) -> RepoError {
