@@ -3,6 +3,7 @@
 
 use lambda_http::Request;
 use lambda_http::RequestExt as _;
+use lambda_http::http::{Method, StatusCode};
 use lambda_http::request::RequestContext;
 
 use crate::error::ApiError;
@@ -23,6 +24,11 @@ pub const ROUTES: [(&str, &str); 10] = [
 ];
 
 pub async fn route_not_found(request: Request) -> Result<ApiResponse, ApiError> {
+    if is_cors_preflight(&request) {
+        // API Gateway forwards OPTIONS to an ANY route; answered 204, it adds the HttpApi's
+        // CorsConfiguration headers, as it does when it answers a preflight itself.
+        return Ok(ApiResponse::empty(StatusCode::NO_CONTENT));
+    }
     let path = path_without_stage(&request);
     let allowed: Vec<&str> =
         ROUTES.iter().filter(|(_, template)| matches(template, &path)).map(|(method, _)| *method).collect();
@@ -30,6 +36,15 @@ pub async fn route_not_found(request: Request) -> Result<ApiResponse, ApiError> 
         return Err(ApiError::NotFound(format!("no route for {} {path}", request.method())));
     }
     Err(ApiError::MethodNotAllowed { method: request.method().to_string(), path, allow: allowed.join(", ") })
+}
+
+/// An `OPTIONS` request with `Origin` and `Access-Control-Request-Method`: a browser asking
+/// whether it may send the real request.
+fn is_cors_preflight(request: &Request) -> bool {
+    let headers = request.headers();
+    request.method() == Method::OPTIONS
+        && headers.contains_key("origin")
+        && headers.contains_key("access-control-request-method")
 }
 
 /// The path as the routes know it: a named stage (`/prod/api/...`) stays in the raw path.
@@ -80,6 +95,29 @@ mod tests {
         declared.sort();
         known.sort();
         assert_eq!(declared, known);
+    }
+
+    /// The sample fallback event as an OPTIONS request to `path` with `headers`.
+    fn options(path: &str, headers: serde_json::Value) -> Request {
+        let mut event: serde_json::Value =
+            serde_json::from_str(include_str!("../../../events/route-not-found.json")).unwrap();
+        event["rawPath"] = path.into();
+        event["requestContext"]["http"]["method"] = "OPTIONS".into();
+        event["headers"] = headers;
+        lambda_http::request::from_str(&event.to_string()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_cors_preflight_is_a_204_and_a_plain_options_a_405() {
+        let preflight = options(
+            "/api/markets",
+            serde_json::json!({"origin": "https://app.example", "access-control-request-method": "POST"}),
+        );
+        assert_eq!(route_not_found(preflight).await.unwrap().status(), StatusCode::NO_CONTENT);
+        let plain = route_not_found(options("/api/markets", serde_json::json!({"origin": "https://app.example"})))
+            .await
+            .unwrap_err();
+        assert!(matches!(plain, ApiError::MethodNotAllowed { ref allow, .. } if allow == "GET, POST"), "{plain:?}");
     }
 
     #[test]
