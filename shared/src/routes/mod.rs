@@ -1,6 +1,7 @@
 //! One module per route, each a handler named after its function (`get-market` → `get_market`).
 //! Handlers ask for permissions and parse input with [`crate::http`]; the rules live in the services.
 
+mod api_docs;
 mod create_market;
 mod create_position;
 mod delete_market;
@@ -13,6 +14,7 @@ mod route_not_found;
 mod search_markets;
 mod update_market;
 
+pub use api_docs::{OPENAPI_YAML, api_docs};
 pub use create_market::create_market;
 pub use create_position::create_position;
 pub use delete_market::delete_market;
@@ -59,5 +61,7 @@ fn page_limit(request: &lambda_http::Request) -> Result<usize, ApiError> {
     crate::http::query_number(request, "limit", 1, 100).map(|limit| limit.unwrap_or(20))
 }
 
+#[cfg(test)]
+mod contract;
 #[cfg(test)]
 mod tests;
