@@ -212,8 +212,8 @@ where
     .await
 }
 
-/// Runs a route that needs no state, no table, no token and no rate limit (health, the
-/// not-found fallback).
+/// Runs a route that needs no state, no table, no token and no rate limit (health, the API's
+/// documents, the not-found fallback).
 pub async fn serve_stateless<F, Fut>(handler: F) -> Result<(), lambda_http::Error>
 where
     F: Fn(Request) -> Fut + Sync,
