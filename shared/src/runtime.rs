@@ -24,6 +24,7 @@ use crate::observability::{
 use crate::repo::dynamodb::{
     DynamoIdempotency, DynamoMarkets, DynamoOutbox, DynamoPositions, DynamoRateCounter, DynamoUsers, DynamoVectors,
 };
+use crate::routes::check_route;
 use crate::search::{BedrockEmbedder, Embedder, HashingEmbedder};
 use crate::service::{Dependencies, MarketService, PositionService, Quota, RateLimiter, SearchService, market_cache};
 
@@ -167,6 +168,9 @@ where
     let handler = &handler;
     lambda_http::run(service_fn(move |request: Request| async move {
         let info = RequestInfo::of(&request);
+        if let Err(refused) = check_route(&request) {
+            return respond(info, None, std::future::ready(None), std::future::ready(Err(refused))).await;
+        }
         let caller = state.auth.authenticate(request.headers());
         let user_id = caller.as_ref().ok().and_then(Caller::principal).map(|p| p.user_id.clone());
         // Identity: the token's subject, else the address API Gateway saw (never X-Forwarded-For).
@@ -190,7 +194,12 @@ where
     crate::observability::init_logging();
     let handler = &handler;
     lambda_http::run(service_fn(move |request: Request| async move {
-        respond(RequestInfo::of(&request), None, std::future::ready(None), handler(request)).await
+        let checked = check_route(&request);
+        let info = RequestInfo::of(&request);
+        match checked {
+            Ok(()) => respond(info, None, std::future::ready(None), handler(request)).await,
+            Err(refused) => respond(info, None, std::future::ready(None), std::future::ready(Err(refused))).await,
+        }
     }))
     .await
 }
