@@ -7,6 +7,8 @@
   queues and DynamoDB tables in it, named `<prefix>-<LogicalId>`;
 * serves every HttpApi route on one port, turning each request into the API Gateway HTTP API
   event (payload format 2.0) the deployed function receives, and its answer into the response;
+  applies the HttpApi's CorsConfiguration as API Gateway does, and answers what it refuses itself
+  (malformed requests, a crashed or timed-out function) in the API's JSON error shape;
 * runs the real function binaries (target/debug/<binary>, built by `cargo build -p functions`)
   the way Lambda does: each instance is a child process talking to an embedded Lambda Runtime
   API emulator, started on demand, up to --max-instances concurrent instances per function;
