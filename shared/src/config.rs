@@ -74,10 +74,11 @@ pub enum EmbedderKind {
 }
 
 /// How long AWS SDK calls may take. DynamoDB and SQS answer in milliseconds: a call that has not
-/// connected within 1 s, or not answered within 1 s, is lost rather than slow. Retries included,
-/// an operation gets 2 s, so an unreachable or throttling store is a 503 UNAVAILABLE in under 3 s
-/// (the rate limiter's 0.6 s included), never a hang to the function's 10 s timeout; and the SQS
-/// send that follows a committed write gives up within 2 s (the outbox keeps the job).
+/// connected, or not answered, within 0.8 s is lost rather than slow. Retries included, an
+/// operation gets 1.8 s, so an unreachable or throttling store is a 503 UNAVAILABLE in under 3 s
+/// (the rate limiter's 0.5 s included, with room to spare), never a hang to the function's 10 s
+/// timeout; and the SQS send that follows a committed write gives up within 1.8 s (the outbox
+/// keeps the job).
 ///
 /// `SDK_TIMEOUT_SCALE` (default 1) multiplies every budget, for emulators far slower than AWS
 /// (the black-box tests run moto, which can take a second under load, with 10).
@@ -95,13 +96,13 @@ impl Default for SdkTimeouts {
 impl SdkTimeouts {
     /// DynamoDB and SQS calls.
     pub fn store(&self) -> TimeoutConfig {
-        self.budget(1000, 1000, 2000)
+        self.budget(800, 800, 1800)
     }
 
     /// The rate-limit count, in front of every request: past this the limiter fails open rather
     /// than make the request slow.
     pub fn rate_counter(&self) -> TimeoutConfig {
-        self.budget(300, 400, 600)
+        self.budget(250, 350, 500)
     }
 
     /// A model call (tens to hundreds of milliseconds): more room, still far inside the
@@ -227,8 +228,8 @@ mod tests {
             deployed.rate_counter().operation_timeout().unwrap() + deployed.store().operation_timeout().unwrap();
         assert!(worst < Duration::from_secs(3), "limiter then one store call: {worst:?}");
         let emulated = SdkTimeouts { scale: 10 };
-        assert_eq!(emulated.store().operation_attempt_timeout(), Some(Duration::from_secs(10)));
-        assert_eq!(emulated.rate_counter().connect_timeout(), Some(Duration::from_secs(3)));
+        assert_eq!(emulated.store().operation_attempt_timeout(), Some(Duration::from_secs(8)));
+        assert_eq!(emulated.rate_counter().connect_timeout(), Some(Duration::from_millis(2500)));
     }
 
     #[test]
