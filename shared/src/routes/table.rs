@@ -22,7 +22,8 @@ const fn route(method: &'static str, path: &'static str, query: &'static [&'stat
     Route { method, path, query }
 }
 
-/// Every route of template.yaml but the fallback itself (`routes::contract` keeps the two in step).
+/// Every route of template.yaml but the fallback itself (`routes::contract` keeps this table,
+/// template.yaml and openapi.yaml in step).
 pub const ROUTES: [Route; 12] = [
     route("GET", "/api/health", &[]),
     route("GET", "/api/openapi.yaml", &[]),
