@@ -16,6 +16,11 @@ pub const MIN_JWT_SECRET_BYTES: usize = 32;
 /// template.yaml takes the real secret as a parameter.
 pub const LOCAL_DEV_JWT_SECRET: &str = "local-dev-secret-change-me-0123456789abcdef";
 
+/// How many shards the list partitions are spread over unless `LIST_SHARDS` says (template.yaml's
+/// `ListShards`); a list page makes one Query per shard.
+pub const DEFAULT_LIST_SHARDS: usize = 8;
+const MAX_LIST_SHARDS: usize = 64;
+
 /// A setting that is missing or unsafe; the function refuses to start with it.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -172,6 +177,8 @@ impl Settings {
 pub struct Config {
     pub tables: Tables,
     pub index_queue_url: String,
+    /// The S3 Vectors index search reads and the index worker writes.
+    pub vector_index_arn: String,
     pub embedder: EmbedderKind,
     pub settings: Settings,
 }
@@ -188,6 +195,7 @@ impl Config {
         Ok(Self {
             tables: Tables::from_env()?,
             index_queue_url: required("INDEX_QUEUE_URL")?,
+            vector_index_arn: required("VECTOR_INDEX_ARN")?,
             embedder,
             settings: Settings::from_env()?,
         })
@@ -196,13 +204,21 @@ impl Config {
 
 impl Tables {
     pub fn from_env() -> Result<Self, ConfigError> {
+        let list_shards = match optional("LIST_SHARDS") {
+            None => DEFAULT_LIST_SHARDS,
+            Some(text) => text
+                .parse()
+                .ok()
+                .filter(|shards| (1..=MAX_LIST_SHARDS).contains(shards))
+                .ok_or(ConfigError::Invalid("LIST_SHARDS (1 to 64)"))?,
+        };
         Ok(Self {
+            list_shards,
             markets: required("MARKETS_TABLE")?,
             positions: required("POSITIONS_TABLE")?,
             users: required("USERS_TABLE")?,
             idempotency: required("IDEMPOTENCY_TABLE")?,
             outbox: required("OUTBOX_TABLE")?,
-            vectors: required("VECTORS_TABLE")?,
             rate_limits: required("RATE_LIMIT_TABLE")?,
         })
     }
