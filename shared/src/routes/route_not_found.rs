@@ -2,16 +2,59 @@
 //! known path with the wrong method, in the same JSON shape as every other error.
 
 use lambda_http::Request;
+use lambda_http::http::{Method, StatusCode};
 
 use super::table::{allowed_methods, method_not_allowed, path_without_stage, printable};
 use crate::error::ApiError;
 use crate::http::ApiResponse;
 
 pub async fn route_not_found(request: Request) -> Result<ApiResponse, ApiError> {
+    if is_cors_preflight(&request) {
+        // API Gateway forwards OPTIONS to an ANY route; answered 204, it adds the HttpApi's
+        // CorsConfiguration headers, as it does when it answers a preflight itself.
+        return Ok(ApiResponse::empty(StatusCode::NO_CONTENT));
+    }
     let path = path_without_stage(&request);
     if allowed_methods(&path).is_empty() {
         let (method, path) = (printable(request.method().as_str()), printable(&path));
         return Err(ApiError::NotFound(format!("no route for {method} {path}")));
     }
     Err(method_not_allowed(&request, path))
+}
+
+/// An `OPTIONS` request with `Origin` and `Access-Control-Request-Method`: a browser asking
+/// whether it may send the real request.
+fn is_cors_preflight(request: &Request) -> bool {
+    let headers = request.headers();
+    request.method() == Method::OPTIONS
+        && headers.contains_key("origin")
+        && headers.contains_key("access-control-request-method")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The sample fallback event as an OPTIONS request to `path` with `headers`.
+    fn options(path: &str, headers: serde_json::Value) -> Request {
+        let mut event: serde_json::Value =
+            serde_json::from_str(include_str!("../../../events/route-not-found.json")).unwrap();
+        event["rawPath"] = path.into();
+        event["requestContext"]["http"]["method"] = "OPTIONS".into();
+        event["headers"] = headers;
+        lambda_http::request::from_str(&event.to_string()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_cors_preflight_is_a_204_and_a_plain_options_a_405() {
+        let preflight = options(
+            "/api/markets",
+            serde_json::json!({"origin": "https://app.example", "access-control-request-method": "POST"}),
+        );
+        assert_eq!(route_not_found(preflight).await.unwrap().status(), StatusCode::NO_CONTENT);
+        let plain = route_not_found(options("/api/markets", serde_json::json!({"origin": "https://app.example"})))
+            .await
+            .unwrap_err();
+        assert!(matches!(plain, ApiError::MethodNotAllowed { ref allow, .. } if allow == "GET, POST"), "{plain:?}");
+    }
 }
