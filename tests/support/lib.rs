@@ -36,7 +36,7 @@ impl Stack {
     }
 
     /// A stack started with more `dev/local.py serve` arguments (`--env K=V`, `--param K=V`,
-    /// `--schedule-seconds N`).
+    /// `--schedule-seconds N`, `--no-cache`, `--cache-endpoint URL`).
     pub fn start_with(extra_args: &[&str]) -> Stack {
         Self::start_with_prefix(&format!("t{}", ulid::Ulid::new().to_string().to_lowercase()), extra_args)
     }
@@ -61,8 +61,8 @@ impl Stack {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         // Unless a test sets its own: a rate limit tests never reach (they send many requests as one
-        // user), and no cache (they read their own writes, which run in other functions' instances).
-        command.args(["--env", "RATE_LIMIT_PER_MINUTE=1000000", "--env", "CACHE_TTL_SECONDS=0"]).args(extra_args);
+        // user). The shared cache is on (a redis-server of the stack's own), as locally by default.
+        command.args(["--env", "RATE_LIMIT_PER_MINUTE=1000000"]).args(extra_args);
         let mut process = command.spawn().expect("start dev/local.py");
         let stdin = process.stdin.take().expect("piped stdin");
         let mut stdout = BufReader::new(process.stdout.take().expect("piped stdout"));
@@ -298,5 +298,54 @@ impl Proxy {
 
     pub fn set_up(&self, up: bool) {
         self.up.store(up, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// A Redis-compatible server of a test's own (the redis-server dev/bootstrap installs), which the
+/// test can stop and start again on the same port.
+pub struct CacheServer {
+    pub endpoint: String,
+    port: u16,
+    process: Option<Child>,
+}
+
+impl CacheServer {
+    pub fn start() -> CacheServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("bound").port();
+        let mut server = CacheServer { endpoint: format!("redis://127.0.0.1:{port}"), port, process: None };
+        server.restart();
+        server
+    }
+
+    /// Starts the server again (empty) after [`CacheServer::stop`].
+    pub fn restart(&mut self) {
+        let binary = repo_root().join("dev/.venv/bin/redis-server");
+        assert!(binary.exists(), "{} is missing: run the tests with dev/test", binary.display());
+        let process = Command::new(binary)
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start redis-server");
+        self.process = Some(process);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "redis-server did not start on port {}", self.port);
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// Kills the server, as a crash would.
+    pub fn stop(&mut self) {
+        if let Some(mut process) = self.process.take() {
+            let _ = process.kill();
+            let _ = process.wait();
+        }
+    }
+}
+
+impl Drop for CacheServer {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
