@@ -144,3 +144,12 @@ async fn a_dead_cache_is_a_slow_cache() {
     markets.delete(&alice(), &market.id, If::Any).await.unwrap();
     assert!(matches!(markets.get_view(&market.id).await, Err(ApiError::NotFound(_))));
 }
+
+#[tokio::test]
+async fn tls_endpoints_are_accepted_and_a_cache_down_at_init_does_not_stop_the_start() {
+    let settings = crate::config::CacheSettings::default();
+    // ElastiCache Serverless only takes TLS; nothing listens on port 1, so init only warns.
+    let cache = RedisCache::connect("rediss://127.0.0.1:1", &settings).await.expect("rediss:// is supported");
+    assert!(cache.lookup("m").await.is_err(), "a call to a cache that is down fails (and the caller reads DynamoDB)");
+    assert!(RedisCache::connect("memcached://127.0.0.1:1", &settings).await.is_err(), "a wrong URL refuses to start");
+}
