@@ -913,9 +913,14 @@ class Scheduler(threading.Thread):
 # --------------------------------------------------------------------------- resources
 
 
+# Looked up before any fork, not in the child; Linux only (elsewhere, stop() is the only cleanup).
+_prctl = getattr(ctypes.CDLL(None, use_errno=True), "prctl", None)
+
+
 def die_with_parent() -> None:
     """Run in a child before exec: Linux sends it SIGTERM when this process dies (PR_SET_PDEATHSIG)."""
-    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
+    if _prctl:
+        _prctl(1, signal.SIGTERM)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -1085,10 +1090,10 @@ class Stack:
         return env
 
     def start(self, gateway: QuietServer) -> None:
+        if not self.args.no_cache and not self.cache_endpoint:
+            self.start_cache()  # first: no thread of ours is running yet when it forks
         if not self.endpoint:
             self.start_moto()  # boots in the background while we get the rest ready
-        if not self.args.no_cache and not self.cache_endpoint:
-            self.start_cache()
         runtime = QuietServer(("127.0.0.1", 0), RuntimeApiHandler)
         self.runtime_url = f"http://127.0.0.1:{runtime.server_address[1]}"
         self.serve_in_thread(runtime)
