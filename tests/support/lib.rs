@@ -61,8 +61,9 @@ impl Stack {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         // Unless a test sets its own: a rate limit tests never reach (they send many requests as one
-        // user). The shared cache is on (a redis-server of the stack's own), as locally by default.
-        command.args(["--env", "RATE_LIMIT_PER_MINUTE=1000000"]).args(extra_args);
+        // user). The shared cache is on (a redis-server of the stack's own), as locally by default,
+        // with a timeout a loaded 2-core machine keeps (a timed-out fill makes a hit a miss).
+        command.args(["--env", "RATE_LIMIT_PER_MINUTE=1000000", "--env", "CACHE_TIMEOUT_MS=1000"]).args(extra_args);
         let mut process = command.spawn().expect("start dev/local.py");
         let stdin = process.stdin.take().expect("piped stdin");
         let mut stdout = BufReader::new(process.stdout.take().expect("piped stdout"));
