@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Caller, Principal, Role};
 use crate::config::AuthConfig;
+use crate::domain::unix_seconds;
 use crate::error::ApiError;
 
 /// The claims we read; `sub`, `role` and `exp` are required.
@@ -28,7 +29,8 @@ pub struct Claims {
 }
 
 /// What a verified token tells us. `iss`, `aud` and `exp` are checked by the validation itself
-/// (`aud` may be a string or a list, so it is not read here).
+/// (`aud` may be a string or a list, so it is not read here); `nbf` and `iat` are checked here,
+/// with [`CLOCK_SKEW_SECONDS`] of leeway (NumericDates may have a fraction, hence `f64`).
 #[derive(Deserialize)]
 struct VerifiedClaims {
     sub: String,
@@ -37,7 +39,21 @@ struct VerifiedClaims {
     name: Option<String>,
     #[serde(default)]
     email: Option<String>,
+    #[serde(default)]
+    nbf: Option<f64>,
+    #[serde(default)]
+    iat: Option<f64>,
 }
+
+/// An `Authorization` value longer than this is refused before it is decoded: real tokens are
+/// well under 2 KiB, and decoding a huge one would only cost memory and time.
+pub const MAX_AUTHORIZATION_BYTES: usize = 8 * 1024;
+
+/// How far ahead of our clock a token's `nbf` or `iat` may be (the issuer's clock may run fast).
+/// `exp` gets no leeway: an expired token is refused at once.
+pub const CLOCK_SKEW_SECONDS: u64 = 60;
+
+const INVALID: ApiError = ApiError::InvalidToken("the bearer token is invalid or expired");
 
 /// The keys tokens may be signed with.
 enum Keys {
@@ -73,32 +89,45 @@ impl Authenticator {
         Self { keys: Keys::Published(keys), validation: validation(config, Algorithm::RS256) }
     }
 
+    /// The key a token names: in HS256 mode the one secret, which has no key id, so a token
+    /// naming a `kid` names a key we do not have.
     fn key_for(&self, token: &str) -> Option<&DecodingKey> {
-        match &self.keys {
-            Keys::Secret(key) => Some(key),
-            Keys::Published(keys) => keys.get(&decode_header(token).ok()?.kid?),
+        let kid = decode_header(token).ok()?.kid;
+        match (&self.keys, kid) {
+            (Keys::Secret(key), None) => Some(key),
+            (Keys::Secret(_), Some(_)) => None,
+            (Keys::Published(keys), kid) => keys.get(&kid?),
         }
     }
 
     /// The caller behind the `Authorization` header: anonymous without one, 401 for a bad one.
     pub fn authenticate(&self, headers: &HeaderMap) -> Result<Caller, ApiError> {
         let Some(value) = headers.get("authorization") else { return Ok(Caller::anonymous()) };
+        if value.len() > MAX_AUTHORIZATION_BYTES {
+            return Err(ApiError::InvalidToken("the bearer token is too long"));
+        }
         let token = value
             .to_str()
             .ok()
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-            .map(str::trim)
+            .and_then(|v| v.split_once(' '))
+            // The scheme is case-insensitive (RFC 7235).
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
             .filter(|t| !t.is_empty())
-            .ok_or(ApiError::Unauthorized("the Authorization header must be `Bearer <token>`"))?;
-        let key = self.key_for(token).ok_or(ApiError::Unauthorized("the bearer token is invalid or expired"))?;
+            .ok_or(ApiError::InvalidToken("the Authorization header must be `Bearer <token>`"))?;
+        let key = self.key_for(token).ok_or(INVALID)?;
         let claims = decode::<VerifiedClaims>(token, key, &self.validation)
             .map_err(|error| {
                 tracing::debug!(%error, "token rejected");
-                ApiError::Unauthorized("the bearer token is invalid or expired")
+                INVALID
             })?
             .claims;
+        let latest = (unix_seconds() + CLOCK_SKEW_SECONDS) as f64;
+        if claims.nbf.is_some_and(|nbf| nbf > latest) || claims.iat.is_some_and(|iat| iat > latest) {
+            return Err(ApiError::InvalidToken("the bearer token is not valid yet"));
+        }
         if claims.sub.trim().is_empty() {
-            return Err(ApiError::Unauthorized("the bearer token has no subject"));
+            return Err(ApiError::InvalidToken("the bearer token has no subject"));
         }
         Ok(Caller(Some(Principal { user_id: claims.sub, role: claims.role, name: claims.name, email: claims.email })))
     }
@@ -175,8 +204,45 @@ mod tests {
             encode(&Header::new(Algorithm::HS256), &body, &EncodingKey::from_secret(SECRET)).unwrap()
         };
         for token in [forged, expired, unsigned, no_role, "not-a-jwt".to_owned()] {
-            assert!(matches!(authenticate(&auth, &token), Err(ApiError::Unauthorized(_))), "{token}");
+            assert!(matches!(authenticate(&auth, &token), Err(ApiError::InvalidToken(_))), "{token}");
         }
+    }
+
+    fn signed(body: serde_json::Value, kid: Option<&str>) -> String {
+        let header = Header { kid: kid.map(Into::into), ..Header::new(Algorithm::HS256) };
+        encode(&header, &body, &EncodingKey::from_secret(SECRET)).unwrap()
+    }
+
+    #[test]
+    fn refuses_tokens_not_yet_valid_malformed_claims_unknown_keys_and_huge_values() {
+        let auth = authenticator(None);
+        let skew = CLOCK_SKEW_SECONDS;
+        let base = || serde_json::json!({"sub": "alice", "role": "user", "exp": now() + 600});
+        let with = |claim: &str, value: serde_json::Value| {
+            let mut body = base();
+            body[claim] = value;
+            body
+        };
+        // Within the clock skew a token is fine; beyond it, it is not valid yet.
+        for claim in ["nbf", "iat"] {
+            assert!(authenticate(&auth, &signed(with(claim, (now() + skew / 2).into()), None)).is_ok(), "{claim}");
+            let future = signed(with(claim, (now() + 3600).into()), None);
+            assert!(matches!(authenticate(&auth, &future), Err(ApiError::InvalidToken(_))), "{claim}");
+        }
+        let refused = [
+            signed(with("exp", (now() + 600).to_string().into()), None),
+            signed(with("nbf", "soon".into()), None),
+            signed(base(), Some("nowhere")),
+            signed(with("name", "x".repeat(MAX_AUTHORIZATION_BYTES).into()), None),
+        ];
+        for token in refused {
+            assert!(matches!(authenticate(&auth, &token), Err(ApiError::InvalidToken(_))), "{token:.80}");
+        }
+        let mut headers = HeaderMap::new();
+        headers.insert("authorization", format!("bEaReR {}", signed(base(), None)).parse().unwrap());
+        assert!(auth.authenticate(&headers).is_ok(), "the scheme is case-insensitive");
+        headers.insert("authorization", "Basic YWxpY2U6cHc=".parse().unwrap());
+        assert!(matches!(auth.authenticate(&headers), Err(ApiError::InvalidToken(_))));
     }
 
     /// An RSA key made for these tests only (PKCS#1 DER, base64) and its public modulus.
@@ -200,7 +266,7 @@ mod tests {
         let caller = authenticate(&auth, &rs256(&claims(), Some("test-key"))).unwrap();
         assert_eq!(caller.principal().unwrap().user_id, "alice");
         for token in [rs256(&claims(), Some("other-key")), rs256(&claims(), None), mint_token(SECRET, &claims())] {
-            assert!(matches!(authenticate(&auth, &token), Err(ApiError::Unauthorized(_))), "{token}");
+            assert!(matches!(authenticate(&auth, &token), Err(ApiError::InvalidToken(_))), "{token}");
         }
         // And the other way round: an HS256 stack refuses RS256 tokens.
         assert!(authenticate(&authenticator(None), &rs256(&claims(), Some("test-key"))).is_err());
