@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use api_tests::{CacheServer, Reply, Stack, User};
+use api_tests::{CacheServer, Reply, Stack, User, eventually};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use shared::auth::Role;
@@ -161,14 +161,16 @@ async fn no_stale_reads_without_a_cache() {
 /// GETs `path` until the cache answers one (a fill may be lost to a timeout, or a reconnection may
 /// be under way); that reply.
 async fn get_until_hit(stack: &Stack, path: &str) -> Reply {
-    for _ in 0..30 {
+    let mut last = None;
+    let hit = eventually(Duration::from_secs(15), async || {
         let reply = get(stack, path, None).await;
-        if stack.request_log(reply.header("x-request-id").unwrap())["cache_hit"] == true {
-            return reply;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("no cache hit for {path} in 30 reads");
+        let hit = stack.request_log(reply.header("x-request-id").unwrap())["cache_hit"] == true;
+        last = Some(reply);
+        hit
+    })
+    .await;
+    assert!(hit.is_some(), "no cache hit for {path} within 15 s");
+    last.expect("read at least once")
 }
 
 #[tokio::test]
