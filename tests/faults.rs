@@ -12,12 +12,6 @@ use shared::auth::Role;
 /// How fast a 503 must come when a store is unreachable: well before the function's 10 s timeout.
 const UNAVAILABLE_WITHIN: Duration = Duration::from_secs(3);
 
-/// A stack whose functions reach DynamoDB through `proxy`.
-fn stack_behind(proxy: &FaultProxy, extra_args: &[&str]) -> Stack {
-    let endpoint = format!("AWS_ENDPOINT_URL_DYNAMODB={}", proxy.url);
-    Stack::start_with(&[&["--env", &endpoint], extra_args].concat())
-}
-
 /// Asserts a 503 UNAVAILABLE with Retry-After, in the contract's error shape.
 fn assert_unavailable(reply: &Reply) {
     assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE, "{}", reply.text);
@@ -36,7 +30,7 @@ async fn timed(request: reqwest::RequestBuilder) -> (Reply, Duration) {
 async fn unreachable_dynamodb_is_a_503_with_retry_after_within_3_s_then_recovers() {
     let dynamodb = FaultProxy::for_moto();
     // Without the shared cache, which would (rightly) answer the GET with DynamoDB down.
-    let stack = stack_behind(&dynamodb, &["--no-cache"]);
+    let stack = Stack::start_behind(&dynamodb, "DYNAMODB", &["--no-cache"]);
     let alice = User::new(Role::User);
     let market = stack.create_market(&alice, "Will the table come back?").await;
     let path = format!("/api/markets/{}", market["id"].as_str().unwrap());
@@ -65,7 +59,7 @@ async fn unreachable_dynamodb_is_a_503_with_retry_after_within_3_s_then_recovers
 #[tokio::test]
 async fn throttled_dynamodb_is_retried_then_a_503_and_a_short_burst_is_absorbed() {
     let dynamodb = FaultProxy::for_moto();
-    let stack = stack_behind(&dynamodb, &[]);
+    let stack = Stack::start_behind(&dynamodb, "DYNAMODB", &[]);
     let alice = User::new(Role::User);
     let market = stack.create_market(&alice, "Throttled tortoises?").await;
     let id = market["id"].as_str().unwrap().to_owned();
@@ -95,8 +89,7 @@ async fn throttled_dynamodb_is_retried_then_a_503_and_a_short_burst_is_absorbed(
 #[tokio::test]
 async fn a_black_holed_sqs_neither_fails_nor_stalls_a_write_and_its_job_is_indexed_after() {
     let sqs = FaultProxy::for_moto();
-    let endpoint = format!("AWS_ENDPOINT_URL_SQS={}", sqs.url);
-    let stack = Stack::start_with(&["--env", &endpoint, "--schedule-seconds", "1"]);
+    let stack = Stack::start_behind(&sqs, "SQS", &["--schedule-seconds", "1"]);
     let alice = User::new(Role::User);
     stack.create_market(&alice, "A warm-up market").await;
 
@@ -117,26 +110,27 @@ async fn a_black_holed_sqs_neither_fails_nor_stalls_a_write_and_its_job_is_index
 
 #[tokio::test]
 async fn the_index_worker_killed_mid_batch_loses_no_job() {
-    let dynamodb = FaultProxy::for_moto();
-    let stack = stack_behind(&dynamodb, &["--param", "IndexVisibilityTimeout=2"]);
+    let vectors = FaultProxy::for_moto();
+    let stack = Stack::start_behind(&vectors, "S3VECTORS", &["--param", "IndexVisibilityTimeout=2"]);
     let alice = User::new(Role::User);
-    // The worker's vector writes hang, so a batch is certainly in flight when the worker dies.
-    dynamodb.inject(&["DynamoDB_20120810.PutItem", "-VectorsTable"], Fault::BlackHole, None);
+    // The worker's vector writes (S3 Vectors PutVectors: the only request with a vector list)
+    // hang, so a batch is certainly in flight when the worker dies.
+    vectors.inject(&["\"vectors\":[", "float32"], Fault::BlackHole, None);
     let names: Vec<String> = (0..5).map(|i| format!("Killed worker market {i}: lighthouses")).collect();
     let created = futures::future::join_all(names.iter().map(|name| stack.create_market(&alice, name))).await;
     let ids: Vec<String> = created.iter().map(|market| market["id"].as_str().unwrap().to_owned()).collect();
     // Several jobs of one batch in flight (the first batch may hold a single job; the next one
     // takes what queued up meanwhile).
-    let in_flight = eventually(Duration::from_secs(15), async || dynamodb.held() >= 2).await;
+    let in_flight = eventually(Duration::from_secs(15), async || vectors.held() >= 2).await;
     assert!(in_flight.is_some(), "the worker took a batch of several jobs");
-    let batch = dynamodb.held();
+    let batch = vectors.held();
     let workers = stack.function_pids("index-worker");
     assert!(!workers.is_empty(), "an index-worker instance is running");
     for pid in &workers {
         let killed = std::process::Command::new("kill").args(["-KILL", &pid.to_string()]).status().unwrap();
         assert!(killed.success(), "SIGKILL {pid}");
     }
-    dynamodb.clear();
+    vectors.clear();
 
     let mut expected = ids.clone();
     expected.sort();
@@ -147,7 +141,7 @@ async fn the_index_worker_killed_mid_batch_loses_no_job() {
     })
     .await;
     assert!(all_indexed.is_some(), "every job of the killed batch came back and was indexed");
-    println!("faults injected: {}, a worker killed with {batch} jobs in flight, 5xx seen: 0", dynamodb.injected());
+    println!("faults injected: {}, a worker killed with {batch} jobs in flight, 5xx seen: 0", vectors.injected());
 }
 
 /// 2 requests per `WINDOW` seconds for each identity.
@@ -158,7 +152,7 @@ const LIMITED: [&str; 4] = ["--env", "RATE_LIMIT_PER_MINUTE=2", "--env", "RATE_L
 async fn the_rate_limit_table_throttled_is_a_429_unreachable_is_served_and_refusals_are_remembered() {
     away_from_window_end(WINDOW).await;
     let dynamodb = FaultProxy::for_moto();
-    let stack = stack_behind(&dynamodb, &LIMITED);
+    let stack = Stack::start_behind(&dynamodb, "DYNAMODB", &LIMITED);
     const COUNTER: &str = "-RateLimitTable";
     let get = |user: &User| stack.request(Method::GET, "/api/markets").bearer_auth(user.token());
 

@@ -3,6 +3,8 @@
 use std::env;
 use std::time::Duration;
 
+use aws_config::timeout::TimeoutConfig;
+
 use crate::service::RateLimit;
 
 pub use crate::repo::dynamodb::Tables;
@@ -13,6 +15,11 @@ pub const MIN_JWT_SECRET_BYTES: usize = 32;
 /// The local stack's secret (dev/local.py, the token command, events/): never deploy it, since
 /// template.yaml takes the real secret as a parameter.
 pub const LOCAL_DEV_JWT_SECRET: &str = "local-dev-secret-change-me-0123456789abcdef";
+
+/// How many shards the list partitions are spread over unless `LIST_SHARDS` says (template.yaml's
+/// `ListShards`); a list page makes one Query per shard.
+pub const DEFAULT_LIST_SHARDS: usize = 8;
+const MAX_LIST_SHARDS: usize = 64;
 
 /// A setting that is missing or unsafe; the function refuses to start with it.
 #[derive(Debug, thiserror::Error)]
@@ -71,15 +78,64 @@ pub enum EmbedderKind {
     Bedrock(String),
 }
 
+/// How long AWS SDK calls may take. DynamoDB and SQS answer in milliseconds: a call that has not
+/// connected, or not answered, within 0.8 s is lost rather than slow. Retries included, an
+/// operation gets 1.8 s, so an unreachable or throttling store is a 503 UNAVAILABLE in under 3 s
+/// (the rate limiter's 0.5 s included, with room to spare), never a hang to the function's 10 s
+/// timeout; and the SQS send that follows a committed write gives up within 1.8 s (the outbox
+/// keeps the job).
+///
+/// `SDK_TIMEOUT_SCALE` (default 1) multiplies every budget, for emulators far slower than AWS
+/// (the black-box tests run moto, which can take a second under load, with 10).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SdkTimeouts {
+    scale: u32,
+}
+
+impl Default for SdkTimeouts {
+    fn default() -> Self {
+        Self { scale: 1 }
+    }
+}
+
+impl SdkTimeouts {
+    /// DynamoDB and SQS calls.
+    pub fn store(&self) -> TimeoutConfig {
+        self.budget(800, 800, 1800)
+    }
+
+    /// The rate-limit count, in front of every request: past this the limiter fails open rather
+    /// than make the request slow.
+    pub fn rate_counter(&self) -> TimeoutConfig {
+        self.budget(250, 350, 500)
+    }
+
+    /// A model call (tens to hundreds of milliseconds): more room, still far inside the
+    /// function's timeout.
+    pub fn embedding(&self) -> TimeoutConfig {
+        self.budget(1000, 3000, 5000)
+    }
+
+    fn budget(&self, connect_ms: u64, attempt_ms: u64, operation_ms: u64) -> TimeoutConfig {
+        let scaled = |ms: u64| Duration::from_millis(ms * u64::from(self.scale));
+        TimeoutConfig::builder()
+            .connect_timeout(scaled(connect_ms))
+            .operation_attempt_timeout(scaled(attempt_ms))
+            .operation_timeout(scaled(operation_ms))
+            .build()
+    }
+}
+
 /// Tunables of the request path, with defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Settings {
     pub rate_limit: RateLimit,
+    pub sdk_timeouts: SdkTimeouts,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { rate_limit: RateLimit { limit: 100, window_seconds: 60 } }
+        Self { rate_limit: RateLimit { limit: 100, window_seconds: 60 }, sdk_timeouts: SdkTimeouts::default() }
     }
 }
 
@@ -128,6 +184,12 @@ impl Settings {
                 limit: number("RATE_LIMIT_PER_MINUTE", defaults.rate_limit.limit)?,
                 window_seconds: number("RATE_LIMIT_WINDOW_SECONDS", defaults.rate_limit.window_seconds)?.max(1),
             },
+            sdk_timeouts: SdkTimeouts {
+                scale: u32::try_from(number("SDK_TIMEOUT_SCALE", 1)?)
+                    .ok()
+                    .filter(|scale| *scale >= 1)
+                    .ok_or(ConfigError::Invalid("SDK_TIMEOUT_SCALE (a whole number from 1)"))?,
+            },
         })
     }
 }
@@ -138,6 +200,8 @@ impl Settings {
 pub struct Config {
     pub tables: Tables,
     pub index_queue_url: String,
+    /// The S3 Vectors index search reads and the index worker writes.
+    pub vector_index_arn: String,
     pub embedder: EmbedderKind,
     pub settings: Settings,
     pub cache: CacheSettings,
@@ -155,6 +219,7 @@ impl Config {
         Ok(Self {
             tables: Tables::from_env()?,
             index_queue_url: required("INDEX_QUEUE_URL")?,
+            vector_index_arn: required("VECTOR_INDEX_ARN")?,
             embedder,
             settings: Settings::from_env()?,
             cache: CacheSettings::from_env()?,
@@ -164,13 +229,21 @@ impl Config {
 
 impl Tables {
     pub fn from_env() -> Result<Self, ConfigError> {
+        let list_shards = match optional("LIST_SHARDS") {
+            None => DEFAULT_LIST_SHARDS,
+            Some(text) => text
+                .parse()
+                .ok()
+                .filter(|shards| (1..=MAX_LIST_SHARDS).contains(shards))
+                .ok_or(ConfigError::Invalid("LIST_SHARDS (1 to 64)"))?,
+        };
         Ok(Self {
+            list_shards,
             markets: required("MARKETS_TABLE")?,
             positions: required("POSITIONS_TABLE")?,
             users: required("USERS_TABLE")?,
             idempotency: required("IDEMPOTENCY_TABLE")?,
             outbox: required("OUTBOX_TABLE")?,
-            vectors: required("VECTORS_TABLE")?,
             rate_limits: required("RATE_LIMIT_TABLE")?,
         })
     }
@@ -188,6 +261,17 @@ fn optional(name: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sdk_budgets_answer_an_outage_within_3_s_and_scale_for_emulators() {
+        let deployed = SdkTimeouts::default();
+        let worst =
+            deployed.rate_counter().operation_timeout().unwrap() + deployed.store().operation_timeout().unwrap();
+        assert!(worst < Duration::from_secs(3), "limiter then one store call: {worst:?}");
+        let emulated = SdkTimeouts { scale: 10 };
+        assert_eq!(emulated.store().operation_attempt_timeout(), Some(Duration::from_secs(8)));
+        assert_eq!(emulated.rate_counter().connect_timeout(), Some(Duration::from_millis(2500)));
+    }
 
     #[test]
     fn refuses_short_secrets_and_hides_the_secret_in_debug() {

@@ -8,14 +8,13 @@ use std::time::{Duration, Instant};
 
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
-use aws_config::timeout::TimeoutConfig;
 use lambda_http::http::HeaderValue;
 use lambda_http::{Body, Request, RequestExt as _, Response, service_fn};
 use tracing::Instrument;
 
 use crate::auth::{Authenticator, Caller};
 use crate::cache::{MarketCache, NoCache, RedisCache};
-use crate::config::{AuthConfig, Config, EmbedderKind, Settings};
+use crate::config::{AuthConfig, Config, EmbedderKind, SdkTimeouts, Settings};
 use crate::error::{ApiError, BoxError, error_chain};
 use crate::http::{ApiResponse, CursorCodec, request_id, route_key, source_ip};
 use crate::jobs::worker::Indexer;
@@ -24,10 +23,10 @@ use crate::observability::{
     RequestFacts, RequestMetrics, emit_request_metrics, first_invocation, record_facts, with_request_id,
 };
 use crate::repo::dynamodb::{
-    DynamoIdempotency, DynamoMarkets, DynamoOutbox, DynamoPositions, DynamoRateCounter, DynamoUsers, DynamoVectors,
+    DynamoIdempotency, DynamoMarkets, DynamoOutbox, DynamoPositions, DynamoRateCounter, DynamoUsers,
 };
 use crate::routes::check_route;
-use crate::search::{BedrockEmbedder, Embedder, HashingEmbedder};
+use crate::search::{BedrockEmbedder, Embedder, HashingEmbedder, S3VectorIndex};
 use crate::service::{Dependencies, MarketService, PositionService, Quota, RateLimiter, SearchService};
 
 /// What every market route shares, built once per cold start and reused by every invocation.
@@ -64,49 +63,27 @@ impl AppState {
     }
 }
 
-/// The AWS SDK's shared config, with the DynamoDB and SQS budgets of [`store_timeouts`]. The
+/// The AWS SDK's shared config, with the DynamoDB and SQS budgets of [`SdkTimeouts::store`]. The
 /// endpoint comes from the standard settings (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_DYNAMODB`,
 /// `AWS_ENDPOINT_URL_SQS`, ...), so the same binary talks to AWS or moto.
-async fn aws_config() -> aws_config::SdkConfig {
+async fn aws_config(timeouts: &SdkTimeouts) -> aws_config::SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         // Explicit, not by accident: 3 attempts with exponential backoff and full jitter. The first
         // backoff is short (the SDK's default is 1 s) so that all three fit in the operation budget.
         .retry_config(RetryConfig::standard().with_max_attempts(3).with_initial_backoff(Duration::from_millis(100)))
-        .timeout_config(store_timeouts())
+        .timeout_config(timeouts.store())
         .load()
         .await
 }
 
-/// DynamoDB and SQS answer in milliseconds: a call that has not connected within 1 s, or not
-/// answered within 1 s, is lost rather than slow. Retries included, an operation gets 2 s, so an
-/// unreachable store is a 503 UNAVAILABLE well within 3 s (the limiter's 0.6 s included), never
-/// a hang to the function's 10 s timeout; and the SQS send that follows a committed write ends
-/// in 2 s at worst (the outbox keeps the job if it fails).
-fn store_timeouts() -> TimeoutConfig {
-    TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(1))
-        .operation_attempt_timeout(Duration::from_secs(1))
-        .operation_timeout(Duration::from_secs(2))
-        .build()
-}
-
-/// An embedding is a model call (tens to hundreds of milliseconds): more room than a table read,
-/// still far inside the function's timeout.
-fn embedding_timeouts() -> TimeoutConfig {
-    TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(1))
-        .operation_attempt_timeout(Duration::from_secs(3))
-        .operation_timeout(Duration::from_secs(5))
-        .build()
-}
-
 /// The AWS implementation of every dependency, clients built and the cache connected once.
 pub async fn aws_dependencies(config: &Config) -> Result<Dependencies, BoxError> {
-    let aws = aws_config().await;
+    let timeouts = config.settings.sdk_timeouts;
+    let aws = aws_config(&timeouts).await;
     let embedder: Arc<dyn Embedder> = match &config.embedder {
         EmbedderKind::Local => Arc::new(HashingEmbedder),
         EmbedderKind::Bedrock(model) => {
-            let bedrock = aws_sdk_bedrockruntime::config::Builder::from(&aws).timeout_config(embedding_timeouts());
+            let bedrock = aws_sdk_bedrockruntime::config::Builder::from(&aws).timeout_config(timeouts.embedding());
             Arc::new(BedrockEmbedder::new(aws_sdk_bedrockruntime::Client::from_conf(bedrock.build()), model.clone()))
         }
     };
@@ -123,13 +100,22 @@ pub async fn aws_dependencies(config: &Config) -> Result<Dependencies, BoxError>
         queue: Arc::new(queue),
         embedder,
         cache,
-        ..dynamodb_dependencies(crate::observability::dynamodb_client(&aws), config.tables.clone())
+        vectors: Arc::new(S3VectorIndex::new(
+            crate::observability::s3vectors_client(&aws),
+            config.vector_index_arn.clone(),
+        )),
+        ..dynamodb_dependencies(crate::observability::dynamodb_client(&aws), config.tables.clone(), &timeouts)
     })
 }
 
-/// The DynamoDB implementations, with the local embedder, a queue that is never reached and no
-/// cache (for tools that only read and write tables).
-pub fn dynamodb_dependencies(client: aws_sdk_dynamodb::Client, tables: crate::config::Tables) -> Dependencies {
+/// The DynamoDB implementations, with the local embedder, a queue and a vector index that are never
+/// reached, and no cache (for tools that only read and write tables). The rate counter gets
+/// `timeouts.rate_counter()`.
+pub fn dynamodb_dependencies(
+    client: aws_sdk_dynamodb::Client,
+    tables: crate::config::Tables,
+    timeouts: &SdkTimeouts,
+) -> Dependencies {
     Dependencies {
         markets: Arc::new(DynamoMarkets::new(client.clone(), tables.clone())),
         positions: Arc::new(DynamoPositions::new(client.clone(), tables.clone())),
@@ -138,8 +124,8 @@ pub fn dynamodb_dependencies(client: aws_sdk_dynamodb::Client, tables: crate::co
         outbox: Arc::new(DynamoOutbox::new(client.clone(), tables.outbox.clone())),
         queue: Arc::new(crate::repo::memory::InMemoryQueue::default()),
         embedder: Arc::new(HashingEmbedder),
-        vectors: Arc::new(DynamoVectors::new(client.clone(), tables.vectors)),
-        rate_counter: Arc::new(DynamoRateCounter::new(client, tables.rate_limits)),
+        vectors: Arc::new(crate::repo::memory::InMemoryStore::default()),
+        rate_counter: Arc::new(DynamoRateCounter::new(client, tables.rate_limits, timeouts.rate_counter())),
         cache: Arc::new(NoCache),
     }
 }
@@ -308,6 +294,7 @@ async fn respond(
             cold_start,
             dynamodb_calls = facts.dynamodb_ops.len(),
             dynamodb_ops = %facts.dynamodb_ops.join(","),
+            vector_ops = %facts.vector_ops.join(","),
             cache_hit = facts.cache_hit,
             "request"
         );

@@ -34,25 +34,56 @@ fn template_routes() -> BTreeSet<(String, String)> {
 }
 
 #[test]
-fn the_fallback_knows_every_route_of_the_template() {
+fn the_route_table_is_the_template_s_routes() {
     let known = ROUTES.iter().map(|route| (route.method.to_owned(), route.path.to_owned())).collect();
     assert_eq!(template_routes(), known);
+}
+
+/// `(METHOD, path)` → the operation, for every operation of openapi.yaml.
+fn spec_operations(spec: &Value) -> BTreeMap<(String, String), &Value> {
+    let methods = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
+    let paths = spec["paths"].as_object().unwrap();
+    paths
+        .iter()
+        .flat_map(|(path, item)| {
+            methods
+                .iter()
+                .filter_map(move |m| item.get(*m).map(|operation| ((m.to_uppercase(), path.clone()), operation)))
+        })
+        .collect()
 }
 
 #[test]
 fn the_spec_describes_every_route_of_the_template_and_no_other() {
     let spec = spec();
-    let methods = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
-    let operations: BTreeSet<(String, String)> = spec["paths"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .flat_map(|(path, item)| {
-            let item = item.as_object().unwrap();
-            methods.iter().filter(|m| item.contains_key(**m)).map(|m| (m.to_uppercase(), path.clone()))
-        })
-        .collect();
-    assert_eq!(operations, template_routes());
+    assert_eq!(spec_operations(&spec).into_keys().collect::<BTreeSet<_>>(), template_routes());
+}
+
+#[test]
+fn the_spec_documents_exactly_the_query_parameters_each_route_takes() {
+    let spec = spec();
+    let operations = spec_operations(&spec);
+    for route in ROUTES {
+        let operation = operations[&(route.method.to_owned(), route.path.to_owned())];
+        let documented: BTreeSet<&str> = operation["parameters"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .map(|parameter| resolve(&spec, parameter))
+            .filter(|parameter| parameter["in"] == "query")
+            .map(|parameter| parameter["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(documented, route.query.iter().copied().collect(), "{} {}", route.method, route.path);
+    }
+}
+
+/// A `$ref` within the document, followed.
+fn resolve<'a>(spec: &'a Value, value: &'a Value) -> &'a Value {
+    match value["$ref"].as_str() {
+        Some(reference) => spec.pointer(reference.strip_prefix('#').unwrap()).expect("a $ref to this document"),
+        None => value,
+    }
 }
 
 /// One of each `ApiError` variant (the match makes a new variant a compile error here until it is

@@ -2,9 +2,9 @@
 //! known path with the wrong method, in the same JSON shape as every other error.
 
 use lambda_http::Request;
-use lambda_http::http::{Method, StatusCode};
+use lambda_http::http::StatusCode;
 
-use super::table::{allowed_methods, method_not_allowed, path_without_stage, printable};
+use super::table::{allowed_methods, is_cors_preflight, method_not_allowed, path_without_stage, printable};
 use crate::error::ApiError;
 use crate::http::ApiResponse;
 
@@ -20,15 +20,6 @@ pub async fn route_not_found(request: Request) -> Result<ApiResponse, ApiError> 
         return Err(ApiError::NotFound(format!("no route for {method} {path}")));
     }
     Err(method_not_allowed(&request, path))
-}
-
-/// An `OPTIONS` request with `Origin` and `Access-Control-Request-Method`: a browser asking
-/// whether it may send the real request.
-fn is_cors_preflight(request: &Request) -> bool {
-    let headers = request.headers();
-    request.method() == Method::OPTIONS
-        && headers.contains_key("origin")
-        && headers.contains_key("access-control-request-method")
 }
 
 #[cfg(test)]

@@ -160,6 +160,6 @@ async fn the_docs_function_serves_the_spec_and_a_page_that_needs_nothing_else() 
     let mut with_query = event("api-docs");
     with_query["rawQueryString"] = "theme=dark".into();
     with_query["queryStringParameters"] = serde_json::json!({ "theme": "dark" });
-    let refused = api_docs(request(&with_query)).await.unwrap_err();
+    let refused = check_route(&request(&with_query)).unwrap_err();
     assert_eq!(refused.status_and_code(), (StatusCode::BAD_REQUEST, "BAD_REQUEST"));
 }
