@@ -79,10 +79,11 @@ pub enum EmbedderKind {
 }
 
 /// How long AWS SDK calls may take. DynamoDB and SQS answer in milliseconds: a call that has not
-/// connected within 1 s, or not answered within 1 s, is lost rather than slow. Retries included,
-/// an operation gets 2 s, so an unreachable or throttling store is a 503 UNAVAILABLE in under 3 s
-/// (the rate limiter's 0.6 s included), never a hang to the function's 10 s timeout; and the SQS
-/// send that follows a committed write gives up within 2 s (the outbox keeps the job).
+/// connected, or not answered, within 0.8 s is lost rather than slow. Retries included, an
+/// operation gets 1.8 s, so an unreachable or throttling store is a 503 UNAVAILABLE in under 3 s
+/// (the rate limiter's 0.5 s included, with room to spare), never a hang to the function's 10 s
+/// timeout; and the SQS send that follows a committed write gives up within 1.8 s (the outbox
+/// keeps the job).
 ///
 /// `SDK_TIMEOUT_SCALE` (default 1) multiplies every budget, for emulators far slower than AWS
 /// (the black-box tests run moto, which can take a second under load, with 10).
@@ -100,13 +101,13 @@ impl Default for SdkTimeouts {
 impl SdkTimeouts {
     /// DynamoDB and SQS calls.
     pub fn store(&self) -> TimeoutConfig {
-        self.budget(1000, 1000, 2000)
+        self.budget(800, 800, 1800)
     }
 
     /// The rate-limit count, in front of every request: past this the limiter fails open rather
     /// than make the request slow.
     pub fn rate_counter(&self) -> TimeoutConfig {
-        self.budget(300, 400, 600)
+        self.budget(250, 350, 500)
     }
 
     /// A model call (tens to hundreds of milliseconds): more room, still far inside the
@@ -129,37 +130,60 @@ impl SdkTimeouts {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Settings {
     pub rate_limit: RateLimit,
-    /// How long a warm instance may serve a market from its cache; another instance's write is
-    /// visible after at most this long.
-    pub cache_ttl: Duration,
     pub sdk_timeouts: SdkTimeouts,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Self {
-            rate_limit: RateLimit { limit: 100, window_seconds: 60 },
-            cache_ttl: Duration::from_secs(5),
-            sdk_timeouts: SdkTimeouts::default(),
-        }
+        Self { rate_limit: RateLimit { limit: 100, window_seconds: 60 }, sdk_timeouts: SdkTimeouts::default() }
+    }
+}
+
+/// The shared cache of markets (see [`crate::cache`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheSettings {
+    /// `redis://host:port` or `rediss://host:port` (TLS); none: no cache, every read goes to DynamoDB.
+    pub endpoint: Option<String>,
+    /// The longest one cache call may take before the request goes to DynamoDB instead.
+    pub timeout: Duration,
+    /// How long an entry or a tombstone lives. Entries are never stale while the cache takes
+    /// writes' refreshes; this bounds how long one may be if a refresh is lost.
+    pub ttl: Duration,
+}
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        Self { endpoint: None, timeout: Duration::from_millis(50), ttl: Duration::from_secs(60) }
+    }
+}
+
+impl CacheSettings {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let defaults = Self::default();
+        Ok(Self {
+            endpoint: optional("CACHE_ENDPOINT"),
+            timeout: Duration::from_millis(number("CACHE_TIMEOUT_MS", defaults.timeout.as_millis() as u64)?.max(1)),
+            ttl: Duration::from_secs(number("CACHE_TTL_SECONDS", defaults.ttl.as_secs())?.max(1)),
+        })
+    }
+}
+
+/// An optional numeric setting.
+fn number(name: &'static str, default: u64) -> Result<u64, ConfigError> {
+    match optional(name) {
+        None => Ok(default),
+        Some(text) => text.parse().map_err(|_| ConfigError::Invalid(name)),
     }
 }
 
 impl Settings {
     pub fn from_env() -> Result<Self, ConfigError> {
         let defaults = Self::default();
-        let number = |name: &'static str, default: u64| -> Result<u64, ConfigError> {
-            match optional(name) {
-                None => Ok(default),
-                Some(text) => text.parse().map_err(|_| ConfigError::Invalid(name)),
-            }
-        };
         Ok(Self {
             rate_limit: RateLimit {
                 limit: number("RATE_LIMIT_PER_MINUTE", defaults.rate_limit.limit)?,
                 window_seconds: number("RATE_LIMIT_WINDOW_SECONDS", defaults.rate_limit.window_seconds)?.max(1),
             },
-            cache_ttl: Duration::from_secs(number("CACHE_TTL_SECONDS", defaults.cache_ttl.as_secs())?),
             sdk_timeouts: SdkTimeouts {
                 scale: u32::try_from(number("SDK_TIMEOUT_SCALE", 1)?)
                     .ok()
@@ -180,6 +204,7 @@ pub struct Config {
     pub vector_index_arn: String,
     pub embedder: EmbedderKind,
     pub settings: Settings,
+    pub cache: CacheSettings,
 }
 
 impl Config {
@@ -197,6 +222,7 @@ impl Config {
             vector_index_arn: required("VECTOR_INDEX_ARN")?,
             embedder,
             settings: Settings::from_env()?,
+            cache: CacheSettings::from_env()?,
         })
     }
 }
@@ -243,8 +269,8 @@ mod tests {
             deployed.rate_counter().operation_timeout().unwrap() + deployed.store().operation_timeout().unwrap();
         assert!(worst < Duration::from_secs(3), "limiter then one store call: {worst:?}");
         let emulated = SdkTimeouts { scale: 10 };
-        assert_eq!(emulated.store().operation_attempt_timeout(), Some(Duration::from_secs(10)));
-        assert_eq!(emulated.rate_counter().connect_timeout(), Some(Duration::from_secs(3)));
+        assert_eq!(emulated.store().operation_attempt_timeout(), Some(Duration::from_secs(8)));
+        assert_eq!(emulated.rate_counter().connect_timeout(), Some(Duration::from_millis(2500)));
     }
 
     #[test]
