@@ -4,7 +4,8 @@
 `python dev/local.py serve` reads template.yaml and:
 
 * starts a moto server (or uses --endpoint / $AWS_ENDPOINT_URL) and creates the template's SQS
-  queues and DynamoDB tables in it, named `<prefix>-<LogicalId>`;
+  queues, DynamoDB tables and Secrets Manager secrets in it, named `<prefix>-<LogicalId>` (a
+  secret's value: --secret, else the dev token secret for JwtSecret, else generated);
 * serves every HttpApi route on one port, turning each request into the API Gateway HTTP API
   event (payload format 2.0) the deployed function receives, and its answer into the response;
 * runs the real function binaries (target/debug/<binary>, built by `cargo build -p functions`)
@@ -24,7 +25,9 @@ import itertools
 import json
 import os
 import re
+import secrets
 import signal
+import string
 import socket
 import subprocess
 import sys
@@ -47,7 +50,8 @@ REPO = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 DEV_JWT_SECRET = "local-dev-secret-change-me-0123456789abcdef"
-TABLE, QUEUE = "AWS::DynamoDB::Table", "AWS::SQS::Queue"
+TOKEN_SECRET = "JwtSecret"   # the template's HS256 token secret: locally, the dev secret unless --secret says
+TABLE, QUEUE, SECRET = "AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::SecretsManager::Secret"
 FUNCTION, HTTP_API = "AWS::Serverless::Function", "AWS::Serverless::HttpApi"
 PSEUDO = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws",
           "AWS::StackName": "local", "AWS::URLSuffix": "amazonaws.com", "AWS::NoValue": None}
@@ -107,7 +111,7 @@ def env_str(value: Any) -> str:
 
 
 def parameter_values(template: dict, given: dict[str, str]) -> dict[str, str]:
-    """Template parameter values: --param, else Default, else a dev secret for JwtSecret."""
+    """Template parameter values: --param, else Default."""
     specs = template.get("Parameters") or {}
     for name in given.keys() - specs.keys():
         log(f"warning: --param {name} is not a template parameter")
@@ -117,8 +121,6 @@ def parameter_values(template: dict, given: dict[str, str]) -> dict[str, str]:
             value = given[name]
         elif "Default" in spec:
             value = env_str(spec["Default"])
-        elif name == "JwtSecret":
-            value = os.environ.get("JWT_SECRET") or DEV_JWT_SECRET
         else:
             log(f"warning: parameter {name} has no value (pass --param {name}=...); using ''")
             value = ""
@@ -157,6 +159,12 @@ class Resolver:
         self.conditions: dict[str, Any] = template.get("Conditions") or {}
         self.params, self.prefix = params, prefix
         self.queue_urls: dict[str, str] = {}   # filled in as queues are created
+        self.secret_arns: dict[str, str] = {}  # and secrets
+
+    def exists(self, logical_id: str) -> bool:
+        """Whether the resource's Condition (if any) holds."""
+        condition = self.resources[logical_id].get("Condition")
+        return condition is None or self.condition(self.conditions[condition])
 
     def local_name(self, logical_id: str) -> str:
         props = self.resources[logical_id].get("Properties") or {}
@@ -176,6 +184,8 @@ class Resolver:
             return self.queue_urls.get(name, self.local_name(name))
         if kind == TABLE:
             return self.local_name(name)
+        if kind == SECRET:
+            return self.secret_arns.get(name, self.local_name(name))
         if kind == FUNCTION:
             return function_binary(name, self.resources[name])
         return "local" if kind == HTTP_API else name
@@ -955,6 +965,33 @@ def create_queues(sqs: Any, res: Resolver) -> None:
             res.queue_urls[lid] = sqs.get_queue_url(QueueName=name)["QueueUrl"]
 
 
+def create_secrets(sm: Any, res: Resolver, given: dict[str, str]) -> dict[str, str]:
+    """Create the template's secrets (those whose Condition holds) and return their values: `given`
+    (--secret), else the dev token secret for JwtSecret, else generated like GenerateSecretString.
+    An existing secret (same prefix) keeps its value unless one is given."""
+    values = {}
+    for lid, resource in res.resources.items():
+        if resource.get("Type") != SECRET or not res.exists(lid):
+            continue
+        name = res.local_name(lid)
+        spec = res.resolve((resource.get("Properties") or {}).get("GenerateSecretString") or {})
+        value = given.get(lid)
+        if not value and lid == TOKEN_SECRET:  # the token command signs with $JWT_SECRET, else the dev secret
+            value = os.environ.get("JWT_SECRET") or DEV_JWT_SECRET
+        try:
+            generated = "".join(secrets.choice(string.ascii_letters + string.digits)
+                                for _ in range(int(spec.get("PasswordLength", 32))))
+            res.secret_arns[lid] = sm.create_secret(Name=name, SecretString=value or generated)["ARN"]
+        except ClientError as e:
+            if e.response["Error"]["Code"] != "ResourceExistsException":
+                raise
+            res.secret_arns[lid] = sm.describe_secret(SecretId=name)["ARN"]
+            if value:
+                sm.put_secret_value(SecretId=name, SecretString=value)
+        values[lid] = value or sm.get_secret_value(SecretId=name)["SecretString"]
+    return values
+
+
 def create_tables(ddb: Any, res: Resolver) -> None:
     """Create the template's tables; an existing one (same prefix) is reused with its data."""
     index_keys = {"IndexName", "KeySchema", "Projection", "ProvisionedThroughput", "OnDemandThroughput"}
@@ -1005,6 +1042,7 @@ class Stack:
         self.endpoint = args.endpoint or os.environ.get("AWS_ENDPOINT_URL") or ""
         self.runtime_url = ""
         self.router = Router([r for fn in functions for r in fn.routes])
+        self.secret_values: dict[str, str] = {}
 
     def function_log(self, binary: str, line: bytes) -> None:
         text = line.decode("utf-8", "replace").rstrip("\r\n")
@@ -1069,6 +1107,8 @@ class Stack:
             create_queues(self.client("sqs"), self.resolver)
         if TABLE in kinds:
             create_tables(self.client("dynamodb"), self.resolver)
+        if SECRET in kinds:
+            self.secret_values = create_secrets(self.client("secretsmanager"), self.resolver, self.args.secret)
         for fn in self.functions:
             fn.env, fn.pool = self.function_env(fn), FunctionPool(fn, self)
             for source in fn.sqs:
@@ -1135,6 +1175,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     serve.add_argument("--bin-dir", default=str(REPO / "target/debug"), help="where the function binaries are")
     serve.add_argument("--env", action="append", default=[], metavar="K=V", help="extra function env (repeatable)")
     serve.add_argument("--param", action="append", default=[], metavar="K=V", help="template parameter value")
+    serve.add_argument("--secret", action="append", default=[], metavar="LOGICAL_ID=VALUE",
+                       help=f"value of a template secret (default: the dev token secret for {TOKEN_SECRET}, "
+                            "else generated)")
     serve.add_argument("--max-instances", type=int, default=4, help="concurrent instances per function")
     serve.add_argument("--exit-with-stdin", action="store_true", help="stop when stdin reaches EOF")
     serve.add_argument("--schedule-seconds", type=float, default=0,
@@ -1169,6 +1212,7 @@ def interrupt(*_: Any) -> None:
 
 def serve(args: argparse.Namespace) -> int:
     args.env = key_values(args.env, "--env")
+    args.secret = key_values(args.secret, "--secret")
     template = load_template(Path(args.template))
     resolver = Resolver(template, parameter_values(template, key_values(args.param, "--param")), args.prefix)
     functions = discover_functions(template, resolver)
@@ -1190,12 +1234,13 @@ def serve(args: argparse.Namespace) -> int:
         stack.start(gateway)
         stack.describe()
         host, port = gateway.server_address[:2]
-        jwt = args.env.get("JWT_SECRET") or resolver.params.get("JwtSecret") or DEV_JWT_SECRET
         print(f"Markets API listening on http://{host}:{port}", flush=True)
         print(f"DynamoDB endpoint: {stack.endpoint}{' (moto, started here)' if stack.moto else ''}"
               f" - resource prefix {args.prefix}-", flush=True)
-        print(f"JWT secret (dev): {jwt}", flush=True)
-        print("Mint a token: cargo run -q -p dev --bin mint-token -- --sub alice --role user", flush=True)
+        if TOKEN_SECRET in stack.secret_values:
+            print(f"JWT secret (dev, in {resolver.local_name(TOKEN_SECRET)}): {stack.secret_values[TOKEN_SECRET]}",
+                  flush=True)
+            print("Mint a token: cargo run -q -p dev --bin mint-token -- --sub alice --role user", flush=True)
         if args.exit_with_stdin:
             threading.Thread(target=lambda: (wait_for_eof(0), stop_requested.set()), daemon=True).start()
         # Wake up regularly: a signal's handler only runs when the main thread executes bytecode,

@@ -7,11 +7,11 @@ use crate::service::RateLimit;
 
 pub use crate::repo::dynamodb::Tables;
 
-/// The shortest HS256 secret we accept: shorter ones are guessable offline from any token.
-pub const MIN_JWT_SECRET_BYTES: usize = 32;
+/// The shortest signing secret we accept: shorter ones are guessable offline from any token.
+pub const MIN_SECRET_BYTES: usize = 32;
 
-/// The local stack's secret (dev/local.py, the token command, events/): never deploy it, since
-/// template.yaml takes the real secret as a parameter.
+/// The local stack's token secret (dev/local.py puts it into moto's Secrets Manager; the token
+/// command signs with it). Published in this repository, so refused unless the endpoint is local.
 pub const LOCAL_DEV_JWT_SECRET: &str = "local-dev-secret-change-me-0123456789abcdef";
 
 /// A setting that is missing or unsafe; the function refuses to start with it.
@@ -21,45 +21,103 @@ pub enum ConfigError {
     Missing(&'static str),
     #[error("{0} is not valid")]
     Invalid(&'static str),
-    #[error("JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes (got {0})")]
-    ShortSecret(usize),
+    #[error("the secret of {0} must be at least {MIN_SECRET_BYTES} bytes (got {1})")]
+    ShortSecret(&'static str, usize),
+    #[error(
+        "the secret of {0} is the development secret published in this repository (only a local endpoint may use it)"
+    )]
+    DevelopmentSecret(&'static str),
 }
 
-/// How bearer tokens are verified.
-#[derive(Clone)]
-pub struct AuthConfig {
-    /// Verifies HS256 tokens, unless `jwks_url` is set; always signs pagination cursors.
-    pub jwt_secret: Vec<u8>,
+/// How bearer tokens are verified, as configured: where the keys are, not the keys themselves
+/// (those are loaded at cold start, see `runtime`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthSettings {
+    pub keys: TokenKeys,
+    pub claims: ClaimRules,
+    /// The secret that signs pagination cursors (only the functions that page have it).
+    pub cursor_secret_arn: Option<String>,
+}
+
+/// Where the token-verifying keys come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenKeys {
+    /// HS256 with the secret stored in Secrets Manager under this ARN (or name).
+    Secret { arn: String },
+    /// RS256 with an identity provider's published keys (e.g. Cognito's JWKS).
+    Jwks(JwksSettings),
+}
+
+/// The identity provider's key set and how long its keys are trusted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JwksSettings {
+    pub url: String,
+    /// Keys are fetched again after this long, so a warm instance follows a key rotation.
+    pub cache_ttl: Duration,
+    /// A token with an unknown `kid` fetches the keys again, at most this often (unknown ids are
+    /// cheap to forge; the identity provider must not be hammered).
+    pub min_refetch: Duration,
+}
+
+/// The claims a token must carry besides `sub`, `role` and `exp`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClaimRules {
     pub issuer: Option<String>,
+    /// Matched against `aud`, or against `client_id` for Cognito access tokens (which have no `aud`).
     pub audience: Option<String>,
-    /// Tokens are RS256, signed by the keys published here (e.g. Cognito's JWKS).
-    pub jwks_url: Option<String>,
 }
 
-impl std::fmt::Debug for AuthConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AuthConfig")
-            .field("jwt_secret", &"<redacted>")
-            .field("issuer", &self.issuer)
-            .field("audience", &self.audience)
-            .field("jwks_url", &self.jwks_url)
-            .finish()
-    }
-}
-
-impl AuthConfig {
+impl AuthSettings {
     pub fn from_env() -> Result<Self, ConfigError> {
-        let secret = env::var("JWT_SECRET").map_err(|_| ConfigError::Missing("JWT_SECRET"))?;
-        let config = Self::new(secret.into_bytes(), optional("JWT_ISSUER"), optional("JWT_AUDIENCE"))?;
-        Ok(Self { jwks_url: optional("JWT_JWKS_URL"), ..config })
+        let claims = ClaimRules { issuer: optional("JWT_ISSUER"), audience: optional("JWT_AUDIENCE") };
+        let keys = match optional("JWT_JWKS_URL") {
+            Some(url) => {
+                // A forged key set would let anyone mint tokens: only TLS, or a test server on this machine.
+                if !(url.starts_with("https://") || (url.starts_with("http://") && is_loopback_url(&url))) {
+                    return Err(ConfigError::Invalid("JWT_JWKS_URL (https, or http on a loopback address)"));
+                }
+                // Any token the provider signs for any of its clients would do otherwise.
+                if claims.issuer.is_none() {
+                    return Err(ConfigError::Missing("JWT_ISSUER (required with JWT_JWKS_URL)"));
+                }
+                if claims.audience.is_none() {
+                    return Err(ConfigError::Missing("JWT_AUDIENCE (required with JWT_JWKS_URL)"));
+                }
+                TokenKeys::Jwks(JwksSettings {
+                    url,
+                    cache_ttl: Duration::from_secs(number("JWT_JWKS_CACHE_SECONDS", 3600)?),
+                    min_refetch: Duration::from_secs(number("JWT_JWKS_MIN_REFETCH_SECONDS", 10)?),
+                })
+            }
+            None => TokenKeys::Secret { arn: required("JWT_SECRET_ARN")? },
+        };
+        Ok(Self { keys, claims, cursor_secret_arn: optional("CURSOR_SECRET_ARN") })
     }
+}
 
-    pub fn new(jwt_secret: Vec<u8>, issuer: Option<String>, audience: Option<String>) -> Result<Self, ConfigError> {
-        if jwt_secret.len() < MIN_JWT_SECRET_BYTES {
-            return Err(ConfigError::ShortSecret(jwt_secret.len()));
-        }
-        Ok(Self { jwt_secret, issuer, audience, jwks_url: None })
+/// A secret's value, checked: long enough, and not a published development secret unless
+/// `endpoint_is_local` (the Secrets Manager it came from runs on this machine, i.e. moto).
+pub fn checked_secret(setting: &'static str, value: String, endpoint_is_local: bool) -> Result<Vec<u8>, ConfigError> {
+    if value.len() < MIN_SECRET_BYTES {
+        return Err(ConfigError::ShortSecret(setting, value.len()));
     }
+    if value == LOCAL_DEV_JWT_SECRET && !endpoint_is_local {
+        return Err(ConfigError::DevelopmentSecret(setting));
+    }
+    Ok(value.into_bytes())
+}
+
+/// The endpoint Secrets Manager calls go to, when overridden (`AWS_ENDPOINT_URL_SECRETS_MANAGER`,
+/// else `AWS_ENDPOINT_URL`, the SDK's own order); `None` is AWS itself.
+pub fn secrets_endpoint() -> Option<String> {
+    optional("AWS_ENDPOINT_URL_SECRETS_MANAGER").or_else(|| optional("AWS_ENDPOINT_URL"))
+}
+
+/// Whether `url`'s host is this machine (`localhost`, 127.0.0.0/8, `::1`).
+pub fn is_loopback_url(url: &str) -> bool {
+    let Ok(uri) = url.parse::<lambda_http::http::Uri>() else { return false };
+    let host = uri.host().unwrap_or_default().trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Which embedder turns text into vectors.
@@ -89,12 +147,6 @@ impl Default for Settings {
 impl Settings {
     pub fn from_env() -> Result<Self, ConfigError> {
         let defaults = Self::default();
-        let number = |name: &'static str, default: u64| -> Result<u64, ConfigError> {
-            match optional(name) {
-                None => Ok(default),
-                Some(text) => text.parse().map_err(|_| ConfigError::Invalid(name)),
-            }
-        };
         Ok(Self {
             rate_limit: RateLimit {
                 limit: number("RATE_LIMIT_PER_MINUTE", defaults.rate_limit.limit)?,
@@ -147,6 +199,14 @@ impl Tables {
     }
 }
 
+/// A whole number setting, `default` when unset.
+fn number(name: &'static str, default: u64) -> Result<u64, ConfigError> {
+    match optional(name) {
+        None => Ok(default),
+        Some(text) => text.parse().map_err(|_| ConfigError::Invalid(name)),
+    }
+}
+
 fn required(name: &'static str) -> Result<String, ConfigError> {
     optional(name).ok_or(ConfigError::Missing(name))
 }
@@ -161,9 +221,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn refuses_short_secrets_and_hides_the_secret_in_debug() {
-        assert!(matches!(AuthConfig::new(b"short".to_vec(), None, None), Err(ConfigError::ShortSecret(5))));
-        let config = AuthConfig::new(b"0123456789abcdef0123456789abcdef".to_vec(), None, None).unwrap();
-        assert!(!format!("{config:?}").contains("0123456789"));
+    fn refuses_short_secrets_and_the_development_secret_on_a_remote_endpoint() {
+        assert!(matches!(checked_secret("JWT_SECRET_ARN", "short".into(), true), Err(ConfigError::ShortSecret(_, 5))));
+        let dev = || LOCAL_DEV_JWT_SECRET.to_owned();
+        assert!(matches!(checked_secret("JWT_SECRET_ARN", dev(), false), Err(ConfigError::DevelopmentSecret(_))));
+        assert!(checked_secret("JWT_SECRET_ARN", dev(), true).is_ok());
+        let generated = "Xk2q9ZrT7bWm4NcV8pLs3HdJ6yFg1QaE".to_owned();
+        assert_eq!(checked_secret("JWT_SECRET_ARN", generated.clone(), false).unwrap(), generated.as_bytes());
+    }
+
+    #[test]
+    fn only_this_machine_is_local() {
+        for url in ["http://127.0.0.1:4566", "http://localhost:3000/x", "http://[::1]:9000", "http://127.5.0.1"] {
+            assert!(is_loopback_url(url), "{url}");
+        }
+        for url in [
+            "https://secretsmanager.us-east-1.amazonaws.com",
+            "http://10.0.0.1:4566",
+            "http://127.0.0.1.evil.example",
+            "nonsense",
+        ] {
+            assert!(!is_loopback_url(url), "{url}");
+        }
     }
 }

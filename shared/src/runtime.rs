@@ -12,8 +12,8 @@ use lambda_http::http::HeaderValue;
 use lambda_http::{Body, Request, RequestExt as _, Response, service_fn};
 use tracing::Instrument;
 
-use crate::auth::{Authenticator, Caller};
-use crate::config::{AuthConfig, Config, EmbedderKind, Settings};
+use crate::auth::{Authenticator, Caller, JwksKeys};
+use crate::config::{AuthSettings, Config, EmbedderKind, Settings, TokenKeys, checked_secret, is_loopback_url};
 use crate::error::{ApiError, BoxError, error_chain};
 use crate::http::{ApiResponse, CursorCodec, request_id, route_key, source_ip};
 use crate::jobs::worker::Indexer;
@@ -30,7 +30,8 @@ use crate::service::{Dependencies, MarketService, PositionService, Quota, RateLi
 /// What every market route shares, built once per cold start and reused by every invocation.
 pub struct AppState {
     pub auth: Authenticator,
-    pub cursors: CursorCodec,
+    /// Only in the functions that page (they alone may read the cursor secret).
+    cursors: Option<CursorCodec>,
     pub markets: MarketService,
     pub positions: PositionService,
     pub search: SearchService,
@@ -40,11 +41,16 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(auth: &AuthConfig, dependencies: &Dependencies, settings: Settings) -> Self {
+    pub fn new(
+        auth: Authenticator,
+        cursors: Option<CursorCodec>,
+        dependencies: &Dependencies,
+        settings: Settings,
+    ) -> Self {
         let cache = market_cache(settings.cache_ttl);
         Self {
-            auth: Authenticator::new(auth),
-            cursors: CursorCodec::new(&auth.jwt_secret),
+            auth,
+            cursors,
             markets: MarketService::new(dependencies, cache.clone()),
             positions: PositionService::new(dependencies, cache),
             search: SearchService::new(dependencies),
@@ -53,16 +59,44 @@ impl AppState {
         }
     }
 
+    /// The settings from the environment, the secrets from Secrets Manager, the keys from the
+    /// identity provider: read once, and the function refuses to start if any is missing or unsafe.
     pub async fn from_env() -> Result<Self, BoxError> {
-        let auth = AuthConfig::from_env()?;
+        let auth = AuthSettings::from_env()?;
         let config = Config::from_env()?;
-        let mut state = Self::new(&auth, &aws_dependencies(&config).await, config.settings);
-        if let Some(url) = &auth.jwks_url {
-            let jwks = crate::auth::fetch_jwks(url).await.map_err(|e| format!("cannot load JWT_JWKS_URL: {e}"))?;
-            state.auth = Authenticator::with_jwks(&auth, &jwks);
-        }
-        Ok(state)
+        let secrets = aws_sdk_secretsmanager::Client::new(&aws_config().await);
+        let authenticator = match auth.keys {
+            TokenKeys::Secret { arn } => {
+                Authenticator::with_secret(&read_secret(&secrets, "JWT_SECRET_ARN", &arn).await?, &auth.claims)
+            }
+            TokenKeys::Jwks(jwks) => Authenticator::with_jwks(JwksKeys::load(jwks).await?, &auth.claims),
+        };
+        let cursors = match &auth.cursor_secret_arn {
+            Some(arn) => Some(CursorCodec::new(&read_secret(&secrets, "CURSOR_SECRET_ARN", arn).await?)),
+            None => None,
+        };
+        Ok(Self::new(authenticator, cursors, &aws_dependencies(&config).await, config.settings))
     }
+
+    /// The cursor codec of a function that pages.
+    pub fn cursors(&self) -> Result<&CursorCodec, ApiError> {
+        self.cursors.as_ref().ok_or_else(|| ApiError::internal("CURSOR_SECRET_ARN is not set for this function"))
+    }
+}
+
+/// A secret's value from Secrets Manager (by ARN or name), checked by [`checked_secret`]: the local
+/// stack's development secret passes only when Secrets Manager is on this machine (moto).
+async fn read_secret(
+    client: &aws_sdk_secretsmanager::Client,
+    setting: &'static str,
+    id: &str,
+) -> Result<Vec<u8>, BoxError> {
+    let output = client.get_secret_value().secret_id(id).send().await.map_err(|error| {
+        format!("cannot read the secret of {setting}: {}", aws_sdk_secretsmanager::error::DisplayErrorContext(error))
+    })?;
+    let value = output.secret_string.ok_or_else(|| format!("the secret of {setting} has no string value"))?;
+    let endpoint_is_local = crate::config::secrets_endpoint().is_some_and(|url| is_loopback_url(&url));
+    Ok(checked_secret(setting, value, endpoint_is_local)?)
 }
 
 /// The AWS SDK's shared config. The endpoint comes from the standard settings
@@ -167,7 +201,7 @@ where
     let handler = &handler;
     lambda_http::run(service_fn(move |request: Request| async move {
         let info = RequestInfo::of(&request);
-        let caller = state.auth.authenticate(request.headers());
+        let caller = state.auth.authenticate(request.headers()).await;
         let user_id = caller.as_ref().ok().and_then(Caller::principal).map(|p| p.user_id.clone());
         // Identity: the token's subject, else the address API Gateway saw (never X-Forwarded-For).
         let identity = match &user_id {
@@ -180,8 +214,7 @@ where
     .await
 }
 
-/// Runs a route that needs no state, no table, no token and no rate limit (health, the
-/// not-found fallback).
+/// Runs a route that needs no state, no table, no token and no rate limit (health).
 pub async fn serve_stateless<F, Fut>(handler: F) -> Result<(), lambda_http::Error>
 where
     F: Fn(Request) -> Fut + Sync,

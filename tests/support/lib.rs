@@ -12,7 +12,7 @@ use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
 use shared::auth::{Claims, Role, mint_token};
 
-/// The secret every test stack is started with.
+/// The token secret every test stack puts into its Secrets Manager secret (unless a test gives its own).
 pub const JWT_SECRET: &str = "black-box-test-secret-0123456789abcdefghij";
 
 fn repo_root() -> PathBuf {
@@ -36,7 +36,7 @@ impl Stack {
     }
 
     /// A stack started with more `dev/local.py serve` arguments (`--env K=V`, `--param K=V`,
-    /// `--schedule-seconds N`).
+    /// `--secret K=V`, `--schedule-seconds N`); a later `--secret JwtSecret=...` wins.
     pub fn start_with(extra_args: &[&str]) -> Stack {
         Self::start_with_prefix(&format!("t{}", ulid::Ulid::new().to_string().to_lowercase()), extra_args)
     }
@@ -56,7 +56,7 @@ impl Stack {
             .args(["serve", "--port", "0", "--prefix", &prefix, "--exit-with-stdin", "--quiet"])
             .arg("--log-file")
             .arg(&log_file)
-            .args(["--param", &format!("JwtSecret={JWT_SECRET}")])
+            .args(["--secret", &format!("JwtSecret={JWT_SECRET}")])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());

@@ -1,12 +1,15 @@
 //! The fallback route (`ANY /{proxy+}`): the contract's 404 for unknown paths and 405 for a
-//! known path with the wrong method, in the same JSON shape as every other error.
+//! known path with the wrong method, in the same JSON shape as every other error. It runs behind
+//! the rate limiter like the market routes, so probing unknown paths counts against the caller.
 
 use lambda_http::Request;
 use lambda_http::RequestExt as _;
 use lambda_http::request::RequestContext;
 
+use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::http::ApiResponse;
+use crate::runtime::AppState;
 
 /// Every route of template.yaml but the fallback itself (a unit test keeps the two in step).
 pub const ROUTES: [(&str, &str); 10] = [
@@ -22,7 +25,7 @@ pub const ROUTES: [(&str, &str); 10] = [
     ("GET", "/api/markets/{id}/positions"),
 ];
 
-pub async fn route_not_found(request: Request) -> Result<ApiResponse, ApiError> {
+pub async fn route_not_found(_state: &AppState, _caller: Caller, request: Request) -> Result<ApiResponse, ApiError> {
     let path = path_without_stage(&request);
     let allowed: Vec<&str> =
         ROUTES.iter().filter(|(_, template)| matches(template, &path)).map(|(method, _)| *method).collect();
