@@ -136,11 +136,17 @@ pub struct Settings {
     /// How long a warm instance may serve a market from its cache; another instance's write is
     /// visible after at most this long.
     pub cache_ttl: Duration,
+    /// The outbox sweeper sends only jobs older than this (their publisher is done by then).
+    pub sweep_grace: Duration,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { rate_limit: RateLimit { limit: 100, window_seconds: 60 }, cache_ttl: Duration::from_secs(5) }
+        Self {
+            rate_limit: RateLimit { limit: 100, window_seconds: 60 },
+            cache_ttl: Duration::from_secs(5),
+            sweep_grace: crate::jobs::DEFAULT_SWEEP_GRACE,
+        }
     }
 }
 
@@ -153,6 +159,7 @@ impl Settings {
                 window_seconds: number("RATE_LIMIT_WINDOW_SECONDS", defaults.rate_limit.window_seconds)?.max(1),
             },
             cache_ttl: Duration::from_secs(number("CACHE_TTL_SECONDS", defaults.cache_ttl.as_secs())?),
+            sweep_grace: Duration::from_secs(number("OUTBOX_GRACE_SECONDS", defaults.sweep_grace.as_secs())?),
         })
     }
 }

@@ -169,15 +169,18 @@ pub async fn serve_index_worker() -> Result<(), lambda_runtime::Error> {
 /// Runs the outbox sweeper (on a schedule): sends the index jobs a failed send left behind.
 pub async fn serve_outbox_sweeper() -> Result<(), lambda_runtime::Error> {
     crate::observability::init_logging();
-    let dependencies = aws_dependencies(&Config::from_env()?).await;
+    let config = Config::from_env()?;
+    let sweep_grace = config.settings.sweep_grace;
+    let dependencies = aws_dependencies(&config).await;
     let publisher = &JobPublisher::new(dependencies.queue, dependencies.outbox);
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: lambda_runtime::LambdaEvent<serde_json::Value>| async move {
-            let sent = publisher.sweep(deadline(&event.context)).await?;
-            if sent > 0 {
-                tracing::info!(sent, "outbox swept");
+            let swept = publisher.sweep(sweep_grace, deadline(&event.context)).await?;
+            if swept.sent > 0 {
+                tracing::info!(sent = swept.sent, "outbox swept");
             }
-            Ok::<_, lambda_runtime::Error>(serde_json::json!({ "sent": sent }))
+            crate::observability::emit_sweep_metrics(swept.sent, swept.unreadable);
+            Ok::<_, lambda_runtime::Error>(serde_json::json!({ "sent": swept.sent, "unreadable": swept.unreadable }))
         },
     ))
     .await

@@ -2,12 +2,14 @@
 //! change, until they are known to be on the queue. One partition, so that the sweeper reads the
 //! waiting jobs with a Query (never a Scan); it only ever holds jobs in flight.
 
+use std::time::SystemTime;
+
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{DeleteRequest, Put, WriteRequest};
 
 use super::{Item, get_s, s, store_error};
-use crate::jobs::{IndexJob, Outbox};
+use crate::jobs::{IndexJob, Outbox, PendingJobs};
 use crate::repo::RepoError;
 use crate::retry::Backoff;
 
@@ -39,24 +41,41 @@ pub(super) fn put_job(table: &str, job: &IndexJob) -> Result<Put, RepoError> {
 
 #[async_trait]
 impl Outbox for DynamoOutbox {
-    async fn pending(&self, limit: usize) -> Result<Vec<IndexJob>, RepoError> {
+    async fn pending(
+        &self,
+        created_before: SystemTime,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> Result<PendingJobs, RepoError> {
+        // The smallest ULID of that millisecond: every id below it was made earlier.
+        let millis = created_before.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+        let cutoff = ulid::Ulid::from_parts(millis, 0).to_string();
         let output = self
             .client
             .query()
             .table_name(&self.table)
-            .key_condition_expression("#queue = :queue")
+            .key_condition_expression("#queue = :queue AND #id < :cutoff")
             .expression_attribute_names("#queue", "queue")
+            .expression_attribute_names("#id", "id")
             .expression_attribute_values(":queue", s(PARTITION))
+            .expression_attribute_values(":cutoff", s(cutoff))
+            .set_exclusive_start_key(start_after.map(key))
             .limit(i32::try_from(limit).unwrap_or(i32::MAX))
             .consistent_read(true)
             .send()
             .await
             .map_err(store_error)?;
-        output
-            .items()
-            .iter()
-            .map(|item| serde_json::from_str(get_s(item, "job")?).map_err(|e| RepoError::Internal(e.into())))
-            .collect()
+        let mut page = PendingJobs::default();
+        for item in output.items() {
+            let id = get_s(item, "id").unwrap_or_default().to_owned();
+            match get_s(item, "job").ok().and_then(|job| serde_json::from_str::<IndexJob>(job).ok()) {
+                // The item's key is what clear() deletes: a job whose body names another id stays unreadable.
+                Some(job) if job.id == id => page.jobs.push(job),
+                _ => page.unreadable.push(id),
+            }
+        }
+        page.next = output.last_evaluated_key.as_ref().and_then(|key| get_s(key, "id").ok()).map(str::to_owned);
+        Ok(page)
     }
 
     async fn clear(&self, job_ids: &[String]) -> Result<(), RepoError> {
