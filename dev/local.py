@@ -158,6 +158,8 @@ class Resolver:
         self.resources: dict[str, dict] = template.get("Resources") or {}
         self.conditions: dict[str, Any] = template.get("Conditions") or {}
         self.params, self.prefix = params, prefix
+        self.list_params = {name for name, spec in (template.get("Parameters") or {}).items()
+                            if spec.get("Type") == "CommaDelimitedList"}
         self.queue_urls: dict[str, str] = {}   # filled in as queues are created
         self.secret_arns: dict[str, str] = {}  # and secrets
 
@@ -177,6 +179,8 @@ class Resolver:
     def ref(self, name: str) -> Any:
         if name in PSEUDO:
             return PSEUDO[name]
+        if name in self.list_params:
+            return [item.strip() for item in self.params[name].split(",")]
         if name in self.params:
             return self.params[name]
         kind = self.resources.get(name, {}).get("Type")
@@ -395,6 +399,10 @@ class Router:
 class InvocationError(Exception):
     """The invocation failed: function error, crash, timeout or shutdown."""
 
+    def __init__(self, message: str, timed_out: bool = False):
+        super().__init__(message)
+        self.timed_out = timed_out   # the function or the wait for an instance ran out of time
+
 
 class Invocation:
     def __init__(self, payload: bytes):
@@ -403,6 +411,7 @@ class Invocation:
         self.done = threading.Event()
         self.result: bytes | None = None
         self.error: str | None = None
+        self.timed_out = False
         self.instance: Instance | None = None   # set once an instance picked it up
         self.deadline = 0.0                      # time.monotonic() the function must answer by
 
@@ -470,9 +479,11 @@ class FunctionPool:
                 if inv.done.is_set():
                     break
                 if inv.instance and now > inv.deadline + GRACE:
+                    inv.timed_out = True
                     self._kill(inv.instance, f"{inv.id} Task timed out after {self.spec.timeout:.2f} seconds")
                 elif inv.instance is None and wait_limit and now - queued_at > wait_limit:
                     self.queue.remove(inv)
+                    inv.timed_out = True
                     inv.finish(error=f"no instance became free within {wait_limit:.0f} s")
                 for inst in list(self.instances.values()):
                     if inst.state == "starting" and inst.alive and now - inst.started > INIT_TIMEOUT:
@@ -480,7 +491,7 @@ class FunctionPool:
                 wait = inv.deadline + GRACE - now if inv.instance else 0.5
             inv.done.wait(max(0.01, wait))
         if inv.error is not None:
-            raise InvocationError(inv.error)
+            raise InvocationError(inv.error, inv.timed_out)
         return inv.result or b""
 
     def _scale(self) -> None:
@@ -598,6 +609,8 @@ def read_body(handler: BaseHTTPRequestHandler, limit: int = MAX_BODY) -> bytes |
     length = handler.headers.get("Content-Length")
     if length is None:
         return None
+    if not length.strip().isdigit():
+        raise ValueError(f"bad Content-Length {length!r}")
     if int(length) > limit:
         raise OverflowError
     return handler.rfile.read(int(length))
@@ -742,6 +755,85 @@ def http_response(raw: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
     return int(value["statusCode"]), headers, data
 
 
+@dataclass
+class Cors:
+    """An HttpApi's CorsConfiguration, applied as API Gateway HTTP APIs apply it: preflights
+    (OPTIONS with Origin and Access-Control-Request-Method) are answered by the gateway itself,
+    other responses to an allowed Origin get Access-Control-Allow-Origin and -Expose-Headers, and
+    whatever Access-Control-* headers a function sends are dropped."""
+    origins: list[str]
+    methods: list[str]
+    headers: list[str]
+    expose: list[str]
+    max_age: int | None
+    credentials: bool
+
+    @classmethod
+    def of(cls, config: Any) -> "Cors | None":
+        if not isinstance(config, dict):
+            return None
+        def names(key: str) -> list[str]:
+            value = config.get(key) or []
+            return [str(v).strip() for v in (value if isinstance(value, list) else [value]) if str(v).strip()]
+        return cls(names("AllowOrigins"), [m.upper() for m in names("AllowMethods")],
+                   [h.lower() for h in names("AllowHeaders")], [h.lower() for h in names("ExposeHeaders")],
+                   int(config["MaxAge"]) if config.get("MaxAge") not in (None, "") else None,
+                   str(config.get("AllowCredentials")).lower() == "true")
+
+    def allowed_origin(self, origin: str) -> str | None:
+        """The Access-Control-Allow-Origin value for this Origin, or None if it is not allowed.
+        Origins are exact, `*`, or a scheme wildcard (`https://*`)."""
+        for allowed in self.origins:
+            if allowed == "*":
+                return origin if self.credentials else "*"
+            if allowed.endswith("://*") and origin.lower().startswith(allowed[:-1].lower()):
+                return origin
+            if allowed.lower() == origin.lower():
+                return origin
+        return None
+
+    def preflight(self, origin: str, method: str, requested_headers: str) -> list[tuple[str, str]]:
+        allow = self.allowed_origin(origin)
+        if allow is None:
+            return []
+        methods = [method] if "*" in self.methods else self.methods
+        headers = [h.strip() for h in requested_headers.split(",") if h.strip()] if "*" in self.headers \
+            else self.headers
+        out = [("access-control-allow-origin", allow), ("access-control-allow-methods", ",".join(methods))]
+        if headers:
+            out.append(("access-control-allow-headers", ",".join(headers)))
+        if self.max_age is not None:
+            out.append(("access-control-max-age", str(self.max_age)))
+        return out + self.common(allow)
+
+    def actual(self, origin: str) -> list[tuple[str, str]]:
+        allow = self.allowed_origin(origin)
+        if allow is None:
+            return []
+        return [("access-control-allow-origin", allow)] + (
+            [("access-control-expose-headers", ",".join(self.expose))] if self.expose else []) + self.common(allow)
+
+    def common(self, allow: str) -> list[tuple[str, str]]:
+        return ([("access-control-allow-credentials", "true")] if self.credentials else []) + (
+            [("vary", "origin")] if allow != "*" else [])
+
+
+def template_cors(res: Resolver) -> Cors | None:
+    """The CorsConfiguration of the template's HttpApi (one API is served locally)."""
+    for resource in res.resources.values():
+        if resource.get("Type") == HTTP_API:
+            config = (resource.get("Properties") or {}).get("CorsConfiguration")
+            if config is not None:
+                return Cors.of(res.resolve(config))
+    return None
+
+
+# RFC 9110 token: what a method name may be made of.
+METHOD_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+# The contract's code for the gateway's own errors, by status.
+GATEWAY_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE", 504: "UNAVAILABLE"}
+
+
 class GatewayHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = 120   # drop idle keep-alive connections eventually
@@ -753,42 +845,82 @@ class GatewayHandler(BaseHTTPRequestHandler):
     def version_string(self) -> str:
         return "local-api"
 
+    def __getattr__(self, name: str) -> Any:
+        # Every method reaches do_request (TRACE, CONNECT, unknown verbs): routing decides, as in
+        # API Gateway, instead of http.server's 501 page.
+        if name.startswith("do_"):
+            return self.do_request
+        raise AttributeError(name)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own refusals (malformed request line, oversized line or headers, bad
+        version) in the contract's error shape, with a request id."""
+        self.close_connection = True
+        if self.request_version not in ("HTTP/1.0", "HTTP/1.1"):
+            self.request_version = "HTTP/1.1"  # a status line and headers even for HTTP/0.9 or junk
+        reason = message or self.responses.get(code, ("Error",))[0]
+        status, headers, data = gateway_error(code, reason, GATEWAY_CODES.get(code, "INTERNAL" if code >= 500
+                                                                              else "BAD_REQUEST"), str(uuid.uuid4()))
+        self.send(status, headers + self.cors_headers(), data)
+
+    def cors_headers(self) -> list[tuple[str, str]]:
+        """What CORS adds to a response to this request (headers may not be parsed yet)."""
+        origin = self.headers.get("origin") if getattr(self, "headers", None) else None
+        cors = self.server.stack.cors
+        return cors.actual(origin) if cors and origin else []
+
     def do_request(self) -> None:
         started, request_id = time.monotonic(), str(uuid.uuid4())
         stack = self.server.stack
+        if self.request_version == "HTTP/0.9" or not METHOD_TOKEN.fullmatch(self.command):
+            return self.send_error(400, "Malformed request line")
         try:
             body = read_body(self)
         except OverflowError:
             self.close_connection = True  # the rest of the body is unread: this connection is done
-            return self.send(*gateway_error(413, "Request body too large", "PAYLOAD_TOO_LARGE", request_id))
+            return self.send_error(413, "Request body too large")
         except ValueError:
-            self.close_connection = True
-            return self.send(*gateway_error(400, "Malformed request body", "BAD_REQUEST", request_id))
+            return self.send_error(400, "Malformed request body")
         target = self.path if self.path.startswith("/") else urlsplit(self.path).path or "/"
         path, _, query = target.split("#")[0].partition("?")
-        match, name = stack.router.resolve(self.command, path), "-"
-        if match == []:
-            status, headers, data = gateway_error(404, f"No route for {self.command} {path}", "NOT_FOUND", request_id)
-        elif isinstance(match, list):
-            status, headers, data = gateway_error(405, f"Method {self.command} not allowed for {path}",
-                                                  "METHOD_NOT_ALLOWED", request_id, match)
+        origin, name = self.headers.get("origin"), "-"
+        if stack.cors and origin and self.command == "OPTIONS" and "access-control-request-method" in self.headers:
+            # A preflight: API Gateway answers it itself, whatever the routes.
+            status, headers, data = 204, [("x-request-id", request_id)], b""
+            cors_headers = stack.cors.preflight(origin, self.headers["access-control-request-method"],
+                                                self.headers.get("access-control-request-headers", ""))
         else:
-            route, params = match
-            name = route.function.binary
-            try:
-                event = build_event(self, route, params, path, query, body, request_id)
-                raw = route.function.pool.invoke(json.dumps(event).encode(), wait_limit=GATEWAY_TIMEOUT)
-                status, headers, data = http_response(raw)
-            except Exception as e:  # InvocationError, or a response we cannot decode: API Gateway's answer
-                log(f"{self.command} {path} -> {name}: {e}")
-                status, data = 502, b'{"message":"Internal Server Error"}'
-                headers = [*JSON_HEADERS, ("x-request-id", request_id)]
-            headers = [*headers, ("apigw-requestid", request_id)]
-        self.send(status, headers, data)
+            status, headers, data, name = self.route(path, query, body, request_id)
+            cors_headers = self.cors_headers()
+        if stack.cors:  # with a CorsConfiguration, API Gateway ignores the function's CORS headers
+            headers = [(k, v) for k, v in headers if not k.lower().startswith("access-control-")]
+        self.send(status, [*headers, *cors_headers, ("apigw-requestid", request_id)], data)
         if not stack.quiet:
             log(f"{self.command} {self.path} -> {name} {status} ({(time.monotonic() - started) * 1000:.0f} ms)")
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_request
+    def route(self, path: str, query: str, body: bytes | None,
+              request_id: str) -> tuple[int, list[tuple[str, str]], bytes, str]:
+        """Status, headers and body from the route's function, or the gateway's own error; and
+        the function's name for the log."""
+        match = self.server.stack.router.resolve(self.command, path)
+        if match == []:
+            return *gateway_error(404, f"No route for {self.command} {path}", "NOT_FOUND", request_id), "-"
+        if isinstance(match, list):
+            return *gateway_error(405, f"Method {self.command} not allowed for {path}", "METHOD_NOT_ALLOWED",
+                                  request_id, match), "-"
+        route, params = match
+        name = route.function.binary
+        try:
+            event = build_event(self, route, params, path, query, body, request_id)
+            raw = route.function.pool.invoke(json.dumps(event).encode(), wait_limit=GATEWAY_TIMEOUT)
+            return *http_response(raw), name
+        except Exception as e:  # InvocationError, or a response we cannot decode
+            log(f"{self.command} {path} -> {name}: {e}")
+            if isinstance(e, InvocationError) and e.timed_out:
+                status, headers, data = gateway_error(504, "The function did not answer in time", "UNAVAILABLE",
+                                                      request_id)
+                return status, [*headers, ("retry-after", "1")], data, name
+            return *gateway_error(502, "The function failed", "INTERNAL", request_id), name
 
     def send(self, status: int, headers: list[tuple[str, str]], data: bytes) -> None:
         self.send_response(status)
@@ -806,8 +938,11 @@ class GatewayHandler(BaseHTTPRequestHandler):
 
 def gateway_error(status: int, message: str, code: str, request_id: str,
                   allow: list[str] | None = None) -> tuple[int, list[tuple[str, str]], bytes]:
+    """The gateway's own error, in the contract's shape; `allow` lists each method once."""
     body = {"success": False, "error": message, "code": code, "requestId": request_id}
-    headers = [*JSON_HEADERS, ("x-request-id", request_id)] + ([("allow", ", ".join(allow))] if allow else [])
+    headers = [*JSON_HEADERS, ("x-request-id", request_id)]
+    if allow:
+        headers.append(("allow", ", ".join(dict.fromkeys(allow))))
     return status, headers, json.dumps(body, separators=(",", ":")).encode()
 
 
@@ -1043,6 +1178,7 @@ class Stack:
         self.runtime_url = ""
         self.router = Router([r for fn in functions for r in fn.routes])
         self.secret_values: dict[str, str] = {}
+        self.cors = template_cors(resolver)
 
     def function_log(self, binary: str, line: bytes) -> None:
         text = line.decode("utf-8", "replace").rstrip("\r\n")

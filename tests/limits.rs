@@ -16,10 +16,7 @@ const WINDOW: u64 = 600;
 const LIMITED: [&str; 4] = ["--env", "RATE_LIMIT_PER_MINUTE=10", "--env", "RATE_LIMIT_WINDOW_SECONDS=600"];
 
 async fn away_from_window_end() {
-    let into_window = api_tests::now() % WINDOW;
-    if into_window > WINDOW - 15 {
-        tokio::time::sleep(Duration::from_secs(WINDOW - into_window + 1)).await;
-    }
+    api_tests::away_from_window_end(WINDOW).await;
 }
 
 #[tokio::test]

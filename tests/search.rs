@@ -1,31 +1,13 @@
 //! Index jobs through SQS to the worker, and search, over HTTP against the local stack.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use api_tests::{Proxy, Stack, User};
+use api_tests::{Fault, FaultProxy, Stack, User, eventually};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use shared::auth::Role;
 use shared::jobs::{IndexJob, JobOp};
-
-/// Polls until `check` holds or `within` has passed; returns how long it took.
-async fn eventually(within: Duration, mut check: impl AsyncFnMut() -> bool) -> Option<Duration> {
-    let started = Instant::now();
-    while started.elapsed() < within {
-        if check().await {
-            return Some(started.elapsed());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    None
-}
-
-async fn search_ids(stack: &Stack, query: &str, limit: usize) -> Vec<String> {
-    let reply = stack.get(&format!("/api/markets/search?q={query}&limit={limit}")).await;
-    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
-    reply.body["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap().to_owned()).collect()
-}
 
 const UNRELATED: [&str; 10] = [
     "Will Bitcoin close above its all-time high",
@@ -51,7 +33,7 @@ async fn a_new_market_is_found_first_within_two_seconds() {
         stack.send_json(Method::POST, "/api/markets", &alice, json!({"name": "Will it rain in Paris tomorrow?"})).await;
     let rain = created.body["data"].clone();
     let took = eventually(Duration::from_secs(2), async || {
-        search_ids(&stack, "rain%20Paris", 5).await.first() == rain["id"].as_str().map(str::to_owned).as_ref()
+        stack.search_ids("rain%20Paris", 5).await.first() == rain["id"].as_str().map(str::to_owned).as_ref()
     })
     .await;
     assert!(took.is_some(), "not found first within 2 s");
@@ -77,23 +59,24 @@ async fn a_new_market_is_found_first_within_two_seconds() {
 
 #[tokio::test]
 async fn jobs_written_while_sqs_is_down_are_all_delivered_when_it_returns() {
-    let sqs = Proxy::start(&std::env::var("AWS_ENDPOINT_URL").expect("dev/test sets AWS_ENDPOINT_URL"));
+    let sqs = FaultProxy::for_moto();
     let sqs_endpoint = format!("AWS_ENDPOINT_URL_SQS={}", sqs.url);
     let stack =
         Stack::start_with(&["--env", &sqs_endpoint, "--schedule-seconds", "1", "--env", "OUTBOX_GRACE_SECONDS=1"]);
     let alice = User::new(Role::User);
-    sqs.set_up(false);
+    sqs.inject(&[], Fault::Refuse, None);
     let mut ids = Vec::new();
     for i in 0..20 {
         let market = stack.create_market(&alice, &format!("Outage market number {i} about volcanoes")).await;
         ids.push(market["id"].as_str().unwrap().to_owned());
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert!(search_ids(&stack, "volcanoes", 50).await.is_empty(), "nothing reached the queue while it was down");
+    assert!(stack.search_ids("volcanoes", 50).await.is_empty(), "nothing reached the queue while it was down");
 
-    sqs.set_up(true);
+    assert!(sqs.injected() >= 20, "every send was refused: {}", sqs.injected());
+    sqs.clear();
     let took = eventually(Duration::from_secs(20), async || {
-        let mut found = search_ids(&stack, "volcanoes", 50).await;
+        let mut found = stack.search_ids("volcanoes", 50).await;
         found.sort();
         let mut expected = ids.clone();
         expected.sort();
@@ -161,9 +144,7 @@ async fn an_update_delivered_after_the_delete_does_not_bring_the_market_back() {
     let market = stack.create_market(&alice, "Will the glacier melt this summer?").await;
     let id = market["id"].as_str().unwrap().to_owned();
     assert!(
-        eventually(Duration::from_secs(5), async || search_ids(&stack, "glacier", 5).await.contains(&id))
-            .await
-            .is_some()
+        eventually(Duration::from_secs(5), async || stack.search_ids("glacier", 5).await.contains(&id)).await.is_some()
     );
 
     let renamed = stack
@@ -182,7 +163,7 @@ async fn an_update_delivered_after_the_delete_does_not_bring_the_market_back() {
     sqs.send_message().queue_url(&queue).message_body(late).send().await.unwrap();
 
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert!(!search_ids(&stack, "glacier", 5).await.contains(&id));
+    assert!(!stack.search_ids("glacier", 5).await.contains(&id));
 }
 
 /// An outbox item as a market change writes it (`job` may be anything, to stand for a corrupt one).

@@ -69,8 +69,15 @@ pub struct ClaimRules {
 
 impl AuthSettings {
     pub fn from_env() -> Result<Self, ConfigError> {
-        let claims = ClaimRules { issuer: optional("JWT_ISSUER"), audience: optional("JWT_AUDIENCE") };
-        let keys = match optional("JWT_JWKS_URL") {
+        Self::from_vars(optional)
+    }
+
+    /// The settings from `var` (the environment, or a test's variables).
+    fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let claims = ClaimRules { issuer: var("JWT_ISSUER"), audience: var("JWT_AUDIENCE") };
+        let seconds =
+            |name: &'static str, default: u64| parse_number(name, var(name), default).map(Duration::from_secs);
+        let keys = match var("JWT_JWKS_URL") {
             Some(url) => {
                 // A forged key set would let anyone mint tokens: only TLS, or a test server on this machine.
                 if !(url.starts_with("https://") || (url.starts_with("http://") && is_loopback_url(&url))) {
@@ -85,13 +92,13 @@ impl AuthSettings {
                 }
                 TokenKeys::Jwks(JwksSettings {
                     url,
-                    cache_ttl: Duration::from_secs(number("JWT_JWKS_CACHE_SECONDS", 3600)?),
-                    min_refetch: Duration::from_secs(number("JWT_JWKS_MIN_REFETCH_SECONDS", 10)?),
+                    cache_ttl: seconds("JWT_JWKS_CACHE_SECONDS", 3600)?,
+                    min_refetch: seconds("JWT_JWKS_MIN_REFETCH_SECONDS", 10)?,
                 })
             }
-            None => TokenKeys::Secret { arn: required("JWT_SECRET_ARN")? },
+            None => TokenKeys::Secret { arn: var("JWT_SECRET_ARN").ok_or(ConfigError::Missing("JWT_SECRET_ARN"))? },
         };
-        Ok(Self { keys, claims, cursor_secret_arn: optional("CURSOR_SECRET_ARN") })
+        Ok(Self { keys, claims, cursor_secret_arn: var("CURSOR_SECRET_ARN") })
     }
 }
 
@@ -208,7 +215,11 @@ impl Tables {
 
 /// A whole number setting, `default` when unset.
 fn number(name: &'static str, default: u64) -> Result<u64, ConfigError> {
-    match optional(name) {
+    parse_number(name, optional(name), default)
+}
+
+fn parse_number(name: &'static str, value: Option<String>, default: u64) -> Result<u64, ConfigError> {
+    match value {
         None => Ok(default),
         Some(text) => text.parse().map_err(|_| ConfigError::Invalid(name)),
     }
@@ -235,6 +246,27 @@ mod tests {
         assert!(checked_secret("JWT_SECRET_ARN", dev(), true).is_ok());
         let generated = "Xk2q9ZrT7bWm4NcV8pLs3HdJ6yFg1QaE".to_owned();
         assert_eq!(checked_secret("JWT_SECRET_ARN", generated.clone(), false).unwrap(), generated.as_bytes());
+    }
+
+    fn settings(vars: &[(&str, &str)]) -> Result<AuthSettings, ConfigError> {
+        AuthSettings::from_vars(|name| vars.iter().find(|(key, _)| *key == name).map(|(_, value)| value.to_string()))
+    }
+
+    #[test]
+    fn a_jwks_url_must_be_https_and_come_with_issuer_and_audience() {
+        let jwks = |url: &'static str| {
+            [("JWT_JWKS_URL", url), ("JWT_ISSUER", "https://issuer.example"), ("JWT_AUDIENCE", "markets")]
+        };
+        let https = settings(&jwks("https://issuer.example/.well-known/jwks.json")).unwrap();
+        assert!(matches!(https.keys, TokenKeys::Jwks(JwksSettings { min_refetch, .. }) if min_refetch.as_secs() == 10));
+        assert!(settings(&jwks("http://127.0.0.1:8080/jwks.json")).is_ok(), "a local test server");
+        assert!(matches!(settings(&jwks("http://issuer.example/jwks.json")), Err(ConfigError::Invalid(_))));
+        let url = ("JWT_JWKS_URL", "https://issuer.example/jwks.json");
+        assert!(matches!(settings(&[url, ("JWT_AUDIENCE", "markets")]), Err(ConfigError::Missing(_))));
+        assert!(matches!(settings(&[url, ("JWT_ISSUER", "https://issuer.example")]), Err(ConfigError::Missing(_))));
+        assert!(matches!(settings(&[]), Err(ConfigError::Missing("JWT_SECRET_ARN"))), "HS256 needs its secret");
+        let hs256 = settings(&[("JWT_SECRET_ARN", "arn:aws:secretsmanager:eu-west-1:1:secret:jwt")]).unwrap();
+        assert!(matches!(hs256.keys, TokenKeys::Secret { .. }) && hs256.cursor_secret_arn.is_none());
     }
 
     #[test]

@@ -33,8 +33,12 @@ pub enum ApiError {
     Validation(Vec<FieldError>),
     #[error("cursor is invalid or belongs to another query")]
     InvalidCursor,
+    /// No credentials where they are required.
     #[error("{0}")]
     Unauthorized(&'static str),
+    /// Credentials were sent but are not a valid token (malformed, expired, forged, not yet valid).
+    #[error("{0}")]
+    InvalidToken(&'static str),
     #[error("{0}")]
     Forbidden(&'static str),
     #[error("{0}")]
@@ -81,7 +85,7 @@ impl ApiError {
             Self::InvalidJson(_) => (StatusCode::BAD_REQUEST, "INVALID_JSON"),
             Self::Validation(_) => (StatusCode::BAD_REQUEST, "VALIDATION_FAILED"),
             Self::InvalidCursor => (StatusCode::BAD_REQUEST, "INVALID_CURSOR"),
-            Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "UNAUTHORIZED"),
+            Self::Unauthorized(_) | Self::InvalidToken(_) => (StatusCode::UNAUTHORIZED, "UNAUTHORIZED"),
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, "FORBIDDEN"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "NOT_FOUND"),
             Self::MethodNotAllowed { .. } => (StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED"),
@@ -116,6 +120,12 @@ impl ApiError {
                 if let Ok(value) = HeaderValue::from_str(allow) {
                     response = response.header("allow", value);
                 }
+            }
+            // RFC 6750: the scheme to use, and why the sent token was refused.
+            Self::Unauthorized(_) => response = response.header("www-authenticate", HeaderValue::from_static("Bearer")),
+            Self::InvalidToken(_) => {
+                let challenge = HeaderValue::from_static("Bearer error=\"invalid_token\"");
+                response = response.header("www-authenticate", challenge);
             }
             Self::Unavailable(_) => response = response.header("retry-after", HeaderValue::from_static("1")),
             Self::RateLimited { retry_after } => {
@@ -162,6 +172,15 @@ mod tests {
         assert_eq!(body["code"], "VALIDATION_FAILED");
         assert_eq!(body["requestId"], "req-2");
         assert_eq!(body["details"][0]["field"], "name");
+    }
+
+    #[test]
+    fn every_401_names_the_bearer_scheme() {
+        let missing = ApiError::Unauthorized("a bearer token is required").to_response("r");
+        assert_eq!(missing.header_value("www-authenticate"), Some("Bearer"));
+        let refused = ApiError::InvalidToken("expired").to_response("r");
+        assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(refused.header_value("www-authenticate"), Some("Bearer error=\"invalid_token\""));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! Reading order for newcomers: [`domain`] (what a market is and its rules), [`service`] (the use
 //! cases, written against the [`repo`] traits), [`repo`] (DynamoDB behind a trait, plus an in-memory
 //! twin for unit tests), [`auth`] (JWT and roles), [`http`] (request parsing, the response envelope,
-//! cursors), [`error`] (the one error type and its one mapping to HTTP), and [`runtime`], which
+//! cursors), [`json`] (strict request bodies with exact numbers), [`error`] (the one error type and its one mapping to HTTP), and [`runtime`], which
 //! wires a route handler into a Lambda function.
 
 pub mod auth;
@@ -12,6 +12,7 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod jobs;
+pub mod json;
 pub mod observability;
 pub mod repo;
 pub mod retry;

@@ -4,10 +4,11 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use lambda_http::http::HeaderValue;
 use lambda_http::{Body, Request, RequestExt as _, Response, service_fn};
 use tracing::Instrument;
@@ -15,7 +16,7 @@ use tracing::Instrument;
 use crate::auth::{Authenticator, Caller, JwksKeys};
 use crate::config::{AuthSettings, Config, EmbedderKind, Settings, TokenKeys, checked_secret, is_loopback_url};
 use crate::error::{ApiError, BoxError, error_chain};
-use crate::http::{ApiResponse, CursorCodec, request_id, route_key, source_ip};
+use crate::http::{ApiResponse, CursorCodec, is_cors_preflight, request_id, route_key, source_ip};
 use crate::jobs::worker::Indexer;
 use crate::jobs::{JobPublisher, SqsJobQueue};
 use crate::observability::{
@@ -24,6 +25,7 @@ use crate::observability::{
 use crate::repo::dynamodb::{
     DynamoIdempotency, DynamoMarkets, DynamoOutbox, DynamoPositions, DynamoRateCounter, DynamoUsers, DynamoVectors,
 };
+use crate::routes::check_route;
 use crate::search::{BedrockEmbedder, Embedder, HashingEmbedder};
 use crate::service::{Dependencies, MarketService, PositionService, Quota, RateLimiter, SearchService, market_cache};
 
@@ -37,7 +39,7 @@ pub struct AppState {
     pub search: SearchService,
     pub limiter: RateLimiter,
     /// How long a GET response may be reused (`Cache-Control: max-age`), the cache's TTL.
-    pub cache_ttl: std::time::Duration,
+    pub cache_ttl: Duration,
 }
 
 impl AppState {
@@ -99,14 +101,40 @@ async fn read_secret(
     Ok(checked_secret(setting, value, endpoint_is_local)?)
 }
 
-/// The AWS SDK's shared config. The endpoint comes from the standard settings
-/// (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_SQS`, ...), so the same binary talks to AWS or moto.
+/// The AWS SDK's shared config, with the DynamoDB and SQS budgets of [`store_timeouts`]. The
+/// endpoint comes from the standard settings (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_DYNAMODB`,
+/// `AWS_ENDPOINT_URL_SQS`, ...), so the same binary talks to AWS or moto.
 async fn aws_config() -> aws_config::SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
-        // Explicit, not by accident: 3 attempts with exponential backoff and jitter.
-        .retry_config(RetryConfig::standard().with_max_attempts(3))
+        // Explicit, not by accident: 3 attempts with exponential backoff and full jitter. The first
+        // backoff is short (the SDK's default is 1 s) so that all three fit in the operation budget.
+        .retry_config(RetryConfig::standard().with_max_attempts(3).with_initial_backoff(Duration::from_millis(100)))
+        .timeout_config(store_timeouts())
         .load()
         .await
+}
+
+/// DynamoDB and SQS answer in milliseconds: a call that has not connected within 1 s, or not
+/// answered within 1 s, is lost rather than slow. Retries included, an operation gets 2 s, so an
+/// unreachable store is a 503 UNAVAILABLE well within 3 s (the limiter's 0.6 s included), never
+/// a hang to the function's 10 s timeout; and the SQS send that follows a committed write ends
+/// in 2 s at worst (the outbox keeps the job if it fails).
+fn store_timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(1))
+        .operation_attempt_timeout(Duration::from_secs(1))
+        .operation_timeout(Duration::from_secs(2))
+        .build()
+}
+
+/// An embedding is a model call (tens to hundreds of milliseconds): more room than a table read,
+/// still far inside the function's timeout.
+fn embedding_timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(1))
+        .operation_attempt_timeout(Duration::from_secs(3))
+        .operation_timeout(Duration::from_secs(5))
+        .build()
 }
 
 /// The AWS implementation of every dependency, clients built once.
@@ -115,7 +143,8 @@ pub async fn aws_dependencies(config: &Config) -> Dependencies {
     let embedder: Arc<dyn Embedder> = match &config.embedder {
         EmbedderKind::Local => Arc::new(HashingEmbedder),
         EmbedderKind::Bedrock(model) => {
-            Arc::new(BedrockEmbedder::new(aws_sdk_bedrockruntime::Client::new(&aws), model.clone()))
+            let bedrock = aws_sdk_bedrockruntime::config::Builder::from(&aws).timeout_config(embedding_timeouts());
+            Arc::new(BedrockEmbedder::new(aws_sdk_bedrockruntime::Client::from_conf(bedrock.build()), model.clone()))
         }
     };
     let queue = SqsJobQueue::new(aws_sdk_sqs::Client::new(&aws), config.index_queue_url.clone());
@@ -145,7 +174,7 @@ pub fn dynamodb_dependencies(client: aws_sdk_dynamodb::Client, tables: crate::co
 /// The instant a Lambda invocation must be done by.
 fn deadline(context: &lambda_runtime::Context) -> Instant {
     let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
-    Instant::now() + std::time::Duration::from_millis(context.deadline.saturating_sub(now_ms))
+    Instant::now() + Duration::from_millis(context.deadline.saturating_sub(now_ms))
 }
 
 /// Runs the index worker: SQS batches in, partial batch failures out.
@@ -211,8 +240,15 @@ where
             Some(user) => format!("user:{user}"),
             None => format!("ip:{}", info.source_ip.as_deref().unwrap_or("unknown")),
         };
-        let limit = state.limiter.check(&identity);
-        respond(info, user_id, limit, async move { handler(state, caller?, request).await }).await
+        // A browser's CORS preflight carries no credentials and is cached by the browser: no budget.
+        let preflight = is_cors_preflight(&request);
+        let limit = async move { if preflight { None } else { state.limiter.check(&identity).await } };
+        // Routing's 405 and 400 come before authentication's 401, but behind the rate limit.
+        let work = async move {
+            check_route(&request)?;
+            handler(state, caller?, request).await
+        };
+        respond(info, user_id, limit, work).await
     }))
     .await
 }
@@ -226,7 +262,12 @@ where
     crate::observability::init_logging();
     let handler = &handler;
     lambda_http::run(service_fn(move |request: Request| async move {
-        respond(RequestInfo::of(&request), None, std::future::ready(None), handler(request)).await
+        let checked = check_route(&request);
+        let info = RequestInfo::of(&request);
+        match checked {
+            Ok(()) => respond(info, None, std::future::ready(None), handler(request)).await,
+            Err(refused) => respond(info, None, std::future::ready(None), std::future::ready(Err(refused))).await,
+        }
     }))
     .await
 }
@@ -264,11 +305,10 @@ async fn respond(
         let started = Instant::now();
         let cold_start = first_invocation();
         let quota = limit.await;
-        let rate_limited = quota.is_some_and(|quota| !quota.allowed);
-        let (result, facts) = match quota {
-            Some(quota) if !quota.allowed => {
-                (Err(ApiError::RateLimited { retry_after: quota.reset_seconds }), RequestFacts::default())
-            }
+        let refused_for = quota.and_then(|quota| quota.retry_after);
+        let rate_limited = refused_for.is_some();
+        let (result, facts) = match refused_for {
+            Some(retry_after) => (Err(ApiError::RateLimited { retry_after }), RequestFacts::default()),
             _ => with_request_id(info.request_id.clone(), record_facts(work)).await,
         };
         let mut response = result.unwrap_or_else(|error| {

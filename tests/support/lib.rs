@@ -12,6 +12,9 @@ use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
 use shared::auth::{Claims, Role, mint_token};
 
+mod faults;
+pub use faults::{Fault, FaultProxy};
+
 /// The token secret every test stack puts into its Secrets Manager secret (unless a test gives its own).
 pub const JWT_SECRET: &str = "black-box-test-secret-0123456789abcdefghij";
 
@@ -101,6 +104,13 @@ impl Stack {
         Reply::from(self.request(Method::DELETE, path).bearer_auth(user.token()).send().await.expect("DELETE")).await
     }
 
+    /// The ids of the markets a search for `query` finds, best first.
+    pub async fn search_ids(&self, query: &str, limit: usize) -> Vec<String> {
+        let reply = self.get(&format!("/api/markets/search?q={query}&limit={limit}")).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+        reply.body["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap().to_owned()).collect()
+    }
+
     /// Creates a market as `user` and returns its JSON.
     pub async fn create_market(&self, user: &User, name: &str) -> Value {
         let reply = self.send_json(Method::POST, "/api/markets", user, json!({ "name": name })).await;
@@ -135,6 +145,24 @@ impl Stack {
         let url =
             sqs.get_queue_url().queue_name(name).send().await.expect("queue exists").queue_url.unwrap_or_default();
         (sqs, url)
+    }
+
+    /// The process ids of the stack's running instances of the function `binary` (e.g.
+    /// `index-worker`): the gateway's child processes running that binary.
+    pub fn function_pids(&self, binary: &str) -> Vec<u32> {
+        let gateway = self.process.id().to_string();
+        let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+        entries
+            .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|pid| {
+                // /proc/<pid>/stat: "pid (comm) state ppid ..."; comm may hold spaces, so split after ')'.
+                let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+                let parent = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1));
+                let command = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+                let program = command.split(|b| *b == 0).next().unwrap_or_default();
+                parent == Some(gateway.as_str()) && program.ends_with(format!("/{binary}").as_bytes())
+            })
+            .collect()
     }
 
     /// Every JSON line the stack's functions logged so far.
@@ -216,6 +244,30 @@ impl User {
 
 pub use shared::domain::unix_seconds as now;
 
+/// Polls `check` every 100 ms until it holds (returns how long that took) or `within` has passed.
+pub async fn eventually(
+    within: std::time::Duration,
+    mut check: impl AsyncFnMut() -> bool,
+) -> Option<std::time::Duration> {
+    let started = std::time::Instant::now();
+    while started.elapsed() < within {
+        if check().await {
+            return Some(started.elapsed());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    None
+}
+
+/// Waits, if needed, so that at least 15 s are left in the current rate-limit window of
+/// `window` seconds: a test that counts requests then cannot see its counter reset.
+pub async fn away_from_window_end(window: u64) {
+    let into_window = now() % window;
+    if into_window > window - 15 {
+        tokio::time::sleep(std::time::Duration::from_secs(window - into_window + 1)).await;
+    }
+}
+
 /// A response read whole: status, headers, the body as JSON (`Null` when empty) and as text
 /// (for exact numbers, which JSON values would round through f64).
 #[derive(Debug)]
@@ -258,45 +310,5 @@ impl Reply {
         assert!(self.body["error"].as_str().is_some_and(|e| !e.is_empty()), "{}", self.body);
         assert_eq!(self.body["requestId"].as_str(), self.header("x-request-id"), "{}", self.body);
         self.body["code"].as_str().expect("code")
-    }
-}
-
-/// A TCP proxy in front of a real endpoint that can be switched off, to make one service
-/// unreachable for the functions while the rest of the stack keeps working.
-pub struct Proxy {
-    pub url: String,
-    up: std::sync::Arc<std::sync::atomic::AtomicBool>,
-}
-
-impl Proxy {
-    pub fn start(target_url: &str) -> Proxy {
-        let target = target_url.trim_start_matches("http://").trim_end_matches('/').to_owned();
-        let up = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a proxy port");
-        let url = format!("http://{}", listener.local_addr().expect("bound"));
-        let switch = up.clone();
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-            runtime.block_on(async move {
-                listener.set_nonblocking(true).expect("non-blocking");
-                let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
-                while let Ok((mut inbound, _)) = listener.accept().await {
-                    if !switch.load(std::sync::atomic::Ordering::SeqCst) {
-                        continue; // dropped: the caller sees its connection reset
-                    }
-                    let target = target.clone();
-                    tokio::spawn(async move {
-                        if let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await {
-                            let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-                        }
-                    });
-                }
-            });
-        });
-        Proxy { url, up }
-    }
-
-    pub fn set_up(&self, up: bool) {
-        self.up.store(up, std::sync::atomic::Ordering::SeqCst);
     }
 }

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::jwks::JwksKeys;
 use super::{Caller, Principal, Role};
 use crate::config::ClaimRules;
+use crate::domain::unix_seconds;
 use crate::error::ApiError;
 
 /// The claims we read; `sub`, `role` and `exp` are required.
@@ -26,7 +27,9 @@ pub struct Claims {
     pub aud: Option<String>,
 }
 
-/// What a verified token tells us. `iss` and `exp` are checked by the validation itself.
+/// What a verified token tells us. `iss` and `exp` are checked by the validation itself; the
+/// audience, `nbf` and `iat` are checked here, the latter two with [`CLOCK_SKEW_SECONDS`] of leeway
+/// (NumericDates may have a fraction, hence `f64`).
 #[derive(Deserialize)]
 struct VerifiedClaims {
     sub: String,
@@ -35,6 +38,10 @@ struct VerifiedClaims {
     name: Option<String>,
     #[serde(default)]
     email: Option<String>,
+    #[serde(default)]
+    nbf: Option<f64>,
+    #[serde(default)]
+    iat: Option<f64>,
     #[serde(default)]
     aud: Option<Audience>,
     /// Cognito access tokens name their app client here instead of in `aud`.
@@ -63,6 +70,16 @@ impl VerifiedClaims {
         }
     }
 }
+
+/// An `Authorization` value longer than this is refused before it is decoded: real tokens are
+/// well under 2 KiB, and decoding a huge one would only cost memory and time.
+pub const MAX_AUTHORIZATION_BYTES: usize = 8 * 1024;
+
+/// How far ahead of our clock a token's `nbf` or `iat` may be (the issuer's clock may run fast).
+/// `exp` gets no leeway: an expired token is refused at once.
+pub const CLOCK_SKEW_SECONDS: u64 = 60;
+
+const INVALID: ApiError = ApiError::InvalidToken("the bearer token is invalid or expired");
 
 /// The keys tokens may be signed with.
 enum Keys {
@@ -94,38 +111,51 @@ impl Authenticator {
         Self { keys, validation: validation(rules, algorithm), audience: rules.audience.clone() }
     }
 
+    /// The key a token names: in HS256 mode the one secret, which has no key id, so a token
+    /// naming a `kid` names a key we do not have.
     async fn key_for(&self, token: &str) -> Option<DecodingKey> {
-        match &self.keys {
-            Keys::Secret(key) => Some(key.clone()),
-            Keys::Published(keys) => keys.key(&decode_header(token).ok()?.kid?).await,
+        let kid = decode_header(token).ok()?.kid;
+        match (&self.keys, kid) {
+            (Keys::Secret(key), None) => Some(key.clone()),
+            (Keys::Secret(_), Some(_)) => None,
+            (Keys::Published(keys), kid) => keys.key(&kid?).await,
         }
     }
 
     /// The caller behind the `Authorization` header: anonymous without one, 401 for a bad one.
     pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Caller, ApiError> {
         let Some(value) = headers.get("authorization") else { return Ok(Caller::anonymous()) };
+        if value.len() > MAX_AUTHORIZATION_BYTES {
+            return Err(ApiError::InvalidToken("the bearer token is too long"));
+        }
         let token = value
             .to_str()
             .ok()
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-            .map(str::trim)
+            .and_then(|v| v.split_once(' '))
+            // The scheme is case-insensitive (RFC 7235).
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
             .filter(|t| !t.is_empty())
-            .ok_or(ApiError::Unauthorized("the Authorization header must be `Bearer <token>`"))?;
-        let key = self.key_for(token).await.ok_or(ApiError::Unauthorized("the bearer token is invalid or expired"))?;
+            .ok_or(ApiError::InvalidToken("the Authorization header must be `Bearer <token>`"))?;
+        let key = self.key_for(token).await.ok_or(INVALID)?;
         let claims = decode::<VerifiedClaims>(token, &key, &self.validation)
             .map_err(|error| {
                 tracing::debug!(%error, "token rejected");
-                ApiError::Unauthorized("the bearer token is invalid or expired")
+                INVALID
             })?
             .claims;
+        let latest = (unix_seconds() + CLOCK_SKEW_SECONDS) as f64;
+        if claims.nbf.is_some_and(|nbf| nbf > latest) || claims.iat.is_some_and(|iat| iat > latest) {
+            return Err(ApiError::InvalidToken("the bearer token is not valid yet"));
+        }
         if self.audience.as_deref().is_some_and(|audience| !claims.is_for(audience)) {
-            return Err(ApiError::Unauthorized("the bearer token is not for this API"));
+            return Err(ApiError::InvalidToken("the bearer token is not for this API"));
         }
         if claims.token_use.as_deref().is_some_and(|token_use| token_use != "access") {
-            return Err(ApiError::Unauthorized("the bearer token is not an access token"));
+            return Err(ApiError::InvalidToken("the bearer token is not an access token"));
         }
         if claims.sub.trim().is_empty() {
-            return Err(ApiError::Unauthorized("the bearer token has no subject"));
+            return Err(ApiError::InvalidToken("the bearer token has no subject"));
         }
         Ok(Caller(Some(Principal { user_id: claims.sub, role: claims.role, name: claims.name, email: claims.email })))
     }
@@ -183,10 +213,6 @@ mod tests {
         Authenticator::with_secret(SECRET, &rules(issuer, None))
     }
 
-    fn hs256(body: serde_json::Value) -> String {
-        encode(&Header::new(Algorithm::HS256), &body, &EncodingKey::from_secret(SECRET)).unwrap()
-    }
-
     #[tokio::test]
     async fn accepts_a_valid_token() {
         let caller = authenticate(&authenticator(None), &mint_token(SECRET, &claims())).await.unwrap();
@@ -202,10 +228,50 @@ mod tests {
         let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#);
         let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims()).unwrap());
         let unsigned = format!("{header}.{payload}.");
-        let no_role = hs256(serde_json::json!({"sub": "alice", "exp": now() + 60}));
+        let no_role = signed(serde_json::json!({"sub": "alice", "exp": now() + 60}), None);
         for token in [forged, expired, unsigned, no_role, "not-a-jwt".to_owned()] {
-            assert!(matches!(authenticate(&auth, &token).await, Err(ApiError::Unauthorized(_))), "{token}");
+            assert!(matches!(authenticate(&auth, &token).await, Err(ApiError::InvalidToken(_))), "{token}");
         }
+    }
+
+    fn signed(body: serde_json::Value, kid: Option<&str>) -> String {
+        let header = Header { kid: kid.map(Into::into), ..Header::new(Algorithm::HS256) };
+        encode(&header, &body, &EncodingKey::from_secret(SECRET)).unwrap()
+    }
+
+    #[tokio::test]
+    async fn refuses_tokens_not_yet_valid_malformed_claims_unknown_keys_and_huge_values() {
+        let auth = authenticator(None);
+        let skew = CLOCK_SKEW_SECONDS;
+        let base = || serde_json::json!({"sub": "alice", "role": "user", "exp": now() + 600});
+        let with = |claim: &str, value: serde_json::Value| {
+            let mut body = base();
+            body[claim] = value;
+            body
+        };
+        // Within the clock skew a token is fine; beyond it, it is not valid yet.
+        for claim in ["nbf", "iat"] {
+            assert!(
+                authenticate(&auth, &signed(with(claim, (now() + skew / 2).into()), None)).await.is_ok(),
+                "{claim}"
+            );
+            let future = signed(with(claim, (now() + 3600).into()), None);
+            assert!(matches!(authenticate(&auth, &future).await, Err(ApiError::InvalidToken(_))), "{claim}");
+        }
+        let refused = [
+            signed(with("exp", (now() + 600).to_string().into()), None),
+            signed(with("nbf", "soon".into()), None),
+            signed(base(), Some("nowhere")),
+            signed(with("name", "x".repeat(MAX_AUTHORIZATION_BYTES).into()), None),
+        ];
+        for token in refused {
+            assert!(matches!(authenticate(&auth, &token).await, Err(ApiError::InvalidToken(_))), "{token:.80}");
+        }
+        let mut headers = HeaderMap::new();
+        headers.insert("authorization", format!("bEaReR {}", signed(base(), None)).parse().unwrap());
+        assert!(auth.authenticate(&headers).await.is_ok(), "the scheme is case-insensitive");
+        headers.insert("authorization", "Basic YWxpY2U6cHc=".parse().unwrap());
+        assert!(matches!(auth.authenticate(&headers).await, Err(ApiError::InvalidToken(_))));
     }
 
     /// An RSA key made for these tests only (PKCS#1 DER, base64); its modulus is in `key_set`.
@@ -238,7 +304,7 @@ mod tests {
             rs256(&Claims { aud: Some("another-app".into()), ..good.clone() }, Some("test-key")),
         ];
         for token in refused {
-            assert!(matches!(authenticate(&auth, &token).await, Err(ApiError::Unauthorized(_))), "{token}");
+            assert!(matches!(authenticate(&auth, &token).await, Err(ApiError::InvalidToken(_))), "{token}");
         }
         // And the other way round: an HS256 stack refuses RS256 tokens.
         assert!(authenticate(&authenticator(None), &rs256(&claims(), Some("test-key"))).await.is_err());
@@ -261,10 +327,13 @@ mod tests {
     #[tokio::test]
     async fn accepts_an_audience_list() {
         let auth = Authenticator::with_secret(SECRET, &rules(None, Some("markets")));
-        let listed =
-            hs256(serde_json::json!({"sub": "alice", "role": "user", "exp": now() + 60, "aud": ["other", "markets"]}));
+        let listed = signed(
+            serde_json::json!({"sub": "alice", "role": "user", "exp": now() + 60, "aud": ["other", "markets"]}),
+            None,
+        );
         assert!(authenticate(&auth, &listed).await.is_ok());
-        let wrong = hs256(serde_json::json!({"sub": "alice", "role": "user", "exp": now() + 60, "aud": "other"}));
+        let wrong =
+            signed(serde_json::json!({"sub": "alice", "role": "user", "exp": now() + 60, "aud": "other"}), None);
         assert!(authenticate(&auth, &wrong).await.is_err());
         assert!(authenticate(&auth, &mint_token(SECRET, &claims())).await.is_err(), "no audience at all");
     }

@@ -1,14 +1,19 @@
 //! Request bodies turned into validated inputs, with every broken field rule reported at once.
 
-use serde_json::{Map, Value};
+use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
 use super::{Amount, MarketStatus, Outcome, Timestamp, parse_timestamp};
 use crate::error::{ApiError, FieldError};
+use crate::json::{Json, JsonObject};
 
 const NAME_MAX_CHARS: usize = 200;
 const DESCRIPTION_MAX_CHARS: usize = 5000;
 /// Fields the server owns: sending them is a 400, never silently ignored.
 const READ_ONLY: [&str; 7] = ["id", "volume", "creatorId", "creator", "createdAt", "updatedAt", "version"];
+/// The one field whose `null` means something (no end date); any other field's `null` is a 400.
+const NULLABLE: [&str; 1] = ["endDate"];
+/// The fields a PATCH may change, at least one of which it must name.
+const EDITABLE: [&str; 4] = ["name", "description", "status", "endDate"];
 
 /// A position's side and size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,7 +51,7 @@ pub struct MarketPatch {
 
 impl PositionInput {
     /// Body of POST /api/markets/{id}/positions.
-    pub fn from_json(body: Map<String, Value>) -> Result<Self, ApiError> {
+    pub fn from_json(body: JsonObject) -> Result<Self, ApiError> {
         let mut body = Body::new(body, &["outcome", "amount"]);
         let outcome = body.required("outcome", outcome);
         let amount = body.required("amount", amount);
@@ -56,20 +61,20 @@ impl PositionInput {
 }
 
 impl NewMarket {
-    pub fn from_json(body: Map<String, Value>) -> Result<Self, ApiError> {
+    pub fn from_json(body: JsonObject) -> Result<Self, ApiError> {
         let mut body = Body::new(body, &["name", "description", "endDate", "initialPosition"]);
         let name = body.required("name", name);
         let description = body.optional("description", description).unwrap_or_default();
         let end_date = body.optional("endDate", end_date).flatten();
-        let initial_position = body.optional("initialPosition", position).flatten();
+        let initial_position = body.optional("initialPosition", position);
         body.finish()?;
         Ok(Self { name: name.unwrap(), description, end_date, initial_position })
     }
 }
 
 impl MarketReplacement {
-    pub fn from_json(body: Map<String, Value>) -> Result<Self, ApiError> {
-        let mut body = Body::new(body, &["name", "description", "status", "endDate"]);
+    pub fn from_json(body: JsonObject) -> Result<Self, ApiError> {
+        let mut body = Body::new(body, &EDITABLE);
         let name = body.required("name", name);
         let description = body.required("description", description);
         let status = body.required("status", status);
@@ -80,8 +85,11 @@ impl MarketReplacement {
 }
 
 impl MarketPatch {
-    pub fn from_json(body: Map<String, Value>) -> Result<Self, ApiError> {
-        let mut body = Body::new(body, &["name", "description", "status", "endDate"]);
+    pub fn from_json(body: JsonObject) -> Result<Self, ApiError> {
+        if body.is_empty() {
+            return Err(ApiError::validation("body", format!("must change at least one of {}", EDITABLE.join(", "))));
+        }
+        let mut body = Body::new(body, &EDITABLE);
         let patch = Self {
             name: body.optional("name", name),
             description: body.optional("description", description),
@@ -95,12 +103,12 @@ impl MarketPatch {
 
 /// Walks a JSON object field by field, collecting every rule broken.
 struct Body {
-    fields: Map<String, Value>,
+    fields: JsonObject,
     errors: Vec<FieldError>,
 }
 
 impl Body {
-    fn new(fields: Map<String, Value>, allowed: &[&str]) -> Self {
+    fn new(fields: JsonObject, allowed: &[&str]) -> Self {
         let mut errors = Vec::new();
         for key in fields.keys() {
             if READ_ONLY.contains(&key.as_str()) {
@@ -112,8 +120,12 @@ impl Body {
         Self { fields, errors }
     }
 
-    fn optional<T>(&mut self, field: &str, rule: fn(&Value) -> Result<T, String>) -> Option<T> {
+    fn optional<T>(&mut self, field: &str, rule: fn(&Json) -> Result<T, String>) -> Option<T> {
         let value = self.fields.get(field)?;
+        if value.is_null() && !NULLABLE.contains(&field) {
+            self.errors.push(FieldError::new(field, "must not be null"));
+            return None;
+        }
         match rule(value) {
             Ok(parsed) => Some(parsed),
             Err(message) => {
@@ -123,7 +135,7 @@ impl Body {
         }
     }
 
-    fn required<T>(&mut self, field: &str, rule: fn(&Value) -> Result<T, String>) -> Option<T> {
+    fn required<T>(&mut self, field: &str, rule: fn(&Json) -> Result<T, String>) -> Option<T> {
         if !self.fields.contains_key(field) {
             self.errors.push(FieldError::new(field, "is required"));
             return None;
@@ -136,55 +148,64 @@ impl Body {
     }
 }
 
-fn name(value: &Value) -> Result<String, String> {
-    let text = value.as_str().ok_or("must be a string")?.trim();
-    match text.chars().count() {
-        0 => Err("must not be empty".into()),
-        n if n > NAME_MAX_CHARS => Err(format!("must be at most {NAME_MAX_CHARS} characters")),
-        _ => Ok(text.to_owned()),
+/// A name: trimmed of white space, with at least one character that shows (white space, format
+/// characters such as U+200B, U+FEFF or bidi controls, and combining marks alone are blank), and
+/// no control characters.
+fn name(value: &Json) -> Result<String, String> {
+    let text = value.as_str().ok_or("must be a string")?;
+    if text.chars().any(char::is_control) {
+        return Err("must not contain control characters".into());
     }
+    let text = text.trim();
+    let shows = |c: char| {
+        !c.is_whitespace() && !matches!(c.general_category(), GeneralCategory::Format | GeneralCategory::NonspacingMark)
+    };
+    if !text.chars().any(shows) {
+        return Err("must not be blank".into());
+    }
+    if text.chars().count() > NAME_MAX_CHARS {
+        return Err(format!("must be at most {NAME_MAX_CHARS} characters"));
+    }
+    Ok(text.to_owned())
 }
 
-fn description(value: &Value) -> Result<String, String> {
-    match value {
-        // A merge patch's null removes the value, which for a description means empty.
-        Value::Null => Ok(String::new()),
-        Value::String(text) if text.chars().count() > DESCRIPTION_MAX_CHARS => {
-            Err(format!("must be at most {DESCRIPTION_MAX_CHARS} characters"))
-        }
-        Value::String(text) => Ok(text.clone()),
-        _ => Err("must be a string".into()),
+/// A description: free text, where line breaks and tabs are the only control characters.
+fn description(value: &Json) -> Result<String, String> {
+    let text = value.as_str().ok_or("must be a string")?;
+    if text.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
+        return Err("must not contain control characters other than line breaks and tabs".into());
     }
+    if text.chars().count() > DESCRIPTION_MAX_CHARS {
+        return Err(format!("must be at most {DESCRIPTION_MAX_CHARS} characters"));
+    }
+    Ok(text.to_owned())
 }
 
-fn status(value: &Value) -> Result<MarketStatus, String> {
+fn status(value: &Json) -> Result<MarketStatus, String> {
     value.as_str().and_then(MarketStatus::parse).ok_or_else(|| "must be one of active, closed, resolved".into())
 }
 
-fn end_date(value: &Value) -> Result<Option<Timestamp>, String> {
+fn end_date(value: &Json) -> Result<Option<Timestamp>, String> {
     match value {
-        Value::Null => Ok(None),
-        Value::String(text) => parse_timestamp(text).map(Some).ok_or_else(|| "must be an RFC 3339 date-time".into()),
+        Json::Null => Ok(None),
+        Json::String(text) => parse_timestamp(text).map(Some).ok_or_else(|| "must be an RFC 3339 date-time".into()),
         _ => Err("must be an RFC 3339 date-time string or null".into()),
     }
 }
 
-fn position(value: &Value) -> Result<Option<PositionInput>, String> {
-    if value.is_null() {
-        return Ok(None);
-    }
+fn position(value: &Json) -> Result<PositionInput, String> {
     let object = value.as_object().ok_or("must be an object with outcome and amount")?;
     if let Some(unknown) = object.keys().find(|key| !["outcome", "amount"].contains(&key.as_str())) {
         return Err(format!("has an unknown field {unknown}"));
     }
     let outcome =
-        outcome(object.get("outcome").unwrap_or(&Value::Null)).map_err(|message| format!("outcome {message}"))?;
+        outcome(object.get("outcome").unwrap_or(&Json::Null)).map_err(|message| format!("outcome {message}"))?;
     let amount =
         amount(object.get("amount").ok_or("amount is required")?).map_err(|message| format!("amount {message}"))?;
-    Ok(Some(PositionInput { outcome, amount }))
+    Ok(PositionInput { outcome, amount })
 }
 
-fn outcome(value: &Value) -> Result<Outcome, String> {
+fn outcome(value: &Json) -> Result<Outcome, String> {
     match value.as_str() {
         Some("yes") => Ok(Outcome::Yes),
         Some("no") => Ok(Outcome::No),
@@ -192,18 +213,18 @@ fn outcome(value: &Value) -> Result<Outcome, String> {
     }
 }
 
-fn amount(value: &Value) -> Result<Amount, String> {
-    Amount::parse_position(value).map_err(str::to_owned)
+fn amount(value: &Json) -> Result<Amount, String> {
+    match value {
+        Json::Number(literal) => Amount::parse_position(literal).map_err(str::to_owned),
+        _ => Err("must be a number".into()),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::json::object;
     use serde_json::json;
-
-    fn object(value: Value) -> Map<String, Value> {
-        value.as_object().unwrap().clone()
-    }
 
     fn fields_of(error: ApiError) -> Vec<String> {
         match error {
@@ -256,10 +277,52 @@ mod tests {
     }
 
     #[test]
-    fn patch_distinguishes_absent_from_null() {
-        assert_eq!(MarketPatch::from_json(object(json!({}))).unwrap(), MarketPatch::default());
+    fn patch_distinguishes_absent_from_null_and_needs_a_field() {
+        assert_eq!(fields_of(MarketPatch::from_json(object(json!({}))).unwrap_err()), ["body"]);
         assert_eq!(MarketPatch::from_json(object(json!({"endDate": null}))).unwrap().end_date, Some(None));
         assert!(MarketPatch::from_json(object(json!({"status": "open"}))).is_err());
         assert_eq!(fields_of(MarketPatch::from_json(object(json!({"version": 9}))).unwrap_err()), ["version"]);
+    }
+
+    #[test]
+    fn null_is_refused_for_every_field_but_end_date() {
+        let nulls = json!({"name": null, "description": null, "initialPosition": null, "endDate": null});
+        let mut fields = fields_of(NewMarket::from_json(object(nulls)).unwrap_err());
+        fields.sort();
+        assert_eq!(fields, ["description", "initialPosition", "name"]);
+        let patch = json!({"name": null, "description": null, "status": null});
+        assert_eq!(fields_of(MarketPatch::from_json(object(patch)).unwrap_err()).len(), 3);
+        let position = json!({"outcome": null, "amount": null});
+        assert_eq!(fields_of(PositionInput::from_json(object(position)).unwrap_err()).len(), 2);
+    }
+
+    #[test]
+    fn blank_names_and_control_characters_are_refused() {
+        let name_error = |name: &str| {
+            let error = NewMarket::from_json(object(json!({ "name": name }))).unwrap_err();
+            match error {
+                ApiError::Validation(details) => details[0].message.clone(),
+                other => panic!("{other:?}"),
+            }
+        };
+        for blank in [
+            "",
+            " \u{a0}\u{3000} ",
+            "\u{200b}\u{feff}",
+            "\u{200c}\u{200d}\u{2060}",
+            "\u{202e}\u{200f}",
+            "\u{301}\u{301}",
+        ] {
+            assert_eq!(name_error(blank), "must not be blank", "{blank:?}");
+        }
+        for control in ["a\u{0}b", "a\nb", "\u{7}bell", "a\u{85}b"] {
+            assert_eq!(name_error(control), "must not contain control characters", "{control:?}");
+        }
+        for fine in ["\u{5e9}\u{5dc}\u{5d5}\u{5dd}", "e\u{301}", "\u{200b}x", "\u{1F327}"] {
+            assert!(NewMarket::from_json(object(json!({ "name": fine }))).is_ok(), "{fine:?}");
+        }
+        let described = |text: &str| NewMarket::from_json(object(json!({"name": "n", "description": text})));
+        assert!(described("line one\r\n\tline two").is_ok());
+        assert_eq!(fields_of(described("nul \u{0}").unwrap_err()), ["description"]);
     }
 }

@@ -2,9 +2,9 @@
 
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request};
-use serde_json::{Map, Value};
 
 use crate::error::ApiError;
+use crate::json::{Json, JsonObject};
 
 /// Larger bodies are refused with 413 before parsing.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -17,6 +17,15 @@ fn apigw_context(req: &Request) -> Option<&lambda_http::aws_lambda_events::apigw
         #[allow(unreachable_patterns)]
         _ => None,
     }
+}
+
+/// An `OPTIONS` request with `Origin` and `Access-Control-Request-Method`: a browser asking
+/// whether it may send the real request.
+pub fn is_cors_preflight(request: &Request) -> bool {
+    let headers = request.headers();
+    request.method() == lambda_http::http::Method::OPTIONS
+        && headers.contains_key("origin")
+        && headers.contains_key("access-control-request-method")
 }
 
 /// API Gateway's request id, else the Lambda invocation's, else a fresh one.
@@ -78,8 +87,9 @@ pub fn query_number(req: &Request, param: &str, min: usize, max: usize) -> Resul
         .transpose()
 }
 
-/// The body as a JSON object, after the size, media-type and syntax checks (413, 415, 400).
-pub fn json_body(req: &Request) -> Result<Map<String, Value>, ApiError> {
+/// The body as a strict JSON object (see [`crate::json`]), after the size, media-type and syntax
+/// checks (413, 415, 400).
+pub fn json_body(req: &Request) -> Result<JsonObject, ApiError> {
     let bytes: &[u8] = match req.body() {
         Body::Empty => b"",
         Body::Text(text) => text.as_bytes(),
@@ -94,8 +104,8 @@ pub fn json_body(req: &Request) -> Result<Map<String, Value>, ApiError> {
     if media_type != "application/json" && media_type != "application/merge-patch+json" {
         return Err(ApiError::UnsupportedMediaType);
     }
-    match serde_json::from_slice::<Value>(bytes) {
-        Ok(Value::Object(map)) => Ok(map),
+    match Json::parse(bytes) {
+        Ok(Json::Object(members)) => Ok(members),
         Ok(_) => Err(ApiError::validation("body", "must be a JSON object")),
         Err(error) => Err(ApiError::InvalidJson(error.to_string())),
     }
@@ -117,38 +127,54 @@ pub fn etag_for(version: u64) -> String {
 /// What an `If-Match` header asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum If {
-    /// No header: write unconditionally (still guarded against lost updates by the version).
+    /// No header, or `*`: write unconditionally (still guarded against lost updates by the version).
     Any,
     /// `If-Match: "v<n>"`: write only over version n.
     Version(u64),
+    /// A well-formed entity tag that is no version's ETag (`"v01"`, `"abc"`, a weak `W/"v1"`):
+    /// tags compare as exact strings, so it never matches and the write is a 412.
+    Never,
 }
 
 impl If {
-    /// The version a conditional write must find, if any.
-    pub fn expected_version(self) -> Option<u64> {
+    /// The version a conditional write must find, if any; a tag no version has is a 412.
+    pub fn expected_version(self) -> Result<Option<u64>, ApiError> {
         match self {
-            If::Any => None,
-            If::Version(version) => Some(version),
+            If::Any => Ok(None),
+            If::Version(version) => Ok(Some(version)),
+            If::Never => Err(ApiError::PreconditionFailed),
         }
     }
 }
 
-/// Parses `If-Match`; `*` means any existing version, anything but `"v<n>"` is a 400.
+/// Parses `If-Match`: `*`, or one entity tag compared as an exact string with `"v<version>"`
+/// (RFC 9110's strong comparison, so a weak tag never matches); anything that is not an entity
+/// tag is a 400.
 pub fn if_match(req: &Request) -> Result<If, ApiError> {
     let Some(value) = req.headers().get("if-match") else { return Ok(If::Any) };
-    let value = value.to_str().map_err(|_| ApiError::BadRequest("If-Match must be ASCII".into()))?.trim();
+    let malformed = || ApiError::BadRequest("If-Match must be * or one ETag like \"v3\"".into());
+    let value = value.to_str().map_err(|_| malformed())?.trim();
     if value == "*" {
         return Ok(If::Any);
     }
-    value
-        .strip_prefix("\"v")
-        .and_then(|rest| rest.strip_suffix('"'))
-        .and_then(|digits| digits.parse().ok())
-        .map(If::Version)
-        .ok_or_else(|| ApiError::BadRequest("If-Match must be an ETag like \"v3\"".into()))
+    let (weak, tag) = match value.strip_prefix("W/") {
+        Some(tag) => (true, tag),
+        None => (false, value),
+    };
+    let opaque = tag.strip_prefix('"').and_then(|rest| rest.strip_suffix('"')).ok_or_else(malformed)?;
+    // etagc: any visible ASCII but the double quote (RFC 9110, 8.8.3).
+    if !opaque.bytes().all(|b| b.is_ascii_graphic() && b != b'"') {
+        return Err(malformed());
+    }
+    let version = opaque.strip_prefix('v').and_then(|digits| digits.parse::<u64>().ok().map(|n| (n, digits)));
+    Ok(match version {
+        Some((version, digits)) if !weak && version.to_string() == digits => If::Version(version),
+        _ => If::Never,
+    })
 }
 
-/// True when `If-None-Match` names the current ETag (weak or strong, in a list, or `*`).
+/// True when `If-None-Match` names the current ETag (weak or strong, in a list, or `*`), compared
+/// as exact strings (`"v01"` is not `"v1"`).
 pub fn if_none_match_hits(req: &Request, etag: &str) -> bool {
     req.headers()
         .get_all("if-none-match")
@@ -156,7 +182,7 @@ pub fn if_none_match_hits(req: &Request, etag: &str) -> bool {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .map(|tag| tag.trim())
-        .any(|tag| tag == "*" || tag.trim_start_matches("W/") == etag)
+        .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag)
 }
 
 #[cfg(test)]
@@ -193,7 +219,7 @@ mod tests {
             Err(ApiError::Validation(_))
         ));
         let ok = json_body(&request(&[("content-type", "application/json; charset=utf-8")], r#"{"a":1}"#)).unwrap();
-        assert_eq!(ok["a"], 1);
+        assert_eq!(ok["a"], Json::Number("1".into()));
     }
 
     #[test]
@@ -201,13 +227,19 @@ mod tests {
         assert_eq!(if_match(&request(&[], "")).unwrap(), If::Any);
         assert_eq!(if_match(&request(&[("if-match", "\"v12\"")], "")).unwrap(), If::Version(12));
         assert_eq!(if_match(&request(&[("if-match", "*")], "")).unwrap(), If::Any);
-        assert!(if_match(&request(&[("if-match", "v12")], "")).is_err());
+        for tag in ["\"v012\"", "\"v+12\"", "W/\"v12\"", "\"12\"", "\"\""] {
+            assert_eq!(if_match(&request(&[("if-match", tag)], "")).unwrap(), If::Never, "{tag}");
+        }
+        for malformed in ["v12", "\"v12", "\"v 12\"", "\"v1\", \"v2\"", "W/v1"] {
+            assert!(if_match(&request(&[("if-match", malformed)], "")).is_err(), "{malformed}");
+        }
     }
 
     #[test]
     fn if_none_match_understands_lists_and_weak_tags() {
         assert!(if_none_match_hits(&request(&[("if-none-match", "\"v1\", W/\"v2\"")], ""), "\"v2\""));
         assert!(!if_none_match_hits(&request(&[("if-none-match", "\"v1\"")], ""), "\"v2\""));
+        assert!(!if_none_match_hits(&request(&[("if-none-match", "\"v02\"")], ""), "\"v2\""));
         assert!(!if_none_match_hits(&request(&[], ""), "\"v2\""));
     }
 }

@@ -314,13 +314,13 @@ impl VectorIndex for InMemoryStore {
 
 #[async_trait]
 impl super::RateCounter for InMemoryStore {
-    async fn increment_below(&self, key: &str, limit: u64, _expires_at: u64) -> Result<Option<u64>, RepoError> {
+    async fn increment_below(&self, key: &str, limit: u64, _expires_at: u64) -> Result<super::Count, RepoError> {
         let mut state = self.state();
         let count = state.counters.entry(key.to_owned()).or_default();
         if *count >= limit {
-            return Ok(None);
+            return Ok(super::Count::LimitReached);
         }
         *count += 1;
-        Ok(Some(*count))
+        Ok(super::Count::Counted(*count))
     }
 }

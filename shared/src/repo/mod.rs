@@ -208,9 +208,21 @@ pub fn name_key(name: &str) -> String {
     name.to_lowercase()
 }
 
+/// What adding one to a rate-limit counter did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Count {
+    /// Counted: the new count.
+    Counted(u64),
+    /// The counter had reached the limit: nothing counted.
+    LimitReached,
+    /// The store refused to write this counter that fast: its one caller is sending faster than
+    /// one item takes writes.
+    Throttled,
+}
+
 #[async_trait]
 pub trait RateCounter: Send + Sync {
-    /// Adds one to the counter `key` unless it has reached `limit`: the new count, or `None` when
-    /// the limit was reached. The counter expires at `expires_at` (Unix seconds).
-    async fn increment_below(&self, key: &str, limit: u64, expires_at: u64) -> Result<Option<u64>, RepoError>;
+    /// Adds one to the counter `key` unless it has reached `limit`. The counter expires at
+    /// `expires_at` (Unix seconds). An error means the store could not be reached.
+    async fn increment_below(&self, key: &str, limit: u64, expires_at: u64) -> Result<Count, RepoError>;
 }

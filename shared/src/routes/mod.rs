@@ -11,6 +11,7 @@ mod list_positions;
 mod replace_market;
 mod route_not_found;
 mod search_markets;
+mod table;
 mod update_market;
 
 pub use create_market::create_market;
@@ -21,8 +22,9 @@ pub use health::health;
 pub use list_markets::list_markets;
 pub use list_positions::list_positions;
 pub use replace_market::replace_market;
-pub use route_not_found::{ROUTES, route_not_found};
+pub use route_not_found::route_not_found;
 pub use search_markets::search_markets;
+pub use table::{ROUTES, Route, check_route};
 pub use update_market::update_market;
 
 use lambda_http::http::StatusCode;

@@ -3,93 +3,53 @@
 //! the rate limiter like the market routes, so probing unknown paths counts against the caller.
 
 use lambda_http::Request;
-use lambda_http::RequestExt as _;
-use lambda_http::request::RequestContext;
+use lambda_http::http::StatusCode;
 
+use super::table::{allowed_methods, method_not_allowed, path_without_stage, printable};
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::http::ApiResponse;
+use crate::http::{ApiResponse, is_cors_preflight};
 use crate::runtime::AppState;
 
-/// Every route of template.yaml but the fallback itself (a unit test keeps the two in step).
-pub const ROUTES: [(&str, &str); 10] = [
-    ("GET", "/api/health"),
-    ("GET", "/api/markets"),
-    ("POST", "/api/markets"),
-    ("GET", "/api/markets/search"),
-    ("GET", "/api/markets/{id}"),
-    ("PUT", "/api/markets/{id}"),
-    ("PATCH", "/api/markets/{id}"),
-    ("DELETE", "/api/markets/{id}"),
-    ("POST", "/api/markets/{id}/positions"),
-    ("GET", "/api/markets/{id}/positions"),
-];
-
 pub async fn route_not_found(_state: &AppState, _caller: Caller, request: Request) -> Result<ApiResponse, ApiError> {
+    if is_cors_preflight(&request) {
+        // API Gateway forwards OPTIONS to an ANY route; answered 204, it adds the HttpApi's
+        // CorsConfiguration headers, as it does when it answers a preflight itself.
+        return Ok(ApiResponse::empty(StatusCode::NO_CONTENT));
+    }
     let path = path_without_stage(&request);
-    let allowed: Vec<&str> =
-        ROUTES.iter().filter(|(_, template)| matches(template, &path)).map(|(method, _)| *method).collect();
-    if allowed.is_empty() {
-        return Err(ApiError::NotFound(format!("no route for {} {path}", request.method())));
+    if allowed_methods(&path).is_empty() {
+        let (method, path) = (printable(request.method().as_str()), printable(&path));
+        return Err(ApiError::NotFound(format!("no route for {method} {path}")));
     }
-    Err(ApiError::MethodNotAllowed { method: request.method().to_string(), path, allow: allowed.join(", ") })
-}
-
-/// The path as the routes know it: a named stage (`/prod/api/...`) stays in the raw path.
-fn path_without_stage(request: &Request) -> String {
-    let path = request.raw_http_path();
-    let stage = match request.request_context_ref() {
-        Some(RequestContext::ApiGatewayV2(context)) => context.stage.clone(),
-        _ => None,
-    };
-    match stage.filter(|stage| stage != "$default") {
-        Some(stage) => {
-            path.strip_prefix(&format!("/{stage}")).filter(|rest| rest.starts_with('/')).unwrap_or(path).to_owned()
-        }
-        None => path.to_owned(),
-    }
-}
-
-/// Whether `path` fits a route template whose `{name}` segments match any one segment.
-fn matches(template: &str, path: &str) -> bool {
-    let (template, path): (Vec<_>, Vec<_>) = (template.split('/').collect(), path.split('/').collect());
-    template.len() == path.len()
-        && template.iter().zip(&path).all(|(t, p)| (t.starts_with('{') && !p.is_empty()) || t == p)
+    Err(method_not_allowed(&request, path))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn routes_match_template_yaml() {
-        let template = include_str!("../../../template.yaml");
-        let mut declared: Vec<(String, String)> = template
-            .lines()
-            .filter(|line| line.contains("Type: HttpApi"))
-            .map(|line| {
-                let field = |name: &str| {
-                    let rest = &line[line.find(name).unwrap() + name.len()..];
-                    match rest.strip_prefix('"') {
-                        Some(quoted) => quoted.split('"').next().unwrap().to_owned(),
-                        None => rest.split([',', ' ', '}']).next().unwrap().to_owned(),
-                    }
-                };
-                (field("Method: "), field("Path: "))
-            })
-            .filter(|(_, path)| path != "/{proxy+}")
-            .collect();
-        let mut known: Vec<(String, String)> = ROUTES.iter().map(|(m, p)| (m.to_string(), p.to_string())).collect();
-        declared.sort();
-        known.sort();
-        assert_eq!(declared, known);
+    /// The sample fallback event as an OPTIONS request to `path` with `headers`.
+    fn options(path: &str, headers: serde_json::Value) -> Request {
+        let mut event: serde_json::Value =
+            serde_json::from_str(include_str!("../../../events/route-not-found.json")).unwrap();
+        event["rawPath"] = path.into();
+        event["requestContext"]["http"]["method"] = "OPTIONS".into();
+        event["headers"] = headers;
+        lambda_http::request::from_str(&event.to_string()).unwrap()
     }
 
-    #[test]
-    fn templates_match_one_segment_per_parameter() {
-        assert!(matches("/api/markets/{id}", "/api/markets/01J"));
-        assert!(!matches("/api/markets", "/api/markets/"), "API Gateway routes no trailing slash either");
-        assert!(!matches("/api/markets/{id}", "/api/markets/01J/x"));
-        assert!(!matches("/api/markets/{id}", "/api/markets/"));
+    #[tokio::test]
+    async fn a_cors_preflight_is_a_204_and_a_plain_options_a_405() {
+        let preflight = options(
+            "/api/markets",
+            serde_json::json!({"origin": "https://app.example", "access-control-request-method": "POST"}),
+        );
+        let state = super::super::tests::state();
+        let not_found = |request| route_not_found(&state, Caller::anonymous(), request);
+        assert_eq!(not_found(preflight).await.unwrap().status(), StatusCode::NO_CONTENT);
+        let plain =
+            not_found(options("/api/markets", serde_json::json!({"origin": "https://app.example"}))).await.unwrap_err();
+        assert!(matches!(plain, ApiError::MethodNotAllowed { ref allow, .. } if allow == "GET, POST"), "{plain:?}");
     }
 }

@@ -12,7 +12,7 @@ use crate::http::CursorCodec;
 use crate::runtime::AppState;
 use crate::service::Dependencies;
 
-fn state() -> AppState {
+pub(super) fn state() -> AppState {
     let auth = Authenticator::with_secret(LOCAL_DEV_JWT_SECRET.as_bytes(), &ClaimRules::default());
     let cursors = CursorCodec::new(b"handler-tests-cursor-key-0123456789abcdef");
     AppState::new(auth, Some(cursors), &Dependencies::in_memory(), crate::config::Settings::default())

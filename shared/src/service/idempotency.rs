@@ -4,11 +4,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::domain::unix_seconds;
 use crate::error::ApiError;
+use crate::json::JsonObject;
 use crate::repo::{IdempotencyRecord, IdempotencyRepository};
 
 /// How long a key is remembered.
@@ -24,8 +24,9 @@ pub struct IdempotentRequest {
 impl IdempotentRequest {
     /// `operation` names what the request does and to what (e.g. `create-position:<market id>`);
     /// the key is scoped to the caller, so another user's identical key is another key.
-    pub fn new(caller_id: &str, operation: &str, client_key: &str, body: &Map<String, Value>) -> Self {
-        // serde_json's map is sorted, so the fingerprint ignores key order and white space.
+    pub fn new(caller_id: &str, operation: &str, client_key: &str, body: &JsonObject) -> Self {
+        // Members are sorted and numbers keep their text, so the fingerprint ignores member order
+        // and white space but not what was asked.
         let canonical = serde_json::to_string(body).expect("JSON maps serialize");
         let fingerprint = Sha256::new().chain_update(operation).chain_update([0]).chain_update(canonical).finalize();
         let key = format!("{caller_id}\u{0}{operation}\u{0}{client_key}");
@@ -89,11 +90,8 @@ impl Replays {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::json::object as body;
     use serde_json::json;
-
-    fn body(value: Value) -> Map<String, Value> {
-        value.as_object().unwrap().clone()
-    }
 
     #[test]
     fn fingerprints_ignore_key_order_but_not_content_and_keys_are_per_caller() {

@@ -220,7 +220,7 @@ impl MarketService {
         if !deleter.can(Permission::Delete) {
             return Err(ApiError::Forbidden("deleting markets needs the delete permission"));
         }
-        let expected = precondition.expected_version();
+        let expected = precondition.expected_version()?;
         let job = IndexJob::new(id, expected.unwrap_or_default(), JobOp::Delete);
         self.markets.delete(id, expected, &job).await.map_err(|error| match error {
             RepoError::VersionConflict => ApiError::PreconditionFailed,
@@ -245,9 +245,7 @@ fn apply(
     if editor.user_id != current.creator_id && !is_moderator {
         return Err(ApiError::Forbidden("only the market's creator or a moderator may edit it"));
     }
-    if let If::Version(version) = precondition
-        && version != current.version
-    {
+    if precondition.expected_version()?.is_some_and(|version| version != current.version) {
         return Err(ApiError::PreconditionFailed);
     }
     let mut next = current.clone();
@@ -308,8 +306,8 @@ mod tests {
     async fn a_retried_key_replays_and_a_reused_key_is_refused() {
         let service = service();
         let alice = principal("alice", Role::User);
-        let body = serde_json::json!({"name": "Rain?"});
-        let request = || IdempotentRequest::new("alice", "create-market", "k", body.as_object().unwrap());
+        let body = crate::json::object(serde_json::json!({"name": "Rain?"}));
+        let request = || IdempotentRequest::new("alice", "create-market", "k", &body);
         let Written::New((market, _)) = service.create(&alice, new_market("Rain?"), Some(request())).await.unwrap()
         else {
             panic!("first write")
@@ -324,7 +322,7 @@ mod tests {
             "alice",
             "create-market",
             "k",
-            serde_json::json!({"name": "Snow?"}).as_object().unwrap(),
+            &crate::json::object(serde_json::json!({"name": "Snow?"})),
         );
         assert!(matches!(
             service.create(&alice, new_market("Snow?"), Some(other)).await,
@@ -379,10 +377,12 @@ mod tests {
         let alice = principal("alice", Role::User);
         let market = create(&service, &alice, "Rain?").await;
         let close = status_patch(MarketStatus::Closed);
-        assert!(matches!(
-            service.patch(&alice, &market.id, close.clone(), If::Version(7)).await,
-            Err(ApiError::PreconditionFailed)
-        ));
+        for stale in [If::Version(7), If::Never] {
+            assert!(matches!(
+                service.patch(&alice, &market.id, close.clone(), stale).await,
+                Err(ApiError::PreconditionFailed)
+            ));
+        }
         assert_eq!(service.patch(&alice, &market.id, close.clone(), If::Version(1)).await.unwrap().version, 2);
         assert_eq!(service.patch(&alice, &market.id, close, If::Version(2)).await.unwrap().version, 2);
     }
@@ -394,10 +394,9 @@ mod tests {
         let moderator = principal("mod", Role::Moderator);
         let market = create(&service, &alice, "Rain?").await;
         assert!(matches!(service.delete(&alice, &market.id, If::Any).await, Err(ApiError::Forbidden(_))));
-        assert!(matches!(
-            service.delete(&moderator, &market.id, If::Version(2)).await,
-            Err(ApiError::PreconditionFailed)
-        ));
+        for stale in [If::Version(2), If::Never] {
+            assert!(matches!(service.delete(&moderator, &market.id, stale).await, Err(ApiError::PreconditionFailed)));
+        }
         service.delete(&moderator, &market.id, If::Version(1)).await.unwrap();
         assert!(matches!(service.delete(&moderator, &market.id, If::Any).await, Err(ApiError::NotFound(_))));
     }

@@ -41,6 +41,7 @@ impl PositionService {
         precondition: If,
         idempotency: Option<IdempotentRequest>,
     ) -> Result<Written<Position>, ApiError> {
+        let expected = precondition.expected_version()?;
         if let Some(request) = &idempotency
             && let Some(first) = self.replays.find(request).await?
         {
@@ -59,7 +60,6 @@ impl PositionService {
             .as_ref()
             .map(|request| request.record(201, serde_json::to_string(&position).expect("positions serialize"), None));
         // Positions on one market contend for its item: a cancelled transaction is retried with jitter.
-        let expected = precondition.expected_version();
         let write = || self.positions.add(&position, expected, record.as_ref());
         match retry(Backoff::CONTENTION, None, |e| matches!(e, RepoError::TransactionConflict), write).await {
             Ok(_) => {

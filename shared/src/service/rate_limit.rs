@@ -1,10 +1,12 @@
-//! Fixed-window rate limiting per caller, on a counter shared by every function instance.
+//! Fixed-window rate limiting per caller, on a counter shared by every function instance, with
+//! each instance remembering who is already refused so that a flood costs it no DynamoDB call.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::domain::unix_seconds;
 use crate::error::error_chain;
-use crate::repo::RateCounter;
+use crate::repo::{Count, RateCounter};
 
 /// The limit and window, from `RATE_LIMIT_PER_MINUTE` (default 100) and
 /// `RATE_LIMIT_WINDOW_SECONDS` (default 60).
@@ -17,46 +19,76 @@ pub struct RateLimit {
 /// What the limiter decided, with what the `RateLimit-*` headers say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Quota {
-    pub allowed: bool,
     pub limit: u64,
     pub remaining: u64,
     /// Seconds until the window resets.
     pub reset_seconds: u64,
+    /// Set when the request is refused: seconds until it is worth retrying (`Retry-After`).
+    pub retry_after: Option<u64>,
 }
+
+/// How many refused identities an instance remembers (the oldest are forgotten first, and then
+/// merely cost a DynamoDB call again).
+const REMEMBERED_IDENTITIES: u64 = 10_000;
+
+/// How long a throttled identity is refused: DynamoDB throttles one item past ~1,000 writes a
+/// second, so its caller is flooding, but whether it is over its limit is unknown.
+const THROTTLED_PAUSE_SECONDS: u64 = 1;
 
 pub struct RateLimiter {
     counter: Arc<dyn RateCounter>,
     rate: RateLimit,
+    /// Identity → the Unix second until which it is refused without asking the counter.
+    refused_until: moka::sync::Cache<String, u64>,
 }
 
 impl RateLimiter {
     pub fn new(counter: Arc<dyn RateCounter>, rate: RateLimit) -> Self {
-        Self { counter, rate }
+        let refused_until = moka::sync::Cache::builder()
+            .max_capacity(REMEMBERED_IDENTITIES)
+            .time_to_live(Duration::from_secs(rate.window_seconds.max(1)))
+            .build();
+        Self { counter, rate, refused_until }
     }
 
     /// Counts one request by `identity` (a user id or a source address). `None` when the counter
-    /// cannot be reached: the request is served (fail open) and a warning logged.
+    /// cannot be reached: the request is served (fail open) and a warning logged. An identity
+    /// over its limit, or whose counter is throttled, is refused, and refused again by this
+    /// instance without a DynamoDB call until the window resets (or the throttling pause ends).
     pub async fn check(&self, identity: &str) -> Option<Quota> {
         let now = unix_seconds();
         let window = self.rate.window_seconds.max(1);
         let window_start = now - now % window;
         let reset_seconds = window_start + window - now;
+        let refused = |until: u64| Quota {
+            limit: self.rate.limit,
+            remaining: 0,
+            reset_seconds,
+            retry_after: Some(until.saturating_sub(now).max(1)),
+        };
+        if let Some(until) = self.refused_until.get(identity).filter(|until| *until > now) {
+            return Some(refused(until));
+        }
         let key = format!("{identity}#{window_start}");
         // Kept a window past its end, so that TTL (which deletes lazily) never removes a live one.
         let expires_at = window_start + 2 * window;
-        match self.counter.increment_below(&key, self.rate.limit, expires_at).await {
-            Ok(Some(count)) => Some(Quota {
-                allowed: true,
-                limit: self.rate.limit,
-                remaining: self.rate.limit.saturating_sub(count),
-                reset_seconds,
-            }),
-            Ok(None) => Some(Quota { allowed: false, limit: self.rate.limit, remaining: 0, reset_seconds }),
+        let until = match self.counter.increment_below(&key, self.rate.limit, expires_at).await {
+            Ok(Count::Counted(count)) => {
+                let remaining = self.rate.limit.saturating_sub(count);
+                return Some(Quota { limit: self.rate.limit, remaining, reset_seconds, retry_after: None });
+            }
+            Ok(Count::LimitReached) => window_start + window,
+            Ok(Count::Throttled) => {
+                tracing::warn!(identity, "rate-limit counter throttled: refusing the caller");
+                now + THROTTLED_PAUSE_SECONDS
+            }
             Err(error) => {
                 tracing::warn!(error = %error_chain(&error), "rate limiter unreachable: serving without a limit");
-                None
+                return None;
             }
-        }
+        };
+        self.refused_until.insert(identity.to_owned(), until);
+        Some(refused(until))
     }
 }
 
@@ -66,34 +98,66 @@ mod tests {
     use crate::repo::RepoError;
     use crate::repo::memory::InMemoryStore;
     use async_trait::async_trait;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
-    struct Down;
+    /// A counter that answers `outcome` (or the in-memory store's count) and counts its calls.
+    #[derive(Default)]
+    struct Counting {
+        store: InMemoryStore,
+        outcome: Option<Result<Count, ()>>,
+        calls: AtomicUsize,
+    }
 
     #[async_trait]
-    impl RateCounter for Down {
-        async fn increment_below(&self, _: &str, _: u64, _: u64) -> Result<Option<u64>, RepoError> {
-            Err(RepoError::Unavailable("table gone".into()))
+    impl RateCounter for Counting {
+        async fn increment_below(&self, key: &str, limit: u64, expires_at: u64) -> Result<Count, RepoError> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            match self.outcome {
+                None => self.store.increment_below(key, limit, expires_at).await,
+                Some(Ok(count)) => Ok(count),
+                Some(Err(())) => Err(RepoError::Unavailable("table gone".into())),
+            }
         }
     }
 
+    fn limiter(counter: &Arc<Counting>, limit: u64) -> RateLimiter {
+        RateLimiter::new(counter.clone(), RateLimit { limit, window_seconds: 3600 })
+    }
+
     #[tokio::test]
-    async fn allows_the_limit_per_identity_then_refuses() {
-        let limiter =
-            RateLimiter::new(Arc::new(InMemoryStore::default()), RateLimit { limit: 3, window_seconds: 3600 });
-        let mut remaining = Vec::new();
-        for _ in 0..4 {
+    async fn allows_the_limit_per_identity_then_refuses_without_asking_the_counter_again() {
+        let counter = Arc::new(Counting::default());
+        let limiter = limiter(&counter, 3);
+        let mut decisions = Vec::new();
+        for _ in 0..6 {
             let quota = limiter.check("user:alice").await.unwrap();
-            remaining.push((quota.allowed, quota.remaining));
+            decisions.push((quota.retry_after.is_none(), quota.remaining));
         }
-        assert_eq!(remaining, [(true, 2), (true, 1), (true, 0), (false, 0)]);
-        assert!(limiter.check("user:bob").await.unwrap().allowed);
+        assert_eq!(decisions, [(true, 2), (true, 1), (true, 0), (false, 0), (false, 0), (false, 0)]);
+        assert_eq!(counter.calls.load(Ordering::SeqCst), 4, "refused from memory after the first refusal");
         let quota = limiter.check("user:alice").await.unwrap();
         assert!(quota.reset_seconds >= 1 && quota.reset_seconds <= 3600);
+        assert_eq!(quota.retry_after, Some(quota.reset_seconds), "refused until the window resets");
+        assert!(limiter.check("user:bob").await.unwrap().retry_after.is_none(), "others are not refused");
+    }
+
+    #[tokio::test]
+    async fn a_throttled_counter_refuses_for_a_second_and_never_serves_unlimited() {
+        let counter = Arc::new(Counting { outcome: Some(Ok(Count::Throttled)), ..Counting::default() });
+        let limiter = limiter(&counter, 100);
+        for _ in 0..3 {
+            let quota = limiter.check("user:flood").await.unwrap();
+            assert_eq!((quota.retry_after, quota.remaining), (Some(1), 0));
+        }
+        assert_eq!(counter.calls.load(Ordering::SeqCst), 1);
     }
 
     #[tokio::test]
     async fn fails_open_when_the_counter_is_unreachable() {
-        let limiter = RateLimiter::new(Arc::new(Down), RateLimit { limit: 1, window_seconds: 60 });
+        let counter = Arc::new(Counting { outcome: Some(Err(())), ..Counting::default() });
+        let limiter = limiter(&counter, 1);
         assert_eq!(limiter.check("ip:1.2.3.4").await, None);
+        assert_eq!(limiter.check("ip:1.2.3.4").await, None, "an outage is not remembered as a refusal");
+        assert_eq!(counter.calls.load(Ordering::SeqCst), 2);
     }
 }

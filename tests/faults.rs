@@ -1,0 +1,206 @@
+//! Fault tests: DynamoDB and SQS failing under the stack (through the fault proxy in
+//! support/faults.rs), and the index worker killed mid-batch. Each asserts what the contract says
+//! the client sees, and that the only 5xx answers are the specified 503 UNAVAILABLE.
+
+use std::time::{Duration, Instant};
+
+use api_tests::{Fault, FaultProxy, Reply, Stack, User, away_from_window_end, eventually};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use shared::auth::Role;
+
+/// How fast a 503 must come when a store is unreachable: well before the function's 10 s timeout.
+const UNAVAILABLE_WITHIN: Duration = Duration::from_secs(3);
+
+/// A stack whose functions reach DynamoDB through `proxy`.
+fn stack_behind(proxy: &FaultProxy, extra_args: &[&str]) -> Stack {
+    let endpoint = format!("AWS_ENDPOINT_URL_DYNAMODB={}", proxy.url);
+    Stack::start_with(&[&["--env", &endpoint], extra_args].concat())
+}
+
+/// Asserts a 503 UNAVAILABLE with Retry-After, in the contract's error shape.
+fn assert_unavailable(reply: &Reply) {
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE, "{}", reply.text);
+    assert_eq!(reply.error_code(), "UNAVAILABLE");
+    assert!(reply.header("retry-after").is_some_and(|s| s.parse::<u64>().is_ok()), "{:?}", reply.headers);
+    assert!(!reply.text.contains("Table") && !reply.text.contains("Exception"), "no internals: {}", reply.text);
+}
+
+async fn timed(request: reqwest::RequestBuilder) -> (Reply, Duration) {
+    let started = Instant::now();
+    let reply = Reply::from(request.send().await.expect("an answer")).await;
+    (reply, started.elapsed())
+}
+
+#[tokio::test]
+async fn unreachable_dynamodb_is_a_503_with_retry_after_within_3_s_then_recovers() {
+    let dynamodb = FaultProxy::for_moto();
+    let stack = stack_behind(&dynamodb, &[]);
+    let alice = User::new(Role::User);
+    let market = stack.create_market(&alice, "Will the table come back?").await;
+    let path = format!("/api/markets/{}", market["id"].as_str().unwrap());
+    assert_eq!(stack.get(&path).await.status, StatusCode::OK, "warm instances before the fault");
+
+    let mut answers = Vec::new();
+    for fault in [Fault::BlackHole, Fault::Refuse] {
+        dynamodb.inject(&[], fault, None);
+        let create = stack.request(Method::POST, "/api/markets").bearer_auth(alice.token()).json(&json!({"name": "n"}));
+        for request in [stack.request(Method::GET, &path), create] {
+            let (reply, took) = timed(request).await;
+            assert_unavailable(&reply);
+            assert!(took < UNAVAILABLE_WITHIN, "{fault:?}: answered in {took:?}");
+            answers.push((fault, took));
+        }
+        dynamodb.clear();
+    }
+    assert_eq!(stack.get(&path).await.status, StatusCode::OK, "served again once DynamoDB is back");
+    println!(
+        "faults injected: {}, 5xx seen: {} (all 503 UNAVAILABLE): {answers:?}",
+        dynamodb.injected(),
+        answers.len()
+    );
+}
+
+#[tokio::test]
+async fn throttled_dynamodb_is_retried_then_a_503_and_a_short_burst_is_absorbed() {
+    let dynamodb = FaultProxy::for_moto();
+    let stack = stack_behind(&dynamodb, &[]);
+    let alice = User::new(Role::User);
+    let market = stack.create_market(&alice, "Throttled tortoises?").await;
+    let id = market["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/markets/{id}");
+    // The index worker reads the market too: only once it is done are all GetItems this GET's.
+    let indexed =
+        api_tests::eventually(Duration::from_secs(10), async || stack.search_ids("tortoises", 5).await.contains(&id));
+    assert!(indexed.await.is_some());
+    const GET_ITEM: &str = "DynamoDB_20120810.GetItem";
+
+    dynamodb.inject(&[GET_ITEM], Fault::Error("ProvisionedThroughputExceededException"), None);
+    let (reply, took) = timed(stack.request(Method::GET, &path)).await;
+    assert_unavailable(&reply);
+    assert!(took < UNAVAILABLE_WITHIN, "answered in {took:?}");
+    assert_eq!(dynamodb.injected(), 3, "the SDK tried three times before giving up");
+    dynamodb.clear();
+
+    // Two throttled attempts, then the third goes through: the client never sees the burst.
+    dynamodb.inject(&[GET_ITEM], Fault::Error("ThrottlingException"), Some(2));
+    let reply = stack.get(&path).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(reply.body["data"]["name"], "Throttled tortoises?");
+    assert_eq!(dynamodb.injected(), 5);
+    println!("faults injected: {}, 5xx seen: 1 (503 UNAVAILABLE)", dynamodb.injected());
+}
+
+#[tokio::test]
+async fn a_black_holed_sqs_neither_fails_nor_stalls_a_write_and_its_job_is_indexed_after() {
+    let sqs = FaultProxy::for_moto();
+    let endpoint = format!("AWS_ENDPOINT_URL_SQS={}", sqs.url);
+    // The sweeper leaves jobs younger than its grace period to their publisher: 1 s here, not 30.
+    let stack = Stack::start_with(&["--env", &endpoint, "--schedule-seconds", "1", "--env", "OUTBOX_GRACE_SECONDS=1"]);
+    let alice = User::new(Role::User);
+    stack.create_market(&alice, "A warm-up market").await;
+
+    sqs.inject(&[], Fault::BlackHole, None);
+    let request = stack.request(Method::POST, "/api/markets").bearer_auth(alice.token());
+    let (reply, took) = timed(request.json(&json!({"name": "Written while SQS hangs: glaciers"}))).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    assert!(took < UNAVAILABLE_WITHIN, "the send after the commit is bounded: {took:?}");
+    let id = reply.body["data"]["id"].as_str().unwrap().to_owned();
+    assert!(sqs.injected() >= 1);
+
+    sqs.clear();
+    let indexed =
+        eventually(Duration::from_secs(20), async || stack.search_ids("glaciers", 5).await.contains(&id)).await;
+    assert!(indexed.is_some(), "the outbox sweeper sent the job once SQS answered again");
+    println!("faults injected: {}, 5xx seen: 0", sqs.injected());
+}
+
+#[tokio::test]
+async fn the_index_worker_killed_mid_batch_loses_no_job() {
+    let dynamodb = FaultProxy::for_moto();
+    let stack = stack_behind(&dynamodb, &["--param", "IndexVisibilityTimeout=2"]);
+    let alice = User::new(Role::User);
+    // The worker's vector writes hang, so a batch is certainly in flight when the worker dies.
+    dynamodb.inject(&["DynamoDB_20120810.PutItem", "-VectorsTable"], Fault::BlackHole, None);
+    let names: Vec<String> = (0..5).map(|i| format!("Killed worker market {i}: lighthouses")).collect();
+    let created = futures::future::join_all(names.iter().map(|name| stack.create_market(&alice, name))).await;
+    let ids: Vec<String> = created.iter().map(|market| market["id"].as_str().unwrap().to_owned()).collect();
+    // Several jobs of one batch in flight (the first batch may hold a single job; the next one
+    // takes what queued up meanwhile).
+    let in_flight = eventually(Duration::from_secs(15), async || dynamodb.held() >= 2).await;
+    assert!(in_flight.is_some(), "the worker took a batch of several jobs");
+    let batch = dynamodb.held();
+    let workers = stack.function_pids("index-worker");
+    assert!(!workers.is_empty(), "an index-worker instance is running");
+    for pid in &workers {
+        let killed = std::process::Command::new("kill").args(["-KILL", &pid.to_string()]).status().unwrap();
+        assert!(killed.success(), "SIGKILL {pid}");
+    }
+    dynamodb.clear();
+
+    let mut expected = ids.clone();
+    expected.sort();
+    let all_indexed = eventually(Duration::from_secs(30), async || {
+        let mut found = stack.search_ids("lighthouses", 50).await;
+        found.sort();
+        found == expected
+    })
+    .await;
+    assert!(all_indexed.is_some(), "every job of the killed batch came back and was indexed");
+    println!("faults injected: {}, a worker killed with {batch} jobs in flight, 5xx seen: 0", dynamodb.injected());
+}
+
+/// 2 requests per `WINDOW` seconds for each identity.
+const WINDOW: u64 = 600;
+const LIMITED: [&str; 4] = ["--env", "RATE_LIMIT_PER_MINUTE=2", "--env", "RATE_LIMIT_WINDOW_SECONDS=600"];
+
+#[tokio::test]
+async fn the_rate_limit_table_throttled_is_a_429_unreachable_is_served_and_refusals_are_remembered() {
+    away_from_window_end(WINDOW).await;
+    let dynamodb = FaultProxy::for_moto();
+    let stack = stack_behind(&dynamodb, &LIMITED);
+    const COUNTER: &str = "-RateLimitTable";
+    let get = |user: &User| stack.request(Method::GET, "/api/markets").bearer_auth(user.token());
+
+    // A throttled counter: the caller is refused, never served unlimited.
+    let flood = User::new(Role::User);
+    dynamodb.inject(&[COUNTER], Fault::Error("ProvisionedThroughputExceededException"), None);
+    let reply = Reply::from(get(&flood).send().await.unwrap()).await;
+    assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS, "{}", reply.text);
+    assert_eq!(reply.error_code(), "RATE_LIMITED");
+    assert_eq!(reply.header("retry-after"), Some("1"));
+    assert_eq!(reply.header("ratelimit-remaining"), Some("0"));
+    let throttled = dynamodb.injected();
+    assert!(throttled >= 1);
+    dynamodb.clear();
+
+    // An unreachable counter table: served (fail open), quickly.
+    dynamodb.inject(&[COUNTER], Fault::BlackHole, None);
+    let quiet = User::new(Role::User);
+    let (reply, took) = timed(get(&quiet)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(reply.header("ratelimit-limit"), None, "served without a limit");
+    assert!(took < Duration::from_secs(2), "the limiter gave up quickly: {took:?}");
+    dynamodb.clear();
+
+    // Over the limit: refused, and refused again by the warm instance without a DynamoDB call.
+    let eager = User::new(Role::User);
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        statuses.push(Reply::from(get(&eager).send().await.unwrap()).await.status);
+    }
+    assert_eq!(statuses, [StatusCode::OK, StatusCode::OK, StatusCode::TOO_MANY_REQUESTS]);
+    let counted = dynamodb.seen(&[COUNTER, &eager.id]);
+    assert_eq!(counted, 3);
+    for _ in 0..10 {
+        let reply = Reply::from(get(&eager).send().await.unwrap()).await;
+        assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
+        let retry_after: u64 = reply.header("retry-after").unwrap().parse().unwrap();
+        assert!((1..=WINDOW).contains(&retry_after));
+    }
+    // Each instance asks once (the gateway may have started a second one for back-to-back requests).
+    let instances = stack.function_pids("list-markets").len();
+    let asked_again = dynamodb.seen(&[COUNTER, &eager.id]) - counted;
+    assert!(asked_again < instances, "{asked_again} more counter calls with {instances} instances");
+    println!("faults injected: {}, 5xx seen: 0", dynamodb.injected());
+}
