@@ -78,17 +78,6 @@ async fn the_token_secret_is_read_from_secrets_manager_at_cold_start() {
     assert!(!everything.contains(&value), "the secret is never logged");
 }
 
-#[tokio::test]
-async fn a_function_refuses_to_start_with_a_short_secret() {
-    let stack = Stack::start_with(&["--secret", "JwtSecret=too-short"]);
-    let reply = stack.get("/api/markets").await;
-    assert!(reply.status.is_server_error(), "{}", reply.status);
-    let logs = stack.logs_when(|logs| logs.iter().any(|line| line["message"] == "refusing to start"));
-    let refusal = logs.iter().find(|line| line["message"] == "refusing to start");
-    let error = refusal.map(|line| line["error"].to_string()).unwrap_or_default();
-    assert!(error.contains("at least 32 bytes"), "{logs:?}");
-}
-
 /// A JWKS endpoint on this machine whose key set the test replaces at will.
 struct KeyServer {
     url: String,
