@@ -12,12 +12,6 @@ use shared::auth::Role;
 /// How fast a 503 must come when a store is unreachable: well before the function's 10 s timeout.
 const UNAVAILABLE_WITHIN: Duration = Duration::from_secs(3);
 
-/// A stack whose functions reach DynamoDB through `proxy`.
-fn stack_behind(proxy: &FaultProxy, extra_args: &[&str]) -> Stack {
-    let endpoint = format!("AWS_ENDPOINT_URL_DYNAMODB={}", proxy.url);
-    Stack::start_with(&[&["--env", &endpoint], extra_args].concat())
-}
-
 /// Asserts a 503 UNAVAILABLE with Retry-After, in the contract's error shape.
 fn assert_unavailable(reply: &Reply) {
     assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE, "{}", reply.text);
@@ -35,7 +29,7 @@ async fn timed(request: reqwest::RequestBuilder) -> (Reply, Duration) {
 #[tokio::test]
 async fn unreachable_dynamodb_is_a_503_with_retry_after_within_3_s_then_recovers() {
     let dynamodb = FaultProxy::for_moto();
-    let stack = stack_behind(&dynamodb, &[]);
+    let stack = Stack::start_behind(&dynamodb, "DYNAMODB", &[]);
     let alice = User::new(Role::User);
     let market = stack.create_market(&alice, "Will the table come back?").await;
     let path = format!("/api/markets/{}", market["id"].as_str().unwrap());
@@ -64,7 +58,7 @@ async fn unreachable_dynamodb_is_a_503_with_retry_after_within_3_s_then_recovers
 #[tokio::test]
 async fn throttled_dynamodb_is_retried_then_a_503_and_a_short_burst_is_absorbed() {
     let dynamodb = FaultProxy::for_moto();
-    let stack = stack_behind(&dynamodb, &[]);
+    let stack = Stack::start_behind(&dynamodb, "DYNAMODB", &[]);
     let alice = User::new(Role::User);
     let market = stack.create_market(&alice, "Throttled tortoises?").await;
     let id = market["id"].as_str().unwrap().to_owned();
@@ -94,9 +88,8 @@ async fn throttled_dynamodb_is_retried_then_a_503_and_a_short_burst_is_absorbed(
 #[tokio::test]
 async fn a_black_holed_sqs_neither_fails_nor_stalls_a_write_and_its_job_is_indexed_after() {
     let sqs = FaultProxy::for_moto();
-    let endpoint = format!("AWS_ENDPOINT_URL_SQS={}", sqs.url);
     // The sweeper leaves jobs younger than its grace period to their publisher: 1 s here, not 30.
-    let stack = Stack::start_with(&["--env", &endpoint, "--schedule-seconds", "1", "--env", "OUTBOX_GRACE_SECONDS=1"]);
+    let stack = Stack::start_behind(&sqs, "SQS", &["--schedule-seconds", "1", "--env", "OUTBOX_GRACE_SECONDS=1"]);
     let alice = User::new(Role::User);
     stack.create_market(&alice, "A warm-up market").await;
 
@@ -118,7 +111,7 @@ async fn a_black_holed_sqs_neither_fails_nor_stalls_a_write_and_its_job_is_index
 #[tokio::test]
 async fn the_index_worker_killed_mid_batch_loses_no_job() {
     let dynamodb = FaultProxy::for_moto();
-    let stack = stack_behind(&dynamodb, &["--param", "IndexVisibilityTimeout=2"]);
+    let stack = Stack::start_behind(&dynamodb, "DYNAMODB", &["--param", "IndexVisibilityTimeout=2"]);
     let alice = User::new(Role::User);
     // The worker's vector writes hang, so a batch is certainly in flight when the worker dies.
     dynamodb.inject(&["DynamoDB_20120810.PutItem", "-VectorsTable"], Fault::BlackHole, None);
@@ -158,7 +151,7 @@ const LIMITED: [&str; 4] = ["--env", "RATE_LIMIT_PER_MINUTE=2", "--env", "RATE_L
 async fn the_rate_limit_table_throttled_is_a_429_unreachable_is_served_and_refusals_are_remembered() {
     away_from_window_end(WINDOW).await;
     let dynamodb = FaultProxy::for_moto();
-    let stack = stack_behind(&dynamodb, &LIMITED);
+    let stack = Stack::start_behind(&dynamodb, "DYNAMODB", &LIMITED);
     const COUNTER: &str = "-RateLimitTable";
     let get = |user: &User| stack.request(Method::GET, "/api/markets").bearer_auth(user.token());
 

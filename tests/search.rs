@@ -60,9 +60,7 @@ async fn a_new_market_is_found_first_within_two_seconds() {
 #[tokio::test]
 async fn jobs_written_while_sqs_is_down_are_all_delivered_when_it_returns() {
     let sqs = FaultProxy::for_moto();
-    let sqs_endpoint = format!("AWS_ENDPOINT_URL_SQS={}", sqs.url);
-    let stack =
-        Stack::start_with(&["--env", &sqs_endpoint, "--schedule-seconds", "1", "--env", "OUTBOX_GRACE_SECONDS=1"]);
+    let stack = Stack::start_behind(&sqs, "SQS", &["--schedule-seconds", "1", "--env", "OUTBOX_GRACE_SECONDS=1"]);
     let alice = User::new(Role::User);
     sqs.inject(&[], Fault::Refuse, None);
     let mut ids = Vec::new();

@@ -3,6 +3,8 @@
 use std::env;
 use std::time::Duration;
 
+use aws_config::timeout::TimeoutConfig;
+
 use crate::service::RateLimit;
 
 pub use crate::repo::dynamodb::Tables;
@@ -136,6 +138,53 @@ pub enum EmbedderKind {
     Bedrock(String),
 }
 
+/// How long AWS SDK calls may take. DynamoDB and SQS answer in milliseconds: a call that has not
+/// connected within 1 s, or not answered within 1 s, is lost rather than slow. Retries included,
+/// an operation gets 2 s, so an unreachable or throttling store is a 503 UNAVAILABLE in under 3 s
+/// (the rate limiter's 0.6 s included), never a hang to the function's 10 s timeout; and the SQS
+/// send that follows a committed write gives up within 2 s (the outbox keeps the job).
+///
+/// `SDK_TIMEOUT_SCALE` (default 1) multiplies every budget, for emulators far slower than AWS
+/// (the black-box tests run moto, which can take a second under load, with 10).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SdkTimeouts {
+    scale: u32,
+}
+
+impl Default for SdkTimeouts {
+    fn default() -> Self {
+        Self { scale: 1 }
+    }
+}
+
+impl SdkTimeouts {
+    /// DynamoDB and SQS calls.
+    pub fn store(&self) -> TimeoutConfig {
+        self.budget(1000, 1000, 2000)
+    }
+
+    /// The rate-limit count, in front of every request: past this the limiter fails open rather
+    /// than make the request slow.
+    pub fn rate_counter(&self) -> TimeoutConfig {
+        self.budget(300, 400, 600)
+    }
+
+    /// A model call (tens to hundreds of milliseconds): more room, still far inside the
+    /// function's timeout.
+    pub fn embedding(&self) -> TimeoutConfig {
+        self.budget(1000, 3000, 5000)
+    }
+
+    fn budget(&self, connect_ms: u64, attempt_ms: u64, operation_ms: u64) -> TimeoutConfig {
+        let scaled = |ms: u64| Duration::from_millis(ms * u64::from(self.scale));
+        TimeoutConfig::builder()
+            .connect_timeout(scaled(connect_ms))
+            .operation_attempt_timeout(scaled(attempt_ms))
+            .operation_timeout(scaled(operation_ms))
+            .build()
+    }
+}
+
 /// Tunables of the request path, with defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Settings {
@@ -145,6 +194,7 @@ pub struct Settings {
     pub cache_ttl: Duration,
     /// The outbox sweeper sends only jobs older than this (their publisher is done by then).
     pub sweep_grace: Duration,
+    pub sdk_timeouts: SdkTimeouts,
 }
 
 impl Default for Settings {
@@ -153,6 +203,7 @@ impl Default for Settings {
             rate_limit: RateLimit { limit: 100, window_seconds: 60 },
             cache_ttl: Duration::from_secs(5),
             sweep_grace: crate::jobs::DEFAULT_SWEEP_GRACE,
+            sdk_timeouts: SdkTimeouts::default(),
         }
     }
 }
@@ -167,6 +218,12 @@ impl Settings {
             },
             cache_ttl: Duration::from_secs(number("CACHE_TTL_SECONDS", defaults.cache_ttl.as_secs())?),
             sweep_grace: Duration::from_secs(number("OUTBOX_GRACE_SECONDS", defaults.sweep_grace.as_secs())?),
+            sdk_timeouts: SdkTimeouts {
+                scale: u32::try_from(number("SDK_TIMEOUT_SCALE", 1)?)
+                    .ok()
+                    .filter(|scale| *scale >= 1)
+                    .ok_or(ConfigError::Invalid("SDK_TIMEOUT_SCALE (a whole number from 1)"))?,
+            },
         })
     }
 }
@@ -237,6 +294,17 @@ fn optional(name: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sdk_budgets_answer_an_outage_within_3_s_and_scale_for_emulators() {
+        let deployed = SdkTimeouts::default();
+        let worst =
+            deployed.rate_counter().operation_timeout().unwrap() + deployed.store().operation_timeout().unwrap();
+        assert!(worst < Duration::from_secs(3), "limiter then one store call: {worst:?}");
+        let emulated = SdkTimeouts { scale: 10 };
+        assert_eq!(emulated.store().operation_attempt_timeout(), Some(Duration::from_secs(10)));
+        assert_eq!(emulated.rate_counter().connect_timeout(), Some(Duration::from_secs(3)));
+    }
 
     #[test]
     fn refuses_short_secrets_and_the_development_secret_on_a_remote_endpoint() {

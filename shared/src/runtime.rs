@@ -8,15 +8,16 @@ use std::time::{Duration, Instant};
 
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
-use aws_config::timeout::TimeoutConfig;
 use lambda_http::http::HeaderValue;
 use lambda_http::{Body, Request, RequestExt as _, Response, service_fn};
 use tracing::Instrument;
 
 use crate::auth::{Authenticator, Caller, JwksKeys};
-use crate::config::{AuthSettings, Config, EmbedderKind, Settings, TokenKeys, checked_secret, is_loopback_url};
+use crate::config::{
+    AuthSettings, Config, EmbedderKind, SdkTimeouts, Settings, TokenKeys, checked_secret, is_loopback_url,
+};
 use crate::error::{ApiError, BoxError, error_chain};
-use crate::http::{ApiResponse, CursorCodec, is_cors_preflight, request_id, route_key, source_ip};
+use crate::http::{ApiResponse, CursorCodec, request_id, route_key, source_ip};
 use crate::jobs::worker::Indexer;
 use crate::jobs::{JobPublisher, SqsJobQueue};
 use crate::observability::{
@@ -25,7 +26,7 @@ use crate::observability::{
 use crate::repo::dynamodb::{
     DynamoIdempotency, DynamoMarkets, DynamoOutbox, DynamoPositions, DynamoRateCounter, DynamoUsers, DynamoVectors,
 };
-use crate::routes::check_route;
+use crate::routes::{check_route, is_cors_preflight};
 use crate::search::{BedrockEmbedder, Embedder, HashingEmbedder};
 use crate::service::{Dependencies, MarketService, PositionService, Quota, RateLimiter, SearchService, market_cache};
 
@@ -66,7 +67,7 @@ impl AppState {
     pub async fn from_env() -> Result<Self, BoxError> {
         let auth = AuthSettings::from_env()?;
         let config = Config::from_env()?;
-        let secrets = aws_sdk_secretsmanager::Client::new(&aws_config().await);
+        let secrets = aws_sdk_secretsmanager::Client::new(&aws_config(&config.settings.sdk_timeouts).await);
         let authenticator = match auth.keys {
             TokenKeys::Secret { arn } => {
                 Authenticator::with_secret(&read_secret(&secrets, "JWT_SECRET_ARN", &arn).await?, &auth.claims)
@@ -101,49 +102,27 @@ async fn read_secret(
     Ok(checked_secret(setting, value, endpoint_is_local)?)
 }
 
-/// The AWS SDK's shared config, with the DynamoDB and SQS budgets of [`store_timeouts`]. The
+/// The AWS SDK's shared config, with the DynamoDB and SQS budgets of [`SdkTimeouts::store`]. The
 /// endpoint comes from the standard settings (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_DYNAMODB`,
 /// `AWS_ENDPOINT_URL_SQS`, ...), so the same binary talks to AWS or moto.
-async fn aws_config() -> aws_config::SdkConfig {
+async fn aws_config(timeouts: &SdkTimeouts) -> aws_config::SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         // Explicit, not by accident: 3 attempts with exponential backoff and full jitter. The first
         // backoff is short (the SDK's default is 1 s) so that all three fit in the operation budget.
         .retry_config(RetryConfig::standard().with_max_attempts(3).with_initial_backoff(Duration::from_millis(100)))
-        .timeout_config(store_timeouts())
+        .timeout_config(timeouts.store())
         .load()
         .await
 }
 
-/// DynamoDB and SQS answer in milliseconds: a call that has not connected within 1 s, or not
-/// answered within 1 s, is lost rather than slow. Retries included, an operation gets 2 s, so an
-/// unreachable store is a 503 UNAVAILABLE well within 3 s (the limiter's 0.6 s included), never
-/// a hang to the function's 10 s timeout; and the SQS send that follows a committed write ends
-/// in 2 s at worst (the outbox keeps the job if it fails).
-fn store_timeouts() -> TimeoutConfig {
-    TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(1))
-        .operation_attempt_timeout(Duration::from_secs(1))
-        .operation_timeout(Duration::from_secs(2))
-        .build()
-}
-
-/// An embedding is a model call (tens to hundreds of milliseconds): more room than a table read,
-/// still far inside the function's timeout.
-fn embedding_timeouts() -> TimeoutConfig {
-    TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(1))
-        .operation_attempt_timeout(Duration::from_secs(3))
-        .operation_timeout(Duration::from_secs(5))
-        .build()
-}
-
 /// The AWS implementation of every dependency, clients built once.
 pub async fn aws_dependencies(config: &Config) -> Dependencies {
-    let aws = aws_config().await;
+    let timeouts = config.settings.sdk_timeouts;
+    let aws = aws_config(&timeouts).await;
     let embedder: Arc<dyn Embedder> = match &config.embedder {
         EmbedderKind::Local => Arc::new(HashingEmbedder),
         EmbedderKind::Bedrock(model) => {
-            let bedrock = aws_sdk_bedrockruntime::config::Builder::from(&aws).timeout_config(embedding_timeouts());
+            let bedrock = aws_sdk_bedrockruntime::config::Builder::from(&aws).timeout_config(timeouts.embedding());
             Arc::new(BedrockEmbedder::new(aws_sdk_bedrockruntime::Client::from_conf(bedrock.build()), model.clone()))
         }
     };
@@ -151,13 +130,17 @@ pub async fn aws_dependencies(config: &Config) -> Dependencies {
     Dependencies {
         queue: Arc::new(queue),
         embedder,
-        ..dynamodb_dependencies(crate::observability::dynamodb_client(&aws), config.tables.clone())
+        ..dynamodb_dependencies(crate::observability::dynamodb_client(&aws), config.tables.clone(), &timeouts)
     }
 }
 
 /// The DynamoDB implementations, with the local embedder and a queue that is never reached (for
-/// tools that only read and write tables).
-pub fn dynamodb_dependencies(client: aws_sdk_dynamodb::Client, tables: crate::config::Tables) -> Dependencies {
+/// tools that only read and write tables). The rate counter gets `timeouts.rate_counter()`.
+pub fn dynamodb_dependencies(
+    client: aws_sdk_dynamodb::Client,
+    tables: crate::config::Tables,
+    timeouts: &SdkTimeouts,
+) -> Dependencies {
     Dependencies {
         markets: Arc::new(DynamoMarkets::new(client.clone(), tables.clone())),
         positions: Arc::new(DynamoPositions::new(client.clone(), tables.clone())),
@@ -167,7 +150,7 @@ pub fn dynamodb_dependencies(client: aws_sdk_dynamodb::Client, tables: crate::co
         queue: Arc::new(crate::repo::memory::InMemoryQueue::default()),
         embedder: Arc::new(HashingEmbedder),
         vectors: Arc::new(DynamoVectors::new(client.clone(), tables.vectors)),
-        rate_counter: Arc::new(DynamoRateCounter::new(client, tables.rate_limits)),
+        rate_counter: Arc::new(DynamoRateCounter::new(client, tables.rate_limits, timeouts.rate_counter())),
     }
 }
 
@@ -253,7 +236,8 @@ where
     .await
 }
 
-/// Runs a route that needs no state, no table, no token and no rate limit (health).
+/// Runs a route that needs no state, no table, no token and no rate limit (health, the API's
+/// documents).
 pub async fn serve_stateless<F, Fut>(handler: F) -> Result<(), lambda_http::Error>
 where
     F: Fn(Request) -> Fut + Sync,

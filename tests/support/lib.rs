@@ -44,6 +44,14 @@ impl Stack {
         Self::start_with_prefix(&format!("t{}", ulid::Ulid::new().to_string().to_lowercase()), extra_args)
     }
 
+    /// A stack whose functions reach `service` (`DYNAMODB` or `SQS`, as in
+    /// `AWS_ENDPOINT_URL_<service>`) through `proxy`, with the deployed SDK timeouts (the faults
+    /// are what the test is about) and more `dev/local.py serve` arguments.
+    pub fn start_behind(proxy: &FaultProxy, service: &str, extra_args: &[&str]) -> Stack {
+        let endpoint = format!("AWS_ENDPOINT_URL_{service}={}", proxy.url);
+        Self::start_with(&[&["--env", endpoint.as_str(), "--env", "SDK_TIMEOUT_SCALE=1"], extra_args].concat())
+    }
+
     /// A stack on the tables of `prefix`: a second stack on a first one's tables is a second set
     /// of function instances sharing the same data.
     pub fn start_with_prefix(prefix: &str, extra_args: &[&str]) -> Stack {
@@ -64,8 +72,10 @@ impl Stack {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         // Unless a test sets its own: a rate limit tests never reach (they send many requests as one
-        // user), and no cache (they read their own writes, which run in other functions' instances).
-        command.args(["--env", "RATE_LIMIT_PER_MINUTE=1000000", "--env", "CACHE_TTL_SECONDS=0"]).args(extra_args);
+        // user), no cache (they read their own writes, which run in other functions' instances),
+        // and SDK timeouts for moto on a loaded machine, not for DynamoDB.
+        command.args(["--env", "RATE_LIMIT_PER_MINUTE=1000000", "--env", "CACHE_TTL_SECONDS=0"]);
+        command.args(["--env", "SDK_TIMEOUT_SCALE=10"]).args(extra_args);
         let mut process = command.spawn().expect("start dev/local.py");
         let stdin = process.stdin.take().expect("piped stdin");
         let mut stdout = BufReader::new(process.stdout.take().expect("piped stdout"));
@@ -134,7 +144,7 @@ impl Stack {
             vectors: table("VectorsTable"),
             rate_limits: table("RateLimitTable"),
         };
-        shared::runtime::dynamodb_dependencies(aws_sdk_dynamodb::Client::new(&aws), tables)
+        shared::runtime::dynamodb_dependencies(aws_sdk_dynamodb::Client::new(&aws), tables, &Default::default())
     }
 
     /// The SQS client and the URL of the stack's queue `logical_id` (e.g. `IndexQueue`).

@@ -96,7 +96,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     let tables = Tables::from_env()?;
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let dependencies = dynamodb_dependencies(aws_sdk_dynamodb::Client::new(&aws), tables);
+    let dependencies = dynamodb_dependencies(aws_sdk_dynamodb::Client::new(&aws), tables, &Default::default());
     for user in USERS {
         let name = format!("{}{}", user[..1].to_uppercase(), &user[1..]);
         dependencies.users.create_if_absent(&UserProfile { id: user.into(), name }).await?;

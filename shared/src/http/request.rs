@@ -19,15 +19,6 @@ fn apigw_context(req: &Request) -> Option<&lambda_http::aws_lambda_events::apigw
     }
 }
 
-/// An `OPTIONS` request with `Origin` and `Access-Control-Request-Method`: a browser asking
-/// whether it may send the real request.
-pub fn is_cors_preflight(request: &Request) -> bool {
-    let headers = request.headers();
-    request.method() == lambda_http::http::Method::OPTIONS
-        && headers.contains_key("origin")
-        && headers.contains_key("access-control-request-method")
-}
-
 /// API Gateway's request id, else the Lambda invocation's, else a fresh one.
 pub fn request_id(req: &Request) -> String {
     apigw_context(req)

@@ -23,18 +23,25 @@ struct Envelope<D, M> {
     meta: Option<M>,
 }
 
-/// A response before it becomes a Lambda response: a status, headers and an optional JSON body.
+/// A response before it becomes a Lambda response: a status, headers and an optional body (JSON
+/// but for the API's own documents).
 #[derive(Debug)]
 pub struct ApiResponse {
     status: StatusCode,
     headers: HeaderMap,
     body: Option<String>,
+    content_type: &'static str,
 }
 
 impl ApiResponse {
     pub fn json(status: StatusCode, body: &impl Serialize) -> Self {
         let body = serde_json::to_string(body).expect("API types serialize to JSON");
-        Self { status, headers: HeaderMap::new(), body: Some(body) }
+        Self { status, headers: HeaderMap::new(), body: Some(body), content_type: "application/json" }
+    }
+
+    /// 200 with a document that is not JSON (the OpenAPI YAML, the HTML reference page).
+    pub fn document(content_type: &'static str, body: String) -> Self {
+        Self { status: StatusCode::OK, headers: HeaderMap::new(), body: Some(body), content_type }
     }
 
     /// 200 with `{"success": true, "data": data}`.
@@ -54,7 +61,7 @@ impl ApiResponse {
 
     /// A status with no body (204, 304).
     pub fn empty(status: StatusCode) -> Self {
-        Self { status, headers: HeaderMap::new(), body: None }
+        Self { status, headers: HeaderMap::new(), body: None, content_type: "application/json" }
     }
 
     pub fn header(mut self, name: &'static str, value: HeaderValue) -> Self {
@@ -75,6 +82,11 @@ impl ApiResponse {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
+    /// The body as it is, if there is one.
+    pub fn body_text(&self) -> Option<&str> {
+        self.body.as_deref()
+    }
+
     /// The JSON body, or `Null` when there is none (for tests).
     pub fn body_json(&self) -> Value {
         self.body.as_deref().map_or(Value::Null, |body| serde_json::from_str(body).expect("bodies are JSON"))
@@ -86,7 +98,7 @@ impl ApiResponse {
         headers.extend(self.headers);
         let body = match self.body {
             Some(text) => {
-                headers.insert("content-type", HeaderValue::from_static("application/json"));
+                headers.insert("content-type", HeaderValue::from_static(self.content_type));
                 Body::Text(text)
             }
             None => Body::Empty,

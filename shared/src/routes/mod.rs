@@ -1,6 +1,7 @@
 //! One module per route, each a handler named after its function (`get-market` → `get_market`).
 //! Handlers ask for permissions and parse input with [`crate::http`]; the rules live in the services.
 
+mod api_docs;
 mod create_market;
 mod create_position;
 mod delete_market;
@@ -14,6 +15,7 @@ mod search_markets;
 mod table;
 mod update_market;
 
+pub use api_docs::{OPENAPI_YAML, api_docs};
 pub use create_market::create_market;
 pub use create_position::create_position;
 pub use delete_market::delete_market;
@@ -24,7 +26,7 @@ pub use list_positions::list_positions;
 pub use replace_market::replace_market;
 pub use route_not_found::route_not_found;
 pub use search_markets::search_markets;
-pub use table::{ROUTES, Route, check_route};
+pub use table::{ROUTES, Route, check_route, is_cors_preflight};
 pub use update_market::update_market;
 
 use lambda_http::http::StatusCode;
@@ -61,5 +63,7 @@ fn page_limit(request: &lambda_http::Request) -> Result<usize, ApiError> {
     crate::http::query_number(request, "limit", 1, 100).map(|limit| limit.unwrap_or(20))
 }
 
+#[cfg(test)]
+mod contract;
 #[cfg(test)]
 mod tests;

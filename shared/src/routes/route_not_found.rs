@@ -5,10 +5,10 @@
 use lambda_http::Request;
 use lambda_http::http::StatusCode;
 
-use super::table::{allowed_methods, method_not_allowed, path_without_stage, printable};
+use super::table::{allowed_methods, is_cors_preflight, method_not_allowed, path_without_stage, printable};
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::http::{ApiResponse, is_cors_preflight};
+use crate::http::ApiResponse;
 use crate::runtime::AppState;
 
 pub async fn route_not_found(_state: &AppState, _caller: Caller, request: Request) -> Result<ApiResponse, ApiError> {

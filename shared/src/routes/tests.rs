@@ -132,3 +132,31 @@ async fn a_cached_market_is_served_without_the_store_until_this_instance_changes
         crate::observability::record_facts(call(&state, get_market, &with_id(event("get-market"), &id))).await;
     assert_eq!((after.body_json()["data"]["name"].as_str(), facts.cache_hit), (Some("Renamed"), Some(false)));
 }
+
+#[tokio::test]
+async fn the_docs_function_serves_the_spec_and_a_page_that_needs_nothing_else() {
+    let spec = api_docs(request(&event("api-docs-openapi"))).await.unwrap();
+    assert_eq!((spec.status(), spec.body_text()), (StatusCode::OK, Some(OPENAPI_YAML)));
+    let spec = spec.into_lambda_response();
+    assert_eq!(spec.headers()["content-type"], "application/yaml");
+
+    let page = api_docs(request(&event("api-docs"))).await.unwrap();
+    let html = page.body_text().unwrap().to_owned();
+    assert_eq!(page.into_lambda_response().headers()["content-type"], "text/html; charset=utf-8");
+    assert_eq!(html, [api_docs::PAGE_HEAD, api_docs::REDOC_JS, api_docs::PAGE_TAIL].concat());
+    // Nothing from elsewhere: the page's own markup names no resource (no script, stylesheet,
+    // font or image by URL), and the inlined bundle neither ends its script early nor points at a
+    // source map.
+    let markup = [api_docs::PAGE_HEAD, api_docs::PAGE_TAIL].concat();
+    assert!(markup.contains(r#"Redoc.init("openapi.yaml""#));
+    for reference in ["src=", "href=", "url(", "@import"] {
+        assert!(!markup.contains(reference), "the page refers to a resource: {reference}");
+    }
+    assert!(!api_docs::REDOC_JS.contains("</script") && !api_docs::REDOC_JS.contains("sourceMappingURL=redoc"));
+
+    let mut with_query = event("api-docs");
+    with_query["rawQueryString"] = "theme=dark".into();
+    with_query["queryStringParameters"] = serde_json::json!({ "theme": "dark" });
+    let refused = check_route(&request(&with_query)).unwrap_err();
+    assert_eq!(refused.status_and_code(), (StatusCode::BAD_REQUEST, "BAD_REQUEST"));
+}

@@ -18,15 +18,11 @@ pub struct DynamoRateCounter {
 }
 
 impl DynamoRateCounter {
-    /// `client` with a tighter budget: the count sits in front of every request, so it gets
-    /// 0.6 s and two attempts. Past that the table counts as unreachable and the request is
-    /// served (fail open) rather than made slow; a throttled counter is not retried further.
-    pub fn new(client: Client, table: impl Into<String>) -> Self {
-        let timeouts = TimeoutConfig::builder()
-            .connect_timeout(Duration::from_millis(300))
-            .operation_attempt_timeout(Duration::from_millis(400))
-            .operation_timeout(Duration::from_millis(600))
-            .build();
+    /// `client` with the rate counter's own budget (`timeouts`, tighter than other calls': the
+    /// count sits in front of every request) and two attempts. Past that the table counts as
+    /// unreachable and the request is served (fail open) rather than made slow; a throttled
+    /// counter is not retried further.
+    pub fn new(client: Client, table: impl Into<String>, timeouts: TimeoutConfig) -> Self {
         let retries = RetryConfig::standard().with_max_attempts(2).with_initial_backoff(Duration::from_millis(20));
         let config = client.config().to_builder().timeout_config(timeouts).retry_config(retries).build();
         Self { client: Client::from_conf(config), table: table.into() }
