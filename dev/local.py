@@ -4,10 +4,13 @@
 `python dev/local.py serve` reads template.yaml and:
 
 * starts a moto server (or uses --endpoint / $AWS_ENDPOINT_URL) and creates the template's SQS
-  queues, DynamoDB tables and Secrets Manager secrets in it, named `<prefix>-<LogicalId>` (a
-  secret's value: --secret, else the dev token secret for JwtSecret, else generated);
+  queues, DynamoDB tables, Secrets Manager secrets and S3 Vectors buckets and indexes in it, named
+  `<prefix>-<LogicalId>` (lower-cased for S3 Vectors, whose names allow no capitals; a secret's value:
+  --secret, else the dev token secret for JwtSecret, else generated);
 * serves every HttpApi route on one port, turning each request into the API Gateway HTTP API
   event (payload format 2.0) the deployed function receives, and its answer into the response;
+  applies the HttpApi's CorsConfiguration as API Gateway does, and answers what it refuses itself
+  (malformed requests, a crashed or timed-out function) in the API's JSON error shape;
 * runs the real function binaries (target/debug/<binary>, built by `cargo build -p functions`)
   the way Lambda does: each instance is a child process talking to an embedded Lambda Runtime
   API emulator, started on demand, up to --max-instances concurrent instances per function;
@@ -52,6 +55,7 @@ ACCOUNT = "123456789012"
 DEV_JWT_SECRET = "local-dev-secret-change-me-0123456789abcdef"
 TOKEN_SECRET = "JwtSecret"   # the template's HS256 token secret: locally, the dev secret unless --secret says
 TABLE, QUEUE, SECRET = "AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::SecretsManager::Secret"
+VECTOR_BUCKET, VECTOR_INDEX = "AWS::S3Vectors::VectorBucket", "AWS::S3Vectors::Index"
 FUNCTION, HTTP_API = "AWS::Serverless::Function", "AWS::Serverless::HttpApi"
 PSEUDO = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws",
           "AWS::StackName": "local", "AWS::URLSuffix": "amazonaws.com", "AWS::NoValue": None}
@@ -170,8 +174,26 @@ class Resolver:
 
     def local_name(self, logical_id: str) -> str:
         props = self.resources[logical_id].get("Properties") or {}
-        fifo = self.resources[logical_id].get("Type") == QUEUE and props.get("FifoQueue") in (True, "true")
+        kind = self.resources[logical_id].get("Type")
+        if kind in (VECTOR_BUCKET, VECTOR_INDEX):
+            return props.get("VectorBucketName" if kind == VECTOR_BUCKET else "IndexName") or \
+                f"{self.prefix}-{logical_id}".lower()
+        fifo = kind == QUEUE and props.get("FifoQueue") in (True, "true")
         return f"{self.prefix}-{logical_id}" + (".fifo" if fifo else "")
+
+    def vector_arn(self, logical_id: str) -> str:
+        """The ARN of a vector bucket, or of an index (its bucket's ARN + /index/<name>)."""
+        resource = self.resources[logical_id]
+        if resource.get("Type") == VECTOR_BUCKET:
+            return f"arn:aws:s3vectors:{REGION}:{ACCOUNT}:bucket/{self.local_name(logical_id)}"
+        bucket = self.index_bucket_arn(self.resolve(resource.get("Properties") or {}))
+        return f"{bucket}/index/{self.local_name(logical_id)}"
+
+    @staticmethod
+    def index_bucket_arn(props: dict) -> str:
+        """The ARN of an index's bucket, from the index's (resolved) properties."""
+        name = props.get("VectorBucketName")
+        return props.get("VectorBucketArn") or f"arn:aws:s3vectors:{REGION}:{ACCOUNT}:bucket/{name}"
 
     def queue_arn(self, logical_id: str) -> str:
         return f"arn:aws:sqs:{REGION}:{ACCOUNT}:{self.local_name(logical_id)}"
@@ -190,6 +212,8 @@ class Resolver:
             return self.local_name(name)
         if kind == SECRET:
             return self.secret_arns.get(name, self.local_name(name))
+        if kind in (VECTOR_BUCKET, VECTOR_INDEX):
+            return self.vector_arn(name)
         if kind == FUNCTION:
             return function_binary(name, self.resources[name])
         return "local" if kind == HTTP_API else name
@@ -202,6 +226,8 @@ class Resolver:
         if kind == TABLE:
             arn = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{self.local_name(name)}"
             return arn + "/stream/local" if attr == "StreamArn" else arn
+        if kind in (VECTOR_BUCKET, VECTOR_INDEX):
+            return "2025-01-01T00:00:00Z" if attr == "CreationTime" else self.vector_arn(name)
         if kind == FUNCTION:
             return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self.ref(name)}"
         return f"{name}.{attr}"
@@ -1156,6 +1182,35 @@ def create_tables(ddb: Any, res: Resolver) -> None:
                 "Enabled": True, "AttributeName": ttl["AttributeName"]})
 
 
+def create_vector_indexes(s3vectors: Any, res: Resolver) -> None:
+    """Create the template's S3 Vectors buckets, then their indexes; existing ones are reused with
+    their vectors (moto's CreateIndex would silently empty an existing index)."""
+    for kind in (VECTOR_BUCKET, VECTOR_INDEX):
+        for lid, resource in res.resources.items():
+            if resource.get("Type") != kind:
+                continue
+            props = res.resolve(resource.get("Properties") or {})
+            arn = res.vector_arn(lid)
+            try:
+                if kind == VECTOR_BUCKET:
+                    s3vectors.get_vector_bucket(vectorBucketArn=arn)
+                else:
+                    s3vectors.get_index(indexArn=arn)
+                continue
+            except ClientError as e:
+                if e.response["Error"]["Code"] != "NotFoundException":
+                    raise
+            if kind == VECTOR_BUCKET:
+                s3vectors.create_vector_bucket(vectorBucketName=res.local_name(lid))
+                continue
+            s3vectors.create_index(vectorBucketArn=res.index_bucket_arn(props), indexName=res.local_name(lid),
+                                   dataType=props["DataType"], dimension=int(props["Dimension"]),
+                                   distanceMetric=props["DistanceMetric"],
+                                   **({"metadataConfiguration": {"nonFilterableMetadataKeys": keys}}
+                                      if (keys := (props.get("MetadataConfiguration") or {}).get(
+                                          "NonFilterableMetadataKeys")) else {}))
+
+
 # --------------------------------------------------------------------------- the stack
 
 
@@ -1245,6 +1300,8 @@ class Stack:
             create_tables(self.client("dynamodb"), self.resolver)
         if SECRET in kinds:
             self.secret_values = create_secrets(self.client("secretsmanager"), self.resolver, self.args.secret)
+        if VECTOR_BUCKET in kinds:
+            create_vector_indexes(self.client("s3vectors"), self.resolver)
         for fn in self.functions:
             fn.env, fn.pool = self.function_env(fn), FunctionPool(fn, self)
             for source in fn.sqs:

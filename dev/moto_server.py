@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
-"""moto's server, made as atomic as DynamoDB.
+"""moto's server, made as atomic as DynamoDB, with S3 Vectors' QueryVectors.
 
 moto handles requests on parallel threads, so two conditional writes to one item can both pass their
 condition (DynamoDB never lets that happen). Here DynamoDB requests run one at a time; SQS requests
 stay parallel, since a long poll holds its request open for seconds.
+
+moto has S3 Vectors' buckets, indexes and Put/Get/List/DeleteVectors but no QueryVectors: this adds
+an exact one (every vector of the index scored, so it finds what an approximate index may miss).
 
     python dev/moto_server.py [--host 127.0.0.1] [--port 4566] [--exit-with-stdin]
 
@@ -13,12 +16,19 @@ this server behind.
 from __future__ import annotations
 
 import argparse
+import heapq
+import math
+import operator
 import os
 import sys
 import threading
 from typing import Any, Callable, Iterable
 
+from moto.core.responses import ActionResult
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from moto.s3vectors import urls as s3vectors_urls
+from moto.s3vectors.exceptions import ValidationError
+from moto.s3vectors.responses import S3VectorsResponse
 from werkzeug.serving import run_simple
 
 
@@ -36,6 +46,67 @@ class OneDynamoDBRequestAtATime:
             return list(self.app(environ, start_response))  # the whole response, inside the lock
 
 
+def distance(metric: str, a: list[float], b: list[float]) -> float:
+    """S3 Vectors' distances: cosine distance is 1 - cosine similarity."""
+    if metric == "euclidean":
+        return math.dist(a, b)
+    norms = math.sqrt(sum(map(operator.mul, a, a))) * math.sqrt(sum(map(operator.mul, b, b)))
+    return 1.0 - (sum(map(operator.mul, a, b)) / norms if norms else 0.0)
+
+
+def matches(metadata: dict[str, Any], condition: dict[str, Any]) -> bool:
+    """S3 Vectors' metadata filter language: $and/$or, and per key a value or $eq, $ne, $in, $nin,
+    $exists, $gt, $gte, $lt, $lte."""
+    compare = {"$eq": operator.eq, "$ne": operator.ne, "$gt": operator.gt, "$gte": operator.ge,
+               "$lt": operator.lt, "$lte": operator.le,
+               "$in": lambda value, allowed: value in allowed, "$nin": lambda value, allowed: value not in allowed}
+    for key, wanted in condition.items():
+        if key == "$and":
+            ok = all(matches(metadata, part) for part in wanted)
+        elif key == "$or":
+            ok = any(matches(metadata, part) for part in wanted)
+        elif not isinstance(wanted, dict):
+            ok = metadata.get(key) == wanted
+        else:
+            ok = True
+            for op, operand in wanted.items():
+                if op == "$exists":
+                    ok = ok and (key in metadata) == operand
+                elif op in compare:
+                    ok = ok and key in metadata and compare[op](metadata[key], operand)
+                else:
+                    raise ValidationError(f"Unsupported filter operator: {op}")
+        if not ok:
+            return False
+    return True
+
+
+def query_vectors(self: S3VectorsResponse) -> ActionResult:
+    """QueryVectors: the topK nearest vectors of the index, nearest first, optionally filtered."""
+    index = self.s3vectors_backend.get_index(self._get_param("vectorBucketName"), self._get_param("indexName"),
+                                             self._get_param("indexArn"))
+    query = (self._get_param("queryVector") or {}).get("float32") or []
+    if len(query) != index.dimension:
+        raise ValidationError(f"Query vector has {len(query)} dimensions; the index has {index.dimension}")
+    top_k = self._get_param("topK")
+    if not isinstance(top_k, int) or not 1 <= top_k <= 100:
+        raise ValidationError("topK must be between 1 and 100")
+    condition = self._get_param("filter")
+    return_distance = self._get_bool_param("returnDistance", False)
+    return_metadata = self._get_bool_param("returnMetadata", False)
+    candidates = [v for v in list(index.vectors.values()) if not condition or matches(v.metadata or {}, condition)]
+    nearest = heapq.nsmallest(top_k, ((distance(index.distance_metric, query, v.data["float32"]), v.key, v)
+                                     for v in candidates))
+    vectors = [{"key": key, **({"distance": d} if return_distance else {}),
+                **({"metadata": v.metadata} if return_metadata else {})} for d, key, v in nearest]
+    return ActionResult({"vectors": vectors, "distanceMetric": index.distance_metric})
+
+
+def add_query_vectors() -> None:
+    S3VectorsResponse.query_vectors = query_vectors
+    s3vectors_urls.url_paths["{0}/QueryVectors$"] = S3VectorsResponse.dispatch
+
+
 def exit_when_stdin_closes() -> None:
     while os.read(0, 65536):
         pass
@@ -51,6 +122,7 @@ def main() -> None:
     if args.exit_with_stdin:
         threading.Thread(target=exit_when_stdin_closes, daemon=True).start()
     os.environ.setdefault("MOTO_PORT", str(args.port))
+    add_query_vectors()
     app = OneDynamoDBRequestAtATime(DomainDispatcherApplication(create_backend_app))
     run_simple(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
 

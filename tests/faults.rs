@@ -110,26 +110,27 @@ async fn a_black_holed_sqs_neither_fails_nor_stalls_a_write_and_its_job_is_index
 
 #[tokio::test]
 async fn the_index_worker_killed_mid_batch_loses_no_job() {
-    let dynamodb = FaultProxy::for_moto();
-    let stack = Stack::start_behind(&dynamodb, "DYNAMODB", &["--param", "IndexVisibilityTimeout=2"]);
+    let vectors = FaultProxy::for_moto();
+    let stack = Stack::start_behind(&vectors, "S3VECTORS", &["--param", "IndexVisibilityTimeout=2"]);
     let alice = User::new(Role::User);
-    // The worker's vector writes hang, so a batch is certainly in flight when the worker dies.
-    dynamodb.inject(&["DynamoDB_20120810.PutItem", "-VectorsTable"], Fault::BlackHole, None);
+    // The worker's vector writes (S3 Vectors PutVectors: the only request with a vector list)
+    // hang, so a batch is certainly in flight when the worker dies.
+    vectors.inject(&["\"vectors\":[", "float32"], Fault::BlackHole, None);
     let names: Vec<String> = (0..5).map(|i| format!("Killed worker market {i}: lighthouses")).collect();
     let created = futures::future::join_all(names.iter().map(|name| stack.create_market(&alice, name))).await;
     let ids: Vec<String> = created.iter().map(|market| market["id"].as_str().unwrap().to_owned()).collect();
     // Several jobs of one batch in flight (the first batch may hold a single job; the next one
     // takes what queued up meanwhile).
-    let in_flight = eventually(Duration::from_secs(15), async || dynamodb.held() >= 2).await;
+    let in_flight = eventually(Duration::from_secs(15), async || vectors.held() >= 2).await;
     assert!(in_flight.is_some(), "the worker took a batch of several jobs");
-    let batch = dynamodb.held();
+    let batch = vectors.held();
     let workers = stack.function_pids("index-worker");
     assert!(!workers.is_empty(), "an index-worker instance is running");
     for pid in &workers {
         let killed = std::process::Command::new("kill").args(["-KILL", &pid.to_string()]).status().unwrap();
         assert!(killed.success(), "SIGKILL {pid}");
     }
-    dynamodb.clear();
+    vectors.clear();
 
     let mut expected = ids.clone();
     expected.sort();
@@ -140,7 +141,7 @@ async fn the_index_worker_killed_mid_batch_loses_no_job() {
     })
     .await;
     assert!(all_indexed.is_some(), "every job of the killed batch came back and was indexed");
-    println!("faults injected: {}, a worker killed with {batch} jobs in flight, 5xx seen: 0", dynamodb.injected());
+    println!("faults injected: {}, a worker killed with {batch} jobs in flight, 5xx seen: 0", vectors.injected());
 }
 
 /// 2 requests per `WINDOW` seconds for each identity.

@@ -1,4 +1,5 @@
-//! Walking the cursors over 250 markets yields each exactly once, in order, for every sort.
+//! Walking the cursors yields each market exactly once, in order, for every sort: over 250 markets,
+//! and over markets whose sort values tie, on one shard and on eight, while markets are written.
 
 use std::collections::HashSet;
 
@@ -7,6 +8,8 @@ use futures::StreamExt;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use shared::auth::Role;
+use shared::domain::{Amount, Market, MarketStatus};
+use shared::jobs::{IndexJob, JobOp};
 
 const MARKETS: usize = 250;
 
@@ -93,4 +96,71 @@ async fn cursor_walks_cover_every_market_once_in_order() {
     edited.insert(3, 'x');
     let edited = stack.get(&format!("/api/markets?sort=name&limit=5&cursor={edited}")).await;
     assert_eq!((edited.status, edited.error_code()), (StatusCode::BAD_REQUEST, "INVALID_CURSOR"));
+}
+
+/// Markets written straight to the table, so that their sort values tie: 4 volumes (as decimals,
+/// "10" sorts after "9.5"), 5 names (two of them equal once case-folded), 6 creation instants.
+async fn tied_markets(stack: &Stack, count: usize) -> Vec<Market> {
+    let repositories = stack.repositories().await;
+    let mut markets = Vec::new();
+    for i in 0..count {
+        let market = Market {
+            id: shared::domain::new_id(),
+            name: ["Tie", "tie", "Alpha", "beta", "Zed"][i % 5].to_owned(),
+            description: String::new(),
+            status: if i % 3 == 0 { MarketStatus::Closed } else { MarketStatus::Active },
+            volume: Amount::from_stored(["0", "9", "10", "9.5"][i % 4]).unwrap(),
+            creator_id: "tie-maker".into(),
+            end_date: None,
+            created_at: format!("2026-01-01T00:00:0{}.000Z", i % 6),
+            updated_at: "2026-01-01T00:00:00.000Z".into(),
+            version: 1,
+        };
+        let job = IndexJob::new(&market.id, 1, JobOp::Upsert);
+        repositories.markets.create(&market, None, None, &job).await.unwrap();
+        markets.push(market);
+    }
+    markets
+}
+
+fn tie_key(market: &Market, sort: &str) -> (String, String) {
+    let value = match sort {
+        "name" => market.name.to_lowercase(),
+        "volume" => format!("{:>20}", market.volume.to_stored().parse::<f64>().unwrap() * 10.0),
+        _ => market.created_at.clone(),
+    };
+    (value, market.id.clone())
+}
+
+#[tokio::test]
+async fn walks_are_exact_through_ties_on_one_shard_and_on_eight_while_markets_are_written() {
+    for shards in [1, 8] {
+        let stack = Stack::start_with(&["--param", &format!("ListShards={shards}")]);
+        let alice = User::new(Role::User);
+        let tied = tied_markets(&stack, 60).await;
+        for sort in ["createdAt", "volume", "name"] {
+            for (order, status) in [("asc", None), ("desc", None), ("desc", Some(MarketStatus::Closed))] {
+                let query = match status {
+                    Some(status) => format!("sort={sort}&order={order}&status={}", status.as_str()),
+                    None => format!("sort={sort}&order={order}"),
+                };
+                // Writes during the walk: new markets (they may or may not be seen, never twice).
+                let (walked, _) = tokio::join!(walk(&stack, &query, 7), async {
+                    for i in 0..5 {
+                        stack.create_market(&alice, &format!("Written during the walk {i}")).await;
+                    }
+                });
+                let ids: Vec<&str> = walked.iter().map(|m| m["id"].as_str().unwrap()).collect();
+                assert_eq!(ids.iter().collect::<HashSet<_>>().len(), ids.len(), "{shards} shards, {query}: no repeats");
+                let mut expected: Vec<&Market> = tied.iter().filter(|m| status.is_none_or(|s| m.status == s)).collect();
+                expected.sort_by_key(|m| tie_key(m, sort));
+                if order == "desc" {
+                    expected.reverse();
+                }
+                let expected: Vec<&str> = expected.iter().map(|m| m.id.as_str()).collect();
+                let seen: Vec<&str> = ids.iter().copied().filter(|id| expected.contains(id)).collect();
+                assert_eq!(seen, expected, "{shards} shards, {query}: every tied market once, in order");
+            }
+        }
+    }
 }

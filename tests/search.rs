@@ -51,6 +51,9 @@ async fn a_new_market_is_found_first_within_two_seconds() {
         reply.body["data"].as_array().unwrap().iter().map(|m| m["score"].as_f64().unwrap()).collect();
     assert!(scores.windows(2).all(|w| w[0] >= w[1]), "best first: {scores:?}");
     assert_eq!(reply.body["data"][0]["creator"]["id"], alice.id.as_str());
+    // One nearest-neighbour query, then the markets and their creators in one batch read.
+    let log = stack.request_log(reply.header("x-request-id").unwrap());
+    assert_eq!((&log["vector_ops"], &log["dynamodb_ops"]), (&json!("QueryVectors"), &json!("BatchGetItem")), "{log}");
     for bad in ["", "q=", "q=x&limit=0", "q=x&limit=51", &format!("q={}", "a".repeat(501))] {
         let reply = stack.get(&format!("/api/markets/search?{bad}")).await;
         assert_eq!((reply.status, reply.error_code()), (StatusCode::BAD_REQUEST, "BAD_REQUEST"), "{bad}");
@@ -162,6 +165,31 @@ async fn an_update_delivered_after_the_delete_does_not_bring_the_market_back() {
 
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert!(!stack.search_ids("glacier", 5).await.contains(&id));
+}
+
+#[tokio::test]
+async fn repeated_and_reordered_jobs_leave_the_latest_version_indexed() {
+    let stack = Stack::start();
+    let alice = User::new(Role::User);
+    let market = stack.create_market(&alice, "Will the comet be visible?").await;
+    let id = market["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/markets/{id}");
+    let renamed = stack.send_json(Method::PATCH, &path, &alice, json!({"name": "Will the meteors peak?"})).await;
+    assert_eq!(renamed.body["data"]["version"], 2, "{}", renamed.body);
+    let closed = stack.send_json(Method::PATCH, &path, &alice, json!({"status": "closed"})).await;
+    assert_eq!(closed.body["data"]["version"], 3, "{}", closed.body);
+    // Every version's job again, newest first and twice over, as SQS may redeliver them.
+    let (sqs, queue) = stack.queue("IndexQueue").await;
+    for version in [3, 2, 1, 3, 1] {
+        let job = serde_json::to_string(&IndexJob::new(&id, version, JobOp::Upsert)).unwrap();
+        sqs.send_message().queue_url(&queue).message_body(job).send().await.unwrap();
+    }
+    let jobs_done =
+        || stack.logs().iter().filter(|l| l["message"] == "job done" && l["market_id"] == id.as_str()).count();
+    let all_done = eventually(Duration::from_secs(20), async || jobs_done() >= 8).await;
+    assert!(all_done.is_some(), "3 jobs from the writes and 5 sent: {} done", jobs_done());
+    assert_eq!(stack.vector_entry(&id).await, Some((3, "closed".to_owned())));
+    assert!(stack.search_ids("meteors", 5).await.contains(&id));
 }
 
 /// An outbox item as a market change writes it (`job` may be anything, to stand for a corrupt one).

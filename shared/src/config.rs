@@ -16,6 +16,11 @@ pub const MIN_SECRET_BYTES: usize = 32;
 /// command signs with it). Published in this repository, so refused unless the endpoint is local.
 pub const LOCAL_DEV_JWT_SECRET: &str = "local-dev-secret-change-me-0123456789abcdef";
 
+/// How many shards the list partitions are spread over unless `LIST_SHARDS` says (template.yaml's
+/// `ListShards`); a list page makes one Query per shard.
+pub const DEFAULT_LIST_SHARDS: usize = 8;
+const MAX_LIST_SHARDS: usize = 64;
+
 /// A setting that is missing or unsafe; the function refuses to start with it.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -139,10 +144,11 @@ pub enum EmbedderKind {
 }
 
 /// How long AWS SDK calls may take. DynamoDB and SQS answer in milliseconds: a call that has not
-/// connected within 1 s, or not answered within 1 s, is lost rather than slow. Retries included,
-/// an operation gets 2 s, so an unreachable or throttling store is a 503 UNAVAILABLE in under 3 s
-/// (the rate limiter's 0.6 s included), never a hang to the function's 10 s timeout; and the SQS
-/// send that follows a committed write gives up within 2 s (the outbox keeps the job).
+/// connected, or not answered, within 0.8 s is lost rather than slow. Retries included, an
+/// operation gets 1.8 s, so an unreachable or throttling store is a 503 UNAVAILABLE in under 3 s
+/// (the rate limiter's 0.5 s included, with room to spare), never a hang to the function's 10 s
+/// timeout; and the SQS send that follows a committed write gives up within 1.8 s (the outbox
+/// keeps the job).
 ///
 /// `SDK_TIMEOUT_SCALE` (default 1) multiplies every budget, for emulators far slower than AWS
 /// (the black-box tests run moto, which can take a second under load, with 10).
@@ -160,13 +166,13 @@ impl Default for SdkTimeouts {
 impl SdkTimeouts {
     /// DynamoDB and SQS calls.
     pub fn store(&self) -> TimeoutConfig {
-        self.budget(1000, 1000, 2000)
+        self.budget(800, 800, 1800)
     }
 
     /// The rate-limit count, in front of every request: past this the limiter fails open rather
     /// than make the request slow.
     pub fn rate_counter(&self) -> TimeoutConfig {
-        self.budget(300, 400, 600)
+        self.budget(250, 350, 500)
     }
 
     /// A model call (tens to hundreds of milliseconds): more room, still far inside the
@@ -234,6 +240,8 @@ impl Settings {
 pub struct Config {
     pub tables: Tables,
     pub index_queue_url: String,
+    /// The S3 Vectors index search reads and the index worker writes.
+    pub vector_index_arn: String,
     pub embedder: EmbedderKind,
     pub settings: Settings,
 }
@@ -250,6 +258,7 @@ impl Config {
         Ok(Self {
             tables: Tables::from_env()?,
             index_queue_url: required("INDEX_QUEUE_URL")?,
+            vector_index_arn: required("VECTOR_INDEX_ARN")?,
             embedder,
             settings: Settings::from_env()?,
         })
@@ -258,13 +267,21 @@ impl Config {
 
 impl Tables {
     pub fn from_env() -> Result<Self, ConfigError> {
+        let list_shards = match optional("LIST_SHARDS") {
+            None => DEFAULT_LIST_SHARDS,
+            Some(text) => text
+                .parse()
+                .ok()
+                .filter(|shards| (1..=MAX_LIST_SHARDS).contains(shards))
+                .ok_or(ConfigError::Invalid("LIST_SHARDS (1 to 64)"))?,
+        };
         Ok(Self {
+            list_shards,
             markets: required("MARKETS_TABLE")?,
             positions: required("POSITIONS_TABLE")?,
             users: required("USERS_TABLE")?,
             idempotency: required("IDEMPOTENCY_TABLE")?,
             outbox: required("OUTBOX_TABLE")?,
-            vectors: required("VECTORS_TABLE")?,
             rate_limits: required("RATE_LIMIT_TABLE")?,
         })
     }
@@ -302,8 +319,8 @@ mod tests {
             deployed.rate_counter().operation_timeout().unwrap() + deployed.store().operation_timeout().unwrap();
         assert!(worst < Duration::from_secs(3), "limiter then one store call: {worst:?}");
         let emulated = SdkTimeouts { scale: 10 };
-        assert_eq!(emulated.store().operation_attempt_timeout(), Some(Duration::from_secs(10)));
-        assert_eq!(emulated.rate_counter().connect_timeout(), Some(Duration::from_secs(3)));
+        assert_eq!(emulated.store().operation_attempt_timeout(), Some(Duration::from_secs(8)));
+        assert_eq!(emulated.rate_counter().connect_timeout(), Some(Duration::from_millis(2500)));
     }
 
     #[test]

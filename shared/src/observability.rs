@@ -30,6 +30,8 @@ pub fn init_logging() {
 pub struct RequestFacts {
     /// DynamoDB operations called, in order (once per call, not per retry attempt).
     pub dynamodb_ops: Vec<String>,
+    /// S3 Vectors operations called, the same way.
+    pub vector_ops: Vec<String>,
     /// Whether a cache answered (`Some(true)`), was asked and missed (`Some(false)`), or not asked.
     pub cache_hit: Option<bool>,
 }
@@ -64,9 +66,13 @@ pub async fn record_facts<F: Future>(work: F) -> (F::Output, RequestFacts) {
         .await
 }
 
-/// Notes each DynamoDB operation (once per call, not per retry attempt) in the current request.
-#[derive(Debug)]
-struct RecordCalls;
+/// Notes each operation of one AWS service (once per call, not per retry attempt) in the current
+/// request.
+#[derive(Debug, Clone, Copy)]
+enum RecordCalls {
+    DynamoDb,
+    S3Vectors,
+}
 
 impl Intercept for RecordCalls {
     fn name(&self) -> &'static str {
@@ -83,15 +89,27 @@ impl Intercept for RecordCalls {
     ) -> Result<(), BoxError> {
         let operation = cfg.load::<Metadata>().map_or("unknown", |metadata| metadata.name()).to_owned();
         // Outside a request (the seed tool, say) there is nothing to record into.
-        let _ = FACTS.try_with(|facts| facts.borrow_mut().dynamodb_ops.push(operation));
+        let _ = FACTS.try_with(|facts| {
+            let mut facts = facts.borrow_mut();
+            match self {
+                Self::DynamoDb => facts.dynamodb_ops.push(operation),
+                Self::S3Vectors => facts.vector_ops.push(operation),
+            }
+        });
         Ok(())
     }
 }
 
 /// A DynamoDB client that records its calls per request.
 pub fn dynamodb_client(config: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
-    let config = aws_sdk_dynamodb::config::Builder::from(config).interceptor(RecordCalls).build();
+    let config = aws_sdk_dynamodb::config::Builder::from(config).interceptor(RecordCalls::DynamoDb).build();
     aws_sdk_dynamodb::Client::from_conf(config)
+}
+
+/// An S3 Vectors client that records its calls per request.
+pub fn s3vectors_client(config: &aws_config::SdkConfig) -> aws_sdk_s3vectors::Client {
+    let config = aws_sdk_s3vectors::config::Builder::from(config).interceptor(RecordCalls::S3Vectors).build();
+    aws_sdk_s3vectors::Client::from_conf(config)
 }
 
 const NAMESPACE: &str = "MarketsApi";

@@ -24,10 +24,10 @@ use crate::observability::{
     RequestFacts, RequestMetrics, emit_request_metrics, first_invocation, record_facts, with_request_id,
 };
 use crate::repo::dynamodb::{
-    DynamoIdempotency, DynamoMarkets, DynamoOutbox, DynamoPositions, DynamoRateCounter, DynamoUsers, DynamoVectors,
+    DynamoIdempotency, DynamoMarkets, DynamoOutbox, DynamoPositions, DynamoRateCounter, DynamoUsers,
 };
 use crate::routes::{check_route, is_cors_preflight};
-use crate::search::{BedrockEmbedder, Embedder, HashingEmbedder};
+use crate::search::{BedrockEmbedder, Embedder, HashingEmbedder, S3VectorIndex};
 use crate::service::{Dependencies, MarketService, PositionService, Quota, RateLimiter, SearchService, market_cache};
 
 /// What every market route shares, built once per cold start and reused by every invocation.
@@ -130,12 +130,17 @@ pub async fn aws_dependencies(config: &Config) -> Dependencies {
     Dependencies {
         queue: Arc::new(queue),
         embedder,
+        vectors: Arc::new(S3VectorIndex::new(
+            crate::observability::s3vectors_client(&aws),
+            config.vector_index_arn.clone(),
+        )),
         ..dynamodb_dependencies(crate::observability::dynamodb_client(&aws), config.tables.clone(), &timeouts)
     }
 }
 
-/// The DynamoDB implementations, with the local embedder and a queue that is never reached (for
-/// tools that only read and write tables). The rate counter gets `timeouts.rate_counter()`.
+/// The DynamoDB implementations, with the local embedder, and a queue and a vector index that are
+/// never reached (for tools that only read and write tables). The rate counter gets
+/// `timeouts.rate_counter()`.
 pub fn dynamodb_dependencies(
     client: aws_sdk_dynamodb::Client,
     tables: crate::config::Tables,
@@ -149,7 +154,7 @@ pub fn dynamodb_dependencies(
         outbox: Arc::new(DynamoOutbox::new(client.clone(), tables.outbox.clone())),
         queue: Arc::new(crate::repo::memory::InMemoryQueue::default()),
         embedder: Arc::new(HashingEmbedder),
-        vectors: Arc::new(DynamoVectors::new(client.clone(), tables.vectors)),
+        vectors: Arc::new(crate::repo::memory::InMemoryStore::default()),
         rate_counter: Arc::new(DynamoRateCounter::new(client, tables.rate_limits, timeouts.rate_counter())),
     }
 }
@@ -325,6 +330,7 @@ async fn respond(
             cold_start,
             dynamodb_calls = facts.dynamodb_ops.len(),
             dynamodb_ops = %facts.dynamodb_ops.join(","),
+            vector_ops = %facts.vector_ops.join(","),
             cache_hit = ?facts.cache_hit,
             "request"
         );

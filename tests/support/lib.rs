@@ -26,6 +26,8 @@ fn repo_root() -> PathBuf {
 pub struct Stack {
     pub url: String,
     pub prefix: String,
+    /// The stack's `ListShards` (the template's default unless a `--param` set it).
+    pub list_shards: usize,
     pub log_file: PathBuf,
     http: reqwest::Client,
     process: Child,
@@ -93,7 +95,11 @@ impl Stack {
             .timeout(std::time::Duration::from_secs(20))
             .build()
             .expect("HTTP client");
-        Stack { url, prefix, log_file, http, process, _stdin: stdin }
+        let list_shards = extra_args
+            .iter()
+            .find_map(|arg| arg.strip_prefix("ListShards=")?.parse().ok())
+            .unwrap_or(shared::config::DEFAULT_LIST_SHARDS);
+        Stack { url, prefix, list_shards, log_file, http, process, _stdin: stdin }
     }
 
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
@@ -136,12 +142,12 @@ impl Stack {
         let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         let table = |logical: &str| format!("{}-{logical}", self.prefix);
         let tables = shared::config::Tables {
+            list_shards: self.list_shards,
             markets: table("MarketsTable"),
             positions: table("PositionsTable"),
             users: table("UsersTable"),
             idempotency: table("IdempotencyTable"),
             outbox: table("OutboxTable"),
-            vectors: table("VectorsTable"),
             rate_limits: table("RateLimitTable"),
         };
         shared::runtime::dynamodb_dependencies(aws_sdk_dynamodb::Client::new(&aws), tables, &Default::default())
@@ -155,6 +161,29 @@ impl Stack {
         let url =
             sqs.get_queue_url().queue_name(name).send().await.expect("queue exists").queue_url.unwrap_or_default();
         (sqs, url)
+    }
+
+    /// A market's entry in the stack's S3 Vectors index: the `version` and `status` stored with
+    /// its vector, if it has one.
+    pub async fn vector_entry(&self, market_id: &str) -> Option<(u64, String)> {
+        let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let bucket = format!("{}-searchvectorbucket", self.prefix);
+        let index =
+            format!("arn:aws:s3vectors:us-east-1:123456789012:bucket/{bucket}/index/{}-searchindex", self.prefix);
+        let output = aws_sdk_s3vectors::Client::new(&aws)
+            .get_vectors()
+            .index_arn(index)
+            .keys(market_id)
+            .return_metadata(true)
+            .send()
+            .await
+            .expect("GetVectors");
+        let metadata = output.vectors.first()?.metadata.as_ref()?.as_object()?.clone();
+        let version = match metadata.get("version")? {
+            aws_smithy_types::Document::Number(number) => number.to_f64_lossy() as u64,
+            _ => return None,
+        };
+        Some((version, metadata.get("status")?.as_string()?.to_owned()))
     }
 
     /// The process ids of the stack's running instances of the function `binary` (e.g.

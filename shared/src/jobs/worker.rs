@@ -10,10 +10,11 @@ use futures::StreamExt;
 use tracing::Instrument;
 
 use super::{IndexJob, JobOp};
+use crate::domain::{Market, MarketStatus};
 use crate::error::{BoxError, error_chain};
 use crate::repo::MarketRepository;
 use crate::retry::{Backoff, retry};
-use crate::search::{Embedder, IndexEntry, IndexOutcome, VectorIndex, market_text};
+use crate::search::{Embedder, IndexEntry, VectorIndex, market_text};
 
 /// Jobs of one batch in flight at once.
 const CONCURRENCY: usize = 8;
@@ -21,12 +22,14 @@ const CONCURRENCY: usize = 8;
 /// rather than being cut off mid-way when the invocation times out.
 const SAFETY_MARGIN: Duration = Duration::from_secs(2);
 
+/// How many times one job writes the market's entry when the market keeps changing meanwhile,
+/// before it gives up and SQS brings it back later.
+const MAX_WRITES: usize = 3;
+
 /// What a job did to the index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Applied {
     Indexed,
-    /// The index already had this version or newer, or the market's tombstone.
-    Stale,
     Removed,
 }
 
@@ -36,22 +39,42 @@ pub struct Indexer {
     index: Arc<dyn VectorIndex>,
 }
 
+/// What the index entry is made from: a market that differs in none of these needs no new one.
+fn indexed_fields(market: &Market) -> (&str, &str, MarketStatus) {
+    (&market.name, &market.description, market.status)
+}
+
 impl Indexer {
     pub fn new(markets: Arc<dyn MarketRepository>, embedder: Arc<dyn Embedder>, index: Arc<dyn VectorIndex>) -> Self {
         Self { markets, embedder, index }
     }
 
-    /// Indexes the market as it is now, whatever version the job names: a late or repeated job
-    /// then does no harm, and a market that is gone is removed (a delete wins).
+    /// Makes the market's entry match the market as it is now, whatever version the job names, so
+    /// that a job delivered late or twice does no harm. The vector index has no conditional write,
+    /// so two workers on one market could each write what they read, an older state last. Hence
+    /// read (consistently), write, and read again: if the market changed in between, write again.
+    /// The last write to land is then always followed by a read that found that very state (or the
+    /// market gone, and the entry removed). A delete is final: ids are never reused.
     pub async fn apply(&self, job: &IndexJob, deadline: Instant) -> Result<Applied, BoxError> {
-        let market = match job.op {
+        let mut current = match job.op {
             JobOp::Delete => None,
             JobOp::Upsert => self.markets.get(&job.market_id).await?,
         };
-        let Some(market) = market else {
-            self.index.remove(&job.market_id).await?;
-            return Ok(Applied::Removed);
-        };
+        for _ in 0..MAX_WRITES {
+            let Some(market) = current else {
+                self.index.remove(&job.market_id).await?;
+                return Ok(Applied::Removed);
+            };
+            self.index.put(&self.entry(&market, deadline).await?).await?;
+            current = self.markets.get(&job.market_id).await?;
+            if current.as_ref().is_some_and(|now| indexed_fields(now) == indexed_fields(&market)) {
+                return Ok(Applied::Indexed);
+            }
+        }
+        Err("the market kept changing while it was indexed".into())
+    }
+
+    async fn entry(&self, market: &Market, deadline: Instant) -> Result<IndexEntry, BoxError> {
         let text = market_text(&market.name, &market.description);
         let backoff = Backoff { max_attempts: 4, base: Duration::from_millis(100), cap: Duration::from_secs(2) };
         let vector = retry(
@@ -61,10 +84,12 @@ impl Indexer {
             || self.embedder.embed(&text),
         )
         .await?;
-        let entry = IndexEntry { market_id: market.id, version: market.version, vector };
-        Ok(match self.index.upsert(&entry).await? {
-            IndexOutcome::Written => Applied::Indexed,
-            IndexOutcome::Stale => Applied::Stale,
+        Ok(IndexEntry {
+            market_id: market.id.clone(),
+            creator_id: market.creator_id.clone(),
+            version: market.version,
+            status: market.status,
+            vector,
         })
     }
 
@@ -126,9 +151,9 @@ impl Indexer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{Amount, Market, MarketStatus};
+    use crate::domain::Amount;
     use crate::repo::memory::InMemoryStore;
-    use crate::search::HashingEmbedder;
+    use crate::search::{HashingEmbedder, SearchHit};
 
     fn market(id: &str, name: &str) -> Market {
         Market {
@@ -195,12 +220,75 @@ mod tests {
     #[tokio::test]
     async fn a_late_update_never_revives_a_deleted_market() {
         let (store, indexer) = setup().await;
-        let delete = IndexJob::new("m1", 2, JobOp::Delete);
+        let delete = IndexJob::new("m1", 1, JobOp::Delete);
+        store.delete("m1", None, &delete).await.unwrap();
         let update = IndexJob::new("m1", 1, JobOp::Upsert);
-        assert_eq!(indexer.apply(&delete, later()).await.unwrap(), Applied::Removed);
-        assert_eq!(indexer.apply(&update, later()).await.unwrap(), Applied::Stale);
+        for job in [&update, &delete, &update] {
+            assert_eq!(indexer.apply(job, later()).await.unwrap(), Applied::Removed);
+        }
+        assert_eq!(store.index_entry("m1"), None);
         let hits = store.search(&HashingEmbedder.embed_now("market number 1"), 10).await.unwrap();
-        assert!(hits.iter().all(|(id, _)| id != "m1"));
+        assert!(hits.iter().all(|hit| hit.market_id != "m1"));
+    }
+
+    async fn rename(store: &InMemoryStore, id: &str, name: &str) -> Market {
+        let mut renamed = store.get(id).await.unwrap().unwrap();
+        renamed.name = name.into();
+        renamed.version += 1;
+        store.update(&renamed, &IndexJob::new(id, renamed.version, JobOp::Upsert)).await.unwrap();
+        renamed
+    }
+
+    #[tokio::test]
+    async fn duplicate_and_out_of_order_jobs_leave_the_current_version() {
+        let (store, indexer) = setup().await;
+        let renamed = rename(&store, "m2", "a volcano erupts").await;
+        let (old, new) = (IndexJob::new("m2", 1, JobOp::Upsert), IndexJob::new("m2", 2, JobOp::Upsert));
+        for job in [&new, &old, &new, &old] {
+            assert_eq!(indexer.apply(job, later()).await.unwrap(), Applied::Indexed);
+        }
+        let entry = store.index_entry("m2").unwrap();
+        assert_eq!((entry.version, entry.vector), (renamed.version, HashingEmbedder.embed_now("a volcano erupts\n")));
+    }
+
+    /// An index whose first write lands just after a newer edit of the market, as when a worker
+    /// with an older read loses the race to another worker's write.
+    struct EditedDuringWrite {
+        store: Arc<InMemoryStore>,
+        writes: std::sync::Mutex<Vec<u64>>,
+    }
+
+    #[async_trait::async_trait]
+    impl VectorIndex for EditedDuringWrite {
+        async fn put(&self, entry: &IndexEntry) -> Result<(), crate::repo::RepoError> {
+            let first = {
+                let mut writes = self.writes.lock().unwrap();
+                writes.push(entry.version);
+                writes.len() == 1
+            };
+            if first {
+                rename(&self.store, &entry.market_id, "a volcano erupts").await;
+            }
+            self.store.put(entry).await
+        }
+        async fn remove(&self, market_id: &str) -> Result<(), crate::repo::RepoError> {
+            self.store.remove(market_id).await
+        }
+        async fn search(&self, query: &[f32], k: usize) -> Result<Vec<SearchHit>, crate::repo::RepoError> {
+            self.store.search(query, k).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_write_that_lands_after_a_newer_edit_is_written_again() {
+        let (store, _) = setup().await;
+        let index = Arc::new(EditedDuringWrite { store: store.clone(), writes: Default::default() });
+        let indexer = Indexer::new(store.clone(), Arc::new(HashingEmbedder), index.clone());
+        let job = IndexJob::new("m3", 1, JobOp::Upsert);
+        assert_eq!(indexer.apply(&job, later()).await.unwrap(), Applied::Indexed);
+        assert_eq!(*index.writes.lock().unwrap(), [1, 2]);
+        let entry = store.index_entry("m3").unwrap();
+        assert_eq!((entry.version, entry.vector), (2, HashingEmbedder.embed_now("a volcano erupts\n")));
     }
 
     #[tokio::test]

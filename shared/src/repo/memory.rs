@@ -7,14 +7,15 @@ use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
+use super::listing::{ShardPosition, ShardRead, compare, merge};
 use super::{
-    IdempotencyRecord, IdempotencyRepository, KeyAttr, ListQuery, MarketRepository, Page, PageKey, PositionRepository,
-    RepoError, SortField, SortOrder, UserRepository, name_key,
+    IdempotencyRecord, IdempotencyRepository, KeyAttr, ListPage, ListPosition, ListQuery, Listed, MarketRepository,
+    Page, PageKey, PositionRepository, RepoError, SortField, UserRepository, name_key,
 };
-use crate::domain::{Amount, Market, MarketStatus, Position, UserProfile};
+use crate::domain::{Market, MarketStatus, Position, UserProfile};
 use crate::error::BoxError;
 use crate::jobs::{IndexJob, Outbox, PendingJobs};
-use crate::search::{IndexEntry, IndexOutcome, VectorIndex, cosine, top_k};
+use crate::search::{IndexEntry, SearchHit, VectorIndex, cosine, top_k};
 
 #[derive(Default)]
 pub struct InMemoryStore {
@@ -28,8 +29,7 @@ struct State {
     users: HashMap<String, UserProfile>,
     records: HashMap<String, IdempotencyRecord>,
     outbox: Vec<IndexJob>,
-    /// A market's index entry: its version and vector, or `None` for a tombstone.
-    vectors: HashMap<String, Option<(u64, Vec<f32>)>>,
+    vectors: HashMap<String, IndexEntry>,
     counters: HashMap<String, u64>,
 }
 
@@ -47,43 +47,18 @@ impl InMemoryStore {
     }
 }
 
-/// What a market sorts by in a query: the sort value, then the id to break ties.
-fn sort_key(market: &Market, sort: SortField) -> (SortValue, String) {
-    let value = match sort {
-        SortField::CreatedAt => SortValue::Text(market.created_at.clone()),
-        SortField::Volume => SortValue::Amount(market.volume),
-        SortField::Name => SortValue::Text(name_key(&market.name)),
-    };
-    (value, market.id.clone())
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-enum SortValue {
-    Text(String),
-    Amount(Amount),
-}
-
 fn malformed_key() -> RepoError {
     RepoError::Internal("malformed page key".into())
 }
 
-fn page_key(market: &Market, sort: SortField) -> PageKey {
-    let (value, id) = sort_key(market, sort);
-    let value = match value {
-        SortValue::Text(text) => KeyAttr::S(text),
-        SortValue::Amount(amount) => KeyAttr::N(amount.to_stored()),
+/// A market as a list index holds it.
+fn listed(market: &Market, sort: SortField) -> Listed {
+    let sort = match sort {
+        SortField::CreatedAt => KeyAttr::S(market.created_at.clone()),
+        SortField::Volume => KeyAttr::N(market.volume.to_stored()),
+        SortField::Name => KeyAttr::S(name_key(&market.name)),
     };
-    PageKey([("id".to_owned(), KeyAttr::S(id)), ("sort".to_owned(), value)].into())
-}
-
-fn start_after(key: &PageKey) -> Result<(SortValue, String), RepoError> {
-    let Some(KeyAttr::S(id)) = key.0.get("id") else { return Err(malformed_key()) };
-    let value = match key.0.get("sort") {
-        Some(KeyAttr::S(text)) => SortValue::Text(text.clone()),
-        Some(KeyAttr::N(text)) => SortValue::Amount(Amount::from_stored(text).ok_or_else(malformed_key)?),
-        None => return Err(malformed_key()),
-    };
-    Ok((value, id.clone()))
+    Listed { id: market.id.clone(), creator_id: market.creator_id.clone(), sort }
 }
 
 #[async_trait]
@@ -92,9 +67,16 @@ impl MarketRepository for InMemoryStore {
         Ok(self.state().markets.get(id).cloned())
     }
 
-    async fn get_many(&self, ids: &[&str]) -> Result<Vec<Market>, RepoError> {
-        let state = self.state();
-        Ok(ids.iter().filter_map(|id| state.markets.get(*id).cloned()).collect())
+    async fn get_many_with_creators(
+        &self,
+        ids: &[&str],
+        creator_ids: &[&str],
+    ) -> Result<(Vec<Market>, HashMap<String, UserProfile>), RepoError> {
+        let markets = {
+            let state = self.state();
+            ids.iter().filter_map(|id| state.markets.get(*id).cloned()).collect()
+        };
+        Ok((markets, UserRepository::get_many(self, creator_ids).await?))
     }
 
     async fn create(
@@ -141,23 +123,35 @@ impl MarketRepository for InMemoryStore {
         Ok(())
     }
 
-    async fn list(&self, query: &ListQuery, start: Option<&PageKey>, limit: usize) -> Result<Page<Market>, RepoError> {
-        let start = start.map(start_after).transpose()?;
-        let direction = |ordering: Ordering| if query.order == SortOrder::Asc { ordering } else { ordering.reverse() };
-        let mut matching: Vec<Market> = self
-            .state()
-            .markets
-            .values()
-            .filter(|market| query.status.is_none_or(|status| market.status == status))
-            .filter(|market| {
-                start
-                    .as_ref()
-                    .is_none_or(|after| direction(sort_key(market, query.sort).cmp(after)) == Ordering::Greater)
-            })
-            .cloned()
-            .collect();
-        matching.sort_by(|a, b| direction(sort_key(a, query.sort).cmp(&sort_key(b, query.sort))));
-        Ok(Page::from_overfetch(matching, limit, |last| page_key(last, query.sort)))
+    /// One shard: the whole list is one partition here.
+    async fn list(
+        &self,
+        query: &ListQuery,
+        start: Option<&ListPosition>,
+        offset: usize,
+        limit: usize,
+    ) -> Result<ListPage, RepoError> {
+        let from = start.cloned().unwrap_or_else(|| ListPosition::start(1));
+        let read = match from.0.as_slice() {
+            [ShardPosition::Done] => None,
+            [position] => {
+                let mut markets: Vec<Listed> = self
+                    .state()
+                    .markets
+                    .values()
+                    .filter(|market| query.status.is_none_or(|status| market.status == status))
+                    .map(|market| listed(market, query.sort))
+                    .collect();
+                markets.sort_by(|a, b| compare(query.order, a, b));
+                if let ShardPosition::After(sort, id) = position {
+                    let after = Listed { id: id.clone(), creator_id: String::new(), sort: sort.clone() };
+                    markets.retain(|market| compare(query.order, market, &after) == Ordering::Greater);
+                }
+                Some(ShardRead { markets, exhausted: true })
+            }
+            _ => return Err(RepoError::InvalidPosition),
+        };
+        Ok(merge(query.order, &from, vec![read], offset, limit))
     }
 }
 
@@ -284,31 +278,35 @@ impl crate::jobs::JobQueue for InMemoryQueue {
 
 #[async_trait]
 impl VectorIndex for InMemoryStore {
-    async fn upsert(&self, entry: &IndexEntry) -> Result<IndexOutcome, RepoError> {
-        let mut state = self.state();
-        match state.vectors.get(&entry.market_id) {
-            Some(None) => Ok(IndexOutcome::Stale),
-            Some(Some((version, _))) if *version >= entry.version => Ok(IndexOutcome::Stale),
-            _ => {
-                state.vectors.insert(entry.market_id.clone(), Some((entry.version, entry.vector.clone())));
-                Ok(IndexOutcome::Written)
-            }
-        }
-    }
-
-    async fn remove(&self, market_id: &str) -> Result<(), RepoError> {
-        self.state().vectors.insert(market_id.to_owned(), None);
+    async fn put(&self, entry: &IndexEntry) -> Result<(), RepoError> {
+        self.state().vectors.insert(entry.market_id.clone(), entry.clone());
         Ok(())
     }
 
-    async fn search(&self, query: &[f32], k: usize) -> Result<Vec<(String, f32)>, RepoError> {
+    async fn remove(&self, market_id: &str) -> Result<(), RepoError> {
+        self.state().vectors.remove(market_id);
+        Ok(())
+    }
+
+    async fn search(&self, query: &[f32], k: usize) -> Result<Vec<SearchHit>, RepoError> {
         let state = self.state();
-        let scored = state
+        let hits = state
             .vectors
-            .iter()
-            .filter_map(|(id, entry)| entry.as_ref().map(|(_, vector)| (id.clone(), cosine(query, vector))))
+            .values()
+            .map(|entry| SearchHit {
+                market_id: entry.market_id.clone(),
+                creator_id: entry.creator_id.clone(),
+                score: cosine(query, &entry.vector),
+            })
             .collect();
-        Ok(top_k(scored, k))
+        Ok(top_k(hits, k))
+    }
+}
+
+impl InMemoryStore {
+    /// The index entry of a market, to check what the worker wrote.
+    pub fn index_entry(&self, market_id: &str) -> Option<IndexEntry> {
+        self.state().vectors.get(market_id).cloned()
     }
 }
 

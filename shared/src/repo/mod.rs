@@ -2,7 +2,10 @@
 //! implementation ([`dynamodb`]) and an in-memory one ([`memory`]) for fast unit tests.
 
 pub mod dynamodb;
+pub mod listing;
 pub mod memory;
+
+pub use listing::{ListPage, ListPosition, Listed};
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -30,6 +33,9 @@ pub enum RepoError {
     /// A concurrent transaction touched the same items: worth retrying at once.
     #[error("transaction conflict")]
     TransactionConflict,
+    /// A list position that does not fit the list (another shard count): the cursor is stale.
+    #[error("list position does not fit this list")]
+    InvalidPosition,
     /// Worth retrying later: throttling, timeouts, the store unreachable.
     #[error("store unavailable")]
     Unavailable(#[source] BoxError),
@@ -147,8 +153,13 @@ pub struct IdempotencyRecord {
 pub trait MarketRepository: Send + Sync {
     async fn get(&self, id: &str) -> Result<Option<Market>, RepoError>;
 
-    /// The markets of `ids` that exist, in one batch read (order not kept).
-    async fn get_many(&self, ids: &[&str]) -> Result<Vec<Market>, RepoError>;
+    /// The markets of `ids` that exist (order not kept) and the profiles of `creator_ids` that
+    /// exist, by id: both tables in one batch read (two past 100 keys, BatchGetItem's limit).
+    async fn get_many_with_creators(
+        &self,
+        ids: &[&str],
+        creator_ids: &[&str],
+    ) -> Result<(Vec<Market>, HashMap<String, UserProfile>), RepoError>;
 
     /// Writes the market, its creator's first position, the idempotency record and the index job
     /// (into the outbox), all or none. `AlreadyExists` if an id is taken, `IdempotencyKeyUsed` if
@@ -168,8 +179,15 @@ pub trait MarketRepository: Send + Sync {
     /// Deletes the market, with the index job, only at `expected_version` when one is given.
     async fn delete(&self, id: &str, expected_version: Option<u64>, job: &IndexJob) -> Result<(), RepoError>;
 
-    /// Up to `limit` markets in the query's order, starting after `start`.
-    async fn list(&self, query: &ListQuery, start: Option<&PageKey>, limit: usize) -> Result<Page<Market>, RepoError>;
+    /// Up to `limit` markets of the query, in its order, as its index holds them: from `start`
+    /// (the list's beginning when `None`), after skipping `offset`; and where the next page starts.
+    async fn list(
+        &self,
+        query: &ListQuery,
+        start: Option<&ListPosition>,
+        offset: usize,
+        limit: usize,
+    ) -> Result<ListPage, RepoError>;
 }
 
 #[async_trait]

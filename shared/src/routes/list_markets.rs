@@ -7,7 +7,7 @@ use crate::auth::Caller;
 use crate::domain::MarketStatus;
 use crate::error::ApiError;
 use crate::http::{ApiResponse, ListMeta, bad_query, query_number, query_param};
-use crate::repo::{ListQuery, PageKey, SortField, SortOrder};
+use crate::repo::{ListPosition, ListQuery, SortField, SortOrder};
 use crate::runtime::AppState;
 
 const MAX_OFFSET: usize = 1000;
@@ -36,10 +36,9 @@ pub async fn list_markets(state: &AppState, _caller: Caller, request: Request) -
     let query = ListQuery { status, sort, order };
     let scope = query.scope();
     let cursors = state.cursors()?;
-    let start: Option<PageKey> = cursor.map(|cursor| cursors.decode(&scope, cursor)).transpose()?;
+    let start: Option<ListPosition> = cursor.map(|cursor| cursors.decode(&scope, cursor)).transpose()?;
     let page = state.markets.list(&query, start.as_ref(), offset.unwrap_or(0), limit).await?;
-    let creators = state.markets.creators(&page.items).await?;
-    let views: Vec<_> = page.items.iter().map(|market| market.view(creators.get(&market.creator_id))).collect();
+    let views: Vec<_> = page.markets.iter().map(|market| market.view(page.creators.get(&market.creator_id))).collect();
     let meta = ListMeta { count: views.len(), limit, next_cursor: page.next.map(|key| cursors.encode(&scope, &key)) };
     Ok(ApiResponse::list(views, meta))
 }

@@ -25,9 +25,7 @@ pub async fn search_markets(state: &AppState, _caller: Caller, request: Request)
         return Err(bad_query("q", &format!("1 to {MAX_QUERY_CHARS} characters")));
     }
     let limit = query_number(&request, "limit", 1, 50)?.unwrap_or(10);
-    let found = state.search.search(query, limit).await?;
-    let markets: Vec<_> = found.iter().map(|(market, _)| market.clone()).collect();
-    let creators = state.markets.creators(&markets).await?;
+    let (found, creators) = state.search.search(query, limit).await?;
     let hits: Vec<Hit> = found
         .iter()
         .map(|(market, score)| Hit { market: market.view(creators.get(&market.creator_id)), score: *score })

@@ -33,7 +33,7 @@ struct TitanResponse {
 impl Embedder for BedrockEmbedder {
     async fn embed(&self, text: &str) -> Result<Vec<f32>, EmbedError> {
         // Titan v2 returns a unit vector when asked to normalise.
-        let body = json!({ "inputText": text, "dimensions": 512, "normalize": true });
+        let body = json!({ "inputText": text, "dimensions": super::DIMENSIONS, "normalize": true });
         let output = self
             .client
             .invoke_model()

@@ -4,9 +4,7 @@
 
 use async_trait::async_trait;
 
-use super::{EmbedError, Embedder};
-
-const DIMENSIONS: usize = 512;
+use super::{DIMENSIONS, EmbedError, Embedder};
 
 #[derive(Debug, Default, Clone, Copy)]
 pub struct HashingEmbedder;

@@ -3,12 +3,15 @@
 
 mod bedrock;
 mod local;
+mod s3vectors;
 
 pub use bedrock::{BedrockEmbedder, DEFAULT_MODEL as BEDROCK_DEFAULT_MODEL};
 pub use local::HashingEmbedder;
+pub use s3vectors::S3VectorIndex;
 
 use async_trait::async_trait;
 
+use crate::domain::MarketStatus;
 use crate::error::BoxError;
 use crate::repo::RepoError;
 
@@ -33,30 +36,40 @@ pub trait Embedder: Send + Sync {
     async fn embed(&self, text: &str) -> Result<Vec<f32>, EmbedError>;
 }
 
-/// A market's entry in the index: its vector at a market version, or its tombstone.
+/// How many dimensions every embedder produces, and the vector index is created with
+/// (template.yaml's `Dimension`, checked by a test).
+pub const DIMENSIONS: usize = 512;
+
+/// A market's entry in the index: its vector and the metadata stored with it (`status` can filter
+/// a query; `creatorId` lets search read the markets and their creators in one batch; `version`
+/// tells which market version the vector was made from).
 #[derive(Debug, Clone, PartialEq)]
 pub struct IndexEntry {
     pub market_id: String,
+    pub creator_id: String,
     pub version: u64,
+    pub status: MarketStatus,
     pub vector: Vec<f32>,
 }
 
-/// What a write to the index did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IndexOutcome {
-    Written,
-    /// The index already holds this version or a newer one, or the market's tombstone.
-    Stale,
+/// A market found by a search, with its cosine similarity to the query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchHit {
+    pub market_id: String,
+    pub creator_id: String,
+    pub score: f32,
 }
 
-/// One vector per market, written idempotently: an older version never replaces a newer one, and a
-/// deletion (a tombstone) is final.
+/// One vector per market, keyed by the market id. Writes are unconditional (S3 Vectors has no
+/// conditional write): the index worker makes them safe against old and repeated jobs.
 #[async_trait]
 pub trait VectorIndex: Send + Sync {
-    async fn upsert(&self, entry: &IndexEntry) -> Result<IndexOutcome, RepoError>;
+    /// Stores the entry, replacing whatever the market had.
+    async fn put(&self, entry: &IndexEntry) -> Result<(), RepoError>;
+    /// Removes the market's entry, if any.
     async fn remove(&self, market_id: &str) -> Result<(), RepoError>;
-    /// The `k` entries most similar to `query`, best first, with their scores.
-    async fn search(&self, query: &[f32], k: usize) -> Result<Vec<(String, f32)>, RepoError>;
+    /// The `k` entries most similar to `query`, best first.
+    async fn search(&self, query: &[f32], k: usize) -> Result<Vec<SearchHit>, RepoError>;
 }
 
 pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
@@ -67,10 +80,10 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
 }
 
 /// The best `k` of `scored`, best first (ties by id, so results are stable).
-pub fn top_k(mut scored: Vec<(String, f32)>, k: usize) -> Vec<(String, f32)> {
-    scored.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    scored.truncate(k);
-    scored
+pub fn top_k(mut hits: Vec<SearchHit>, k: usize) -> Vec<SearchHit> {
+    hits.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.market_id.cmp(&b.market_id)));
+    hits.truncate(k);
+    hits
 }
 
 /// The text a market is found by.
@@ -84,8 +97,9 @@ mod tests {
 
     #[test]
     fn ranks_best_first() {
-        let scored = vec![("a".into(), 0.1), ("b".into(), 0.9), ("c".into(), 0.5)];
-        assert_eq!(top_k(scored, 2), vec![("b".to_owned(), 0.9), ("c".to_owned(), 0.5)]);
+        let hit = |id: &str, score| SearchHit { market_id: id.into(), creator_id: "alice".into(), score };
+        let ranked: Vec<_> = top_k(vec![hit("a", 0.1), hit("b", 0.9), hit("c", 0.5)], 2);
+        assert_eq!(ranked, [hit("b", 0.9), hit("c", 0.5)]);
         assert!((cosine(&[1.0, 0.0], &[1.0, 0.0]) - 1.0).abs() < 1e-6);
         assert_eq!(cosine(&[0.0, 0.0], &[1.0, 0.0]), 0.0);
     }

@@ -12,7 +12,7 @@ use crate::domain::{
 use crate::error::ApiError;
 use crate::http::If;
 use crate::jobs::{IndexJob, JobOp, JobPublisher};
-use crate::repo::{ListQuery, MarketRepository, Page, PageKey, RepoError, UserRepository};
+use crate::repo::{ListPosition, ListQuery, MarketRepository, RepoError, UserRepository};
 use crate::retry::{Backoff, retry};
 
 /// How an edit without `If-Match` retries after losing a race (positions bump the version too).
@@ -20,6 +20,13 @@ const EDIT_RETRIES: Backoff = Backoff { max_attempts: 5, ..Backoff::CONTENTION }
 
 /// The profiles of the creators of some markets, by user id.
 pub type Creators = HashMap<String, UserProfile>;
+
+/// A page of a market list, with the creators of its markets and where the next page starts.
+pub struct MarketPage {
+    pub markets: Vec<Market>,
+    pub creators: Creators,
+    pub next: Option<ListPosition>,
+}
 
 /// Markets with their creators, as recently read by this instance (cache-aside, bounded by a TTL).
 pub type MarketCache = moka::sync::Cache<String, Arc<(Market, Option<UserProfile>)>>;
@@ -153,17 +160,27 @@ impl MarketService {
         Ok(self.users.get_many(&ids).await?)
     }
 
-    /// A page of markets: after `start`, or after skipping `offset` (the older, costlier way).
+    /// A page of markets with their creators: from `start`, or after skipping `offset` (which
+    /// reads through the lean index entries, never through whole markets). The page's markets and
+    /// creators come in one batch read.
     pub async fn list(
         &self,
         query: &ListQuery,
-        start: Option<&PageKey>,
+        start: Option<&ListPosition>,
         offset: usize,
         limit: usize,
-    ) -> Result<Page<Market>, ApiError> {
-        let mut page = self.markets.list(query, start, offset + limit).await?;
-        page.items.drain(..offset.min(page.items.len()));
-        Ok(page)
+    ) -> Result<MarketPage, ApiError> {
+        let page = self.markets.list(query, start, offset, limit).await?;
+        if page.markets.is_empty() {
+            return Ok(MarketPage { markets: Vec::new(), creators: Creators::new(), next: page.next });
+        }
+        let ids: Vec<&str> = page.markets.iter().map(|listed| listed.id.as_str()).collect();
+        let creator_ids: Vec<&str> = page.markets.iter().map(|listed| listed.creator_id.as_str()).collect();
+        let (found, creators) = self.markets.get_many_with_creators(&ids, &creator_ids).await?;
+        let mut by_id: HashMap<String, Market> = found.into_iter().map(|market| (market.id.clone(), market)).collect();
+        // In the index's order; a market deleted since the index was read is left out.
+        let markets = page.markets.iter().filter_map(|listed| by_id.remove(&listed.id)).collect();
+        Ok(MarketPage { markets, creators, next: page.next })
     }
 
     /// PUT: every editable field replaced.
@@ -414,7 +431,8 @@ mod tests {
         let mut start = None;
         loop {
             let page = service.list(&query, start.as_ref(), 0, 3).await.unwrap();
-            seen.extend(page.items.into_iter().map(|m| m.name));
+            assert_eq!(page.creators.len(), 1);
+            seen.extend(page.markets.into_iter().map(|m| m.name));
             match page.next {
                 Some(next) => start = Some(next),
                 None => break,
@@ -422,7 +440,7 @@ mod tests {
         }
         assert_eq!(seen, names);
         let skipped = service.list(&query, None, 5, 3).await.unwrap();
-        assert_eq!(skipped.items.iter().map(|m| m.name.as_str()).collect::<Vec<_>>(), ["m5", "m6"]);
+        assert_eq!(skipped.markets.iter().map(|m| m.name.as_str()).collect::<Vec<_>>(), ["m5", "m6"]);
         assert!(skipped.next.is_none());
     }
 }

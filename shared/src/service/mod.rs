@@ -7,7 +7,7 @@ mod rate_limit;
 mod search;
 
 pub use idempotency::{IdempotentRequest, StoredResponse, Written};
-pub use markets::{MarketCache, MarketService, market_cache};
+pub use markets::{Creators, MarketCache, MarketPage, MarketService, market_cache};
 pub use positions::PositionService;
 pub use rate_limit::{Quota, RateLimit, RateLimiter};
 pub use search::SearchService;
@@ -64,6 +64,7 @@ impl From<RepoError> for ApiError {
             RepoError::TransactionConflict => ApiError::Conflict("too many concurrent writes to this market; retry"),
             RepoError::MarketNotActive => ApiError::MarketNotActive,
             RepoError::IdempotencyKeyUsed => ApiError::Conflict("a request with this Idempotency-Key is in progress"),
+            RepoError::InvalidPosition => ApiError::InvalidCursor,
             RepoError::Unavailable(source) => ApiError::Unavailable(source),
             RepoError::Internal(source) => ApiError::Internal(source),
         }

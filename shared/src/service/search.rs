@@ -1,4 +1,5 @@
-//! Search: the query embedded, the nearest markets from the vector index, read in one batch.
+//! Search: the query embedded, the nearest markets from the vector index, then the markets and
+//! their creators read together in one batch.
 
 use std::sync::Arc;
 
@@ -6,6 +7,7 @@ use crate::domain::Market;
 use crate::error::ApiError;
 use crate::repo::MarketRepository;
 use crate::search::{Embedder, VectorIndex};
+use crate::service::Creators;
 
 pub struct SearchService {
     markets: Arc<dyn MarketRepository>,
@@ -22,23 +24,26 @@ impl SearchService {
         }
     }
 
-    /// Up to `limit` markets most similar to `query`, best first, with their scores.
+    /// Up to `limit` markets most similar to `query`, best first, with their scores, and the
+    /// profiles of their creators.
     #[tracing::instrument(skip(self))]
-    pub async fn search(&self, query: &str, limit: usize) -> Result<Vec<(Market, f32)>, ApiError> {
+    pub async fn search(&self, query: &str, limit: usize) -> Result<(Vec<(Market, f32)>, Creators), ApiError> {
         let vector = self.embedder.embed(query).await.map_err(|error| match error {
             crate::search::EmbedError::Transient(source) => ApiError::Unavailable(source),
             crate::search::EmbedError::Permanent(source) => ApiError::Internal(source),
         })?;
         let hits = self.vectors.search(&vector, limit).await?;
-        let ids: Vec<&str> = hits.iter().map(|(id, _)| id.as_str()).collect();
-        let mut markets = self.markets.get_many(&ids).await?;
+        let ids: Vec<&str> = hits.iter().map(|hit| hit.market_id.as_str()).collect();
+        let creator_ids: Vec<&str> = hits.iter().map(|hit| hit.creator_id.as_str()).collect();
+        let (mut markets, creators) = self.markets.get_many_with_creators(&ids, &creator_ids).await?;
         // The index may briefly hold a market deleted a moment ago: it is simply left out.
-        Ok(hits
+        let found = hits
             .iter()
-            .filter_map(|(id, score)| {
-                let position = markets.iter().position(|market| &market.id == id)?;
-                Some((markets.swap_remove(position), *score))
+            .filter_map(|hit| {
+                let position = markets.iter().position(|market| market.id == hit.market_id)?;
+                Some((markets.swap_remove(position), hit.score))
             })
-            .collect())
+            .collect();
+        Ok((found, creators))
     }
 }

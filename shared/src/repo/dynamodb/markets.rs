@@ -1,5 +1,10 @@
-//! The markets table. Lists are served by one GSI per variant (`all-*` on a constant partition,
-//! `status-*` partitioned by status) so that no request ever scans the table.
+//! The markets table. Lists are served by one GSI per variant (`all-*` partitioned by `listPk`,
+//! `status-*` by `statusPk`), so that no request ever scans the table. Both partition keys are
+//! write-sharded (`MARKET#<shard>`, `<status>#<shard>`, the shard from the market's id) and the
+//! indexes project only their keys and `creatorId`: a position's volume change rewrites two index
+//! entries, and no index partition takes more than 1/N of the writes.
+
+use std::collections::HashMap;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
@@ -8,20 +13,41 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Up
 use super::idempotency::put_record;
 use super::outbox::put_job;
 use super::positions::put_position;
-use super::{Cancelled, Item, Tables, batch_get_by_id, cancellation, get_n, get_s, n, s, store_error};
-use crate::domain::{Amount, Market, MarketStatus, Position};
+use super::{Cancelled, Item, Tables, batch_get_by_ids, cancellation, get_n, get_s, key_value, n, s, store_error};
+use crate::domain::{Amount, Market, MarketStatus, Position, UserProfile};
 use crate::jobs::IndexJob;
+use crate::repo::listing::{ShardPosition, ShardRead, merge, shard_of};
 use crate::repo::{
-    IdempotencyRecord, KeyAttr, ListQuery, MarketRepository, Page, PageKey, RepoError, SortField, SortOrder, name_key,
+    IdempotencyRecord, KeyAttr, ListPage, ListPosition, ListQuery, Listed, MarketRepository, RepoError, SortField,
+    SortOrder, name_key,
 };
 
-/// The constant partition of the `all-*` indexes.
+/// The partition of the `all-*` indexes, before its shard number.
 const ALL_MARKETS: &str = "MARKET";
+
+/// The partition keys of a market in the `all-*` and `status-*` indexes.
+fn list_partitions(market: &Market, shards: usize) -> (String, String) {
+    let shard = shard_of(&market.id, shards);
+    (format!("{ALL_MARKETS}#{shard}"), status_partition(market.status, shard))
+}
+
+fn status_partition(status: MarketStatus, shard: usize) -> String {
+    format!("{}#{shard}", status.as_str())
+}
 
 pub struct DynamoMarkets {
     client: Client,
     tables: Tables,
     table: String,
+}
+
+/// The partition key of an index as a list reads it: the attribute and its value in one shard.
+struct ShardKey<'a> {
+    index: String,
+    partition: &'static str,
+    value: String,
+    sort: &'static str,
+    query: &'a ListQuery,
 }
 
 impl DynamoMarkets {
@@ -66,10 +92,12 @@ pub(super) async fn read(client: &Client, table: &str, id: &str) -> Result<Optio
     output.item.as_ref().map(from_item).transpose()
 }
 
-fn to_item(market: &Market) -> Item {
+fn to_item(market: &Market, shards: usize) -> Item {
+    let (list_pk, status_pk) = list_partitions(market, shards);
     let mut item = Item::from([
         ("id".into(), s(&market.id)),
-        ("listPk".into(), s(ALL_MARKETS)),
+        ("listPk".into(), s(list_pk)),
+        ("statusPk".into(), s(status_pk)),
         ("name".into(), s(&market.name)),
         ("nameKey".into(), s(name_key(&market.name))),
         ("description".into(), s(&market.description)),
@@ -102,45 +130,74 @@ pub(super) fn from_item(item: &Item) -> Result<Market, RepoError> {
     })
 }
 
-/// The index that serves a query, its partition attribute and value, and its sort attribute.
-fn index_for(query: &ListQuery) -> (String, &'static str, String, &'static str) {
+/// The index that serves a query, and its partition and sort attributes, in shard `shard`.
+fn shard_key(query: &ListQuery, shard: usize) -> ShardKey<'_> {
     let (prefix, partition, value) = match query.status {
-        Some(status) => ("status", "status", status.as_str().to_owned()),
-        None => ("all", "listPk", ALL_MARKETS.to_owned()),
+        Some(status) => ("status", "statusPk", status_partition(status, shard)),
+        None => ("all", "listPk", format!("{ALL_MARKETS}#{shard}")),
     };
     let sort = match query.sort {
         SortField::CreatedAt => "createdAt",
         SortField::Volume => "volume",
         SortField::Name => "nameKey",
     };
-    (format!("{prefix}-{}", query.sort.as_str()), partition, value, sort)
+    ShardKey { index: format!("{prefix}-{}", query.sort.as_str()), partition, value, sort, query }
 }
 
-fn page_key(item: &Item, query: &ListQuery) -> Result<PageKey, RepoError> {
-    let (_, partition, _, sort) = index_for(query);
-    let mut key = PageKey(Default::default());
-    for field in ["id", partition, sort] {
-        let value = match item.get(field) {
+impl ShardKey<'_> {
+    /// Where DynamoDB resumes after `id` (whose sort value is `sort`) in this shard.
+    fn after(&self, sort: &KeyAttr, id: &str) -> Item {
+        Item::from([
+            ("id".to_owned(), s(id)),
+            (self.partition.to_owned(), s(&self.value)),
+            (self.sort.to_owned(), key_value(sort)),
+        ])
+    }
+
+    fn listed(&self, item: &Item) -> Result<Listed, RepoError> {
+        let sort = match item.get(self.sort) {
             Some(AttributeValue::S(text)) => KeyAttr::S(text.clone()),
             Some(AttributeValue::N(text)) => KeyAttr::N(text.clone()),
-            _ => return Err(super::malformed(item, field)),
+            _ => return Err(super::malformed(item, self.sort)),
         };
-        key.0.insert(field.to_owned(), value);
+        Ok(Listed { id: get_s(item, "id")?.to_owned(), creator_id: get_s(item, "creatorId")?.to_owned(), sort })
     }
-    Ok(key)
 }
 
-pub(super) fn exclusive_start_key(key: &PageKey) -> Item {
-    key.0
-        .iter()
-        .map(|(field, value)| {
-            let value = match value {
-                KeyAttr::S(text) => s(text),
-                KeyAttr::N(text) => n(text),
-            };
-            (field.clone(), value)
-        })
-        .collect()
+impl DynamoMarkets {
+    /// Up to `wanted` index entries of one shard after `start`, in the query's order: one Query,
+    /// more only when a page of entries passes DynamoDB's 1 MB per call.
+    async fn read_shard(&self, key: ShardKey<'_>, start: Option<Item>, wanted: usize) -> Result<ShardRead, RepoError> {
+        let mut read = ShardRead::default();
+        let mut exclusive_start = start;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(&key.index)
+                .key_condition_expression("#pk = :pk")
+                .expression_attribute_names("#pk", key.partition)
+                .expression_attribute_values(":pk", s(&key.value))
+                .scan_index_forward(key.query.order == SortOrder::Asc)
+                .limit(i32::try_from(wanted - read.markets.len()).unwrap_or(i32::MAX))
+                .set_exclusive_start_key(exclusive_start.take())
+                .send()
+                .await
+                .map_err(store_error)?;
+            for item in output.items() {
+                read.markets.push(key.listed(item)?);
+            }
+            match output.last_evaluated_key {
+                Some(last) if read.markets.len() < wanted => exclusive_start = Some(last),
+                Some(_) => return Ok(read),
+                None => {
+                    read.exhausted = true;
+                    return Ok(read);
+                }
+            }
+        }
+    }
 }
 
 #[async_trait]
@@ -151,8 +208,20 @@ impl MarketRepository for DynamoMarkets {
     }
 
     #[tracing::instrument(skip_all, fields(count = ids.len()), err(Debug))]
-    async fn get_many(&self, ids: &[&str]) -> Result<Vec<Market>, RepoError> {
-        batch_get_by_id(&self.client, &self.table, ids).await?.iter().map(from_item).collect()
+    async fn get_many_with_creators(
+        &self,
+        ids: &[&str],
+        creator_ids: &[&str],
+    ) -> Result<(Vec<Market>, HashMap<String, UserProfile>), RepoError> {
+        let wanted = [(self.table.as_str(), ids), (self.tables.users.as_str(), creator_ids)];
+        let mut found = batch_get_by_ids(&self.client, &wanted).await?;
+        let markets = found.remove(&self.table).unwrap_or_default().iter().map(from_item).collect::<Result<_, _>>()?;
+        let mut creators = HashMap::new();
+        for item in found.remove(&self.tables.users).unwrap_or_default() {
+            let profile = super::users::from_item(&item)?;
+            creators.insert(profile.id.clone(), profile);
+        }
+        Ok((markets, creators))
     }
 
     #[tracing::instrument(skip_all, fields(id = %market.id), err(Debug))]
@@ -165,7 +234,7 @@ impl MarketRepository for DynamoMarkets {
     ) -> Result<(), RepoError> {
         let put_market = Put::builder()
             .table_name(&self.table)
-            .set_item(Some(to_item(market)))
+            .set_item(Some(to_item(market, self.tables.list_shards)))
             .condition_expression("attribute_not_exists(id)")
             .build()
             .map_err(|error| RepoError::Internal(error.into()))?;
@@ -200,8 +269,9 @@ impl MarketRepository for DynamoMarkets {
     async fn update(&self, market: &Market, job: &IndexJob) -> Result<(), RepoError> {
         // Only the editable fields: volume is moved by position transactions, never overwritten.
         let mut set = "SET #name = :name, nameKey = :nameKey, description = :description, #status = :status, \
-                       updatedAt = :updatedAt, version = :version"
+                       statusPk = :statusPk, updatedAt = :updatedAt, version = :version"
             .to_owned();
+        let (_, status_pk) = list_partitions(market, self.tables.list_shards);
         let mut update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(market_key(&market.id)))
@@ -212,6 +282,7 @@ impl MarketRepository for DynamoMarkets {
             .expression_attribute_values(":nameKey", s(name_key(&market.name)))
             .expression_attribute_values(":description", s(&market.description))
             .expression_attribute_values(":status", s(market.status.as_str()))
+            .expression_attribute_values(":statusPk", s(status_pk))
             .expression_attribute_values(":updatedAt", s(&market.updated_at))
             .expression_attribute_values(":version", n(market.version))
             .expression_attribute_values(":expected", n(market.version - 1));
@@ -240,40 +311,31 @@ impl MarketRepository for DynamoMarkets {
     }
 
     #[tracing::instrument(skip(self, start), err(Debug))]
-    async fn list(&self, query: &ListQuery, start: Option<&PageKey>, limit: usize) -> Result<Page<Market>, RepoError> {
-        let (index, partition, partition_value, _) = index_for(query);
-        // One item more than asked tells whether another page exists, so the last page has no cursor.
-        let wanted = limit + 1;
-        let mut items: Vec<Item> = Vec::with_capacity(wanted);
-        let mut exclusive_start = start.map(exclusive_start_key);
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(&index)
-                .key_condition_expression("#pk = :pk")
-                .expression_attribute_names("#pk", partition)
-                .expression_attribute_values(":pk", s(&partition_value))
-                .scan_index_forward(query.order == SortOrder::Asc)
-                .limit(i32::try_from(wanted - items.len()).unwrap_or(i32::MAX))
-                .set_exclusive_start_key(exclusive_start.take())
-                .send()
-                .await
-                .map_err(store_error)?;
-            items.extend(output.items.unwrap_or_default());
-            // A page can stop short of the limit (1 MB per call): keep reading until full or done.
-            match output.last_evaluated_key {
-                Some(key) if items.len() < wanted => exclusive_start = Some(key),
-                _ => break,
-            }
+    async fn list(
+        &self,
+        query: &ListQuery,
+        start: Option<&ListPosition>,
+        offset: usize,
+        limit: usize,
+    ) -> Result<ListPage, RepoError> {
+        let shards = self.tables.list_shards;
+        let from = start.cloned().unwrap_or_else(|| ListPosition::start(shards));
+        if from.0.len() != shards {
+            return Err(RepoError::InvalidPosition);
         }
-        let more = items.len() > limit;
-        items.truncate(limit);
-        let next = match items.last() {
-            Some(last) if more => Some(page_key(last, query)?),
-            _ => None,
-        };
-        Ok(Page { items: items.iter().map(from_item).collect::<Result<_, _>>()?, next })
+        // Every shard read far enough for the page to come wholly from it, plus one entry that
+        // tells whether more follow; all shards at once.
+        let wanted = offset + limit + 1;
+        let reads = from.0.iter().enumerate().map(|(shard, position)| async move {
+            let key = shard_key(query, shard);
+            let start = match position {
+                ShardPosition::Done => return Ok(None),
+                ShardPosition::Start => None,
+                ShardPosition::After(sort, id) => Some(key.after(sort, id)),
+            };
+            self.read_shard(key, start, wanted).await.map(Some)
+        });
+        let reads = futures::future::try_join_all(reads).await?;
+        Ok(merge(query.order, &from, reads, offset, limit))
     }
 }

@@ -6,7 +6,6 @@ mod outbox;
 mod positions;
 mod rate_limits;
 mod users;
-mod vectors;
 
 pub use idempotency::DynamoIdempotency;
 pub use markets::DynamoMarkets;
@@ -14,7 +13,6 @@ pub use outbox::DynamoOutbox;
 pub use positions::DynamoPositions;
 pub use rate_limits::DynamoRateCounter;
 pub use users::DynamoUsers;
-pub use vectors::DynamoVectors;
 
 use std::collections::HashMap;
 use std::error::Error;
@@ -24,21 +22,22 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 
-use super::RepoError;
+use super::{KeyAttr, PageKey, RepoError};
 use crate::error::BoxError;
 use crate::retry::Backoff;
 
 type Item = HashMap<String, AttributeValue>;
 
-/// The tables, by their deployed names (template.yaml passes them in the environment).
+/// The tables, by their deployed names (template.yaml passes them in the environment), and how
+/// many shards the markets' list partitions are spread over.
 #[derive(Debug, Clone)]
 pub struct Tables {
+    pub list_shards: usize,
     pub markets: String,
     pub positions: String,
     pub users: String,
     pub idempotency: String,
     pub outbox: String,
-    pub vectors: String,
     pub rate_limits: String,
 }
 
@@ -98,19 +97,23 @@ fn is_condition_failed<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bo
 }
 
 /// Throttling, server faults and network failures are `Unavailable` (503, retry later); anything
-/// else is a bug or a misconfiguration (500).
-fn store_error<E, R>(error: SdkError<E, R>) -> RepoError
+/// else is a bug or a misconfiguration (500). Any AWS SDK's error will do (S3 Vectors' too).
+pub(crate) fn store_error<E, R>(error: SdkError<E, R>) -> RepoError
 where
     E: ProvideErrorMetadata + Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
-    const TRANSIENT: [&str; 6] = [
+    const TRANSIENT: [&str; 9] = [
         "ProvisionedThroughputExceededException",
         "ThrottlingException",
         "RequestLimitExceeded",
         "InternalServerError",
         "ServiceUnavailable",
         "TransactionInProgressException",
+        // S3 Vectors' names for the same.
+        "TooManyRequestsException",
+        "ServiceUnavailableException",
+        "InternalServerException",
     ];
     if error_code(&error) == Some("TransactionConflictException") {
         return RepoError::TransactionConflict;
@@ -131,6 +134,18 @@ fn n(value: impl ToString) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
+fn key_value(value: &KeyAttr) -> AttributeValue {
+    match value {
+        KeyAttr::S(text) => s(text),
+        KeyAttr::N(text) => n(text),
+    }
+}
+
+/// A page key as DynamoDB's `ExclusiveStartKey`.
+fn exclusive_start_key(key: &PageKey) -> Item {
+    key.0.iter().map(|(field, value)| (field.clone(), key_value(value))).collect()
+}
+
 fn malformed(item: &Item, field: &str) -> RepoError {
     let id = item.get("id").and_then(|v| v.as_s().ok()).map_or("?", String::as_str);
     RepoError::Internal(format!("stored item {id} has a missing or malformed {field}").into())
@@ -147,21 +162,38 @@ fn get_n<'a>(item: &'a Item, field: &str) -> Result<&'a str, RepoError> {
 /// BatchGetItem's limit on keys per call.
 const BATCH_GET_LIMIT: usize = 100;
 
-/// The items of a table keyed by `id` whose ids are in `ids`: one BatchGetItem per 100 unique ids,
-/// and again for whatever DynamoDB left unprocessed (it may, under load).
+/// The items of a table keyed by `id` whose ids are in `ids` (see [`batch_get_by_ids`]).
 async fn batch_get_by_id(client: &Client, table: &str, ids: &[&str]) -> Result<Vec<Item>, RepoError> {
-    let mut unique: Vec<&str> = ids.to_vec();
-    unique.sort_unstable();
-    unique.dedup();
+    Ok(batch_get_by_ids(client, &[(table, ids)]).await?.remove(table).unwrap_or_default())
+}
+
+/// The items of several tables keyed by `id`, `(table, ids)` each, by table: one BatchGetItem for
+/// up to 100 unique keys across all the tables, and again for whatever DynamoDB left unprocessed
+/// (it may, under load).
+async fn batch_get_by_ids(
+    client: &Client,
+    wanted: &[(&str, &[&str])],
+) -> Result<HashMap<String, Vec<Item>>, RepoError> {
+    let mut keys: Vec<(&str, &str)> =
+        wanted.iter().flat_map(|(table, ids)| ids.iter().map(move |id| (*table, *id))).collect();
+    keys.sort_unstable();
+    keys.dedup();
     let backoff = Backoff::CONTENTION;
-    let mut found = Vec::with_capacity(unique.len());
-    for chunk in unique.chunks(BATCH_GET_LIMIT) {
-        let keys = chunk.iter().map(|id| Item::from([("id".to_owned(), s(*id))])).collect();
-        let request =
-            KeysAndAttributes::builder().set_keys(Some(keys)).build().map_err(|e| RepoError::Internal(e.into()))?;
-        let mut pending = Some(request);
+    let mut found: HashMap<String, Vec<Item>> = HashMap::new();
+    for chunk in keys.chunks(BATCH_GET_LIMIT) {
+        let mut by_table: HashMap<String, Vec<Item>> = HashMap::new();
+        for (table, id) in chunk {
+            by_table.entry((*table).to_owned()).or_default().push(Item::from([("id".to_owned(), s(*id))]));
+        }
+        let mut pending = by_table
+            .into_iter()
+            .map(|(table, keys)| {
+                let request = KeysAndAttributes::builder().set_keys(Some(keys)).build();
+                request.map(|request| (table, request)).map_err(|e| RepoError::Internal(e.into()))
+            })
+            .collect::<Result<HashMap<_, _>, _>>()?;
         let mut attempt = 0;
-        while let Some(request) = pending.take() {
+        while !pending.is_empty() {
             if attempt > 0 {
                 if attempt >= backoff.max_attempts {
                     return Err(RepoError::Unavailable("keys still unprocessed after retries".into()));
@@ -169,10 +201,12 @@ async fn batch_get_by_id(client: &Client, table: &str, ids: &[&str]) -> Result<V
                 tokio::time::sleep(backoff.delay(attempt)).await;
             }
             attempt += 1;
-            let output = client.batch_get_item().request_items(table, request).send().await.map_err(store_error)?;
-            found.extend(output.responses.and_then(|mut tables| tables.remove(table)).unwrap_or_default());
-            pending =
-                output.unprocessed_keys.and_then(|mut tables| tables.remove(table)).filter(|k| !k.keys.is_empty());
+            let output = client.batch_get_item().set_request_items(Some(pending)).send().await.map_err(store_error)?;
+            for (table, items) in output.responses.unwrap_or_default() {
+                found.entry(table).or_default().extend(items);
+            }
+            pending = output.unprocessed_keys.unwrap_or_default();
+            pending.retain(|_, request| !request.keys.is_empty());
         }
     }
     Ok(found)

@@ -5,8 +5,9 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
 
+use super::exclusive_start_key;
 use super::idempotency::put_record;
-use super::markets::{exclusive_start_key, from_item as market_from_item, market_key, read as read_market};
+use super::markets::{from_item as market_from_item, market_key, read as read_market};
 use super::{Cancelled, Item, Tables, cancellation, get_n, get_s, n, s, store_error};
 use crate::domain::{Amount, MarketStatus, Outcome, Position};
 use crate::repo::{IdempotencyRecord, Page, PageKey, PositionRepository, RepoError};

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 
-use super::{batch_get_by_id, get_s, is_condition_failed, s, store_error};
+use super::{Item, batch_get_by_id, get_s, is_condition_failed, s, store_error};
 use crate::domain::UserProfile;
 use crate::repo::{RepoError, UserRepository};
 
@@ -43,9 +43,13 @@ impl UserRepository for DynamoUsers {
     async fn get_many(&self, ids: &[&str]) -> Result<HashMap<String, UserProfile>, RepoError> {
         let mut profiles = HashMap::with_capacity(ids.len());
         for item in batch_get_by_id(&self.client, &self.table, ids).await? {
-            let profile = UserProfile { id: get_s(&item, "id")?.to_owned(), name: get_s(&item, "name")?.to_owned() };
+            let profile = from_item(&item)?;
             profiles.insert(profile.id.clone(), profile);
         }
         Ok(profiles)
     }
+}
+
+pub(super) fn from_item(item: &Item) -> Result<UserProfile, RepoError> {
+    Ok(UserProfile { id: get_s(item, "id")?.to_owned(), name: get_s(item, "name")?.to_owned() })
 }
