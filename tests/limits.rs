@@ -1,8 +1,7 @@
-//! Rate limiting on a shared DynamoDB counter, cache-aside with HTTP caching, and the logs and
-//! metrics every request leaves, over HTTP against the local stack.
+//! Rate limiting on a shared DynamoDB counter, and the logs and metrics every request leaves, over
+//! HTTP against the local stack.
 
 use std::collections::HashSet;
-use std::time::Duration;
 
 use api_tests::{JWT_SECRET, Reply, Stack, User};
 use reqwest::{Method, StatusCode};
@@ -100,29 +99,6 @@ async fn requests_are_served_when_the_limiter_table_is_gone() {
     };
     let warned = stack.logs_when(|logs| logs.iter().any(is_warning)).iter().any(is_warning);
     assert!(warned, "a warning is logged");
-}
-
-#[tokio::test]
-async fn a_repeated_get_is_served_from_the_cache_until_the_ttl() {
-    let stack = Stack::start_with(&["--env", "CACHE_TTL_SECONDS=2"]);
-    let alice = User::new(Role::User);
-    let market = stack.create_market(&alice, "Cached?").await;
-    let path = format!("/api/markets/{}", market["id"].as_str().unwrap());
-
-    let first = stack.get(&path).await;
-    let second = stack.get(&path).await;
-    assert_eq!(second.header("cache-control"), Some("max-age=2"));
-    assert_eq!(first.body["data"], second.body["data"]);
-    let miss = stack.request_log(first.header("x-request-id").unwrap());
-    let hit = stack.request_log(second.header("x-request-id").unwrap());
-    assert_eq!((miss["cache_hit"].as_str(), hit["cache_hit"].as_str()), (Some("Some(false)"), Some("Some(true)")));
-    assert_eq!(hit["dynamodb_calls"], 0, "{hit}");
-
-    let patched = stack.send_json(Method::PATCH, &path, &alice, json!({"name": "Changed"})).await;
-    assert_eq!(patched.status, StatusCode::OK);
-    // The PATCH ran in another function's instance: this one sees it once its entry expires.
-    tokio::time::sleep(Duration::from_millis(2100)).await;
-    assert_eq!(stack.get(&path).await.body["data"]["name"], "Changed");
 }
 
 #[tokio::test]

@@ -195,9 +195,6 @@ impl SdkTimeouts {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Settings {
     pub rate_limit: RateLimit,
-    /// How long a warm instance may serve a market from its cache; another instance's write is
-    /// visible after at most this long.
-    pub cache_ttl: Duration,
     /// The outbox sweeper sends only jobs older than this (their publisher is done by then).
     pub sweep_grace: Duration,
     pub sdk_timeouts: SdkTimeouts,
@@ -207,10 +204,50 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             rate_limit: RateLimit { limit: 100, window_seconds: 60 },
-            cache_ttl: Duration::from_secs(5),
             sweep_grace: crate::jobs::DEFAULT_SWEEP_GRACE,
             sdk_timeouts: SdkTimeouts::default(),
         }
+    }
+}
+
+/// The shared cache of markets (see [`crate::cache`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheSettings {
+    /// `redis://host:port` or `rediss://host:port` (TLS); none: no cache, every read goes to DynamoDB.
+    pub endpoint: Option<String>,
+    /// The longest one cache call may take before the request goes to DynamoDB instead.
+    pub timeout: Duration,
+    /// How long an entry or a tombstone lives. Entries are never stale while the cache takes
+    /// writes' refreshes; this bounds how long one may be if a refresh is lost.
+    pub ttl: Duration,
+}
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        Self { endpoint: None, timeout: Duration::from_millis(50), ttl: Duration::from_secs(60) }
+    }
+}
+
+impl CacheSettings {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let defaults = Self::default();
+        Ok(Self {
+            endpoint: optional("CACHE_ENDPOINT"),
+            timeout: Duration::from_millis(number("CACHE_TIMEOUT_MS", defaults.timeout.as_millis() as u64)?.max(1)),
+            ttl: Duration::from_secs(number("CACHE_TTL_SECONDS", defaults.ttl.as_secs())?.max(1)),
+        })
+    }
+}
+
+/// An optional numeric setting.
+fn number(name: &'static str, default: u64) -> Result<u64, ConfigError> {
+    parse_number(name, optional(name), default)
+}
+
+fn parse_number(name: &'static str, value: Option<String>, default: u64) -> Result<u64, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(text) => text.parse().map_err(|_| ConfigError::Invalid(name)),
     }
 }
 
@@ -222,7 +259,6 @@ impl Settings {
                 limit: number("RATE_LIMIT_PER_MINUTE", defaults.rate_limit.limit)?,
                 window_seconds: number("RATE_LIMIT_WINDOW_SECONDS", defaults.rate_limit.window_seconds)?.max(1),
             },
-            cache_ttl: Duration::from_secs(number("CACHE_TTL_SECONDS", defaults.cache_ttl.as_secs())?),
             sweep_grace: Duration::from_secs(number("OUTBOX_GRACE_SECONDS", defaults.sweep_grace.as_secs())?),
             sdk_timeouts: SdkTimeouts {
                 scale: u32::try_from(number("SDK_TIMEOUT_SCALE", 1)?)
@@ -244,6 +280,7 @@ pub struct Config {
     pub vector_index_arn: String,
     pub embedder: EmbedderKind,
     pub settings: Settings,
+    pub cache: CacheSettings,
 }
 
 impl Config {
@@ -261,6 +298,7 @@ impl Config {
             vector_index_arn: required("VECTOR_INDEX_ARN")?,
             embedder,
             settings: Settings::from_env()?,
+            cache: CacheSettings::from_env()?,
         })
     }
 }
@@ -284,18 +322,6 @@ impl Tables {
             outbox: required("OUTBOX_TABLE")?,
             rate_limits: required("RATE_LIMIT_TABLE")?,
         })
-    }
-}
-
-/// A whole number setting, `default` when unset.
-fn number(name: &'static str, default: u64) -> Result<u64, ConfigError> {
-    parse_number(name, optional(name), default)
-}
-
-fn parse_number(name: &'static str, value: Option<String>, default: u64) -> Result<u64, ConfigError> {
-    match value {
-        None => Ok(default),
-        Some(text) => text.parse().map_err(|_| ConfigError::Invalid(name)),
     }
 }
 

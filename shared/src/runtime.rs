@@ -13,6 +13,7 @@ use lambda_http::{Body, Request, RequestExt as _, Response, service_fn};
 use tracing::Instrument;
 
 use crate::auth::{Authenticator, Caller, JwksKeys};
+use crate::cache::{MarketCache, NoCache, RedisCache};
 use crate::config::{
     AuthSettings, Config, EmbedderKind, SdkTimeouts, Settings, TokenKeys, checked_secret, is_loopback_url,
 };
@@ -28,7 +29,7 @@ use crate::repo::dynamodb::{
 };
 use crate::routes::{check_route, is_cors_preflight};
 use crate::search::{BedrockEmbedder, Embedder, HashingEmbedder, S3VectorIndex};
-use crate::service::{Dependencies, MarketService, PositionService, Quota, RateLimiter, SearchService, market_cache};
+use crate::service::{Dependencies, MarketService, PositionService, Quota, RateLimiter, SearchService};
 
 /// What every market route shares, built once per cold start and reused by every invocation.
 pub struct AppState {
@@ -39,8 +40,6 @@ pub struct AppState {
     pub positions: PositionService,
     pub search: SearchService,
     pub limiter: RateLimiter,
-    /// How long a GET response may be reused (`Cache-Control: max-age`), the cache's TTL.
-    pub cache_ttl: Duration,
 }
 
 impl AppState {
@@ -50,15 +49,13 @@ impl AppState {
         dependencies: &Dependencies,
         settings: Settings,
     ) -> Self {
-        let cache = market_cache(settings.cache_ttl);
         Self {
             auth,
             cursors,
-            markets: MarketService::new(dependencies, cache.clone()),
-            positions: PositionService::new(dependencies, cache),
+            markets: MarketService::new(dependencies),
+            positions: PositionService::new(dependencies),
             search: SearchService::new(dependencies),
             limiter: RateLimiter::new(dependencies.rate_counter.clone(), settings.rate_limit),
-            cache_ttl: settings.cache_ttl,
         }
     }
 
@@ -78,7 +75,7 @@ impl AppState {
             Some(arn) => Some(CursorCodec::new(&read_secret(&secrets, "CURSOR_SECRET_ARN", arn).await?)),
             None => None,
         };
-        Ok(Self::new(authenticator, cursors, &aws_dependencies(&config).await, config.settings))
+        Ok(Self::new(authenticator, cursors, &aws_dependencies(&config).await?, config.settings))
     }
 
     /// The cursor codec of a function that pages.
@@ -115,8 +112,8 @@ async fn aws_config(timeouts: &SdkTimeouts) -> aws_config::SdkConfig {
         .await
 }
 
-/// The AWS implementation of every dependency, clients built once.
-pub async fn aws_dependencies(config: &Config) -> Dependencies {
+/// The AWS implementation of every dependency, clients built and the cache connected once.
+pub async fn aws_dependencies(config: &Config) -> Result<Dependencies, BoxError> {
     let timeouts = config.settings.sdk_timeouts;
     let aws = aws_config(&timeouts).await;
     let embedder: Arc<dyn Embedder> = match &config.embedder {
@@ -127,19 +124,28 @@ pub async fn aws_dependencies(config: &Config) -> Dependencies {
         }
     };
     let queue = SqsJobQueue::new(aws_sdk_sqs::Client::new(&aws), config.index_queue_url.clone());
-    Dependencies {
+    let cache: Arc<dyn MarketCache> = match &config.cache.endpoint {
+        Some(endpoint) => Arc::new(
+            RedisCache::connect(endpoint, &config.cache)
+                .await
+                .map_err(|e| format!("CACHE_ENDPOINT is not usable: {e}"))?,
+        ),
+        None => Arc::new(NoCache),
+    };
+    Ok(Dependencies {
         queue: Arc::new(queue),
         embedder,
+        cache,
         vectors: Arc::new(S3VectorIndex::new(
             crate::observability::s3vectors_client(&aws),
             config.vector_index_arn.clone(),
         )),
         ..dynamodb_dependencies(crate::observability::dynamodb_client(&aws), config.tables.clone(), &timeouts)
-    }
+    })
 }
 
-/// The DynamoDB implementations, with the local embedder, and a queue and a vector index that are
-/// never reached (for tools that only read and write tables). The rate counter gets
+/// The DynamoDB implementations, with the local embedder, a queue and a vector index that are never
+/// reached, and no cache (for tools that only read and write tables). The rate counter gets
 /// `timeouts.rate_counter()`.
 pub fn dynamodb_dependencies(
     client: aws_sdk_dynamodb::Client,
@@ -156,6 +162,7 @@ pub fn dynamodb_dependencies(
         embedder: Arc::new(HashingEmbedder),
         vectors: Arc::new(crate::repo::memory::InMemoryStore::default()),
         rate_counter: Arc::new(DynamoRateCounter::new(client, tables.rate_limits, timeouts.rate_counter())),
+        cache: Arc::new(NoCache),
     }
 }
 
@@ -168,7 +175,7 @@ fn deadline(context: &lambda_runtime::Context) -> Instant {
 /// Runs the index worker: SQS batches in, partial batch failures out.
 pub async fn serve_index_worker() -> Result<(), lambda_runtime::Error> {
     crate::observability::init_logging();
-    let dependencies = aws_dependencies(&Config::from_env()?).await;
+    let dependencies = aws_dependencies(&Config::from_env()?).await?;
     let indexer = &Indexer::new(dependencies.markets, dependencies.embedder, dependencies.vectors);
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: lambda_runtime::LambdaEvent<aws_lambda_events::event::sqs::SqsEvent>| async move {
@@ -188,7 +195,7 @@ pub async fn serve_outbox_sweeper() -> Result<(), lambda_runtime::Error> {
     crate::observability::init_logging();
     let config = Config::from_env()?;
     let sweep_grace = config.settings.sweep_grace;
-    let dependencies = aws_dependencies(&config).await;
+    let dependencies = aws_dependencies(&config).await?;
     let publisher = &JobPublisher::new(dependencies.queue, dependencies.outbox);
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: lambda_runtime::LambdaEvent<serde_json::Value>| async move {
@@ -331,7 +338,7 @@ async fn respond(
             dynamodb_calls = facts.dynamodb_ops.len(),
             dynamodb_ops = %facts.dynamodb_ops.join(","),
             vector_ops = %facts.vector_ops.join(","),
-            cache_hit = ?facts.cache_hit,
+            cache_hit = facts.cache_hit,
             "request"
         );
         emit_request_metrics(&RequestMetrics {

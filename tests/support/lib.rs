@@ -41,7 +41,8 @@ impl Stack {
     }
 
     /// A stack started with more `dev/local.py serve` arguments (`--env K=V`, `--param K=V`,
-    /// `--secret K=V`, `--schedule-seconds N`); a later `--secret JwtSecret=...` wins.
+    /// `--secret K=V`, `--schedule-seconds N`, `--no-cache`, `--cache-endpoint URL`); a later
+    /// `--secret JwtSecret=...` wins.
     pub fn start_with(extra_args: &[&str]) -> Stack {
         Self::start_with_prefix(&format!("t{}", ulid::Ulid::new().to_string().to_lowercase()), extra_args)
     }
@@ -74,9 +75,10 @@ impl Stack {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         // Unless a test sets its own: a rate limit tests never reach (they send many requests as one
-        // user), no cache (they read their own writes, which run in other functions' instances),
-        // and SDK timeouts for moto on a loaded machine, not for DynamoDB.
-        command.args(["--env", "RATE_LIMIT_PER_MINUTE=1000000", "--env", "CACHE_TTL_SECONDS=0"]);
+        // user). The shared cache is on (a redis-server of the stack's own), as locally by default,
+        // with a timeout a loaded 2-core machine keeps (a timed-out fill makes a hit a miss); and SDK
+        // timeouts for moto on a loaded machine, not for DynamoDB.
+        command.args(["--env", "RATE_LIMIT_PER_MINUTE=1000000", "--env", "CACHE_TIMEOUT_MS=1000"]);
         command.args(["--env", "SDK_TIMEOUT_SCALE=10"]).args(extra_args);
         let mut process = command.spawn().expect("start dev/local.py");
         let stdin = process.stdin.take().expect("piped stdin");
@@ -349,5 +351,54 @@ impl Reply {
         assert!(self.body["error"].as_str().is_some_and(|e| !e.is_empty()), "{}", self.body);
         assert_eq!(self.body["requestId"].as_str(), self.header("x-request-id"), "{}", self.body);
         self.body["code"].as_str().expect("code")
+    }
+}
+
+/// A Redis-compatible server of a test's own (the redis-server dev/bootstrap installs), which the
+/// test can stop and start again on the same port.
+pub struct CacheServer {
+    pub endpoint: String,
+    port: u16,
+    process: Option<Child>,
+}
+
+impl CacheServer {
+    pub fn start() -> CacheServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("bound").port();
+        let mut server = CacheServer { endpoint: format!("redis://127.0.0.1:{port}"), port, process: None };
+        server.restart();
+        server
+    }
+
+    /// Starts the server again (empty) after [`CacheServer::stop`].
+    pub fn restart(&mut self) {
+        let binary = repo_root().join("dev/.venv/bin/redis-server");
+        assert!(binary.exists(), "{} is missing: run the tests with dev/test", binary.display());
+        let process = Command::new(binary)
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start redis-server");
+        self.process = Some(process);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "redis-server did not start on port {}", self.port);
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// Kills the server, as a crash would.
+    pub fn stop(&mut self) {
+        if let Some(mut process) = self.process.take() {
+            let _ = process.kill();
+            let _ = process.wait();
+        }
+    }
+}
+
+impl Drop for CacheServer {
+    fn drop(&mut self) {
+        self.stop();
     }
 }

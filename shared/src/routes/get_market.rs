@@ -2,23 +2,25 @@
 
 use lambda_http::Request;
 use lambda_http::http::StatusCode;
+use serde_json::value::RawValue;
 
-use super::market_response;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::http::{ApiResponse, etag_for, if_none_match_hits, path_id};
 use crate::runtime::AppState;
 
+/// Clients may store the answer but must revalidate it (a 304 is cheap): a write can come at any
+/// moment, and the contract allows no stale window.
+const CACHE_CONTROL: &str = "no-cache";
+
 pub async fn get_market(state: &AppState, _caller: Caller, request: Request) -> Result<ApiResponse, ApiError> {
-    let cached = state.markets.get_with_creator(&path_id(&request)?).await?;
-    let (market, creator) = cached.as_ref();
-    // Clients and CDNs may reuse the answer as long as this instance's cache may.
-    let cache_control = format!("max-age={}", state.cache_ttl.as_secs());
+    let market = state.markets.get_view(&path_id(&request)?).await?;
     let etag = etag_for(market.version);
     if if_none_match_hits(&request, &etag) {
         return Ok(ApiResponse::empty(StatusCode::NOT_MODIFIED)
             .text_header("etag", &etag)
-            .text_header("cache-control", &cache_control));
+            .text_header("cache-control", CACHE_CONTROL));
     }
-    Ok(market_response(StatusCode::OK, market, creator.as_ref()).text_header("cache-control", &cache_control))
+    let data = RawValue::from_string(market.view).map_err(ApiError::internal)?;
+    Ok(ApiResponse::data(StatusCode::OK, data).text_header("etag", &etag).text_header("cache-control", CACHE_CONTROL))
 }

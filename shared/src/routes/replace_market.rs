@@ -15,7 +15,6 @@ pub async fn replace_market(state: &AppState, caller: Caller, request: Request) 
     let editor = caller.require(Permission::Write)?;
     let (id, precondition) = (path_id(&request)?, if_match(&request)?);
     let input = MarketReplacement::from_json(json_body(&request)?)?;
-    let market = state.markets.replace(editor, &id, input, precondition).await?;
-    let creator = state.markets.creator_after_write(&market).await;
+    let (market, creator) = state.markets.replace(editor, &id, input, precondition).await?;
     Ok(market_response(StatusCode::OK, &market, creator.as_ref()))
 }

@@ -112,7 +112,7 @@ async fn health_needs_nothing() {
 }
 
 #[tokio::test]
-async fn a_cached_market_is_served_without_the_store_until_this_instance_changes_it() {
+async fn a_cached_market_is_served_from_the_cache_and_shows_every_write() {
     let state = state();
     let created = call(&state, create_market, &event("create-market")).await;
     let id = created.body_json()["data"]["id"].as_str().unwrap().to_owned();
@@ -120,17 +120,23 @@ async fn a_cached_market_is_served_without_the_store_until_this_instance_changes
     let (first, facts) =
         crate::observability::record_facts(call(&state, get_market, &with_id(event("get-market"), &id))).await;
     assert_eq!((first.status(), facts.cache_hit), (StatusCode::OK, Some(false)));
-    assert_eq!(first.header_value("cache-control"), Some("max-age=5"));
-    let (_, facts) =
+    assert_eq!(first.header_value("cache-control"), Some("no-cache"));
+    let (second, facts) =
         crate::observability::record_facts(call(&state, get_market, &with_id(event("get-market"), &id))).await;
-    assert_eq!(facts.cache_hit, Some(true));
+    assert_eq!((second.body_json(), facts.cache_hit), (first.body_json(), Some(true)));
+    let mut revalidate = with_id(event("get-market"), &id);
+    revalidate["headers"]["if-none-match"] = "\"v1\"".into();
+    let (not_modified, facts) = crate::observability::record_facts(call(&state, get_market, &revalidate)).await;
+    assert_eq!((not_modified.status(), facts.cache_hit), (StatusCode::NOT_MODIFIED, Some(true)));
 
     let mut rename = with_id(event("update-market"), &id);
     rename["body"] = r#"{"name": "Renamed"}"#.into();
     assert_eq!(call(&state, update_market, &rename).await.status(), StatusCode::OK);
     let (after, facts) =
         crate::observability::record_facts(call(&state, get_market, &with_id(event("get-market"), &id))).await;
-    assert_eq!((after.body_json()["data"]["name"].as_str(), facts.cache_hit), (Some("Renamed"), Some(false)));
+    // The PATCH updated the shared entry after its commit: the next read is a hit, and current.
+    assert_eq!((after.body_json()["data"]["name"].as_str(), facts.cache_hit), (Some("Renamed"), Some(true)));
+    assert_eq!(after.header_value("etag"), Some("\"v2\""));
 }
 
 #[tokio::test]

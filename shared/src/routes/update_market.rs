@@ -15,7 +15,6 @@ pub async fn update_market(state: &AppState, caller: Caller, request: Request) -
     let editor = caller.require(Permission::Write)?;
     let (id, precondition) = (path_id(&request)?, if_match(&request)?);
     let patch = MarketPatch::from_json(json_body(&request)?)?;
-    let market = state.markets.patch(editor, &id, patch, precondition).await?;
-    let creator = state.markets.creator_after_write(&market).await;
+    let (market, creator) = state.markets.patch(editor, &id, patch, precondition).await?;
     Ok(market_response(StatusCode::OK, &market, creator.as_ref()))
 }

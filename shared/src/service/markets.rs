@@ -6,12 +6,14 @@ use std::sync::Arc;
 use super::idempotency::Replays;
 use super::{Dependencies, IdempotentRequest, Written};
 use crate::auth::{Permission, Principal};
+use crate::cache::{CachedMarket, Lookup, MarketCache, Refresh, refresh_after_commit};
 use crate::domain::{
     Amount, Market, MarketPatch, MarketReplacement, MarketStatus, NewMarket, Position, UserProfile, new_id, now,
 };
-use crate::error::ApiError;
+use crate::error::{ApiError, error_chain};
 use crate::http::If;
 use crate::jobs::{IndexJob, JobOp, JobPublisher};
+use crate::observability::note_cache;
 use crate::repo::{ListPosition, ListQuery, MarketRepository, RepoError, UserRepository};
 use crate::retry::{Backoff, retry};
 
@@ -28,24 +30,12 @@ pub struct MarketPage {
     pub next: Option<ListPosition>,
 }
 
-/// Markets with their creators, as recently read by this instance (cache-aside, bounded by a TTL).
-pub type MarketCache = moka::sync::Cache<String, Arc<(Market, Option<UserProfile>)>>;
-
-/// A cache whose entries live `ttl`; a zero TTL caches nothing.
-pub fn market_cache(ttl: std::time::Duration) -> MarketCache {
-    let capacity = if ttl.is_zero() { 0 } else { 10_000 };
-    moka::sync::Cache::builder()
-        .max_capacity(capacity)
-        .time_to_live(ttl.max(std::time::Duration::from_millis(1)))
-        .build()
-}
-
 pub struct MarketService {
     markets: Arc<dyn MarketRepository>,
     users: Arc<dyn UserRepository>,
     replays: Replays,
     jobs: JobPublisher,
-    cache: MarketCache,
+    cache: Arc<dyn MarketCache>,
 }
 
 /// The profile of a user, stored the first time they write.
@@ -56,28 +46,50 @@ pub(super) async fn remember(users: &dyn UserRepository, principal: &Principal) 
 }
 
 impl MarketService {
-    pub fn new(dependencies: &Dependencies, cache: MarketCache) -> Self {
+    pub fn new(dependencies: &Dependencies) -> Self {
         Self {
             markets: dependencies.markets.clone(),
             users: dependencies.users.clone(),
             replays: Replays::new(dependencies.idempotency.clone()),
             jobs: JobPublisher::new(dependencies.queue.clone(), dependencies.outbox.clone()),
-            cache,
+            cache: dependencies.cache.clone(),
         }
     }
 
-    /// A market and its creator, from this instance's cache when it holds them (no DynamoDB call).
-    pub async fn get_with_creator(&self, id: &str) -> Result<Arc<(Market, Option<UserProfile>)>, ApiError> {
-        if let Some(cached) = self.cache.get(id) {
-            crate::observability::note_cache(true);
-            return Ok(cached);
-        }
-        crate::observability::note_cache(false);
+    /// A market as GET shows it: from the shared cache when it holds it (no DynamoDB call), else
+    /// read strongly consistently and filled into the cache under the lease the miss gave. A
+    /// cache that fails or is slow is a miss.
+    pub async fn get_view(&self, id: &str) -> Result<CachedMarket, ApiError> {
+        let lease = match self.cache.lookup(id).await {
+            Ok(Lookup::Hit(market)) => {
+                note_cache(true);
+                return Ok(market);
+            }
+            Ok(Lookup::Deleted) => {
+                note_cache(true);
+                return Err(not_found(id));
+            }
+            Ok(Lookup::Miss(lease)) => {
+                if lease.is_some() {
+                    note_cache(false);
+                }
+                lease
+            }
+            Err(error) => {
+                note_cache(false);
+                tracing::warn!(market = id, error = %error_chain(&error), "cache lookup failed; reading DynamoDB");
+                None
+            }
+        };
         let market = self.get(id).await?;
         let creator = self.creators(std::slice::from_ref(&market)).await?.remove(&market.creator_id);
-        let entry = Arc::new((market, creator));
-        self.cache.insert(id.to_owned(), entry.clone());
-        Ok(entry)
+        let view = CachedMarket::render(&market, creator.as_ref());
+        if let Some(lease) = lease
+            && let Err(error) = self.cache.fill(id, &lease, &view).await
+        {
+            tracing::warn!(market = id, error = %error_chain(&error), "cache fill failed");
+        }
+        Ok(view)
     }
 
     /// A new market, and its creator's first position with it when one is given (one transaction).
@@ -135,13 +147,14 @@ impl MarketService {
         }
     }
 
+    /// A market read strongly consistently from DynamoDB (never from the cache: writes start here).
     pub async fn get(&self, id: &str) -> Result<Market, ApiError> {
-        self.markets.get(id).await?.ok_or_else(|| ApiError::NotFound(format!("market {id} not found")))
+        self.markets.get(id).await?.ok_or_else(|| not_found(id))
     }
 
     /// The creator of a market just written, for the response: a failed read only leaves it out
     /// (the write happened; failing the request would invite a duplicate retry).
-    pub async fn creator_after_write(&self, market: &Market) -> Option<UserProfile> {
+    async fn creator_after_write(&self, market: &Market) -> Option<UserProfile> {
         match self.creators(std::slice::from_ref(market)).await {
             Ok(mut creators) => creators.remove(&market.creator_id),
             Err(error) => {
@@ -190,7 +203,7 @@ impl MarketService {
         id: &str,
         input: MarketReplacement,
         precondition: If,
-    ) -> Result<Market, ApiError> {
+    ) -> Result<(Market, Option<UserProfile>), ApiError> {
         let patch = MarketPatch {
             name: Some(input.name),
             description: Some(input.description),
@@ -200,9 +213,27 @@ impl MarketService {
         self.patch(editor, id, patch, precondition).await
     }
 
-    /// PATCH: the given fields changed, the rest kept.
+    /// PATCH: the given fields changed, the rest kept; the market and its creator, which the
+    /// shared cache shows too before this returns.
     #[tracing::instrument(skip(self, editor, patch), fields(editor = %editor.user_id))]
     pub async fn patch(
+        &self,
+        editor: &Principal,
+        id: &str,
+        patch: MarketPatch,
+        precondition: If,
+    ) -> Result<(Market, Option<UserProfile>), ApiError> {
+        let market = self.edit(editor, id, patch, precondition).await?;
+        let creator = self.creator_after_write(&market).await;
+        let view = CachedMarket::render(&market, creator.as_ref());
+        // Without its creator the view is not what GET shows: let the next reader fill it instead.
+        let refresh = if creator.is_some() { Refresh::Update(&view) } else { Refresh::Invalidate };
+        refresh_after_commit(self.cache.as_ref(), id, refresh).await;
+        Ok((market, creator))
+    }
+
+    /// The edit itself: the market after it, committed (or unchanged when it changes nothing).
+    async fn edit(
         &self,
         editor: &Principal,
         id: &str,
@@ -219,7 +250,6 @@ impl MarketService {
             let job = IndexJob::new(&changed.id, changed.version, JobOp::Upsert);
             match self.markets.update(&changed, &job).await {
                 Ok(()) => {
-                    self.cache.invalidate(id);
                     self.jobs.publish(&[job]).await;
                     return Ok(changed);
                 }
@@ -241,13 +271,17 @@ impl MarketService {
         let job = IndexJob::new(id, expected.unwrap_or_default(), JobOp::Delete);
         self.markets.delete(id, expected, &job).await.map_err(|error| match error {
             RepoError::VersionConflict => ApiError::PreconditionFailed,
-            RepoError::NotFound => ApiError::NotFound(format!("market {id} not found")),
+            RepoError::NotFound => not_found(id),
             other => other.into(),
         })?;
-        self.cache.invalidate(id);
+        refresh_after_commit(self.cache.as_ref(), id, Refresh::Tombstone).await;
         self.jobs.publish(&[job]).await;
         Ok(())
     }
+}
+
+pub(super) fn not_found(id: &str) -> ApiError {
+    ApiError::NotFound(format!("market {id} not found"))
 }
 
 /// The market after `patch`, or `None` when the patch changes nothing; enforces who may edit,
@@ -305,7 +339,7 @@ mod tests {
     }
 
     fn service() -> MarketService {
-        MarketService::new(&Dependencies::in_memory(), market_cache(std::time::Duration::from_secs(60)))
+        MarketService::new(&Dependencies::in_memory())
     }
 
     fn new_market(name: &str) -> NewMarket {
@@ -372,7 +406,8 @@ mod tests {
         let rename = MarketPatch { name: Some("Snow?".into()), ..Default::default() };
 
         assert!(matches!(service.patch(&bob, &market.id, rename.clone(), If::Any).await, Err(ApiError::Forbidden(_))));
-        let renamed = service.patch(&principal("mod", Role::Moderator), &market.id, rename, If::Any).await.unwrap();
+        let (renamed, _) =
+            service.patch(&principal("mod", Role::Moderator), &market.id, rename, If::Any).await.unwrap();
         assert_eq!((renamed.name.as_str(), renamed.version), ("Snow?", 2));
 
         let resolve = status_patch(MarketStatus::Resolved);
@@ -380,7 +415,7 @@ mod tests {
             service.patch(&alice, &market.id, resolve.clone(), If::Any).await,
             Err(ApiError::Forbidden(_))
         ));
-        let resolved = service.patch(&principal("root", Role::Admin), &market.id, resolve, If::Any).await.unwrap();
+        let (resolved, _) = service.patch(&principal("root", Role::Admin), &market.id, resolve, If::Any).await.unwrap();
         assert_eq!(resolved.status, MarketStatus::Resolved);
         let reopen = service
             .patch(&principal("root", Role::Admin), &market.id, status_patch(MarketStatus::Active), If::Any)
@@ -400,8 +435,8 @@ mod tests {
                 Err(ApiError::PreconditionFailed)
             ));
         }
-        assert_eq!(service.patch(&alice, &market.id, close.clone(), If::Version(1)).await.unwrap().version, 2);
-        assert_eq!(service.patch(&alice, &market.id, close, If::Version(2)).await.unwrap().version, 2);
+        assert_eq!(service.patch(&alice, &market.id, close.clone(), If::Version(1)).await.unwrap().0.version, 2);
+        assert_eq!(service.patch(&alice, &market.id, close, If::Version(2)).await.unwrap().0.version, 2);
     }
 
     #[tokio::test]

@@ -7,19 +7,20 @@ mod rate_limit;
 mod search;
 
 pub use idempotency::{IdempotentRequest, StoredResponse, Written};
-pub use markets::{Creators, MarketCache, MarketPage, MarketService, market_cache};
+pub use markets::{Creators, MarketPage, MarketService};
 pub use positions::PositionService;
 pub use rate_limit::{Quota, RateLimit, RateLimiter};
 pub use search::SearchService;
 
 use std::sync::Arc;
 
+use crate::cache::MarketCache;
 use crate::jobs::{JobQueue, Outbox};
 use crate::repo::{IdempotencyRepository, MarketRepository, PositionRepository, RateCounter, UserRepository};
 use crate::search::{Embedder, VectorIndex};
 
 /// Everything the services stand on, behind traits: the repositories, the job queue, the
-/// embedder and the vector index.
+/// embedder, the vector index and the shared cache of markets.
 #[derive(Clone)]
 pub struct Dependencies {
     pub markets: Arc<dyn MarketRepository>,
@@ -31,6 +32,7 @@ pub struct Dependencies {
     pub embedder: Arc<dyn Embedder>,
     pub vectors: Arc<dyn VectorIndex>,
     pub rate_counter: Arc<dyn RateCounter>,
+    pub cache: Arc<dyn MarketCache>,
 }
 
 impl Dependencies {
@@ -47,6 +49,7 @@ impl Dependencies {
             embedder: Arc::new(crate::search::HashingEmbedder),
             vectors: store.clone(),
             rate_counter: store,
+            cache: Arc::new(crate::cache::InMemoryCache::default()),
         }
     }
 }

@@ -4,9 +4,10 @@
 use std::sync::Arc;
 
 use super::idempotency::Replays;
-use super::markets::{MarketCache, remember};
+use super::markets::{not_found, remember};
 use super::{Dependencies, IdempotentRequest, Written};
 use crate::auth::Principal;
+use crate::cache::{MarketCache, Refresh, refresh_after_commit};
 use crate::domain::{Position, PositionInput, new_id, now};
 use crate::error::ApiError;
 use crate::http::If;
@@ -18,17 +19,17 @@ pub struct PositionService {
     positions: Arc<dyn PositionRepository>,
     users: Arc<dyn UserRepository>,
     replays: Replays,
-    cache: MarketCache,
+    cache: Arc<dyn MarketCache>,
 }
 
 impl PositionService {
-    pub fn new(dependencies: &Dependencies, cache: MarketCache) -> Self {
+    pub fn new(dependencies: &Dependencies) -> Self {
         Self {
             markets: dependencies.markets.clone(),
             positions: dependencies.positions.clone(),
             users: dependencies.users.clone(),
             replays: Replays::new(dependencies.idempotency.clone()),
-            cache,
+            cache: dependencies.cache.clone(),
         }
     }
 
@@ -63,10 +64,11 @@ impl PositionService {
         let write = || self.positions.add(&position, expected, record.as_ref());
         match retry(Backoff::CONTENTION, None, |e| matches!(e, RepoError::TransactionConflict), write).await {
             Ok(_) => {
-                self.cache.invalidate(market_id);
+                // The market's new version is not known here (positions add to it in DynamoDB).
+                refresh_after_commit(self.cache.as_ref(), market_id, Refresh::Invalidate).await;
                 Ok(Written::New(position))
             }
-            Err(RepoError::NotFound) => Err(ApiError::NotFound(format!("market {market_id} not found"))),
+            Err(RepoError::NotFound) => Err(not_found(market_id)),
             Err(RepoError::VersionConflict) => Err(ApiError::PreconditionFailed),
             Err(RepoError::IdempotencyKeyUsed) => {
                 let request = idempotency.as_ref().expect("only a keyed write has a record");
@@ -84,7 +86,7 @@ impl PositionService {
         limit: usize,
     ) -> Result<Page<Position>, ApiError> {
         if self.markets.get(market_id).await?.is_none() {
-            return Err(ApiError::NotFound(format!("market {market_id} not found")));
+            return Err(not_found(market_id));
         }
         Ok(self.positions.list(market_id, start, limit).await?)
     }
@@ -108,9 +110,7 @@ mod tests {
     #[tokio::test]
     async fn positions_move_volume_exactly_and_only_on_active_markets() {
         let dependencies = Dependencies::in_memory();
-        let cache = crate::service::market_cache(std::time::Duration::from_secs(60));
-        let (markets, positions) =
-            (MarketService::new(&dependencies, cache.clone()), PositionService::new(&dependencies, cache));
+        let (markets, positions) = (MarketService::new(&dependencies), PositionService::new(&dependencies));
         let new_market = NewMarket {
             name: "Rain?".into(),
             description: String::new(),

@@ -1,0 +1,155 @@
+//! The cache's rules (on the in-memory twin) and the services' use of them.
+
+use std::sync::Arc;
+
+use super::*;
+use crate::auth::{Principal, Role};
+use crate::domain::{Amount, MarketPatch, NewMarket, Outcome, PositionInput};
+use crate::error::ApiError;
+use crate::http::If;
+use crate::service::{Dependencies, MarketService, PositionService, Written};
+
+fn version(version: u64) -> CachedMarket {
+    CachedMarket { version, view: format!("{{\"version\":{version}}}") }
+}
+
+async fn lease(cache: &dyn MarketCache, id: &str) -> Lease {
+    match cache.lookup(id).await.unwrap() {
+        Lookup::Miss(Some(lease)) => lease,
+        other => panic!("expected a miss with a lease, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_fill_under_a_lease_is_a_hit_and_readers_of_one_miss_share_the_lease() {
+    let cache = InMemoryCache::default();
+    let first = lease(&cache, "m").await;
+    assert_eq!(lease(&cache, "m").await, first);
+    assert!(cache.fill("m", &first, &version(1)).await.unwrap());
+    assert_eq!(cache.lookup("m").await.unwrap(), Lookup::Hit(version(1)));
+    assert!(!cache.fill("m", &first, &version(1)).await.unwrap(), "a lease fills once");
+}
+
+#[tokio::test]
+async fn a_reader_that_loaded_the_past_cannot_put_it_back_over_any_write() {
+    for refresh in ["update", "invalidate", "tombstone"] {
+        let cache = InMemoryCache::default();
+        let reader = lease(&cache, "m").await; // then reads version 1 from DynamoDB, slowly
+        match refresh {
+            "update" => cache.update("m", &version(2)).await.unwrap(),
+            "invalidate" => cache.invalidate("m").await.unwrap(),
+            _ => cache.tombstone("m").await.unwrap(),
+        }
+        assert!(!cache.fill("m", &reader, &version(1)).await.unwrap(), "after {refresh}");
+        let expected = match refresh {
+            "update" => Lookup::Hit(version(2)),
+            "invalidate" => Lookup::Miss(Some(lease(&cache, "m").await)),
+            _ => Lookup::Deleted,
+        };
+        assert_eq!(cache.lookup("m").await.unwrap(), expected, "after {refresh}");
+    }
+}
+
+#[tokio::test]
+async fn updates_never_go_back_and_tombstones_stay() {
+    let cache = InMemoryCache::default();
+    cache.update("m", &version(2)).await.unwrap();
+    assert!(matches!(cache.lookup("m").await.unwrap(), Lookup::Miss(_)), "an absent entry stays absent");
+    let reader = lease(&cache, "m").await;
+    assert!(cache.fill("m", &reader, &version(3)).await.unwrap());
+    cache.update("m", &version(2)).await.unwrap();
+    assert_eq!(cache.lookup("m").await.unwrap(), Lookup::Hit(version(3)), "an older update is refused");
+    cache.invalidate("m").await.unwrap();
+    let reader = lease(&cache, "m").await;
+    assert!(!cache.fill("m", &reader, &version(2)).await.unwrap(), "never below the version known");
+    cache.tombstone("m").await.unwrap();
+    cache.update("m", &version(9)).await.unwrap();
+    cache.invalidate("m").await.unwrap();
+    assert_eq!(cache.lookup("m").await.unwrap(), Lookup::Deleted);
+}
+
+fn alice() -> Principal {
+    Principal { user_id: "alice".into(), role: Role::Moderator, name: Some("Alice".into()), email: None }
+}
+
+/// The services over in-memory repositories and one cache, and a market read once (so cached).
+async fn services_with_a_cached_market() -> (MarketService, PositionService, Arc<dyn MarketCache>, String) {
+    let dependencies = Dependencies::in_memory();
+    let (markets, positions) = (MarketService::new(&dependencies), PositionService::new(&dependencies));
+    let new = NewMarket { name: "Rain?".into(), description: String::new(), end_date: None, initial_position: None };
+    let Written::New((market, _)) = markets.create(&alice(), new, None).await.unwrap() else { panic!("new") };
+    assert!(matches!(dependencies.cache.lookup(&market.id).await.unwrap(), Lookup::Miss(_)), "create fills nothing");
+    markets.get_view(&market.id).await.unwrap();
+    assert!(matches!(dependencies.cache.lookup(&market.id).await.unwrap(), Lookup::Hit(m) if m.version == 1));
+    (markets, positions, dependencies.cache, market.id)
+}
+
+#[tokio::test]
+async fn every_write_path_leaves_the_cache_showing_it() {
+    let (markets, positions, cache, id) = services_with_a_cached_market().await;
+    let rename = MarketPatch { name: Some("Snow?".into()), ..Default::default() };
+    markets.patch(&alice(), &id, rename, If::Any).await.unwrap();
+    let Lookup::Hit(patched) = cache.lookup(&id).await.unwrap() else { panic!("a PATCH updates the entry") };
+    assert_eq!(patched.version, 2);
+    assert!(patched.view.contains("Snow?") && patched.view.contains("Alice"), "{}", patched.view);
+
+    let position = PositionInput { outcome: Outcome::Yes, amount: Amount::from_stored("2.5").unwrap() };
+    positions.take(&alice(), &id, position, If::Any, None).await.unwrap();
+    assert!(matches!(cache.lookup(&id).await.unwrap(), Lookup::Miss(_)), "a position invalidates");
+    let read = markets.get_view(&id).await.unwrap();
+    assert_eq!(read.version, 3);
+    assert!(read.view.contains("\"volume\":2.5"), "{}", read.view);
+
+    markets.delete(&alice(), &id, If::Any).await.unwrap();
+    assert_eq!(cache.lookup(&id).await.unwrap(), Lookup::Deleted);
+    assert!(matches!(markets.get_view(&id).await, Err(ApiError::NotFound(_))));
+}
+
+/// A cache that fails every call, as a dead server does.
+struct DeadCache;
+
+#[async_trait]
+impl MarketCache for DeadCache {
+    async fn lookup(&self, _id: &str) -> Result<Lookup, CacheError> {
+        Err(CacheError::Timeout(Duration::from_millis(50)))
+    }
+
+    async fn fill(&self, _id: &str, _lease: &Lease, _market: &CachedMarket) -> Result<bool, CacheError> {
+        Err(CacheError::Failed("connection refused".into()))
+    }
+
+    async fn update(&self, _id: &str, _market: &CachedMarket) -> Result<(), CacheError> {
+        Err(CacheError::Failed("connection refused".into()))
+    }
+
+    async fn invalidate(&self, _id: &str) -> Result<(), CacheError> {
+        Err(CacheError::Failed("connection refused".into()))
+    }
+
+    async fn tombstone(&self, _id: &str) -> Result<(), CacheError> {
+        Err(CacheError::Failed("connection refused".into()))
+    }
+}
+
+#[tokio::test]
+async fn a_dead_cache_is_a_slow_cache() {
+    let dependencies = Dependencies { cache: Arc::new(DeadCache), ..Dependencies::in_memory() };
+    let markets = MarketService::new(&dependencies);
+    let new = NewMarket { name: "Rain?".into(), description: String::new(), end_date: None, initial_position: None };
+    let Written::New((market, _)) = markets.create(&alice(), new, None).await.unwrap() else { panic!("new") };
+    assert_eq!(markets.get_view(&market.id).await.unwrap().version, 1);
+    let close = MarketPatch { status: Some(crate::domain::MarketStatus::Closed), ..Default::default() };
+    assert_eq!(markets.patch(&alice(), &market.id, close, If::Any).await.unwrap().0.version, 2);
+    assert_eq!(markets.get_view(&market.id).await.unwrap().version, 2);
+    markets.delete(&alice(), &market.id, If::Any).await.unwrap();
+    assert!(matches!(markets.get_view(&market.id).await, Err(ApiError::NotFound(_))));
+}
+
+#[tokio::test]
+async fn tls_endpoints_are_accepted_and_a_cache_down_at_init_does_not_stop_the_start() {
+    let settings = crate::config::CacheSettings::default();
+    // ElastiCache Serverless only takes TLS; nothing listens on port 1, so init only warns.
+    let cache = RedisCache::connect("rediss://127.0.0.1:1", &settings).await.expect("rediss:// is supported");
+    assert!(cache.lookup("m").await.is_err(), "a call to a cache that is down fails (and the caller reads DynamoDB)");
+    assert!(RedisCache::connect("memcached://127.0.0.1:1", &settings).await.is_err(), "a wrong URL refuses to start");
+}

@@ -1,0 +1,308 @@
+//! Reads never go back in time: with the shared cache (a real redis-server) and without it, through
+//! several warm get-market instances; a reader's fill racing writes on the real server; and a cache
+//! that dies mid-run only makes requests slower.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use api_tests::{CacheServer, Reply, Stack, User, eventually};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use shared::auth::Role;
+use shared::cache::{CachedMarket, Lookup, MarketCache, RedisCache};
+use shared::config::CacheSettings;
+
+const LOOPS: usize = 200;
+/// Reads after each write, sent at once so that they land on different instances.
+const READS: usize = 4;
+
+/// What every read after a write must show.
+#[derive(Debug, Clone)]
+enum Expected {
+    Market { version: u64, name: String, volume: u64 },
+    Gone,
+}
+
+async fn get(stack: &Stack, path: &str, if_none_match: Option<&str>) -> Reply {
+    let mut request = stack.request(Method::GET, path);
+    if let Some(etag) = if_none_match {
+        request = request.header("if-none-match", etag);
+    }
+    Reply::from(request.send().await.expect("GET")).await
+}
+
+/// Why `reply` is stale or inconsistent, if it is.
+fn problem(reply: &Reply, expected: &Expected) -> Option<String> {
+    match expected {
+        Expected::Gone => (reply.status != StatusCode::NOT_FOUND).then(|| format!("{} after DELETE", reply.status)),
+        Expected::Market { version, name, volume } => {
+            let data = &reply.body["data"];
+            let etag = format!("\"v{}\"", data["version"]);
+            let fine = reply.status == StatusCode::OK
+                && data["version"] == *version
+                && data["name"] == name.as_str()
+                && data["volume"] == *volume
+                && reply.header("etag") == Some(etag.as_str());
+            (!fine).then(|| format!("{} {:?} {data} for {expected:?}", reply.status, reply.header("etag")))
+        }
+    }
+}
+
+async fn create(stack: &Stack, user: &User, name: &str) -> (String, Expected) {
+    let market = stack.create_market(user, name).await;
+    let id = market["id"].as_str().unwrap().to_owned();
+    (format!("/api/markets/{id}"), Expected::Market { version: 1, name: name.to_owned(), volume: 0 })
+}
+
+/// Warms at least `READS` get-market instances, then loops write → reads `LOOPS` times (PATCH, PUT,
+/// position, and a DELETE every 50) while a reader keeps filling the cache in the background;
+/// returns every stale or inconsistent answer.
+async fn write_read_loops(stack: &Stack) -> Vec<String> {
+    let moderator = User::new(Role::Moderator);
+    let (mut path, mut expected) = create(stack, &moderator, "m0").await;
+    for _ in 0..3 {
+        futures::future::join_all((0..2 * READS).map(|_| get(stack, &path, None))).await;
+    }
+    let cold_starts = |logs: &[Value]| {
+        logs.iter().filter(|l| l["route"] == "GET /api/markets/{id}" && l["cold_start"] == true).count()
+    };
+    let warmed = cold_starts(&stack.logs_when(|logs| cold_starts(logs) >= READS));
+    assert!(warmed >= READS, "{warmed} get-market instances warmed");
+
+    let current = Arc::new(std::sync::Mutex::new(path.clone()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let background = {
+        let (current, stop, url) = (current.clone(), stop.clone(), stack.url.clone());
+        tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            while !stop.load(Ordering::Relaxed) {
+                let path = current.lock().unwrap().clone();
+                let status = http.get(format!("{url}{path}")).send().await.map(|r| r.status());
+                assert!(
+                    status.as_ref().is_ok_and(|s| [StatusCode::OK, StatusCode::NOT_FOUND].contains(s)),
+                    "{status:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+    };
+
+    let mut problems = Vec::new();
+    for i in 1..=LOOPS {
+        let Expected::Market { version, name, volume } = expected.clone() else { unreachable!() };
+        let previous_etag = format!("\"v{version}\"");
+        let name_now = format!("m{i}");
+        expected = if i % 50 == 0 {
+            assert_eq!(stack.delete(&path, &moderator).await.status, StatusCode::NO_CONTENT);
+            Expected::Gone
+        } else {
+            match i % 3 {
+                0 => {
+                    let reply = stack.send_json(Method::PATCH, &path, &moderator, json!({"name": name_now})).await;
+                    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+                    Expected::Market { version: version + 1, name: name_now, volume }
+                }
+                1 => {
+                    let body = json!({"name": name_now, "description": "d", "status": "active"});
+                    let reply = stack.send_json(Method::PUT, &path, &moderator, body).await;
+                    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+                    Expected::Market { version: version + 1, name: name_now, volume }
+                }
+                _ => {
+                    let position = json!({"outcome": "yes", "amount": 1});
+                    let reply = stack.send_json(Method::POST, &format!("{path}/positions"), &moderator, position).await;
+                    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+                    Expected::Market { version: version + 1, name, volume: volume + 1 }
+                }
+            }
+        };
+        // The write has been answered: every read from now on shows it. One revalidates with the
+        // ETag from before the write, which must not get a 304.
+        let reads = (0..READS).map(|r| get(stack, &path, (r == 0).then_some(previous_etag.as_str())));
+        for reply in futures::future::join_all(reads).await {
+            problems.extend(problem(&reply, &expected).map(|p| format!("loop {i}: {p}")));
+        }
+        if matches!(expected, Expected::Gone) {
+            (path, expected) = create(stack, &moderator, &format!("m{i}")).await;
+            *current.lock().unwrap() = path.clone();
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    background.await.expect("background reader");
+    problems
+}
+
+/// How many get-market requests the cache answered in `logs`, and the DynamoDB calls those made.
+fn hits(logs: &[Value]) -> (usize, u64) {
+    let hit = |l: &&Value| l["route"] == "GET /api/markets/{id}" && l["cache_hit"] == true;
+    let lines: Vec<&Value> = logs.iter().filter(hit).collect();
+    (lines.len(), lines.iter().map(|l| l["dynamodb_calls"].as_u64().unwrap()).sum())
+}
+
+#[tokio::test]
+async fn no_stale_reads_through_the_shared_cache() {
+    let stack = Stack::start();
+    let problems = write_read_loops(&stack).await;
+    assert!(problems.is_empty(), "{} stale answers: {problems:#?}", problems.len());
+    let (hits, calls) = hits(&stack.logs_when(|logs| hits(logs).0 > LOOPS));
+    assert!(hits > LOOPS, "the cache answered {hits} reads");
+    assert_eq!(calls, 0, "a hit makes no DynamoDB call");
+}
+
+#[tokio::test]
+async fn no_stale_reads_without_a_cache() {
+    let stack = Stack::start_with(&["--no-cache"]);
+    let problems = write_read_loops(&stack).await;
+    assert!(problems.is_empty(), "{} stale answers: {problems:#?}", problems.len());
+    assert_eq!(hits(&stack.logs()).0, 0);
+}
+
+/// GETs `path` until the cache answers one (a fill may be lost to a timeout, or a reconnection may
+/// be under way); that reply.
+async fn get_until_hit(stack: &Stack, path: &str) -> Reply {
+    let mut last = None;
+    let hit = eventually(Duration::from_secs(15), async || {
+        let reply = get(stack, path, None).await;
+        let hit = stack.request_log(reply.header("x-request-id").unwrap())["cache_hit"] == true;
+        last = Some(reply);
+        hit
+    })
+    .await;
+    assert!(hit.is_some(), "no cache hit for {path} within 15 s");
+    last.expect("read at least once")
+}
+
+#[tokio::test]
+async fn a_hit_makes_no_dynamodb_call_and_revalidates_from_the_cached_version() {
+    let stack = Stack::start();
+    let alice = User::new(Role::User);
+    let (path, _) = create(&stack, &alice, "Cached?").await;
+    let miss = get(&stack, &path, None).await;
+    let hit = get_until_hit(&stack, &path).await;
+    let not_modified = get(&stack, &path, Some("\"v1\"")).await;
+    assert_eq!((miss.body["data"].clone(), hit.header("cache-control")), (hit.body["data"].clone(), Some("no-cache")));
+    assert_eq!((not_modified.status, not_modified.header("etag")), (StatusCode::NOT_MODIFIED, Some("\"v1\"")));
+    let logged = |reply: &Reply| stack.request_log(reply.header("x-request-id").unwrap());
+    let (miss, hit, not_modified) = (logged(&miss), logged(&hit), logged(&not_modified));
+    assert_eq!((&miss["cache_hit"], &miss["dynamodb_ops"]), (&json!(false), &json!("GetItem,BatchGetItem")));
+    for line in [hit, not_modified] {
+        assert_eq!((&line["cache_hit"], &line["dynamodb_calls"]), (&json!(true), &json!(0)), "{line}");
+    }
+}
+
+fn market(version: u64) -> CachedMarket {
+    CachedMarket { version, view: format!("{{\"version\":{version}}}") }
+}
+
+/// The cache on a server of the test's own; a generous timeout, since this checks the scripts'
+/// atomicity, not speed.
+async fn real_cache(server: &CacheServer) -> RedisCache {
+    let settings = CacheSettings { timeout: Duration::from_secs(5), ..CacheSettings::default() };
+    RedisCache::connect(&server.endpoint, &settings).await.expect("connect")
+}
+
+#[tokio::test]
+async fn on_the_real_server_a_reader_that_loaded_v1_cannot_put_it_back() {
+    let server = CacheServer::start();
+    let cache = real_cache(&server).await;
+    let mut raw =
+        redis::Client::open(server.endpoint.as_str()).unwrap().get_multiplexed_async_connection().await.unwrap();
+    // Each write a slow reader can lose its lease to, even an eviction of the whole entry.
+    for (n, write) in ["update", "invalidate", "tombstone", "eviction"].into_iter().enumerate() {
+        let id = format!("race-{n}");
+        let Lookup::Miss(Some(lease)) = cache.lookup(&id).await.unwrap() else { panic!("a miss with a lease") };
+        // ... the reader loads version 1 from DynamoDB; meanwhile version 2 (or a delete) commits.
+        match write {
+            "update" => cache.update(&id, &market(2)).await.unwrap(),
+            "invalidate" => cache.invalidate(&id).await.unwrap(),
+            "tombstone" => cache.tombstone(&id).await.unwrap(),
+            _ => redis::cmd("DEL").arg(format!("market:{id}")).exec_async(&mut raw).await.unwrap(),
+        }
+        assert!(!cache.fill(&id, &lease, &market(1)).await.unwrap(), "v1 put back after {write}");
+        let now = cache.lookup(&id).await.unwrap();
+        let expected = match write {
+            "update" => matches!(now, Lookup::Hit(ref m) if m.version == 2),
+            "tombstone" => now == Lookup::Deleted,
+            _ => matches!(now, Lookup::Miss(Some(_))),
+        };
+        assert!(expected, "after {write}: {now:?}");
+    }
+}
+
+#[tokio::test]
+async fn on_the_real_server_racing_fills_never_show_a_version_older_than_the_last_write() {
+    let server = CacheServer::start();
+    let cache = Arc::new(real_cache(&server).await);
+    // The "table": the committed version; and the last version whose write has been answered.
+    let (committed, answered) = (Arc::new(AtomicU64::new(1)), Arc::new(AtomicU64::new(1)));
+    let done = Arc::new(AtomicBool::new(false));
+    let readers: Vec<_> = (0..6)
+        .map(|_| {
+            let (cache, committed, answered, done) = (cache.clone(), committed.clone(), answered.clone(), done.clone());
+            tokio::spawn(async move {
+                let mut stale = 0;
+                while !done.load(Ordering::SeqCst) {
+                    let floor = answered.load(Ordering::SeqCst);
+                    match cache.lookup("hot").await.unwrap() {
+                        Lookup::Hit(m) if m.version < floor => stale += 1,
+                        Lookup::Miss(Some(lease)) => {
+                            let loaded = committed.load(Ordering::SeqCst);
+                            tokio::time::sleep(Duration::from_micros(fastrand::u64(0..2000))).await;
+                            cache.fill("hot", &lease, &market(loaded)).await.unwrap();
+                        }
+                        _ => {}
+                    }
+                }
+                stale
+            })
+        })
+        .collect();
+    for version in 2..=150 {
+        committed.store(version, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_micros(fastrand::u64(0..1000))).await;
+        // An edit knows its new version; a position does not and only invalidates.
+        if fastrand::bool() { cache.update("hot", &market(version)).await } else { cache.invalidate("hot").await }
+            .unwrap();
+        answered.store(version, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    cache.tombstone("hot").await.unwrap();
+    done.store(true, Ordering::SeqCst);
+    let stale: usize = futures::future::join_all(readers).await.into_iter().map(|r| r.unwrap()).sum();
+    assert_eq!(stale, 0, "hits older than the last answered write");
+    assert_eq!(cache.lookup("hot").await.unwrap(), Lookup::Deleted);
+}
+
+#[tokio::test]
+async fn a_dead_cache_is_a_slow_cache_not_an_outage() {
+    let mut server = CacheServer::start();
+    // The deployed timeout: a dead server refuses at once, so requests stay fast.
+    let stack = Stack::start_with(&["--cache-endpoint", &server.endpoint, "--env", "CACHE_TIMEOUT_MS=50"]);
+    let moderator = User::new(Role::Moderator);
+    let (path, _) = create(&stack, &moderator, "Dead cache?").await;
+    get_until_hit(&stack, &path).await;
+
+    server.stop();
+    let bound = Duration::from_secs(5);
+    for i in 1..=10u64 {
+        let started = Instant::now();
+        let reply = stack.send_json(Method::PATCH, &path, &moderator, json!({"name": format!("n{i}")})).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        let read = get(&stack, &path, None).await;
+        let expected = Expected::Market { version: 1 + i, name: format!("n{i}"), volume: 0 };
+        assert_eq!(problem(&read, &expected), None);
+        assert!(started.elapsed() < bound, "a write and a read took {:?} with the cache down", started.elapsed());
+    }
+    assert_eq!(stack.delete(&path, &moderator).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(get(&stack, &path, None).await.status, StatusCode::NOT_FOUND);
+    let warned = |logs: &[Value]| {
+        logs.iter().any(|l| l["level"] == "WARN" && l["message"] == "cache lookup failed; reading DynamoDB")
+    };
+    assert!(warned(&stack.logs_when(warned)), "a warning is logged");
+
+    // Back up (empty): the instances reconnect by themselves and hits resume.
+    server.restart();
+    let (path, _) = create(&stack, &moderator, "Back?").await;
+    get_until_hit(&stack, &path).await;
+}
