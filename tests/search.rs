@@ -192,10 +192,13 @@ async fn repeated_and_reordered_jobs_leave_the_latest_version_indexed() {
     assert!(stack.search_ids("meteors", 5).await.contains(&id));
 }
 
-/// An outbox item as a market change writes it (`job` may be anything, to stand for a corrupt one).
+/// An outbox item as a market change writes it, in its shard's partition (`job` may be anything, to
+/// stand for a corrupt one).
 fn outbox_item(id: &str, job: &str) -> HashMap<String, aws_sdk_dynamodb::types::AttributeValue> {
     use aws_sdk_dynamodb::types::AttributeValue::S;
-    HashMap::from([("queue".into(), S("index".into())), ("id".into(), S(id.into())), ("job".into(), S(job.into()))])
+    let shard = shared::repo::listing::shard_of(id, shared::config::DEFAULT_WRITE_SHARDS);
+    let queue = S(format!("index#{shard}"));
+    HashMap::from([("queue".into(), queue), ("id".into(), S(id.into())), ("job".into(), S(job.into()))])
 }
 
 #[tokio::test]
@@ -207,7 +210,8 @@ async fn the_sweeper_skips_unreadable_items_and_leaves_recent_jobs_to_their_publ
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
     let table = format!("{}-OutboxTable", stack.prefix);
-    // More corrupt items than one sweep page (100), all sorting before the real jobs.
+    // More corrupt items than one sweep page (100), spread over the shards, all sorting before the
+    // real jobs.
     let corrupt: Vec<String> = (0..120).map(|i| format!("00000000000000000000000{i:03}")).collect();
     for chunk in corrupt.chunks(25) {
         let writes = chunk.iter().map(|id| {
