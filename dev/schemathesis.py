@@ -46,7 +46,7 @@ def main() -> int:
     stack = subprocess.Popen(
         [sys.executable, str(REPO / "dev/local.py"), "serve", "--port", "0", "--prefix", f"st{os.getpid()}",
          "--quiet", "--exit-with-stdin", "--log-file", str(report / "functions.log"),
-         "--param", f"JwtSecret={JWT_SECRET}", "--env", "RATE_LIMIT_PER_MINUTE=100000000"],
+         "--secret", f"JwtSecret={JWT_SECRET}", "--env", "RATE_LIMIT_PER_MINUTE=100000000"],
         cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         first_line = stack.stdout.readline().strip()
