@@ -1,7 +1,8 @@
 //! The outbox table (`queue`, `id`): index jobs written in the same transaction as their market
 //! change, until they are known to be on the queue. `queue` is `index#<shard>` (the shard from the
-//! job id), so that no partition takes more than 1/N of the market changes, and the sweeper reads
-//! the waiting jobs with one Query per shard (never a Scan); it only ever holds jobs in flight.
+//! job id), so that no partition takes more than 1/[`OUTBOX_SHARDS`] of the market changes, and the
+//! sweeper reads the waiting jobs with one Query per shard (never a Scan); it only ever holds jobs
+//! in flight.
 
 use std::time::SystemTime;
 
@@ -16,15 +17,18 @@ use crate::repo::listing::shard_of;
 
 const PARTITION: &str = "index";
 
+/// The outbox's partitions. Fixed, not the `WriteShards` setting: a job's key must not move when
+/// that setting changes, or the sweeper would never read (or never delete) the jobs already parked.
+pub const OUTBOX_SHARDS: usize = 8;
+
 pub struct DynamoOutbox {
     client: Client,
     table: String,
-    shards: usize,
 }
 
 impl DynamoOutbox {
-    pub fn new(client: Client, table: impl Into<String>, shards: usize) -> Self {
-        Self { client, table: table.into(), shards }
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
     }
 }
 
@@ -32,13 +36,13 @@ fn partition(shard: usize) -> String {
     format!("{PARTITION}#{shard}")
 }
 
-fn key(job_id: &str, shards: usize) -> Item {
-    Item::from([("queue".to_owned(), s(partition(shard_of(job_id, shards)))), ("id".to_owned(), s(job_id))])
+fn key(job_id: &str) -> Item {
+    Item::from([("queue".to_owned(), s(partition(shard_of(job_id, OUTBOX_SHARDS)))), ("id".to_owned(), s(job_id))])
 }
 
 /// The transaction item that parks `job` in the outbox.
-pub(super) fn put_job(table: &str, job: &IndexJob, shards: usize) -> Result<Put, RepoError> {
-    let mut item = key(&job.id, shards);
+pub(super) fn put_job(table: &str, job: &IndexJob) -> Result<Put, RepoError> {
+    let mut item = key(&job.id);
     item.insert("job".into(), s(serde_json::to_string(job).map_err(|e| RepoError::Internal(e.into()))?));
     Put::builder().table_name(table).set_item(Some(item)).build().map_err(|e| RepoError::Internal(e.into()))
 }
@@ -54,7 +58,7 @@ impl Outbox for DynamoOutbox {
         // The smallest ULID of that millisecond: every id below it was made earlier.
         let millis = created_before.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
         let cutoff = ulid::Ulid::from_parts(millis, 0).to_string();
-        let reads = (0..self.shards).map(|shard| {
+        let reads = (0..OUTBOX_SHARDS).map(|shard| {
             let query = self
                 .client
                 .query()
@@ -107,7 +111,7 @@ impl Outbox for DynamoOutbox {
         let deletes = job_ids
             .iter()
             .map(|id| {
-                let delete = DeleteRequest::builder().set_key(Some(key(id, self.shards))).build();
+                let delete = DeleteRequest::builder().set_key(Some(key(id))).build();
                 delete.map(|d| (self.table.clone(), WriteRequest::builder().delete_request(d).build()))
             })
             .collect::<Result<_, _>>()
