@@ -5,9 +5,9 @@
 use lambda_http::Request;
 use lambda_http::http::StatusCode;
 
-use super::table::{allowed_methods, is_cors_preflight, method_not_allowed, path_without_stage, printable};
+use super::table::{allowed_methods, is_cors_preflight, method_not_allowed, path_without_stage};
 use crate::auth::Caller;
-use crate::error::ApiError;
+use crate::error::{ApiError, printable};
 use crate::http::ApiResponse;
 use crate::runtime::AppState;
 

@@ -5,14 +5,10 @@
 use async_trait::async_trait;
 
 use super::{DIMENSIONS, EmbedError, Embedder};
+use crate::stable_hash::fnv1a;
 
 #[derive(Debug, Default, Clone, Copy)]
 pub struct HashingEmbedder;
-
-/// FNV-1a: tiny, stable across processes and releases (the std hasher is not).
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3))
-}
 
 impl HashingEmbedder {
     pub fn embed_now(&self, text: &str) -> Vec<f32> {
