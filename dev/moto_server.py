@@ -8,6 +8,11 @@ stay parallel, since a long poll holds its request open for seconds.
 moto has S3 Vectors' buckets, indexes and Put/Get/List/DeleteVectors but no QueryVectors: this adds
 an exact one (every vector of the index scored, so it finds what an approximate index may miss).
 
+moto answers a Query by reading and sorting every item of the table, comparing attribute values
+through a generic cast on every comparison: with tens of thousands of markets (dev/scale-check) a
+list page's Queries would outlast the functions' timeouts. Scalar values are cast directly, and
+index items are sorted on their keys cast once per item (same results, several times faster).
+
     python dev/moto_server.py [--host 127.0.0.1] [--port 4566] [--exit-with-stdin]
 
 --exit-with-stdin: exit when stdin closes, so a parent that dies (even by SIGKILL) never leaves
@@ -24,7 +29,11 @@ import sys
 import threading
 from typing import Any, Callable, Iterable
 
+from decimal import Decimal
+
 from moto.core.responses import ActionResult
+from moto.dynamodb.models.dynamo_type import DynamoType
+from moto.dynamodb.models.table import Table
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from moto.s3vectors import urls as s3vectors_urls
 from moto.s3vectors.exceptions import ValidationError
@@ -46,12 +55,20 @@ class OneDynamoDBRequestAtATime:
             return list(self.app(environ, start_response))  # the whole response, inside the lock
 
 
-def distance(metric: str, a: list[float], b: list[float]) -> float:
+def norm(vector: Any) -> float:
+    """A stored vector's length, computed once (a put replaces the Vector object)."""
+    if not hasattr(vector, "norm"):
+        vector.norm = math.sqrt(sum(map(operator.mul, vector.data["float32"], vector.data["float32"])))
+    return vector.norm
+
+
+def distance(metric: str, query: list[float], query_norm: float, vector: Any) -> float:
     """S3 Vectors' distances: cosine distance is 1 - cosine similarity."""
+    data = vector.data["float32"]
     if metric == "euclidean":
-        return math.dist(a, b)
-    norms = math.sqrt(sum(map(operator.mul, a, a))) * math.sqrt(sum(map(operator.mul, b, b)))
-    return 1.0 - (sum(map(operator.mul, a, b)) / norms if norms else 0.0)
+        return math.dist(query, data)
+    norms = query_norm * norm(vector)
+    return 1.0 - (sum(map(operator.mul, query, data)) / norms if norms else 0.0)
 
 
 def matches(metadata: dict[str, Any], condition: dict[str, Any]) -> bool:
@@ -95,7 +112,8 @@ def query_vectors(self: S3VectorsResponse) -> ActionResult:
     return_distance = self._get_bool_param("returnDistance", False)
     return_metadata = self._get_bool_param("returnMetadata", False)
     candidates = [v for v in list(index.vectors.values()) if not condition or matches(v.metadata or {}, condition)]
-    nearest = heapq.nsmallest(top_k, ((distance(index.distance_metric, query, v.data["float32"]), v.key, v)
+    query_norm = math.sqrt(sum(map(operator.mul, query, query)))
+    nearest = heapq.nsmallest(top_k, ((distance(index.distance_metric, query, query_norm, v), v.key, v)
                                      for v in candidates))
     vectors = [{"key": key, **({"distance": d} if return_distance else {}),
                 **({"metadata": v.metadata} if return_metadata else {})} for d, key, v in nearest]
@@ -105,6 +123,26 @@ def query_vectors(self: S3VectorsResponse) -> ActionResult:
 def add_query_vectors() -> None:
     S3VectorsResponse.query_vectors = query_vectors
     s3vectors_urls.url_paths["{0}/QueryVectors$"] = S3VectorsResponse.dispatch
+
+
+def speed_up_dynamodb_queries() -> None:
+    generic_cast = DynamoType.cast_value.fget
+
+    def cast_value(self: DynamoType) -> Any:
+        if self.type in ("S", "B"):
+            return self.value
+        if self.type == "N":
+            return Decimal(self.value)
+        return generic_cast(self)
+
+    def sorted_items(self: Table, hash_key_attrs: list[str], range_key_attrs: list[str | None],
+                     items: list[Any]) -> list[Any]:
+        attrs = self._generate_attr_to_sort_by(hash_key_attrs, range_key_attrs)
+        items.sort(key=lambda item: tuple(item.attrs[key].cast_value for key in attrs))
+        return items
+
+    DynamoType.cast_value = property(cast_value)
+    Table.sorted_items = sorted_items
 
 
 def exit_when_stdin_closes() -> None:
@@ -123,6 +161,7 @@ def main() -> None:
         threading.Thread(target=exit_when_stdin_closes, daemon=True).start()
     os.environ.setdefault("MOTO_PORT", str(args.port))
     add_query_vectors()
+    speed_up_dynamodb_queries()
     app = OneDynamoDBRequestAtATime(DomainDispatcherApplication(create_backend_app))
     run_simple(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
 

@@ -135,7 +135,7 @@ fn tie_key(market: &Market, sort: &str) -> (String, String) {
 #[tokio::test]
 async fn walks_are_exact_through_ties_on_one_shard_and_on_eight_while_markets_are_written() {
     for shards in [1, 8] {
-        let stack = Stack::start_with(&["--param", &format!("ListShards={shards}")]);
+        let stack = Stack::start_with(&["--param", &format!("WriteShards={shards}")]);
         let alice = User::new(Role::User);
         let tied = tied_markets(&stack, 60).await;
         for sort in ["createdAt", "volume", "name"] {

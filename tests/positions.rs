@@ -207,7 +207,7 @@ async fn a_page_of_markets_reads_its_creators_in_one_batch() {
 
     // One Query per shard of the list index, then the markets and their creators in one batch.
     let log = stack.request_log(page.header("x-request-id").unwrap());
-    let shards = shared::config::DEFAULT_LIST_SHARDS;
+    let shards = shared::config::DEFAULT_WRITE_SHARDS;
     assert_eq!(log["dynamodb_ops"], format!("{}BatchGetItem", "Query,".repeat(shards)), "{log}");
     assert_eq!(log["dynamodb_calls"], shards + 1);
 }

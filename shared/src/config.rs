@@ -16,10 +16,10 @@ pub const MIN_JWT_SECRET_BYTES: usize = 32;
 /// template.yaml takes the real secret as a parameter.
 pub const LOCAL_DEV_JWT_SECRET: &str = "local-dev-secret-change-me-0123456789abcdef";
 
-/// How many shards the list partitions are spread over unless `LIST_SHARDS` says (template.yaml's
-/// `ListShards`); a list page makes one Query per shard.
-pub const DEFAULT_LIST_SHARDS: usize = 8;
-const MAX_LIST_SHARDS: usize = 64;
+/// How many shards the shared partitions (the list indexes', the outbox's) are spread over unless
+/// `WRITE_SHARDS` says (template.yaml's `WriteShards`); a list page makes one Query per shard.
+pub const DEFAULT_WRITE_SHARDS: usize = 8;
+const MAX_WRITE_SHARDS: usize = 64;
 
 /// A setting that is missing or unsafe; the function refuses to start with it.
 #[derive(Debug, thiserror::Error)]
@@ -229,16 +229,16 @@ impl Config {
 
 impl Tables {
     pub fn from_env() -> Result<Self, ConfigError> {
-        let list_shards = match optional("LIST_SHARDS") {
-            None => DEFAULT_LIST_SHARDS,
+        let write_shards = match optional("WRITE_SHARDS") {
+            None => DEFAULT_WRITE_SHARDS,
             Some(text) => text
                 .parse()
                 .ok()
-                .filter(|shards| (1..=MAX_LIST_SHARDS).contains(shards))
-                .ok_or(ConfigError::Invalid("LIST_SHARDS (1 to 64)"))?,
+                .filter(|shards| (1..=MAX_WRITE_SHARDS).contains(shards))
+                .ok_or(ConfigError::Invalid("WRITE_SHARDS (1 to 64)"))?,
         };
         Ok(Self {
-            list_shards,
+            write_shards,
             markets: required("MARKETS_TABLE")?,
             positions: required("POSITIONS_TABLE")?,
             users: required("USERS_TABLE")?,

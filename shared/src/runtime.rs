@@ -121,7 +121,7 @@ pub fn dynamodb_dependencies(
         positions: Arc::new(DynamoPositions::new(client.clone(), tables.clone())),
         users: Arc::new(DynamoUsers::new(client.clone(), tables.users.clone())),
         idempotency: Arc::new(DynamoIdempotency::new(client.clone(), tables.idempotency.clone())),
-        outbox: Arc::new(DynamoOutbox::new(client.clone(), tables.outbox.clone())),
+        outbox: Arc::new(DynamoOutbox::new(client.clone(), tables.outbox.clone(), tables.write_shards)),
         queue: Arc::new(crate::repo::memory::InMemoryQueue::default()),
         embedder: Arc::new(HashingEmbedder),
         vectors: Arc::new(crate::repo::memory::InMemoryStore::default()),

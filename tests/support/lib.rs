@@ -26,8 +26,8 @@ fn repo_root() -> PathBuf {
 pub struct Stack {
     pub url: String,
     pub prefix: String,
-    /// The stack's `ListShards` (the template's default unless a `--param` set it).
-    pub list_shards: usize,
+    /// The stack's `WriteShards` (the template's default unless a `--param` set it).
+    pub write_shards: usize,
     pub log_file: PathBuf,
     http: reqwest::Client,
     process: Child,
@@ -96,11 +96,11 @@ impl Stack {
             .timeout(std::time::Duration::from_secs(20))
             .build()
             .expect("HTTP client");
-        let list_shards = extra_args
+        let write_shards = extra_args
             .iter()
-            .find_map(|arg| arg.strip_prefix("ListShards=")?.parse().ok())
-            .unwrap_or(shared::config::DEFAULT_LIST_SHARDS);
-        Stack { url, prefix, list_shards, log_file, http, process, _stdin: stdin }
+            .find_map(|arg| arg.strip_prefix("WriteShards=")?.parse().ok())
+            .unwrap_or(shared::config::DEFAULT_WRITE_SHARDS);
+        Stack { url, prefix, write_shards, log_file, http, process, _stdin: stdin }
     }
 
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
@@ -143,7 +143,7 @@ impl Stack {
         let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         let table = |logical: &str| format!("{}-{logical}", self.prefix);
         let tables = shared::config::Tables {
-            list_shards: self.list_shards,
+            write_shards: self.write_shards,
             markets: table("MarketsTable"),
             positions: table("PositionsTable"),
             users: table("UsersTable"),

@@ -1,30 +1,35 @@
-//! Loads N realistic sample markets into the markets table through the repository. Their index
-//! jobs wait in the outbox, where a running stack's sweeper finds them and sends them.
+//! Loads N realistic sample markets, each with its creator's first position, into the local stack's
+//! tables and search index, in batches: `BatchWriteItem` (25 items a call) for the markets and
+//! positions, `PutVectors` (500 a call) for their vectors, made with the same embedder and metadata
+//! as the index worker's. Nothing goes through the outbox: the markets are searchable at once.
 //!
-//! `dev/seed 500` sets the local stack's table names and endpoint, then runs this.
-
-use std::sync::Arc;
+//! `dev/seed 20000` sets the local stack's table and index names and endpoint, then runs this.
 
 use clap::Parser;
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use shared::config::Tables;
 use shared::domain::{Amount, Market, MarketStatus, Outcome, Position, UserProfile, new_id, now};
-use shared::jobs::{IndexJob, JobOp};
-use shared::runtime::dynamodb_dependencies;
+use shared::repo::UserRepository as _;
+use shared::repo::dynamodb::{DynamoMarkets, DynamoUsers};
+use shared::search::{HashingEmbedder, IndexEntry, S3VectorIndex, market_text};
 
 #[derive(Parser)]
 #[command(
-    about = "Seed sample markets, each with a first position (tables from MARKETS_TABLE etc., endpoint from AWS_ENDPOINT_URL)"
+    about = "Seed sample markets, each with a first position (tables from MARKETS_TABLE etc., the search index from \
+             VECTOR_INDEX_ARN, the endpoint from AWS_ENDPOINT_URL)"
 )]
 struct Args {
     /// How many markets to write.
     #[arg(long, default_value_t = 200)]
     count: usize,
-    /// Writes in flight at once.
-    #[arg(long, default_value_t = 16)]
+    /// Batches of 500 markets in flight at once.
+    #[arg(long, default_value_t = 4)]
     concurrency: usize,
 }
+
+/// Markets per batch: one PutVectors call, 40 BatchWriteItem calls.
+const BATCH: usize = 500;
 
 const SUBJECTS: [&str; 12] = [
     "Bitcoin",
@@ -95,29 +100,36 @@ fn sample_market() -> (Market, Position) {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     let tables = Tables::from_env()?;
+    let index_arn = std::env::var("VECTOR_INDEX_ARN").map_err(|_| "VECTOR_INDEX_ARN is required")?;
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let dependencies = dynamodb_dependencies(aws_sdk_dynamodb::Client::new(&aws), tables, &Default::default());
+    let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
+    let users = DynamoUsers::new(dynamodb.clone(), tables.users.clone());
     for user in USERS {
         let name = format!("{}{}", user[..1].to_uppercase(), &user[1..]);
-        dependencies.users.create_if_absent(&UserProfile { id: user.into(), name }).await?;
+        users.create_if_absent(&UserProfile { id: user.into(), name }).await?;
     }
-    let markets = Arc::clone(&dependencies.markets);
+    let markets = &DynamoMarkets::new(dynamodb, tables);
+    let index = &S3VectorIndex::new(aws_sdk_s3vectors::Client::new(&aws), index_arn);
 
     let progress = ProgressBar::new(args.count as u64);
     progress.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} markets {per_sec} eta {eta}")?);
-    let mut writes = futures::stream::iter(0..args.count)
-        .map(|_| {
-            let markets = Arc::clone(&markets);
-            async move {
-                let (market, position) = sample_market();
-                let job = IndexJob::new(&market.id, market.version, JobOp::Upsert);
-                markets.create(&market, Some(&position), None, &job).await
-            }
+    let batches = (0..args.count).step_by(BATCH).map(|start| BATCH.min(args.count - start));
+    let mut writes = futures::stream::iter(batches)
+        .map(|size| async move {
+            let batch: Vec<(Market, Position)> = (0..size).map(|_| sample_market()).collect();
+            let entries: Vec<IndexEntry> = batch
+                .iter()
+                .map(|(market, _)| {
+                    IndexEntry::of(market, HashingEmbedder.embed_now(&market_text(&market.name, &market.description)))
+                })
+                .collect();
+            markets.import(&batch).await?;
+            index.put_many(&entries).await?;
+            Ok::<_, shared::repo::RepoError>(size)
         })
         .buffer_unordered(args.concurrency);
-    while let Some(result) = writes.next().await {
-        result?;
-        progress.inc(1);
+    while let Some(written) = writes.next().await {
+        progress.inc(written? as u64);
     }
     progress.finish();
     Ok(())

@@ -84,13 +84,7 @@ impl Indexer {
             || self.embedder.embed(&text),
         )
         .await?;
-        Ok(IndexEntry {
-            market_id: market.id.clone(),
-            creator_id: market.creator_id.clone(),
-            version: market.version,
-            status: market.status,
-            vector,
-        })
+        Ok(IndexEntry::of(market, vector))
     }
 
     /// One SQS batch: the ids of the messages that failed or were not started in time.

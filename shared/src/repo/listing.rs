@@ -83,9 +83,72 @@ pub struct ListPage {
     pub next: Option<ListPosition>,
 }
 
+/// How many entries a first read takes from each of `shards` shards when a page needs `wanted` in
+/// all: the even share (ids hash evenly) with room for the hash's unevenness.
+fn first_read(wanted: usize, shards: usize) -> usize {
+    let share = wanted.div_ceil(shards.max(1));
+    (share + share / 4 + 8).min(wanted)
+}
+
+/// The shards whose read stopped, not at their end, before the `wanted`-th entry of the merged
+/// order: they may hold more of the page.
+fn short_shards(order: SortOrder, reads: &[Option<ShardRead>], wanted: usize) -> Vec<usize> {
+    let mut all: Vec<&Listed> = reads.iter().flatten().flat_map(|read| &read.markets).collect();
+    all.sort_by(|a, b| compare(order, a, b));
+    let frontier = all.get(wanted - 1);
+    let short = |read: &ShardRead| match (read.markets.last(), frontier) {
+        _ if read.exhausted => false,
+        (Some(last), Some(frontier)) => compare(order, last, frontier) == Ordering::Less,
+        _ => true,
+    };
+    reads.iter().enumerate().filter(|(_, read)| read.as_ref().is_some_and(short)).map(|(shard, _)| shard).collect()
+}
+
+/// Reads from every shard what a page of `wanted` entries (offset, page, and one to tell whether
+/// more follow) needs, so that [`merge`] is exact: an even share from each shard, concurrently,
+/// then, rarely, the rest from the shards that stopped before the page's last entry (at most two
+/// rounds). `read(shard, after, limit)` reads up to `limit` entries of a shard after a position.
+pub async fn read_shards<F, Fut, E>(
+    order: SortOrder,
+    from: &ListPosition,
+    wanted: usize,
+    read: F,
+) -> Result<Vec<Option<ShardRead>>, E>
+where
+    F: Fn(usize, ShardPosition, usize) -> Fut,
+    Fut: std::future::Future<Output = Result<ShardRead, E>>,
+{
+    let share = first_read(wanted, from.0.len());
+    let first = from.0.iter().enumerate().map(|(shard, position)| {
+        let read = (*position != ShardPosition::Done).then(|| read(shard, position.clone(), share));
+        async move {
+            match read {
+                Some(read) => read.await.map(Some),
+                None => Ok(None),
+            }
+        }
+    });
+    let mut reads = futures::future::try_join_all(first).await?;
+    let short = short_shards(order, &reads, wanted);
+    let rest = short.iter().map(|&shard| {
+        let done = reads[shard].as_ref().map_or(&[][..], |read| &read.markets);
+        let after =
+            done.last().map_or(from.0[shard].clone(), |last| ShardPosition::After(last.sort.clone(), last.id.clone()));
+        read(shard, after, wanted - done.len())
+    });
+    let rest = futures::future::try_join_all(rest).await?;
+    for (shard, more) in short.into_iter().zip(rest) {
+        if let Some(read) = &mut reads[shard] {
+            read.markets.extend(more.markets);
+            read.exhausted = more.exhausted;
+        }
+    }
+    Ok(reads)
+}
+
 /// Merges the shards' reads (`None` for a shard already done), skips `offset` markets and takes
-/// `limit`. Each shard must have been read for at least `offset + limit + 1` markets (or to its
-/// end), which is what makes "is there a next page" exact.
+/// `limit`. The reads must reach past the merged order's `offset + limit + 1`-th entry (or to their
+/// shard's end), as [`read_shards`] makes them: that is what makes "is there a next page" exact.
 pub fn merge(
     order: SortOrder,
     from: &ListPosition,
@@ -134,9 +197,10 @@ mod tests {
         Listed { id: id.into(), creator_id: "alice".into(), sort: KeyAttr::N(volume.into()) }
     }
 
-    /// Walks pages of `limit` over `shards`, reading each shard like DynamoDB would (in order, after
-    /// the shard's position), and returns the ids in the order served.
-    fn walk(all: &[Listed], shards: usize, order: SortOrder, limit: usize) -> Vec<String> {
+    /// Walks pages of `limit` over `shards`, reading each shard through [`read_shards`] like
+    /// DynamoDB would (in order, after a position, up to a limit), and returns the ids served and
+    /// the number of shard reads.
+    async fn walk(all: &[Listed], shards: usize, order: SortOrder, limit: usize) -> (Vec<String>, usize) {
         let mut per_shard: Vec<Vec<Listed>> = vec![Vec::new(); shards];
         for market in all {
             per_shard[shard_of(&market.id, shards)].push(market.clone());
@@ -144,55 +208,76 @@ mod tests {
         for shard in &mut per_shard {
             shard.sort_by(|a, b| compare(order, a, b));
         }
+        let reads = std::sync::atomic::AtomicUsize::new(0);
+        let read = |shard: usize, position: ShardPosition, wanted: usize| {
+            reads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let rest: Vec<Listed> = match position {
+                ShardPosition::After(sort, id) => {
+                    let after = Listed { id, creator_id: String::new(), sort };
+                    per_shard[shard]
+                        .iter()
+                        .filter(|m| compare(order, m, &after) == Ordering::Greater)
+                        .cloned()
+                        .collect()
+                }
+                _ => per_shard[shard].clone(),
+            };
+            let exhausted = rest.len() <= wanted;
+            std::future::ready(Ok::<_, ()>(ShardRead { markets: rest.into_iter().take(wanted).collect(), exhausted }))
+        };
         let mut position = ListPosition::start(shards);
         let mut served = Vec::new();
         loop {
-            let reads = per_shard
-                .iter()
-                .zip(&position.0)
-                .map(|(markets, at)| {
-                    let rest: Vec<Listed> = match at {
-                        ShardPosition::Done => return None,
-                        ShardPosition::Start => markets.clone(),
-                        ShardPosition::After(sort, id) => {
-                            let after = Listed { id: id.clone(), creator_id: String::new(), sort: sort.clone() };
-                            markets.iter().filter(|m| compare(order, m, &after) == Ordering::Greater).cloned().collect()
-                        }
-                    };
-                    let exhausted = rest.len() <= limit + 1;
-                    Some(ShardRead { markets: rest.into_iter().take(limit + 1).collect(), exhausted })
-                })
-                .collect();
-            let page = merge(order, &position, reads, 0, limit);
+            let read_all = read_shards(order, &position, limit + 1, read).await.unwrap();
+            let page = merge(order, &position, read_all, 0, limit);
             assert!(page.markets.len() <= limit);
             served.extend(page.markets.into_iter().map(|m| m.id));
             match page.next {
                 Some(next) => position = next,
-                None => return served,
+                None => return (served, reads.into_inner()),
             }
         }
     }
 
-    #[test]
-    fn walks_serve_every_market_once_in_order_with_ties_on_one_or_many_shards() {
+    fn sorted_ids(all: &[Listed], order: SortOrder) -> Vec<String> {
+        let mut sorted = all.to_vec();
+        sorted.sort_by(|a, b| compare(order, a, b));
+        sorted.into_iter().map(|m| m.id).collect()
+    }
+
+    #[tokio::test]
+    async fn walks_serve_every_market_once_in_order_with_ties_on_one_or_many_shards() {
         // Volumes that tie in groups, and a decimal that sorts differently as text ("10" < "9").
         let all: Vec<Listed> =
             (0..97).map(|i| listed(&format!("m{i:03}"), ["0", "9", "10", "9.5", "0"][i % 5])).collect();
         for shards in [1, 2, 8] {
             for order in [SortOrder::Asc, SortOrder::Desc] {
-                let mut expected = all.clone();
-                expected.sort_by(|a, b| compare(order, a, b));
-                let expected: Vec<String> = expected.into_iter().map(|m| m.id).collect();
                 for limit in [1, 7, 20, 200] {
-                    assert_eq!(walk(&all, shards, order, limit), expected, "{shards} shards, {order:?}, limit {limit}");
+                    let (served, _) = walk(&all, shards, order, limit).await;
+                    assert_eq!(served, sorted_ids(&all, order), "{shards} shards, {order:?}, limit {limit}");
                 }
             }
         }
     }
 
-    #[test]
-    fn the_last_page_has_no_cursor_and_an_empty_list_one_empty_page() {
-        assert_eq!(walk(&[], 8, SortOrder::Desc, 5), Vec::<String>::new());
+    #[tokio::test]
+    async fn a_shard_holding_more_than_its_share_is_read_again() {
+        // Every market in shard 0 of 8: its first read (an even share) stops short of the page.
+        let all: Vec<Listed> = (0..400)
+            .map(|i| listed(&format!("m{i:03}"), &(i % 7).to_string()))
+            .filter(|market| shard_of(&market.id, 8) == 0)
+            .take(40)
+            .collect();
+        assert_eq!(all.len(), 40);
+        let (served, reads) = walk(&all, 8, SortOrder::Desc, 20).await;
+        assert_eq!(served, sorted_ids(&all, SortOrder::Desc));
+        // Page 1: 8 shards, then shard 0 again; page 2: shard 0 (the others are done), twice.
+        assert_eq!(reads, 8 + 1 + 2);
+    }
+
+    #[tokio::test]
+    async fn the_last_page_has_no_cursor_and_an_empty_list_one_empty_page() {
+        assert_eq!(walk(&[], 8, SortOrder::Desc, 5).await, (Vec::new(), 8));
         let two = [listed("a", "1"), listed("b", "2")];
         let reads = vec![Some(ShardRead { markets: two.to_vec(), exhausted: true })];
         let page = merge(SortOrder::Asc, &ListPosition::start(1), reads, 0, 2);

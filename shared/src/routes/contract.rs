@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::{OPENAPI_YAML, ROUTES};
 use crate::error::ApiError;
 
-fn yaml(text: &str) -> Value {
+pub(crate) fn yaml(text: &str) -> Value {
     // template.yaml's CloudFormation tags (!Ref, !GetAtt) read as plain values.
     let value: serde_norway::Value = serde_norway::from_str(text).expect("valid YAML");
     serde_json::to_value(value).expect("YAML as JSON")

@@ -64,6 +64,6 @@ fn page_limit(request: &lambda_http::Request) -> Result<usize, ApiError> {
 }
 
 #[cfg(test)]
-mod contract;
+pub(crate) mod contract;
 #[cfg(test)]
 mod tests;

@@ -11,7 +11,7 @@ pub use s3vectors::S3VectorIndex;
 
 use async_trait::async_trait;
 
-use crate::domain::MarketStatus;
+use crate::domain::{Market, MarketStatus};
 use crate::error::BoxError;
 use crate::repo::RepoError;
 
@@ -50,6 +50,19 @@ pub struct IndexEntry {
     pub version: u64,
     pub status: MarketStatus,
     pub vector: Vec<f32>,
+}
+
+impl IndexEntry {
+    /// The entry of `market`, with the vector of its text.
+    pub fn of(market: &Market, vector: Vec<f32>) -> Self {
+        Self {
+            market_id: market.id.clone(),
+            creator_id: market.creator_id.clone(),
+            version: market.version,
+            status: market.status,
+            vector,
+        }
+    }
 }
 
 /// A market found by a search, with its cosine similarity to the query.

@@ -16,9 +16,32 @@ pub struct S3VectorIndex {
     index_arn: String,
 }
 
+/// PutVectors' limit on vectors per call.
+const PUT_LIMIT: usize = 500;
+
 impl S3VectorIndex {
     pub fn new(client: Client, index_arn: impl Into<String>) -> Self {
         Self { client, index_arn: index_arn.into() }
+    }
+
+    /// Stores the entries, replacing what their markets had: one PutVectors per 500.
+    pub async fn put_many(&self, entries: &[IndexEntry]) -> Result<(), RepoError> {
+        for chunk in entries.chunks(PUT_LIMIT) {
+            let vectors = chunk
+                .iter()
+                .map(|entry| {
+                    PutInputVector::builder()
+                        .key(&entry.market_id)
+                        .data(VectorData::Float32(entry.vector.clone()))
+                        .metadata(metadata(entry))
+                        .build()
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| RepoError::Internal(e.into()))?;
+            let request = self.client.put_vectors().index_arn(&self.index_arn).set_vectors(Some(vectors));
+            request.send().await.map_err(store_error)?;
+        }
+        Ok(())
     }
 }
 
@@ -37,14 +60,7 @@ fn metadata(entry: &IndexEntry) -> Document {
 impl VectorIndex for S3VectorIndex {
     #[tracing::instrument(skip_all, fields(market = %entry.market_id, version = entry.version), err(Debug))]
     async fn put(&self, entry: &IndexEntry) -> Result<(), RepoError> {
-        let vector = PutInputVector::builder()
-            .key(&entry.market_id)
-            .data(VectorData::Float32(entry.vector.clone()))
-            .metadata(metadata(entry))
-            .build()
-            .map_err(|e| RepoError::Internal(e.into()))?;
-        self.client.put_vectors().index_arn(&self.index_arn).vectors(vector).send().await.map_err(store_error)?;
-        Ok(())
+        self.put_many(std::slice::from_ref(entry)).await
     }
 
     #[tracing::instrument(skip(self), err(Debug))]

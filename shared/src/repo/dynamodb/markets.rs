@@ -8,15 +8,17 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, PutRequest, TransactWriteItem, Update, WriteRequest};
 
 use super::idempotency::put_record;
 use super::outbox::put_job;
-use super::positions::put_position;
-use super::{Cancelled, Item, Tables, batch_get_by_ids, cancellation, get_n, get_s, key_value, n, s, store_error};
+use super::positions::{put_position, to_item as position_item};
+use super::{
+    Cancelled, Item, Tables, batch_get_by_ids, batch_write, cancellation, get_n, get_s, key_value, n, s, store_error,
+};
 use crate::domain::{Amount, Market, MarketStatus, Position, UserProfile};
 use crate::jobs::IndexJob;
-use crate::repo::listing::{ShardPosition, ShardRead, merge, shard_of};
+use crate::repo::listing::{ShardPosition, ShardRead, merge, read_shards, shard_of};
 use crate::repo::{
     IdempotencyRecord, KeyAttr, ListPage, ListPosition, ListQuery, Listed, MarketRepository, RepoError, SortField,
     SortOrder, name_key,
@@ -54,13 +56,31 @@ impl DynamoMarkets {
     pub fn new(client: Client, tables: Tables) -> Self {
         Self { client, table: tables.markets.clone(), tables }
     }
+
+    /// Bulk load for tools (the seed): markets with their first positions, in BatchWriteItem calls
+    /// of 25 items, unconditionally and without index jobs.
+    pub async fn import(&self, markets: &[(Market, Position)]) -> Result<(), RepoError> {
+        let put = |table: &str, item: Item| {
+            let put = PutRequest::builder().set_item(Some(item)).build().map_err(|e| RepoError::Internal(e.into()))?;
+            Ok::<_, RepoError>((table.to_owned(), WriteRequest::builder().put_request(put).build()))
+        };
+        let mut requests = Vec::with_capacity(markets.len() * 2);
+        for (market, position) in markets {
+            requests.push(put(&self.table, to_item(market, self.tables.write_shards))?);
+            requests.push(put(&self.tables.positions, position_item(position))?);
+        }
+        batch_write(&self.client, requests).await
+    }
 }
 
 impl DynamoMarkets {
     /// A conditional write on one market and its index job in one transaction; a failed
     /// condition is `NotFound` when the market is gone, else `VersionConflict`.
     async fn transact_on_market(&self, id: &str, write: TransactWriteItem, job: &IndexJob) -> Result<(), RepoError> {
-        let items = vec![write, TransactWriteItem::builder().put(put_job(&self.tables.outbox, job)?).build()];
+        let items = vec![
+            write,
+            TransactWriteItem::builder().put(put_job(&self.tables.outbox, job, self.tables.write_shards)?).build(),
+        ];
         match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
             Ok(_) => Ok(()),
             Err(error) => match cancellation(&error) {
@@ -92,7 +112,12 @@ pub(super) async fn read(client: &Client, table: &str, id: &str) -> Result<Optio
     output.item.as_ref().map(from_item).transpose()
 }
 
-fn to_item(market: &Market, shards: usize) -> Item {
+/// What an edit sets (then `endDate` is set or removed); the capacity model reads it too.
+pub(super) const EDIT_SET: &str = "SET #name = :name, nameKey = :nameKey, description = :description, \
+                                   #status = :status, statusPk = :statusPk, updatedAt = :updatedAt, version = :version";
+pub(super) const EDIT_NAMES: [(&str, &str); 2] = [("#name", "name"), ("#status", "status")];
+
+pub(super) fn to_item(market: &Market, shards: usize) -> Item {
     let (list_pk, status_pk) = list_partitions(market, shards);
     let mut item = Item::from([
         ("id".into(), s(&market.id)),
@@ -234,13 +259,13 @@ impl MarketRepository for DynamoMarkets {
     ) -> Result<(), RepoError> {
         let put_market = Put::builder()
             .table_name(&self.table)
-            .set_item(Some(to_item(market, self.tables.list_shards)))
+            .set_item(Some(to_item(market, self.tables.write_shards)))
             .condition_expression("attribute_not_exists(id)")
             .build()
             .map_err(|error| RepoError::Internal(error.into()))?;
         let mut items = vec![
             TransactWriteItem::builder().put(put_market).build(),
-            TransactWriteItem::builder().put(put_job(&self.tables.outbox, job)?).build(),
+            TransactWriteItem::builder().put(put_job(&self.tables.outbox, job, self.tables.write_shards)?).build(),
         ];
         if let Some(position) = first_position {
             items.push(TransactWriteItem::builder().put(put_position(&self.tables.positions, position)?).build());
@@ -268,16 +293,13 @@ impl MarketRepository for DynamoMarkets {
     #[tracing::instrument(skip_all, fields(id = %market.id, version = market.version), err(Debug))]
     async fn update(&self, market: &Market, job: &IndexJob) -> Result<(), RepoError> {
         // Only the editable fields: volume is moved by position transactions, never overwritten.
-        let mut set = "SET #name = :name, nameKey = :nameKey, description = :description, #status = :status, \
-                       statusPk = :statusPk, updatedAt = :updatedAt, version = :version"
-            .to_owned();
-        let (_, status_pk) = list_partitions(market, self.tables.list_shards);
+        let mut set = EDIT_SET.to_owned();
+        let (_, status_pk) = list_partitions(market, self.tables.write_shards);
         let mut update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(market_key(&market.id)))
             .condition_expression("version = :expected")
-            .expression_attribute_names("#name", "name")
-            .expression_attribute_names("#status", "status")
+            .set_expression_attribute_names(Some(EDIT_NAMES.map(|(alias, name)| (alias.into(), name.into())).into()))
             .expression_attribute_values(":name", s(&market.name))
             .expression_attribute_values(":nameKey", s(name_key(&market.name)))
             .expression_attribute_values(":description", s(&market.description))
@@ -318,24 +340,20 @@ impl MarketRepository for DynamoMarkets {
         offset: usize,
         limit: usize,
     ) -> Result<ListPage, RepoError> {
-        let shards = self.tables.list_shards;
+        let shards = self.tables.write_shards;
         let from = start.cloned().unwrap_or_else(|| ListPosition::start(shards));
         if from.0.len() != shards {
             return Err(RepoError::InvalidPosition);
         }
-        // Every shard read far enough for the page to come wholly from it, plus one entry that
-        // tells whether more follow; all shards at once.
-        let wanted = offset + limit + 1;
-        let reads = from.0.iter().enumerate().map(|(shard, position)| async move {
+        let reads = read_shards(query.order, &from, offset + limit + 1, |shard, position, wanted| async move {
             let key = shard_key(query, shard);
-            let start = match position {
-                ShardPosition::Done => return Ok(None),
-                ShardPosition::Start => None,
+            let start = match &position {
                 ShardPosition::After(sort, id) => Some(key.after(sort, id)),
+                ShardPosition::Start | ShardPosition::Done => None,
             };
-            self.read_shard(key, start, wanted).await.map(Some)
-        });
-        let reads = futures::future::try_join_all(reads).await?;
+            self.read_shard(key, start, wanted).await
+        })
+        .await?;
         Ok(merge(query.order, &from, reads, offset, limit))
     }
 }

@@ -1,5 +1,7 @@
 //! DynamoDB implementations of the repository traits, one module per table.
 
+#[cfg(test)]
+mod capacity;
 mod idempotency;
 mod markets;
 mod outbox;
@@ -20,7 +22,7 @@ use std::error::Error;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, WriteRequest};
 
 use super::{KeyAttr, PageKey, RepoError};
 use crate::error::BoxError;
@@ -29,10 +31,10 @@ use crate::retry::Backoff;
 type Item = HashMap<String, AttributeValue>;
 
 /// The tables, by their deployed names (template.yaml passes them in the environment), and how
-/// many shards the markets' list partitions are spread over.
+/// many shards the shared partitions (list indexes, outbox) are spread over.
 #[derive(Debug, Clone)]
 pub struct Tables {
-    pub list_shards: usize,
+    pub write_shards: usize,
     pub markets: String,
     pub positions: String,
     pub users: String,
@@ -178,7 +180,6 @@ async fn batch_get_by_ids(
         wanted.iter().flat_map(|(table, ids)| ids.iter().map(move |id| (*table, *id))).collect();
     keys.sort_unstable();
     keys.dedup();
-    let backoff = Backoff::CONTENTION;
     let mut found: HashMap<String, Vec<Item>> = HashMap::new();
     for chunk in keys.chunks(BATCH_GET_LIMIT) {
         let mut by_table: HashMap<String, Vec<Item>> = HashMap::new();
@@ -194,13 +195,7 @@ async fn batch_get_by_ids(
             .collect::<Result<HashMap<_, _>, _>>()?;
         let mut attempt = 0;
         while !pending.is_empty() {
-            if attempt > 0 {
-                if attempt >= backoff.max_attempts {
-                    return Err(RepoError::Unavailable("keys still unprocessed after retries".into()));
-                }
-                tokio::time::sleep(backoff.delay(attempt)).await;
-            }
-            attempt += 1;
+            wait_before_retry(&mut attempt, "keys still unprocessed after retries").await?;
             let output = client.batch_get_item().set_request_items(Some(pending)).send().await.map_err(store_error)?;
             for (table, items) in output.responses.unwrap_or_default() {
                 found.entry(table).or_default().extend(items);
@@ -210,4 +205,41 @@ async fn batch_get_by_ids(
         }
     }
     Ok(found)
+}
+
+/// Before each attempt at a batch call's unprocessed part: nothing the first time, then a jittered
+/// backoff, and `Unavailable(why)` once the attempts are spent.
+async fn wait_before_retry(attempt: &mut u32, why: &'static str) -> Result<(), RepoError> {
+    let backoff = Backoff::CONTENTION;
+    if *attempt > 0 {
+        if *attempt >= backoff.max_attempts {
+            return Err(RepoError::Unavailable(why.into()));
+        }
+        tokio::time::sleep(backoff.delay(*attempt)).await;
+    }
+    *attempt += 1;
+    Ok(())
+}
+
+/// BatchWriteItem's limit on requests per call.
+const BATCH_WRITE_LIMIT: usize = 25;
+
+/// Writes `requests` (table, request) with BatchWriteItem, 25 a call, and again for whatever
+/// DynamoDB left unprocessed (it may, under load).
+async fn batch_write(client: &Client, requests: Vec<(String, WriteRequest)>) -> Result<(), RepoError> {
+    for chunk in requests.chunks(BATCH_WRITE_LIMIT) {
+        let mut pending: HashMap<String, Vec<WriteRequest>> = HashMap::new();
+        for (table, request) in chunk {
+            pending.entry(table.clone()).or_default().push(request.clone());
+        }
+        let mut attempt = 0;
+        while !pending.is_empty() {
+            wait_before_retry(&mut attempt, "batch writes still unprocessed after retries").await?;
+            let output =
+                client.batch_write_item().set_request_items(Some(pending)).send().await.map_err(store_error)?;
+            pending = output.unprocessed_items.unwrap_or_default();
+            pending.retain(|_, requests| !requests.is_empty());
+        }
+    }
+    Ok(())
 }

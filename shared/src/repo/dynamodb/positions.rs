@@ -46,6 +46,9 @@ fn from_item(item: &Item) -> Result<Position, RepoError> {
 }
 
 /// The transaction item that writes a new position.
+/// What a position does to its market (the capacity model reads the attributes it writes).
+pub(super) const POSITION_UPDATE: &str = "SET updatedAt = :now ADD volume :amount, version :one";
+
 pub(super) fn put_position(table: &str, position: &Position) -> Result<Put, RepoError> {
     Put::builder()
         .table_name(table)
@@ -73,7 +76,7 @@ impl PositionRepository for DynamoPositions {
         let mut raise_volume = Update::builder()
             .table_name(&self.tables.markets)
             .set_key(Some(market_key(&position.market_id)))
-            .update_expression("SET updatedAt = :now ADD volume :amount, version :one")
+            .update_expression(POSITION_UPDATE)
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":now", s(&position.created_at))
             .expression_attribute_values(":amount", n(position.amount.to_stored()))

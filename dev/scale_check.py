@@ -1,0 +1,169 @@
+#!/usr/bin/env python3
+"""Scale check on the local stack (not part of dev/test; it takes minutes).
+
+    dev/scale-check [--markets 20000] [--pages 50]
+
+Starts moto and a local stack of its own, seeds 10 markets and measures a list page, a page deep in
+a cursor walk, an offset page and a search; then seeds up to --markets and measures the same
+requests again. Each request's DynamoDB and S3 Vectors calls come from its own log line (the
+per-request call log), so the check proves that no request makes more calls with 20,000 markets
+than with 10: a list page is one Query per shard and one BatchGetItem, a search one QueryVectors
+and one BatchGetItem. Latencies are the local stack's (moto's and the Python gateway's), not AWS's.
+Exits non-zero if a request makes more calls than that.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+PYTHON = str(REPO / "dev/.venv/bin/python")
+SHARDS = 8  # template.yaml's WriteShards default, which this stack runs with
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Stack:
+    def __init__(self, prefix: str) -> None:
+        self.prefix, self.log_file = prefix, REPO / f"target/{prefix}.log"
+        port = free_port()
+        self.endpoint = f"http://127.0.0.1:{port}"
+        self.moto = subprocess.Popen([PYTHON, str(REPO / "dev/moto_server.py"), "--port", str(port),
+                                      "--exit-with-stdin"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        self.gateway = subprocess.Popen(
+            [PYTHON, str(REPO / "dev/local.py"), "serve", "--port", "0", "--endpoint", self.endpoint,
+             "--prefix", prefix, "--log-file", str(self.log_file), "--quiet", "--exit-with-stdin",
+             "--env", "RATE_LIMIT_PER_MINUTE=1000000000", "--env", "CACHE_TTL_SECONDS=0",
+             # moto answers a Query by reading every item of the table: give it the time.
+             "--env", "SDK_TIMEOUT_SCALE=4"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=self.aws_env())
+        first = self.gateway.stdout.readline().strip()
+        if not first.startswith("Markets API listening on "):
+            sys.exit(f"the local stack did not start: {first!r}")
+        self.url = first.removeprefix("Markets API listening on ")
+
+    def aws_env(self) -> dict[str, str]:
+        return {**os.environ, "AWS_ENDPOINT_URL": self.endpoint, "AWS_REGION": "us-east-1",
+                "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
+
+    def seed(self, count: int) -> float:
+        started = time.monotonic()
+        subprocess.run([str(REPO / "dev/seed"), str(count)], check=True,
+                       env={**self.aws_env(), "PREFIX": self.prefix})
+        return time.monotonic() - started
+
+    def get(self, path: str) -> tuple[dict, dict]:
+        """The response body and the request's own log line, with the request's call budget: a
+        list page is one Query per shard, a search one QueryVectors, and then one BatchGetItem per
+        100 keys (the page's markets and their creators: one call up to 50 markets)."""
+        started = time.monotonic()
+        with urllib.request.urlopen(self.url + path, timeout=60) as response:
+            body, request_id = json.load(response), response.headers["x-request-id"]
+        elapsed_ms = (time.monotonic() - started) * 1000
+        deadline = time.monotonic() + 10
+        markets = body["data"]
+        keys = len(markets) + len({market["creatorId"] for market in markets})
+        budget = (1 if "/search" in path else SHARDS) + -(-keys // 100)
+        while time.monotonic() < deadline:
+            for line in self.log_file.read_text().splitlines():
+                if request_id in line and '"message":"request"' in line:
+                    return body, {**json.loads(line), "client_ms": elapsed_ms, "budget": budget}
+            time.sleep(0.05)
+        sys.exit(f"no log line for request {request_id} of {path}")
+
+    def stop(self) -> None:
+        for process in (self.gateway, self.moto):
+            process.stdin.close()
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def calls(log: dict) -> str:
+    ops = [op for op in (log.get("dynamodb_ops"), log.get("vector_ops")) if op]
+    return ",".join(ops)
+
+
+def count_calls(log: dict) -> int:
+    return sum(len(op.split(",")) for op in (log.get("dynamodb_ops"), log.get("vector_ops")) if op)
+
+
+def measure(stack: Stack, pages: int, repeat: int = 5) -> dict[str, tuple[int, str, float, bool]]:
+    """Per probe: the most calls any run made, those calls, the median latency (ms), and whether
+    every run kept to its budget."""
+    probes = {
+        "list page (newest first, limit 20)": lambda: stack.get("/api/markets?limit=20")[1],
+        "list page (status=active by volume, limit 100)":
+            lambda: stack.get("/api/markets?status=active&sort=volume&limit=100")[1],
+        "offset page (offset=1000, limit 100, by name)":
+            lambda: stack.get("/api/markets?sort=name&order=asc&offset=1000&limit=100")[1],
+        "search (limit 10)": lambda: stack.get("/api/markets/search?q=rain%20in%20Paris&limit=10")[1],
+    }
+    results = {}
+    for name, probe in probes.items():
+        logs = [probe() for _ in range(repeat)]
+        worst = max(logs, key=count_calls)
+        results[name] = (count_calls(worst), calls(worst), statistics.median(log["latency_ms"] for log in logs),
+                         all(count_calls(log) <= log["budget"] for log in logs))
+    # A cursor walk: every page of it, down to `pages` pages deep.
+    logs, cursor = [], None
+    for _ in range(pages):
+        body, log = stack.get("/api/markets?sort=volume&limit=20" + (f"&cursor={cursor}" if cursor else ""))
+        logs.append(log)
+        cursor = body["meta"]["nextCursor"]
+        if not cursor:
+            break
+    worst = max(logs, key=count_calls)
+    results[f"cursor walk by volume, pages 1..{pages} or to its end (limit 20)"] = (
+        count_calls(worst), calls(worst), statistics.median(log["latency_ms"] for log in logs),
+        all(count_calls(log) <= log["budget"] for log in logs))
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--markets", type=int, default=20000)
+    parser.add_argument("--pages", type=int, default=50)
+    args = parser.parse_args()
+    subprocess.run(["cargo", "build", "--quiet", "-p", "functions", "-p", "dev"], check=True, cwd=REPO)
+    stack = Stack(f"scale{int(time.time())}")
+    try:
+        stack.seed(10)
+        small = measure(stack, args.pages)
+        took = stack.seed(args.markets - 10)
+        print(f"seeded {args.markets - 10} more markets in {took:.0f} s ({(args.markets - 10) / took:.0f}/s)")
+        large = measure(stack, args.pages)
+    finally:
+        stack.stop()
+    print(f"\n| request | calls, 10 markets | calls, {args.markets} markets | calls made | "
+          f"median ms, 10 | median ms, {args.markets} |")
+    print("|---|---|---|---|---|---|")
+    failed = False
+    for (name, (few, _, few_ms, few_ok)), (_, (many, made, many_ms, many_ok)) in zip(small.items(), large.items()):
+        print(f"| {name} | {few} | {many} | {made} | {few_ms:.0f} | {many_ms:.0f} |")
+        failed |= not (few_ok and many_ok)
+    if failed:
+        print("FAILED: a request made more calls than its budget", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
