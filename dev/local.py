@@ -4,8 +4,9 @@
 `python dev/local.py serve` reads template.yaml and:
 
 * starts a moto server (or uses --endpoint / $AWS_ENDPOINT_URL) and creates the template's SQS
-  queues, DynamoDB tables and S3 Vectors buckets and indexes in it, named `<prefix>-<LogicalId>`
-  (lower-cased for S3 Vectors, whose names allow no capitals);
+  queues, DynamoDB tables, Secrets Manager secrets and S3 Vectors buckets and indexes in it, named
+  `<prefix>-<LogicalId>` (lower-cased for S3 Vectors, whose names allow no capitals; a secret's value:
+  --secret, else the dev token secret for JwtSecret, else generated);
 * serves every HttpApi route on one port, turning each request into the API Gateway HTTP API
   event (payload format 2.0) the deployed function receives, and its answer into the response;
   applies the HttpApi's CorsConfiguration as API Gateway does, and answers what it refuses itself
@@ -31,7 +32,9 @@ import itertools
 import json
 import os
 import re
+import secrets
 import signal
+import string
 import socket
 import subprocess
 import sys
@@ -54,7 +57,8 @@ REPO = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 DEV_JWT_SECRET = "local-dev-secret-change-me-0123456789abcdef"
-TABLE, QUEUE = "AWS::DynamoDB::Table", "AWS::SQS::Queue"
+TOKEN_SECRET = "JwtSecret"   # the template's HS256 token secret: locally, the dev secret unless --secret says
+TABLE, QUEUE, SECRET = "AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::SecretsManager::Secret"
 VECTOR_BUCKET, VECTOR_INDEX = "AWS::S3Vectors::VectorBucket", "AWS::S3Vectors::Index"
 FUNCTION, HTTP_API = "AWS::Serverless::Function", "AWS::Serverless::HttpApi"
 PSEUDO = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws",
@@ -115,7 +119,7 @@ def env_str(value: Any) -> str:
 
 
 def parameter_values(template: dict, given: dict[str, str]) -> dict[str, str]:
-    """Template parameter values: --param, else Default, else a dev secret for JwtSecret."""
+    """Template parameter values: --param, else Default."""
     specs = template.get("Parameters") or {}
     for name in given.keys() - specs.keys():
         log(f"warning: --param {name} is not a template parameter")
@@ -125,8 +129,6 @@ def parameter_values(template: dict, given: dict[str, str]) -> dict[str, str]:
             value = given[name]
         elif "Default" in spec:
             value = env_str(spec["Default"])
-        elif name == "JwtSecret":
-            value = os.environ.get("JWT_SECRET") or DEV_JWT_SECRET
         else:
             log(f"warning: parameter {name} has no value (pass --param {name}=...); using ''")
             value = ""
@@ -167,6 +169,12 @@ class Resolver:
         self.list_params = {name for name, spec in (template.get("Parameters") or {}).items()
                             if spec.get("Type") == "CommaDelimitedList"}
         self.queue_urls: dict[str, str] = {}   # filled in as queues are created
+        self.secret_arns: dict[str, str] = {}  # and secrets
+
+    def exists(self, logical_id: str) -> bool:
+        """Whether the resource's Condition (if any) holds."""
+        condition = self.resources[logical_id].get("Condition")
+        return condition is None or self.condition(self.conditions[condition])
 
     def local_name(self, logical_id: str) -> str:
         props = self.resources[logical_id].get("Properties") or {}
@@ -206,6 +214,8 @@ class Resolver:
             return self.queue_urls.get(name, self.local_name(name))
         if kind == TABLE:
             return self.local_name(name)
+        if kind == SECRET:
+            return self.secret_arns.get(name, self.local_name(name))
         if kind in (VECTOR_BUCKET, VECTOR_INDEX):
             return self.vector_arn(name)
         if kind == FUNCTION:
@@ -1130,6 +1140,33 @@ def create_queues(sqs: Any, res: Resolver) -> None:
             res.queue_urls[lid] = sqs.get_queue_url(QueueName=name)["QueueUrl"]
 
 
+def create_secrets(sm: Any, res: Resolver, given: dict[str, str]) -> dict[str, str]:
+    """Create the template's secrets (those whose Condition holds) and return their values: `given`
+    (--secret), else the dev token secret for JwtSecret, else generated like GenerateSecretString.
+    An existing secret (same prefix) keeps its value unless one is given."""
+    values = {}
+    for lid, resource in res.resources.items():
+        if resource.get("Type") != SECRET or not res.exists(lid):
+            continue
+        name = res.local_name(lid)
+        spec = res.resolve((resource.get("Properties") or {}).get("GenerateSecretString") or {})
+        value = given.get(lid)
+        if not value and lid == TOKEN_SECRET:  # the token command signs with $JWT_SECRET, else the dev secret
+            value = os.environ.get("JWT_SECRET") or DEV_JWT_SECRET
+        try:
+            generated = "".join(secrets.choice(string.ascii_letters + string.digits)
+                                for _ in range(int(spec.get("PasswordLength", 32))))
+            res.secret_arns[lid] = sm.create_secret(Name=name, SecretString=value or generated)["ARN"]
+        except ClientError as e:
+            if e.response["Error"]["Code"] != "ResourceExistsException":
+                raise
+            res.secret_arns[lid] = sm.describe_secret(SecretId=name)["ARN"]
+            if value:
+                sm.put_secret_value(SecretId=name, SecretString=value)
+        values[lid] = value or sm.get_secret_value(SecretId=name)["SecretString"]
+    return values
+
+
 def create_tables(ddb: Any, res: Resolver) -> None:
     """Create the template's tables; an existing one (same prefix) is reused with its data."""
     index_keys = {"IndexName", "KeySchema", "Projection", "ProvisionedThroughput", "OnDemandThroughput"}
@@ -1211,6 +1248,7 @@ class Stack:
         self.endpoint = args.endpoint or os.environ.get("AWS_ENDPOINT_URL") or ""
         self.runtime_url = ""
         self.router = Router([r for fn in functions for r in fn.routes])
+        self.secret_values: dict[str, str] = {}
         self.cors = template_cors(resolver)
 
     def function_log(self, binary: str, line: bytes) -> None:
@@ -1294,6 +1332,8 @@ class Stack:
             create_queues(self.client("sqs"), self.resolver)
         if TABLE in kinds:
             create_tables(self.client("dynamodb"), self.resolver)
+        if SECRET in kinds:
+            self.secret_values = create_secrets(self.client("secretsmanager"), self.resolver, self.args.secret)
         if VECTOR_BUCKET in kinds:
             create_vector_indexes(self.client("s3vectors"), self.resolver)
         for fn in self.functions:
@@ -1370,6 +1410,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     serve.add_argument("--bin-dir", default=str(REPO / "target/debug"), help="where the function binaries are")
     serve.add_argument("--env", action="append", default=[], metavar="K=V", help="extra function env (repeatable)")
     serve.add_argument("--param", action="append", default=[], metavar="K=V", help="template parameter value")
+    serve.add_argument("--secret", action="append", default=[], metavar="LOGICAL_ID=VALUE",
+                       help=f"value of a template secret (default: the dev token secret for {TOKEN_SECRET}, "
+                            "else generated)")
     serve.add_argument("--max-instances", type=int, default=4, help="concurrent instances per function")
     serve.add_argument("--exit-with-stdin", action="store_true", help="stop when stdin reaches EOF")
     serve.add_argument("--schedule-seconds", type=float, default=0,
@@ -1404,6 +1447,7 @@ def interrupt(*_: Any) -> None:
 
 def serve(args: argparse.Namespace) -> int:
     args.env = key_values(args.env, "--env")
+    args.secret = key_values(args.secret, "--secret")
     template = load_template(Path(args.template))
     resolver = Resolver(template, parameter_values(template, key_values(args.param, "--param")), args.prefix)
     functions = discover_functions(template, resolver)
@@ -1425,13 +1469,14 @@ def serve(args: argparse.Namespace) -> int:
         stack.start(gateway)
         stack.describe()
         host, port = gateway.server_address[:2]
-        jwt = args.env.get("JWT_SECRET") or resolver.params.get("JwtSecret") or DEV_JWT_SECRET
         print(f"Markets API listening on http://{host}:{port}", flush=True)
         print(f"DynamoDB endpoint: {stack.endpoint}{' (moto, started here)' if stack.moto else ''}"
               f" - resource prefix {args.prefix}-", flush=True)
         print(f"Cache: {stack.cache_endpoint + (' (started here)' if stack.cache else '') or 'off'}", flush=True)
-        print(f"JWT secret (dev): {jwt}", flush=True)
-        print("Mint a token: cargo run -q -p dev --bin mint-token -- --sub alice --role user", flush=True)
+        if TOKEN_SECRET in stack.secret_values:
+            print(f"JWT secret (dev, in {resolver.local_name(TOKEN_SECRET)}): {stack.secret_values[TOKEN_SECRET]}",
+                  flush=True)
+            print("Mint a token: cargo run -q -p dev --bin mint-token -- --sub alice --role user", flush=True)
         if args.exit_with_stdin:
             threading.Thread(target=lambda: (wait_for_eof(0), stop_requested.set()), daemon=True).start()
         # Wake up regularly: a signal's handler only runs when the main thread executes bytecode,

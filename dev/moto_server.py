@@ -113,6 +113,8 @@ def query_vectors(self: S3VectorsResponse) -> ActionResult:
     return_metadata = self._get_bool_param("returnMetadata", False)
     candidates = [v for v in list(index.vectors.values()) if not condition or matches(v.metadata or {}, condition)]
     query_norm = math.sqrt(sum(map(operator.mul, query, query)))
+    if index.distance_metric == "cosine" and not query_norm:
+        raise ValidationError("A cosine index takes no all-zero query vector")
     nearest = heapq.nsmallest(top_k, ((distance(index.distance_metric, query, query_norm, v), v.key, v)
                                      for v in candidates))
     vectors = [{"key": key, **({"distance": d} if return_distance else {}),
@@ -120,8 +122,19 @@ def query_vectors(self: S3VectorsResponse) -> ActionResult:
     return ActionResult({"vectors": vectors, "distanceMetric": index.distance_metric})
 
 
+def refuse_zero_vectors(put_vectors: Callable[[S3VectorsResponse], ActionResult]) -> Callable[..., ActionResult]:
+    """PutVectors as AWS does it: a cosine index refuses an all-zero vector (moto stores it)."""
+    def checked(self: S3VectorsResponse) -> ActionResult:
+        for vector in self._get_param("vectors") or []:
+            if not any((vector.get("data") or {}).get("float32") or []):
+                raise ValidationError(f"Vector {vector.get('key')} is all zeros: a cosine index refuses it")
+        return put_vectors(self)
+    return checked
+
+
 def add_query_vectors() -> None:
     S3VectorsResponse.query_vectors = query_vectors
+    S3VectorsResponse.put_vectors = refuse_zero_vectors(S3VectorsResponse.put_vectors)
     s3vectors_urls.url_paths["{0}/QueryVectors$"] = S3VectorsResponse.dispatch
 
 

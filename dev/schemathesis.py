@@ -47,7 +47,7 @@ def main() -> int:
     stack = subprocess.Popen(
         [sys.executable, str(REPO / "dev/local.py"), "serve", "--port", "0", "--prefix", f"st{os.getpid()}",
          "--quiet", "--exit-with-stdin", "--log-file", str(functions_log),
-         "--param", f"JwtSecret={JWT_SECRET}", "--env", "RATE_LIMIT_PER_MINUTE=100000000",
+         "--secret", f"JwtSecret={JWT_SECRET}", "--env", "RATE_LIMIT_PER_MINUTE=100000000",
          # As the black-box tests' stacks: cache and SDK timeouts for moto on a loaded machine, so
          # that a slow emulator is not taken for an outage (a 503).
          "--env", "CACHE_TIMEOUT_MS=1000", "--env", "SDK_TIMEOUT_SCALE=10"],

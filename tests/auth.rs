@@ -46,3 +46,139 @@ async fn bad_tokens_are_refused_even_on_anonymous_routes() {
     let valid = stack.send_json(Method::POST, "/api/markets", &alice, json!({"name": "fine"})).await;
     assert_eq!(valid.status, StatusCode::CREATED);
 }
+
+#[tokio::test]
+async fn the_token_secret_is_read_from_secrets_manager_at_cold_start() {
+    // The function's environment holds only the secret's ARN: tokens verify against the value in
+    // (moto's) Secrets Manager.
+    let value = format!("secret-in-secrets-manager-{}", ulid::Ulid::new());
+    let stack = Stack::start_with(&["--secret", &format!("JwtSecret={value}")]);
+    let alice = User::new(Role::User);
+    let signed_with = |secret: &str| {
+        let claims = shared::auth::Claims {
+            sub: alice.id.clone(),
+            role: Role::User,
+            exp: api_tests::now() + 600,
+            name: None,
+            email: None,
+            iss: None,
+            aud: None,
+        };
+        shared::auth::mint_token(secret.as_bytes(), &claims)
+    };
+    let stack = &stack;
+    let post = |token: String| async move {
+        let response =
+            stack.request(Method::POST, "/api/markets").bearer_auth(token).json(&json!({"name": "x"})).send().await;
+        Reply::from(response.unwrap()).await.status
+    };
+    assert_eq!(post(signed_with(&value)).await, StatusCode::CREATED);
+    assert_eq!(post(signed_with(api_tests::JWT_SECRET)).await, StatusCode::UNAUTHORIZED);
+    let everything = std::fs::read_to_string(&stack.log_file).unwrap_or_default();
+    assert!(!everything.contains(&value), "the secret is never logged");
+}
+
+/// A JWKS endpoint on this machine whose key set the test replaces at will.
+struct KeyServer {
+    url: String,
+    keys: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl KeyServer {
+    async fn start() -> KeyServer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/.well-known/jwks.json", listener.local_addr().unwrap());
+        let keys = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let served = keys.clone();
+        tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut request = [0u8; 4096];
+                let _ = socket.read(&mut request).await;
+                let body = served.lock().unwrap().clone();
+                let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n", body.len());
+                let _ = socket.write_all(format!("{head}{body}").as_bytes()).await;
+            }
+        });
+        KeyServer { url, keys }
+    }
+
+    /// Publishes exactly these test keys (and retires any other).
+    fn publish(&self, keys: &[&TestKey]) {
+        let jwks: Vec<_> = keys
+            .iter()
+            .map(|key| json!({"kty": "RSA", "kid": key.kid, "alg": "RS256", "use": "sig", "n": key.modulus.trim(), "e": "AQAB"}))
+            .collect();
+        *self.keys.lock().unwrap() = json!({ "keys": jwks }).to_string();
+    }
+}
+
+/// An RSA key made for tests only (shared/src/auth/test-rsa-key*.{der.b64,n.txt}).
+struct TestKey {
+    kid: &'static str,
+    der_base64: &'static str,
+    modulus: &'static str,
+}
+
+const KEY_1: TestKey = TestKey {
+    kid: "key-1",
+    der_base64: include_str!("../shared/src/auth/test-rsa-key.der.b64"),
+    modulus: include_str!("../shared/src/auth/test-rsa-key.n.txt"),
+};
+const KEY_2: TestKey = TestKey {
+    kid: "key-2",
+    der_base64: include_str!("../shared/src/auth/test-rsa-key-2.der.b64"),
+    modulus: include_str!("../shared/src/auth/test-rsa-key-2.n.txt"),
+};
+
+const ISSUER: &str = "https://issuer.test";
+const AUDIENCE: &str = "markets-api";
+
+fn rs256_token(key: &TestKey, user: &User) -> String {
+    let claims = shared::auth::Claims {
+        sub: user.id.clone(),
+        role: user.role,
+        exp: api_tests::now() + 600,
+        name: None,
+        email: None,
+        iss: Some(ISSUER.into()),
+        aud: Some(AUDIENCE.into()),
+    };
+    let der = base64::engine::general_purpose::STANDARD.decode(key.der_base64.trim()).unwrap();
+    let header =
+        jsonwebtoken::Header { kid: Some(key.kid.into()), ..jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256) };
+    jsonwebtoken::encode(&header, &claims, &jsonwebtoken::EncodingKey::from_rsa_der(&der)).unwrap()
+}
+
+#[tokio::test]
+async fn a_warm_function_follows_the_identity_providers_key_rotation() {
+    let provider = KeyServer::start().await;
+    provider.publish(&[&KEY_1]);
+    let params =
+        [format!("JwtJwksUrl={}", provider.url), format!("JwtIssuer={ISSUER}"), format!("JwtAudience={AUDIENCE}")];
+    // One instance, so every request below meets the same warm process.
+    let mut args = vec!["--max-instances", "1", "--env", "JWT_JWKS_MIN_REFETCH_SECONDS=0"];
+    for param in &params {
+        args.extend(["--param", param]);
+    }
+    let stack = Stack::start_with(&args);
+    let alice = User::new(Role::User);
+    let stack = &stack;
+    let create = |token: String| async move {
+        let response =
+            stack.request(Method::POST, "/api/markets").bearer_auth(token).json(&json!({"name": "x"})).send().await;
+        let reply = Reply::from(response.unwrap()).await;
+        (reply.status, reply.header("x-request-id").unwrap_or_default().to_owned())
+    };
+    let (status, first) = create(rs256_token(&KEY_1, &alice)).await;
+    assert_eq!(status, StatusCode::CREATED);
+
+    provider.publish(&[&KEY_2]);
+    let (status, rotated) = create(rs256_token(&KEY_2, &alice)).await;
+    assert_eq!(status, StatusCode::CREATED, "the new key is fetched on its first use");
+    assert_eq!(create(rs256_token(&KEY_1, &alice)).await.0, StatusCode::UNAUTHORIZED, "the retired key is refused");
+    assert_eq!(create(alice.token()).await.0, StatusCode::UNAUTHORIZED, "no HS256 in RS256 mode");
+
+    assert_eq!(stack.request_log(&first)["cold_start"], true);
+    assert_eq!(stack.request_log(&rotated)["cold_start"], false, "the same instance, still warm");
+}

@@ -89,7 +89,8 @@ async fn throttled_dynamodb_is_retried_then_a_503_and_a_short_burst_is_absorbed(
 #[tokio::test]
 async fn a_black_holed_sqs_neither_fails_nor_stalls_a_write_and_its_job_is_indexed_after() {
     let sqs = FaultProxy::for_moto();
-    let stack = Stack::start_behind(&sqs, "SQS", &["--schedule-seconds", "1"]);
+    // The sweeper leaves jobs younger than its grace period to their publisher: 1 s here, not 30.
+    let stack = Stack::start_behind(&sqs, "SQS", &["--schedule-seconds", "1", "--env", "OUTBOX_GRACE_SECONDS=1"]);
     let alice = User::new(Role::User);
     stack.create_market(&alice, "A warm-up market").await;
 

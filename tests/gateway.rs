@@ -168,10 +168,16 @@ async fn the_gateways_own_errors_carry_a_request_id_and_the_envelope() {
 
 #[tokio::test]
 async fn a_function_that_cannot_start_is_a_502_in_the_envelope() {
-    // Every market function refuses to start with a short secret; health needs none.
-    let stack = Stack::start_with(&["--env", "JWT_SECRET=short"]);
+    // Every market function refuses to start with a short secret (read from Secrets Manager at cold
+    // start); health needs none.
+    let stack = Stack::start_with(&["--secret", "JwtSecret=short"]);
     let reply = stack.get("/api/markets").await;
     assert_eq!(reply.status, StatusCode::BAD_GATEWAY, "{}", reply.text);
     assert_eq!(reply.error_code(), "INTERNAL");
     assert_eq!(stack.get("/api/health").await.status, StatusCode::OK);
+    let refusal = |line: &serde_json::Value| {
+        line["message"] == "refusing to start"
+            && line["error"].as_str().is_some_and(|e| e.contains("at least 32 bytes"))
+    };
+    assert!(stack.logs_when(|logs| logs.iter().any(refusal)).iter().any(refusal), "the reason is logged");
 }

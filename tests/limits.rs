@@ -64,6 +64,25 @@ async fn forwarded_for_headers_do_not_reset_an_anonymous_budget() {
 }
 
 #[tokio::test]
+async fn unknown_paths_count_against_the_callers_limit() {
+    away_from_window_end().await;
+    let stack = Stack::start_with(&LIMITED);
+    for _ in 0..5 {
+        assert_eq!(stack.get("/api/markets").await.status, StatusCode::OK);
+    }
+    let mut statuses = Vec::new();
+    for i in 0..7 {
+        let reply = stack.get(&format!("/api/probing/{i}")).await;
+        assert_eq!(reply.header("ratelimit-limit"), Some("10"), "{}", reply.text);
+        statuses.push(reply.status);
+    }
+    assert_eq!(statuses[..5], [StatusCode::NOT_FOUND; 5]);
+    assert_eq!(statuses[5..], [StatusCode::TOO_MANY_REQUESTS; 2]);
+    assert_eq!(stack.get("/api/markets").await.status, StatusCode::TOO_MANY_REQUESTS, "one budget for all routes");
+    assert_eq!(stack.get("/api/health").await.status, StatusCode::OK, "health stays exempt");
+}
+
+#[tokio::test]
 async fn requests_are_served_when_the_limiter_table_is_gone() {
     let stack = Stack::start_with(&LIMITED);
     assert_eq!(stack.get("/api/markets").await.status, StatusCode::OK);

@@ -54,6 +54,14 @@ async fn a_new_market_is_found_first_within_two_seconds() {
     // One nearest-neighbour query, then the markets and their creators in one batch read.
     let log = stack.request_log(reply.header("x-request-id").unwrap());
     assert_eq!((&log["vector_ops"], &log["dynamodb_ops"]), (&json!("QueryVectors"), &json!("BatchGetItem")), "{log}");
+    // Texts without a word of two letters still embed to a vector a cosine index takes.
+    let one_letter = stack.create_market(&alice, "A").await;
+    let found = eventually(Duration::from_secs(10), async || {
+        stack.search_ids("A", 5).await.first() == one_letter["id"].as_str().map(str::to_owned).as_ref()
+    })
+    .await;
+    assert!(found.is_some(), "a market named \"A\" is indexed and found");
+    assert_eq!(stack.get("/api/markets/search?q=%3F%21").await.status, StatusCode::OK);
     for bad in ["", "q=", "q=x&limit=0", "q=x&limit=51", &format!("q={}", "a".repeat(501))] {
         let reply = stack.get(&format!("/api/markets/search?{bad}")).await;
         assert_eq!((reply.status, reply.error_code()), (StatusCode::BAD_REQUEST, "BAD_REQUEST"), "{bad}");
@@ -63,7 +71,7 @@ async fn a_new_market_is_found_first_within_two_seconds() {
 #[tokio::test]
 async fn jobs_written_while_sqs_is_down_are_all_delivered_when_it_returns() {
     let sqs = FaultProxy::for_moto();
-    let stack = Stack::start_behind(&sqs, "SQS", &["--schedule-seconds", "1"]);
+    let stack = Stack::start_behind(&sqs, "SQS", &["--schedule-seconds", "1", "--env", "OUTBOX_GRACE_SECONDS=1"]);
     let alice = User::new(Role::User);
     sqs.inject(&[], Fault::Refuse, None);
     let mut ids = Vec::new();
@@ -190,4 +198,66 @@ async fn repeated_and_reordered_jobs_leave_the_latest_version_indexed() {
     assert!(all_done.is_some(), "3 jobs from the writes and 5 sent: {} done", jobs_done());
     assert_eq!(stack.vector_entry(&id).await, Some((3, "closed".to_owned())));
     assert!(stack.search_ids("meteors", 5).await.contains(&id));
+}
+
+/// An outbox item as a market change writes it, in its shard's partition (`job` may be anything, to
+/// stand for a corrupt one).
+fn outbox_item(id: &str, job: &str) -> HashMap<String, aws_sdk_dynamodb::types::AttributeValue> {
+    use aws_sdk_dynamodb::types::AttributeValue::S;
+    let shard = shared::repo::listing::shard_of(id, shared::config::DEFAULT_WRITE_SHARDS);
+    let queue = S(format!("index#{shard}"));
+    HashMap::from([("queue".into(), queue), ("id".into(), S(id.into())), ("job".into(), S(job.into()))])
+}
+
+#[tokio::test]
+async fn the_sweeper_skips_unreadable_items_and_leaves_recent_jobs_to_their_publisher() {
+    let stack = Stack::start_with(&["--schedule-seconds", "1", "--env", "OUTBOX_GRACE_SECONDS=5"]);
+    let alice = User::new(Role::User);
+    let market = stack.create_market(&alice, "Will the sweeper get past the corrupt items").await;
+    let market_id = market["id"].as_str().unwrap();
+    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
+    let table = format!("{}-OutboxTable", stack.prefix);
+    // More corrupt items than one sweep page (100), spread over the shards, all sorting before the
+    // real jobs.
+    let corrupt: Vec<String> = (0..120).map(|i| format!("00000000000000000000000{i:03}")).collect();
+    for chunk in corrupt.chunks(25) {
+        let writes = chunk.iter().map(|id| {
+            let put =
+                aws_sdk_dynamodb::types::PutRequest::builder().set_item(Some(outbox_item(id, "{not json"))).build();
+            aws_sdk_dynamodb::types::WriteRequest::builder().put_request(put.unwrap()).build()
+        });
+        dynamodb.batch_write_item().request_items(&table, writes.collect()).send().await.unwrap();
+    }
+    // A job its publisher never sent (written a minute ago), and one "written" in the future, which
+    // stays within the grace period for the whole test.
+    let now = std::time::SystemTime::now();
+    let job_at = |at: std::time::SystemTime| IndexJob {
+        id: ulid::Ulid::from_datetime(at).to_string(),
+        // A version no API write made, to tell its "job done" line from the create's.
+        ..IndexJob::new(market_id, 7, JobOp::Upsert)
+    };
+    let (stranded, recent) = (job_at(now - Duration::from_secs(60)), job_at(now + Duration::from_secs(600)));
+    for job in [&stranded, &recent] {
+        let item = outbox_item(&job.id, &serde_json::to_string(job).unwrap());
+        dynamodb.put_item().table_name(&table).set_item(Some(item)).send().await.unwrap();
+    }
+    let in_outbox = async |id: &str| {
+        let key = outbox_item(id, "");
+        let key = key.into_iter().filter(|(name, _)| name != "job").collect();
+        dynamodb.get_item().table_name(&table).set_key(Some(key)).send().await.unwrap().item.is_some()
+    };
+    let swept = eventually(Duration::from_secs(20), async || !in_outbox(&stranded.id).await).await;
+    assert!(swept.is_some(), "the stranded job was sent past 120 unreadable items");
+    let sent = |l: &Value| l["message"] == "job done" && l["market_id"] == market_id && l["version"] == 7;
+    let logs = stack.logs_when(|logs| logs.iter().any(sent));
+    assert!(logs.iter().any(sent), "the worker indexed the swept job");
+    assert!(in_outbox(&recent.id).await, "a job within its grace period is left to its publisher");
+    assert!(in_outbox(&corrupt[0]).await, "unreadable items stay for someone to look at");
+    let skipped = |l: &Value| l["message"] == "unreadable outbox item skipped: repair or delete it";
+    assert!(logs.iter().filter(|l| skipped(l)).count() >= corrupt.len(), "each one is logged");
+    assert!(
+        logs.iter().any(|l| l["OutboxUnreadable"].as_f64().is_some_and(|n| n >= 120.0)),
+        "and counted for the alarm"
+    );
 }

@@ -9,11 +9,11 @@ use crate::service::RateLimit;
 
 pub use crate::repo::dynamodb::Tables;
 
-/// The shortest HS256 secret we accept: shorter ones are guessable offline from any token.
-pub const MIN_JWT_SECRET_BYTES: usize = 32;
+/// The shortest signing secret we accept: shorter ones are guessable offline from any token.
+pub const MIN_SECRET_BYTES: usize = 32;
 
-/// The local stack's secret (dev/local.py, the token command, events/): never deploy it, since
-/// template.yaml takes the real secret as a parameter.
+/// The local stack's token secret (dev/local.py puts it into moto's Secrets Manager; the token
+/// command signs with it). Published in this repository, so refused unless the endpoint is local.
 pub const LOCAL_DEV_JWT_SECRET: &str = "local-dev-secret-change-me-0123456789abcdef";
 
 /// How many shards the shared partitions (the list indexes', the outbox's) are spread over unless
@@ -28,45 +28,110 @@ pub enum ConfigError {
     Missing(&'static str),
     #[error("{0} is not valid")]
     Invalid(&'static str),
-    #[error("JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes (got {0})")]
-    ShortSecret(usize),
+    #[error("the secret of {0} must be at least {MIN_SECRET_BYTES} bytes (got {1})")]
+    ShortSecret(&'static str, usize),
+    #[error(
+        "the secret of {0} is the development secret published in this repository (only a local endpoint may use it)"
+    )]
+    DevelopmentSecret(&'static str),
 }
 
-/// How bearer tokens are verified.
-#[derive(Clone)]
-pub struct AuthConfig {
-    /// Verifies HS256 tokens, unless `jwks_url` is set; always signs pagination cursors.
-    pub jwt_secret: Vec<u8>,
+/// How bearer tokens are verified, as configured: where the keys are, not the keys themselves
+/// (those are loaded at cold start, see `runtime`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthSettings {
+    pub keys: TokenKeys,
+    pub claims: ClaimRules,
+    /// The secret that signs pagination cursors (only the functions that page have it).
+    pub cursor_secret_arn: Option<String>,
+}
+
+/// Where the token-verifying keys come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenKeys {
+    /// HS256 with the secret stored in Secrets Manager under this ARN (or name).
+    Secret { arn: String },
+    /// RS256 with an identity provider's published keys (e.g. Cognito's JWKS).
+    Jwks(JwksSettings),
+}
+
+/// The identity provider's key set and how long its keys are trusted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JwksSettings {
+    pub url: String,
+    /// Keys are fetched again after this long, so a warm instance follows a key rotation.
+    pub cache_ttl: Duration,
+    /// A token with an unknown `kid` fetches the keys again, at most this often (unknown ids are
+    /// cheap to forge; the identity provider must not be hammered).
+    pub min_refetch: Duration,
+}
+
+/// The claims a token must carry besides `sub`, `role` and `exp`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClaimRules {
     pub issuer: Option<String>,
+    /// Matched against `aud`, or against `client_id` for Cognito access tokens (which have no `aud`).
     pub audience: Option<String>,
-    /// Tokens are RS256, signed by the keys published here (e.g. Cognito's JWKS).
-    pub jwks_url: Option<String>,
 }
 
-impl std::fmt::Debug for AuthConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AuthConfig")
-            .field("jwt_secret", &"<redacted>")
-            .field("issuer", &self.issuer)
-            .field("audience", &self.audience)
-            .field("jwks_url", &self.jwks_url)
-            .finish()
-    }
-}
-
-impl AuthConfig {
+impl AuthSettings {
     pub fn from_env() -> Result<Self, ConfigError> {
-        let secret = env::var("JWT_SECRET").map_err(|_| ConfigError::Missing("JWT_SECRET"))?;
-        let config = Self::new(secret.into_bytes(), optional("JWT_ISSUER"), optional("JWT_AUDIENCE"))?;
-        Ok(Self { jwks_url: optional("JWT_JWKS_URL"), ..config })
+        Self::from_vars(optional)
     }
 
-    pub fn new(jwt_secret: Vec<u8>, issuer: Option<String>, audience: Option<String>) -> Result<Self, ConfigError> {
-        if jwt_secret.len() < MIN_JWT_SECRET_BYTES {
-            return Err(ConfigError::ShortSecret(jwt_secret.len()));
-        }
-        Ok(Self { jwt_secret, issuer, audience, jwks_url: None })
+    /// The settings from `var` (the environment, or a test's variables).
+    fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let claims = ClaimRules { issuer: var("JWT_ISSUER"), audience: var("JWT_AUDIENCE") };
+        let seconds =
+            |name: &'static str, default: u64| parse_number(name, var(name), default).map(Duration::from_secs);
+        let keys = match var("JWT_JWKS_URL") {
+            Some(url) => {
+                // A forged key set would let anyone mint tokens: only TLS, or a test server on this machine.
+                if !(url.starts_with("https://") || (url.starts_with("http://") && is_loopback_url(&url))) {
+                    return Err(ConfigError::Invalid("JWT_JWKS_URL (https, or http on a loopback address)"));
+                }
+                // Any token the provider signs for any of its clients would do otherwise.
+                if claims.issuer.is_none() {
+                    return Err(ConfigError::Missing("JWT_ISSUER (required with JWT_JWKS_URL)"));
+                }
+                if claims.audience.is_none() {
+                    return Err(ConfigError::Missing("JWT_AUDIENCE (required with JWT_JWKS_URL)"));
+                }
+                TokenKeys::Jwks(JwksSettings {
+                    url,
+                    cache_ttl: seconds("JWT_JWKS_CACHE_SECONDS", 3600)?,
+                    min_refetch: seconds("JWT_JWKS_MIN_REFETCH_SECONDS", 10)?,
+                })
+            }
+            None => TokenKeys::Secret { arn: var("JWT_SECRET_ARN").ok_or(ConfigError::Missing("JWT_SECRET_ARN"))? },
+        };
+        Ok(Self { keys, claims, cursor_secret_arn: var("CURSOR_SECRET_ARN") })
     }
+}
+
+/// A secret's value, checked: long enough, and not a published development secret unless
+/// `endpoint_is_local` (the Secrets Manager it came from runs on this machine, i.e. moto).
+pub fn checked_secret(setting: &'static str, value: String, endpoint_is_local: bool) -> Result<Vec<u8>, ConfigError> {
+    if value.len() < MIN_SECRET_BYTES {
+        return Err(ConfigError::ShortSecret(setting, value.len()));
+    }
+    if value == LOCAL_DEV_JWT_SECRET && !endpoint_is_local {
+        return Err(ConfigError::DevelopmentSecret(setting));
+    }
+    Ok(value.into_bytes())
+}
+
+/// The endpoint Secrets Manager calls go to, when overridden (`AWS_ENDPOINT_URL_SECRETS_MANAGER`,
+/// else `AWS_ENDPOINT_URL`, the SDK's own order); `None` is AWS itself.
+pub fn secrets_endpoint() -> Option<String> {
+    optional("AWS_ENDPOINT_URL_SECRETS_MANAGER").or_else(|| optional("AWS_ENDPOINT_URL"))
+}
+
+/// Whether `url`'s host is this machine (`localhost`, 127.0.0.0/8, `::1`).
+pub fn is_loopback_url(url: &str) -> bool {
+    let Ok(uri) = url.parse::<lambda_http::http::Uri>() else { return false };
+    let host = uri.host().unwrap_or_default().trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Which embedder turns text into vectors.
@@ -130,12 +195,18 @@ impl SdkTimeouts {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Settings {
     pub rate_limit: RateLimit,
+    /// The outbox sweeper sends only jobs older than this (their publisher is done by then).
+    pub sweep_grace: Duration,
     pub sdk_timeouts: SdkTimeouts,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { rate_limit: RateLimit { limit: 100, window_seconds: 60 }, sdk_timeouts: SdkTimeouts::default() }
+        Self {
+            rate_limit: RateLimit { limit: 100, window_seconds: 60 },
+            sweep_grace: crate::jobs::DEFAULT_SWEEP_GRACE,
+            sdk_timeouts: SdkTimeouts::default(),
+        }
     }
 }
 
@@ -170,7 +241,11 @@ impl CacheSettings {
 
 /// An optional numeric setting.
 fn number(name: &'static str, default: u64) -> Result<u64, ConfigError> {
-    match optional(name) {
+    parse_number(name, optional(name), default)
+}
+
+fn parse_number(name: &'static str, value: Option<String>, default: u64) -> Result<u64, ConfigError> {
+    match value {
         None => Ok(default),
         Some(text) => text.parse().map_err(|_| ConfigError::Invalid(name)),
     }
@@ -184,6 +259,7 @@ impl Settings {
                 limit: number("RATE_LIMIT_PER_MINUTE", defaults.rate_limit.limit)?,
                 window_seconds: number("RATE_LIMIT_WINDOW_SECONDS", defaults.rate_limit.window_seconds)?.max(1),
             },
+            sweep_grace: Duration::from_secs(number("OUTBOX_GRACE_SECONDS", defaults.sweep_grace.as_secs())?),
             sdk_timeouts: SdkTimeouts {
                 scale: u32::try_from(number("SDK_TIMEOUT_SCALE", 1)?)
                     .ok()
@@ -274,9 +350,48 @@ mod tests {
     }
 
     #[test]
-    fn refuses_short_secrets_and_hides_the_secret_in_debug() {
-        assert!(matches!(AuthConfig::new(b"short".to_vec(), None, None), Err(ConfigError::ShortSecret(5))));
-        let config = AuthConfig::new(b"0123456789abcdef0123456789abcdef".to_vec(), None, None).unwrap();
-        assert!(!format!("{config:?}").contains("0123456789"));
+    fn refuses_short_secrets_and_the_development_secret_on_a_remote_endpoint() {
+        assert!(matches!(checked_secret("JWT_SECRET_ARN", "short".into(), true), Err(ConfigError::ShortSecret(_, 5))));
+        let dev = || LOCAL_DEV_JWT_SECRET.to_owned();
+        assert!(matches!(checked_secret("JWT_SECRET_ARN", dev(), false), Err(ConfigError::DevelopmentSecret(_))));
+        assert!(checked_secret("JWT_SECRET_ARN", dev(), true).is_ok());
+        let generated = "Xk2q9ZrT7bWm4NcV8pLs3HdJ6yFg1QaE".to_owned();
+        assert_eq!(checked_secret("JWT_SECRET_ARN", generated.clone(), false).unwrap(), generated.as_bytes());
+    }
+
+    fn settings(vars: &[(&str, &str)]) -> Result<AuthSettings, ConfigError> {
+        AuthSettings::from_vars(|name| vars.iter().find(|(key, _)| *key == name).map(|(_, value)| value.to_string()))
+    }
+
+    #[test]
+    fn a_jwks_url_must_be_https_and_come_with_issuer_and_audience() {
+        let jwks = |url: &'static str| {
+            [("JWT_JWKS_URL", url), ("JWT_ISSUER", "https://issuer.example"), ("JWT_AUDIENCE", "markets")]
+        };
+        let https = settings(&jwks("https://issuer.example/.well-known/jwks.json")).unwrap();
+        assert!(matches!(https.keys, TokenKeys::Jwks(JwksSettings { min_refetch, .. }) if min_refetch.as_secs() == 10));
+        assert!(settings(&jwks("http://127.0.0.1:8080/jwks.json")).is_ok(), "a local test server");
+        assert!(matches!(settings(&jwks("http://issuer.example/jwks.json")), Err(ConfigError::Invalid(_))));
+        let url = ("JWT_JWKS_URL", "https://issuer.example/jwks.json");
+        assert!(matches!(settings(&[url, ("JWT_AUDIENCE", "markets")]), Err(ConfigError::Missing(_))));
+        assert!(matches!(settings(&[url, ("JWT_ISSUER", "https://issuer.example")]), Err(ConfigError::Missing(_))));
+        assert!(matches!(settings(&[]), Err(ConfigError::Missing("JWT_SECRET_ARN"))), "HS256 needs its secret");
+        let hs256 = settings(&[("JWT_SECRET_ARN", "arn:aws:secretsmanager:eu-west-1:1:secret:jwt")]).unwrap();
+        assert!(matches!(hs256.keys, TokenKeys::Secret { .. }) && hs256.cursor_secret_arn.is_none());
+    }
+
+    #[test]
+    fn only_this_machine_is_local() {
+        for url in ["http://127.0.0.1:4566", "http://localhost:3000/x", "http://[::1]:9000", "http://127.5.0.1"] {
+            assert!(is_loopback_url(url), "{url}");
+        }
+        for url in [
+            "https://secretsmanager.us-east-1.amazonaws.com",
+            "http://10.0.0.1:4566",
+            "http://127.0.0.1.evil.example",
+            "nonsense",
+        ] {
+            assert!(!is_loopback_url(url), "{url}");
+        }
     }
 }

@@ -137,6 +137,11 @@ impl ApiError {
     }
 }
 
+/// Client text quoted in an error message: at most 64 characters, control characters escaped.
+pub(crate) fn printable(text: &str) -> String {
+    text.chars().take(64).flat_map(char::escape_debug).collect()
+}
+
 /// Renders an error and its whole cause chain for the logs.
 pub fn error_chain(error: &dyn std::error::Error) -> String {
     let mut chain = error.to_string();

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::error::printable;
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_json::value::RawValue;
 use struson::reader::{JsonReader, JsonStreamReader, ReaderError, ReaderSettings, ValueType};
@@ -110,8 +111,7 @@ fn read(reader: &mut JsonStreamReader<&[u8]>) -> Result<Json, JsonError> {
             while reader.has_next()? {
                 let name = reader.next_name_owned()?;
                 if members.contains_key(&name) {
-                    let shown: String = name.chars().take(64).flat_map(char::escape_debug).collect();
-                    return Err(JsonError(format!("the member \"{shown}\" is given more than once")));
+                    return Err(JsonError(format!("the member \"{}\" is given more than once", printable(&name))));
                 }
                 let value = read(reader)?;
                 members.insert(name, value);

@@ -22,5 +22,6 @@ pub mod routes;
 pub mod runtime;
 pub mod search;
 pub mod service;
+pub mod stable_hash;
 
 pub use error::ApiError;

@@ -181,6 +181,16 @@ pub fn emit_job_metrics(processed: usize, failed: usize, cold_start: bool) {
     );
 }
 
+/// The metrics of one outbox sweep; `OutboxUnreadable` has an alarm (template.yaml).
+pub fn emit_sweep_metrics(sent: usize, unreadable: usize) {
+    emit_emf(
+        "Function",
+        "outbox-sweeper",
+        &[("OutboxSwept", "Count", sent as f64), ("OutboxUnreadable", "Count", unreadable as f64)],
+        serde_json::json!({}),
+    );
+}
+
 /// True the first time it is called in this process: the invocation that paid the cold start.
 pub fn first_invocation() -> bool {
     static SEEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);

@@ -12,9 +12,11 @@ use lambda_http::http::HeaderValue;
 use lambda_http::{Body, Request, RequestExt as _, Response, service_fn};
 use tracing::Instrument;
 
-use crate::auth::{Authenticator, Caller};
+use crate::auth::{Authenticator, Caller, JwksKeys};
 use crate::cache::{MarketCache, NoCache, RedisCache};
-use crate::config::{AuthConfig, Config, EmbedderKind, SdkTimeouts, Settings};
+use crate::config::{
+    AuthSettings, Config, EmbedderKind, SdkTimeouts, Settings, TokenKeys, checked_secret, is_loopback_url,
+};
 use crate::error::{ApiError, BoxError, error_chain};
 use crate::http::{ApiResponse, CursorCodec, request_id, route_key, source_ip};
 use crate::jobs::worker::Indexer;
@@ -25,14 +27,15 @@ use crate::observability::{
 use crate::repo::dynamodb::{
     DynamoIdempotency, DynamoMarkets, DynamoOutbox, DynamoPositions, DynamoRateCounter, DynamoUsers,
 };
-use crate::routes::check_route;
+use crate::routes::{check_route, is_cors_preflight};
 use crate::search::{BedrockEmbedder, Embedder, HashingEmbedder, S3VectorIndex};
 use crate::service::{Dependencies, MarketService, PositionService, Quota, RateLimiter, SearchService};
 
 /// What every market route shares, built once per cold start and reused by every invocation.
 pub struct AppState {
     pub auth: Authenticator,
-    pub cursors: CursorCodec,
+    /// Only in the functions that page (they alone may read the cursor secret).
+    cursors: Option<CursorCodec>,
     pub markets: MarketService,
     pub positions: PositionService,
     pub search: SearchService,
@@ -40,10 +43,15 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(auth: &AuthConfig, dependencies: &Dependencies, settings: Settings) -> Self {
+    pub fn new(
+        auth: Authenticator,
+        cursors: Option<CursorCodec>,
+        dependencies: &Dependencies,
+        settings: Settings,
+    ) -> Self {
         Self {
-            auth: Authenticator::new(auth),
-            cursors: CursorCodec::new(&auth.jwt_secret),
+            auth,
+            cursors,
             markets: MarketService::new(dependencies),
             positions: PositionService::new(dependencies),
             search: SearchService::new(dependencies),
@@ -51,16 +59,44 @@ impl AppState {
         }
     }
 
+    /// The settings from the environment, the secrets from Secrets Manager, the keys from the
+    /// identity provider: read once, and the function refuses to start if any is missing or unsafe.
     pub async fn from_env() -> Result<Self, BoxError> {
-        let auth = AuthConfig::from_env()?;
+        let auth = AuthSettings::from_env()?;
         let config = Config::from_env()?;
-        let mut state = Self::new(&auth, &aws_dependencies(&config).await?, config.settings);
-        if let Some(url) = &auth.jwks_url {
-            let jwks = crate::auth::fetch_jwks(url).await.map_err(|e| format!("cannot load JWT_JWKS_URL: {e}"))?;
-            state.auth = Authenticator::with_jwks(&auth, &jwks);
-        }
-        Ok(state)
+        let secrets = aws_sdk_secretsmanager::Client::new(&aws_config(&config.settings.sdk_timeouts).await);
+        let authenticator = match auth.keys {
+            TokenKeys::Secret { arn } => {
+                Authenticator::with_secret(&read_secret(&secrets, "JWT_SECRET_ARN", &arn).await?, &auth.claims)
+            }
+            TokenKeys::Jwks(jwks) => Authenticator::with_jwks(JwksKeys::load(jwks).await?, &auth.claims),
+        };
+        let cursors = match &auth.cursor_secret_arn {
+            Some(arn) => Some(CursorCodec::new(&read_secret(&secrets, "CURSOR_SECRET_ARN", arn).await?)),
+            None => None,
+        };
+        Ok(Self::new(authenticator, cursors, &aws_dependencies(&config).await?, config.settings))
     }
+
+    /// The cursor codec of a function that pages.
+    pub fn cursors(&self) -> Result<&CursorCodec, ApiError> {
+        self.cursors.as_ref().ok_or_else(|| ApiError::internal("CURSOR_SECRET_ARN is not set for this function"))
+    }
+}
+
+/// A secret's value from Secrets Manager (by ARN or name), checked by [`checked_secret`]: the local
+/// stack's development secret passes only when Secrets Manager is on this machine (moto).
+async fn read_secret(
+    client: &aws_sdk_secretsmanager::Client,
+    setting: &'static str,
+    id: &str,
+) -> Result<Vec<u8>, BoxError> {
+    let output = client.get_secret_value().secret_id(id).send().await.map_err(|error| {
+        format!("cannot read the secret of {setting}: {}", aws_sdk_secretsmanager::error::DisplayErrorContext(error))
+    })?;
+    let value = output.secret_string.ok_or_else(|| format!("the secret of {setting} has no string value"))?;
+    let endpoint_is_local = crate::config::secrets_endpoint().is_some_and(|url| is_loopback_url(&url));
+    Ok(checked_secret(setting, value, endpoint_is_local)?)
 }
 
 /// The AWS SDK's shared config, with the DynamoDB and SQS budgets of [`SdkTimeouts::store`]. The
@@ -121,7 +157,7 @@ pub fn dynamodb_dependencies(
         positions: Arc::new(DynamoPositions::new(client.clone(), tables.clone())),
         users: Arc::new(DynamoUsers::new(client.clone(), tables.users.clone())),
         idempotency: Arc::new(DynamoIdempotency::new(client.clone(), tables.idempotency.clone())),
-        outbox: Arc::new(DynamoOutbox::new(client.clone(), tables.outbox.clone(), tables.write_shards)),
+        outbox: Arc::new(DynamoOutbox::new(client.clone(), tables.outbox.clone())),
         queue: Arc::new(crate::repo::memory::InMemoryQueue::default()),
         embedder: Arc::new(HashingEmbedder),
         vectors: Arc::new(crate::repo::memory::InMemoryStore::default()),
@@ -157,15 +193,18 @@ pub async fn serve_index_worker() -> Result<(), lambda_runtime::Error> {
 /// Runs the outbox sweeper (on a schedule): sends the index jobs a failed send left behind.
 pub async fn serve_outbox_sweeper() -> Result<(), lambda_runtime::Error> {
     crate::observability::init_logging();
-    let dependencies = aws_dependencies(&Config::from_env()?).await?;
+    let config = Config::from_env()?;
+    let sweep_grace = config.settings.sweep_grace;
+    let dependencies = aws_dependencies(&config).await?;
     let publisher = &JobPublisher::new(dependencies.queue, dependencies.outbox);
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: lambda_runtime::LambdaEvent<serde_json::Value>| async move {
-            let sent = publisher.sweep(deadline(&event.context)).await?;
-            if sent > 0 {
-                tracing::info!(sent, "outbox swept");
+            let swept = publisher.sweep(sweep_grace, deadline(&event.context)).await?;
+            if swept.sent > 0 {
+                tracing::info!(sent = swept.sent, "outbox swept");
             }
-            Ok::<_, lambda_runtime::Error>(serde_json::json!({ "sent": sent }))
+            crate::observability::emit_sweep_metrics(swept.sent, swept.unreadable);
+            Ok::<_, lambda_runtime::Error>(serde_json::json!({ "sent": swept.sent, "unreadable": swept.unreadable }))
         },
     ))
     .await
@@ -189,24 +228,28 @@ where
     let handler = &handler;
     lambda_http::run(service_fn(move |request: Request| async move {
         let info = RequestInfo::of(&request);
-        if let Err(refused) = check_route(&request) {
-            return respond(info, None, std::future::ready(None), std::future::ready(Err(refused))).await;
-        }
-        let caller = state.auth.authenticate(request.headers());
+        let caller = state.auth.authenticate(request.headers()).await;
         let user_id = caller.as_ref().ok().and_then(Caller::principal).map(|p| p.user_id.clone());
         // Identity: the token's subject, else the address API Gateway saw (never X-Forwarded-For).
         let identity = match &user_id {
             Some(user) => format!("user:{user}"),
             None => format!("ip:{}", info.source_ip.as_deref().unwrap_or("unknown")),
         };
-        let limit = state.limiter.check(&identity);
-        respond(info, user_id, limit, async move { handler(state, caller?, request).await }).await
+        // A browser's CORS preflight carries no credentials and is cached by the browser: no budget.
+        let preflight = is_cors_preflight(&request);
+        let limit = async move { if preflight { None } else { state.limiter.check(&identity).await } };
+        // Routing's 405 and 400 come before authentication's 401, but behind the rate limit.
+        let work = async move {
+            check_route(&request)?;
+            handler(state, caller?, request).await
+        };
+        respond(info, user_id, limit, work).await
     }))
     .await
 }
 
 /// Runs a route that needs no state, no table, no token and no rate limit (health, the API's
-/// documents, the not-found fallback).
+/// documents).
 pub async fn serve_stateless<F, Fut>(handler: F) -> Result<(), lambda_http::Error>
 where
     F: Fn(Request) -> Fut + Sync,

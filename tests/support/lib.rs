@@ -15,7 +15,7 @@ use shared::auth::{Claims, Role, mint_token};
 mod faults;
 pub use faults::{Fault, FaultProxy};
 
-/// The secret every test stack is started with.
+/// The token secret every test stack puts into its Secrets Manager secret (unless a test gives its own).
 pub const JWT_SECRET: &str = "black-box-test-secret-0123456789abcdefghij";
 
 fn repo_root() -> PathBuf {
@@ -41,7 +41,8 @@ impl Stack {
     }
 
     /// A stack started with more `dev/local.py serve` arguments (`--env K=V`, `--param K=V`,
-    /// `--schedule-seconds N`, `--no-cache`, `--cache-endpoint URL`).
+    /// `--secret K=V`, `--schedule-seconds N`, `--no-cache`, `--cache-endpoint URL`); a later
+    /// `--secret JwtSecret=...` wins.
     pub fn start_with(extra_args: &[&str]) -> Stack {
         Self::start_with_prefix(&format!("t{}", ulid::Ulid::new().to_string().to_lowercase()), extra_args)
     }
@@ -69,7 +70,7 @@ impl Stack {
             .args(["serve", "--port", "0", "--prefix", &prefix, "--exit-with-stdin", "--quiet"])
             .arg("--log-file")
             .arg(&log_file)
-            .args(["--param", &format!("JwtSecret={JWT_SECRET}")])
+            .args(["--secret", &format!("JwtSecret={JWT_SECRET}")])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::runtime::serve_stateless(shared::routes::route_not_found).await
+    shared::runtime::serve(shared::routes::route_not_found).await
 }

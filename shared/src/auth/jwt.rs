@@ -1,14 +1,13 @@
-//! Bearer-token verification with a pinned algorithm (HS256), built once per cold start.
+//! Bearer-token verification with a pinned algorithm (HS256 with a secret, or RS256 with an
+//! identity provider's keys), built once per cold start.
 
-use std::collections::HashMap;
-
-use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, decode_header, encode};
 use lambda_http::http::HeaderMap;
 use serde::{Deserialize, Serialize};
 
+use super::jwks::JwksKeys;
 use super::{Caller, Principal, Role};
-use crate::config::AuthConfig;
+use crate::config::ClaimRules;
 use crate::domain::unix_seconds;
 use crate::error::ApiError;
 
@@ -28,9 +27,9 @@ pub struct Claims {
     pub aud: Option<String>,
 }
 
-/// What a verified token tells us. `iss`, `aud` and `exp` are checked by the validation itself
-/// (`aud` may be a string or a list, so it is not read here); `nbf` and `iat` are checked here,
-/// with [`CLOCK_SKEW_SECONDS`] of leeway (NumericDates may have a fraction, hence `f64`).
+/// What a verified token tells us. `iss` and `exp` are checked by the validation itself; the
+/// audience, `nbf` and `iat` are checked here, the latter two with [`CLOCK_SKEW_SECONDS`] of leeway
+/// (NumericDates may have a fraction, hence `f64`).
 #[derive(Deserialize)]
 struct VerifiedClaims {
     sub: String,
@@ -43,6 +42,33 @@ struct VerifiedClaims {
     nbf: Option<f64>,
     #[serde(default)]
     iat: Option<f64>,
+    #[serde(default)]
+    aud: Option<Audience>,
+    /// Cognito access tokens name their app client here instead of in `aud`.
+    #[serde(default)]
+    client_id: Option<String>,
+    /// Cognito's `access` or `id`: only access tokens are credentials for an API.
+    #[serde(default)]
+    token_use: Option<String>,
+}
+
+/// `aud` is a string or a list of strings.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Audience {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl VerifiedClaims {
+    /// Whether the token was issued for `audience`: in `aud`, else (a Cognito access token) in `client_id`.
+    fn is_for(&self, audience: &str) -> bool {
+        match &self.aud {
+            Some(Audience::One(aud)) => aud == audience,
+            Some(Audience::Many(auds)) => auds.iter().any(|aud| aud == audience),
+            None => self.client_id.as_deref() == Some(audience),
+        }
+    }
 }
 
 /// An `Authorization` value longer than this is refused before it is decoded: real tokens are
@@ -60,48 +86,44 @@ enum Keys {
     /// HS256 with the shared secret.
     Secret(DecodingKey),
     /// RS256 with an identity provider's keys, by key id (`kid`).
-    Published(HashMap<String, DecodingKey>),
+    Published(Box<JwksKeys>),
 }
 
 /// Verifies tokens; the keys and the validation rules are built once.
 pub struct Authenticator {
     keys: Keys,
     validation: Validation,
+    audience: Option<String>,
 }
 
 impl Authenticator {
-    /// HS256 with the configured secret.
-    pub fn new(config: &AuthConfig) -> Self {
-        Self {
-            keys: Keys::Secret(DecodingKey::from_secret(&config.jwt_secret)),
-            validation: validation(config, Algorithm::HS256),
-        }
+    /// HS256 with this secret.
+    pub fn with_secret(secret: &[u8], rules: &ClaimRules) -> Self {
+        Self::new(Keys::Secret(DecodingKey::from_secret(secret)), rules, Algorithm::HS256)
     }
 
-    /// RS256 with the RSA keys of a JWKS (keys of other kinds or without a `kid` are skipped).
-    pub fn with_jwks(config: &AuthConfig, jwks: &JwkSet) -> Self {
-        let keys = jwks
-            .keys
-            .iter()
-            .filter(|jwk| matches!(jwk.algorithm, AlgorithmParameters::RSA(_)))
-            .filter_map(|jwk| Some((jwk.common.key_id.clone()?, DecodingKey::from_jwk(jwk).ok()?)))
-            .collect();
-        Self { keys: Keys::Published(keys), validation: validation(config, Algorithm::RS256) }
+    /// RS256 with the RSA keys of a JWKS.
+    pub fn with_jwks(keys: JwksKeys, rules: &ClaimRules) -> Self {
+        Self::new(Keys::Published(Box::new(keys)), rules, Algorithm::RS256)
+    }
+
+    fn new(keys: Keys, rules: &ClaimRules, algorithm: Algorithm) -> Self {
+        Self { keys, validation: validation(rules, algorithm), audience: rules.audience.clone() }
     }
 
     /// The key a token names: in HS256 mode the one secret, which has no key id, so a token
     /// naming a `kid` names a key we do not have.
-    fn key_for(&self, token: &str) -> Option<&DecodingKey> {
+    async fn key_for(&self, token: &str) -> Option<DecodingKey> {
         let kid = decode_header(token).ok()?.kid;
         match (&self.keys, kid) {
-            (Keys::Secret(key), None) => Some(key),
+            (Keys::Secret(key), None) => Some(key.clone()),
             (Keys::Secret(_), Some(_)) => None,
-            (Keys::Published(keys), kid) => keys.get(&kid?),
+            (Keys::Published(keys), kid) => keys.key(&kid?).await,
         }
     }
 
     /// The caller behind the `Authorization` header: anonymous without one, 401 for a bad one.
-    pub fn authenticate(&self, headers: &HeaderMap) -> Result<Caller, ApiError> {
+    pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Caller, ApiError> {
         let Some(value) = headers.get("authorization") else { return Ok(Caller::anonymous()) };
         if value.len() > MAX_AUTHORIZATION_BYTES {
             return Err(ApiError::InvalidToken("the bearer token is too long"));
@@ -115,8 +137,8 @@ impl Authenticator {
             .map(|(_, token)| token.trim())
             .filter(|t| !t.is_empty())
             .ok_or(ApiError::InvalidToken("the Authorization header must be `Bearer <token>`"))?;
-        let key = self.key_for(token).ok_or(INVALID)?;
-        let claims = decode::<VerifiedClaims>(token, key, &self.validation)
+        let key = self.key_for(token).await.ok_or(INVALID)?;
+        let claims = decode::<VerifiedClaims>(token, &key, &self.validation)
             .map_err(|error| {
                 tracing::debug!(%error, "token rejected");
                 INVALID
@@ -126,6 +148,12 @@ impl Authenticator {
         if claims.nbf.is_some_and(|nbf| nbf > latest) || claims.iat.is_some_and(|iat| iat > latest) {
             return Err(ApiError::InvalidToken("the bearer token is not valid yet"));
         }
+        if self.audience.as_deref().is_some_and(|audience| !claims.is_for(audience)) {
+            return Err(ApiError::InvalidToken("the bearer token is not for this API"));
+        }
+        if claims.token_use.as_deref().is_some_and(|token_use| token_use != "access") {
+            return Err(ApiError::InvalidToken("the bearer token is not an access token"));
+        }
         if claims.sub.trim().is_empty() {
             return Err(ApiError::InvalidToken("the bearer token has no subject"));
         }
@@ -134,20 +162,15 @@ impl Authenticator {
 }
 
 /// The rules every token must pass. Pinning the algorithm refuses `alg: none` and HS/RS confusion.
-fn validation(config: &AuthConfig, algorithm: Algorithm) -> Validation {
+/// The audience is checked after decoding, since Cognito access tokens carry it in `client_id`.
+fn validation(rules: &ClaimRules, algorithm: Algorithm) -> Validation {
     let mut validation = Validation::new(algorithm);
     validation.leeway = 0;
+    validation.validate_aud = false;
     let mut required = vec!["exp", "sub"];
-    if let Some(issuer) = &config.issuer {
+    if let Some(issuer) = &rules.issuer {
         validation.set_issuer(&[issuer]);
         required.push("iss");
-    }
-    match &config.audience {
-        Some(audience) => {
-            validation.set_audience(&[audience]);
-            required.push("aud");
-        }
-        None => validation.validate_aud = false,
     }
     validation.set_required_spec_claims(&required);
     validation
@@ -162,9 +185,11 @@ pub fn mint_token(secret: &[u8], claims: &Claims) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::jwks::tests::{jwks_server, key_set};
+    use crate::config::JwksSettings;
     use base64::Engine as _;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    use jsonwebtoken::jwk::JwkSet;
+    use std::time::Duration;
 
     const SECRET: &[u8] = b"unit-test-secret-0123456789abcdef0123";
 
@@ -174,37 +199,38 @@ mod tests {
         Claims { sub: "alice".into(), role: Role::User, exp: now() + 60, name: None, email: None, iss: None, aud: None }
     }
 
-    fn authenticate(auth: &Authenticator, token: &str) -> Result<Caller, ApiError> {
+    async fn authenticate(auth: &Authenticator, token: &str) -> Result<Caller, ApiError> {
         let mut headers = HeaderMap::new();
         headers.insert("authorization", format!("Bearer {token}").parse().unwrap());
-        auth.authenticate(&headers)
+        auth.authenticate(&headers).await
+    }
+
+    fn rules(issuer: Option<&str>, audience: Option<&str>) -> ClaimRules {
+        ClaimRules { issuer: issuer.map(Into::into), audience: audience.map(Into::into) }
     }
 
     fn authenticator(issuer: Option<&str>) -> Authenticator {
-        Authenticator::new(&AuthConfig::new(SECRET.to_vec(), issuer.map(Into::into), None).unwrap())
+        Authenticator::with_secret(SECRET, &rules(issuer, None))
     }
 
-    #[test]
-    fn accepts_a_valid_token() {
-        let caller = authenticate(&authenticator(None), &mint_token(SECRET, &claims())).unwrap();
+    #[tokio::test]
+    async fn accepts_a_valid_token() {
+        let caller = authenticate(&authenticator(None), &mint_token(SECRET, &claims())).await.unwrap();
         assert_eq!(caller.principal().unwrap().user_id, "alice");
-        assert_eq!(authenticator(None).authenticate(&HeaderMap::new()).unwrap(), Caller::anonymous());
+        assert_eq!(authenticator(None).authenticate(&HeaderMap::new()).await.unwrap(), Caller::anonymous());
     }
 
-    #[test]
-    fn refuses_forged_expired_unsigned_and_incomplete_tokens() {
+    #[tokio::test]
+    async fn refuses_forged_expired_unsigned_and_incomplete_tokens() {
         let auth = authenticator(None);
         let forged = mint_token(b"another-secret-0123456789abcdef0123456", &claims());
         let expired = mint_token(SECRET, &Claims { exp: now() - 10, ..claims() });
         let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#);
         let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims()).unwrap());
         let unsigned = format!("{header}.{payload}.");
-        let no_role = {
-            let body = serde_json::json!({"sub": "alice", "exp": now() + 60});
-            encode(&Header::new(Algorithm::HS256), &body, &EncodingKey::from_secret(SECRET)).unwrap()
-        };
+        let no_role = signed(serde_json::json!({"sub": "alice", "exp": now() + 60}), None);
         for token in [forged, expired, unsigned, no_role, "not-a-jwt".to_owned()] {
-            assert!(matches!(authenticate(&auth, &token), Err(ApiError::InvalidToken(_))), "{token}");
+            assert!(matches!(authenticate(&auth, &token).await, Err(ApiError::InvalidToken(_))), "{token}");
         }
     }
 
@@ -213,8 +239,8 @@ mod tests {
         encode(&header, &body, &EncodingKey::from_secret(SECRET)).unwrap()
     }
 
-    #[test]
-    fn refuses_tokens_not_yet_valid_malformed_claims_unknown_keys_and_huge_values() {
+    #[tokio::test]
+    async fn refuses_tokens_not_yet_valid_malformed_claims_unknown_keys_and_huge_values() {
         let auth = authenticator(None);
         let skew = CLOCK_SKEW_SECONDS;
         let base = || serde_json::json!({"sub": "alice", "role": "user", "exp": now() + 600});
@@ -225,9 +251,12 @@ mod tests {
         };
         // Within the clock skew a token is fine; beyond it, it is not valid yet.
         for claim in ["nbf", "iat"] {
-            assert!(authenticate(&auth, &signed(with(claim, (now() + skew / 2).into()), None)).is_ok(), "{claim}");
+            assert!(
+                authenticate(&auth, &signed(with(claim, (now() + skew / 2).into()), None)).await.is_ok(),
+                "{claim}"
+            );
             let future = signed(with(claim, (now() + 3600).into()), None);
-            assert!(matches!(authenticate(&auth, &future), Err(ApiError::InvalidToken(_))), "{claim}");
+            assert!(matches!(authenticate(&auth, &future).await, Err(ApiError::InvalidToken(_))), "{claim}");
         }
         let refused = [
             signed(with("exp", (now() + 600).to_string().into()), None),
@@ -236,58 +265,84 @@ mod tests {
             signed(with("name", "x".repeat(MAX_AUTHORIZATION_BYTES).into()), None),
         ];
         for token in refused {
-            assert!(matches!(authenticate(&auth, &token), Err(ApiError::InvalidToken(_))), "{token:.80}");
+            assert!(matches!(authenticate(&auth, &token).await, Err(ApiError::InvalidToken(_))), "{token:.80}");
         }
         let mut headers = HeaderMap::new();
         headers.insert("authorization", format!("bEaReR {}", signed(base(), None)).parse().unwrap());
-        assert!(auth.authenticate(&headers).is_ok(), "the scheme is case-insensitive");
+        assert!(auth.authenticate(&headers).await.is_ok(), "the scheme is case-insensitive");
         headers.insert("authorization", "Basic YWxpY2U6cHc=".parse().unwrap());
-        assert!(matches!(auth.authenticate(&headers), Err(ApiError::InvalidToken(_))));
+        assert!(matches!(auth.authenticate(&headers).await, Err(ApiError::InvalidToken(_))));
     }
 
-    /// An RSA key made for these tests only (PKCS#1 DER, base64) and its public modulus.
+    /// An RSA key made for these tests only (PKCS#1 DER, base64); its modulus is in `key_set`.
     const TEST_RSA_DER: &str = include_str!("test-rsa-key.der.b64");
-    const TEST_RSA_N: &str = include_str!("test-rsa-key.n.txt");
 
-    fn rs256(claims: &Claims, kid: Option<&str>) -> String {
+    fn rs256(claims: &impl Serialize, kid: Option<&str>) -> String {
         let der = base64::engine::general_purpose::STANDARD.decode(TEST_RSA_DER.trim()).unwrap();
         let header = Header { kid: kid.map(Into::into), ..Header::new(Algorithm::RS256) };
         encode(&header, claims, &EncodingKey::from_rsa_der(&der)).unwrap()
     }
 
-    #[test]
-    fn verifies_rs256_tokens_against_published_keys_only() {
-        let jwks: JwkSet = serde_json::from_value(serde_json::json!({"keys": [
-            {"kty": "RSA", "kid": "test-key", "alg": "RS256", "use": "sig", "n": TEST_RSA_N.trim(), "e": "AQAB"}
-        ]}))
-        .unwrap();
-        let config = AuthConfig::new(SECRET.to_vec(), None, None).unwrap();
-        let auth = Authenticator::with_jwks(&config, &jwks);
-        let caller = authenticate(&auth, &rs256(&claims(), Some("test-key"))).unwrap();
+    async fn jwks_authenticator(rules: &ClaimRules) -> Authenticator {
+        let (url, _) = jwks_server(vec![key_set("test-key")]).await;
+        let settings = JwksSettings { url, cache_ttl: Duration::from_secs(60), min_refetch: Duration::from_secs(60) };
+        Authenticator::with_jwks(JwksKeys::load(settings).await.unwrap(), rules)
+    }
+
+    #[tokio::test]
+    async fn verifies_rs256_tokens_against_published_keys_only() {
+        let issuer = "https://issuer.example";
+        let auth = jwks_authenticator(&rules(Some(issuer), Some("markets"))).await;
+        let good = Claims { iss: Some(issuer.into()), aud: Some("markets".into()), ..claims() };
+        let caller = authenticate(&auth, &rs256(&good, Some("test-key"))).await.unwrap();
         assert_eq!(caller.principal().unwrap().user_id, "alice");
-        for token in [rs256(&claims(), Some("other-key")), rs256(&claims(), None), mint_token(SECRET, &claims())] {
-            assert!(matches!(authenticate(&auth, &token), Err(ApiError::InvalidToken(_))), "{token}");
+        let refused = [
+            rs256(&good, Some("other-key")),
+            rs256(&good, None),
+            mint_token(SECRET, &good),
+            rs256(&Claims { iss: None, ..good.clone() }, Some("test-key")),
+            rs256(&Claims { aud: Some("another-app".into()), ..good.clone() }, Some("test-key")),
+        ];
+        for token in refused {
+            assert!(matches!(authenticate(&auth, &token).await, Err(ApiError::InvalidToken(_))), "{token}");
         }
         // And the other way round: an HS256 stack refuses RS256 tokens.
-        assert!(authenticate(&authenticator(None), &rs256(&claims(), Some("test-key"))).is_err());
+        assert!(authenticate(&authenticator(None), &rs256(&claims(), Some("test-key"))).await.is_err());
     }
 
-    #[test]
-    fn accepts_an_audience_list() {
-        let auth = Authenticator::new(&AuthConfig::new(SECRET.to_vec(), None, Some("markets".into())).unwrap());
-        let body = serde_json::json!({"sub": "alice", "role": "user", "exp": now() + 60, "aud": ["other", "markets"]});
-        let token = encode(&Header::new(Algorithm::HS256), &body, &EncodingKey::from_secret(SECRET)).unwrap();
-        assert!(authenticate(&auth, &token).is_ok());
-        let wrong = serde_json::json!({"sub": "alice", "role": "user", "exp": now() + 60, "aud": "other"});
-        let token = encode(&Header::new(Algorithm::HS256), &wrong, &EncodingKey::from_secret(SECRET)).unwrap();
-        assert!(authenticate(&auth, &token).is_err());
+    #[tokio::test]
+    async fn accepts_cognito_access_tokens_for_this_client_only() {
+        let issuer = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_pool";
+        let auth = jwks_authenticator(&rules(Some(issuer), Some("app-client"))).await;
+        let cognito = |client_id: &str, token_use: &str| {
+            let body = serde_json::json!({"sub": "alice", "role": "user", "exp": now() + 60, "iss": issuer,
+                "client_id": client_id, "token_use": token_use});
+            rs256(&body, Some("test-key"))
+        };
+        assert!(authenticate(&auth, &cognito("app-client", "access")).await.is_ok());
+        assert!(authenticate(&auth, &cognito("other-client", "access")).await.is_err());
+        assert!(authenticate(&auth, &cognito("app-client", "id")).await.is_err());
     }
 
-    #[test]
-    fn checks_the_issuer_when_configured() {
+    #[tokio::test]
+    async fn accepts_an_audience_list() {
+        let auth = Authenticator::with_secret(SECRET, &rules(None, Some("markets")));
+        let listed = signed(
+            serde_json::json!({"sub": "alice", "role": "user", "exp": now() + 60, "aud": ["other", "markets"]}),
+            None,
+        );
+        assert!(authenticate(&auth, &listed).await.is_ok());
+        let wrong =
+            signed(serde_json::json!({"sub": "alice", "role": "user", "exp": now() + 60, "aud": "other"}), None);
+        assert!(authenticate(&auth, &wrong).await.is_err());
+        assert!(authenticate(&auth, &mint_token(SECRET, &claims())).await.is_err(), "no audience at all");
+    }
+
+    #[tokio::test]
+    async fn checks_the_issuer_when_configured() {
         let auth = authenticator(Some("https://issuer.example"));
-        assert!(authenticate(&auth, &mint_token(SECRET, &claims())).is_err());
+        assert!(authenticate(&auth, &mint_token(SECRET, &claims())).await.is_err());
         let good = Claims { iss: Some("https://issuer.example".into()), ..claims() };
-        assert!(authenticate(&auth, &mint_token(SECRET, &good)).is_ok());
+        assert!(authenticate(&auth, &mint_token(SECRET, &good)).await.is_ok());
     }
 }

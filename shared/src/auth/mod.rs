@@ -5,6 +5,6 @@ mod jwks;
 mod jwt;
 mod roles;
 
-pub use jwks::fetch_jwks;
+pub use jwks::JwksKeys;
 pub use jwt::{Authenticator, CLOCK_SKEW_SECONDS, Claims, mint_token};
 pub use roles::{Caller, Permission, Principal, Role};

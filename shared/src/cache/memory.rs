@@ -51,12 +51,11 @@ impl MarketCache for InMemoryCache {
         let mut entries = self.entries.lock().expect("cache lock");
         let Some(entry) = entries.get_mut(id) else { return Ok(()) };
         entry.lease = None;
-        let newer = match entry.version {
-            None => true,
-            Some(version) => market.version > version || (market.version == version && entry.view.is_none()),
-        };
-        if !entry.deleted && newer {
-            entry.version = Some(market.version);
+        if entry.deleted || entry.version.is_some_and(|known| known >= market.version) {
+            return Ok(());
+        }
+        entry.version = Some(market.version);
+        if entry.view.is_some() {
             entry.view = Some(market.view.clone());
         }
         Ok(())

@@ -82,8 +82,10 @@ pub trait MarketCache: Send + Sync {
     /// since the lease was given, or the entry already holds a newer version.
     async fn fill(&self, id: &str, lease: &Lease, market: &CachedMarket) -> Result<bool, CacheError>;
 
-    /// After a committed edit: the entry becomes `market` unless it holds a newer version; an
-    /// absent entry stays absent (the next reader fills it). Drops every lease.
+    /// After a committed edit: an entry holding an older body gets `market`'s; an entry without a
+    /// body (invalidated, perhaps by a later write whose version is not known here) only learns
+    /// `market`'s version as a floor; an absent entry stays absent (the next reader fills it).
+    /// Drops every lease.
     async fn update(&self, id: &str, market: &CachedMarket) -> Result<(), CacheError>;
 
     /// After a committed write whose result is not known here: drops the entry's body and every

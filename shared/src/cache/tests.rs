@@ -5,8 +5,11 @@ use std::sync::Arc;
 use super::*;
 use crate::auth::{Principal, Role};
 use crate::domain::{Amount, MarketPatch, NewMarket, Outcome, PositionInput};
+use crate::domain::{Market, Position};
 use crate::error::ApiError;
 use crate::http::If;
+use crate::jobs::IndexJob;
+use crate::repo::{IdempotencyRecord, ListPage, ListPosition, ListQuery, MarketRepository, RepoError};
 use crate::service::{Dependencies, MarketService, PositionService, Written};
 
 fn version(version: u64) -> CachedMarket {
@@ -42,9 +45,8 @@ async fn a_reader_that_loaded_the_past_cannot_put_it_back_over_any_write() {
         }
         assert!(!cache.fill("m", &reader, &version(1)).await.unwrap(), "after {refresh}");
         let expected = match refresh {
-            "update" => Lookup::Hit(version(2)),
-            "invalidate" => Lookup::Miss(Some(lease(&cache, "m").await)),
-            _ => Lookup::Deleted,
+            "tombstone" => Lookup::Deleted,
+            _ => Lookup::Miss(Some(lease(&cache, "m").await)),
         };
         assert_eq!(cache.lookup("m").await.unwrap(), expected, "after {refresh}");
     }
@@ -66,6 +68,20 @@ async fn updates_never_go_back_and_tombstones_stay() {
     cache.update("m", &version(9)).await.unwrap();
     cache.invalidate("m").await.unwrap();
     assert_eq!(cache.lookup("m").await.unwrap(), Lookup::Deleted);
+}
+
+#[tokio::test]
+async fn an_edit_refreshed_after_a_later_position_never_shows_its_older_version() {
+    let cache = InMemoryCache::default();
+    let reader = lease(&cache, "m").await;
+    assert!(cache.fill("m", &reader, &version(1)).await.unwrap());
+    // A PATCH commits v2; a position commits v3 and invalidates; then the PATCH's update lands.
+    cache.invalidate("m").await.unwrap();
+    cache.update("m", &version(2)).await.unwrap();
+    let Lookup::Miss(Some(reader)) = cache.lookup("m").await.unwrap() else { panic!("v2 must not be a hit") };
+    assert!(!cache.fill("m", &reader, &version(1)).await.unwrap(), "never below the edit's version");
+    assert!(cache.fill("m", &reader, &version(3)).await.unwrap());
+    assert_eq!(cache.lookup("m").await.unwrap(), Lookup::Hit(version(3)));
 }
 
 fn alice() -> Principal {
@@ -152,4 +168,69 @@ async fn tls_endpoints_are_accepted_and_a_cache_down_at_init_does_not_stop_the_s
     let cache = RedisCache::connect("rediss://127.0.0.1:1", &settings).await.expect("rediss:// is supported");
     assert!(cache.lookup("m").await.is_err(), "a call to a cache that is down fails (and the caller reads DynamoDB)");
     assert!(RedisCache::connect("memcached://127.0.0.1:1", &settings).await.is_err(), "a wrong URL refuses to start");
+}
+
+/// Markets whose edits and deletes commit, then report a timeout (as a lost DynamoDB answer does).
+struct CommitsThenTimesOut(Arc<dyn MarketRepository>);
+
+#[async_trait]
+impl MarketRepository for CommitsThenTimesOut {
+    async fn get(&self, id: &str) -> Result<Option<Market>, RepoError> {
+        self.0.get(id).await
+    }
+
+    async fn get_many_with_creators(
+        &self,
+        ids: &[&str],
+        creator_ids: &[&str],
+    ) -> Result<(Vec<Market>, std::collections::HashMap<String, UserProfile>), RepoError> {
+        self.0.get_many_with_creators(ids, creator_ids).await
+    }
+
+    async fn create(
+        &self,
+        market: &Market,
+        first_position: Option<&Position>,
+        record: Option<&IdempotencyRecord>,
+        job: &IndexJob,
+    ) -> Result<(), RepoError> {
+        self.0.create(market, first_position, record, job).await
+    }
+
+    async fn update(&self, market: &Market, job: &IndexJob) -> Result<(), RepoError> {
+        self.0.update(market, job).await?;
+        Err(RepoError::Unavailable("timed out".into()))
+    }
+
+    async fn delete(&self, id: &str, expected_version: Option<u64>, job: &IndexJob) -> Result<(), RepoError> {
+        self.0.delete(id, expected_version, job).await?;
+        Err(RepoError::Unavailable("timed out".into()))
+    }
+
+    async fn list(
+        &self,
+        query: &ListQuery,
+        start: Option<&ListPosition>,
+        offset: usize,
+        limit: usize,
+    ) -> Result<ListPage, RepoError> {
+        self.0.list(query, start, offset, limit).await
+    }
+}
+
+#[tokio::test]
+async fn a_write_that_may_have_committed_leaves_no_cached_past() {
+    let mut dependencies = Dependencies::in_memory();
+    dependencies.markets = Arc::new(CommitsThenTimesOut(dependencies.markets.clone()));
+    let markets = MarketService::new(&dependencies);
+    let new = NewMarket { name: "Rain?".into(), description: String::new(), end_date: None, initial_position: None };
+    let Written::New((market, _)) = markets.create(&alice(), new, None).await.unwrap() else { panic!("new") };
+    markets.get_view(&market.id).await.unwrap();
+
+    let rename = MarketPatch { name: Some("Snow?".into()), ..Default::default() };
+    assert!(matches!(markets.patch(&alice(), &market.id, rename, If::Any).await, Err(ApiError::Unavailable(_))));
+    assert_eq!(markets.get_view(&market.id).await.unwrap().version, 2, "the committed edit, not the cached v1");
+
+    assert!(matches!(markets.delete(&alice(), &market.id, If::Any).await, Err(ApiError::Unavailable(_))));
+    assert!(matches!(markets.get_view(&market.id).await, Err(ApiError::NotFound(_))), "the committed delete");
 }

@@ -15,7 +15,7 @@ type HmacSha256 = Hmac<Sha256>;
 /// What a cursor is valid for: the list and its filter and order, e.g. `markets:active:volume:desc`.
 pub type CursorScope = str;
 
-/// Signs and checks cursors with a key derived from the service secret.
+/// Signs and checks cursors with a key derived from the cursor secret.
 #[derive(Clone)]
 pub struct CursorCodec {
     key: Vec<u8>,

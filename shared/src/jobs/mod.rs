@@ -3,7 +3,8 @@
 //! The transactional outbox: a job is written to the outbox table in the same DynamoDB transaction
 //! as the market change, sent to SQS right after, and removed from the outbox once sent. If the
 //! send fails (SQS down, the function killed in between), the job stays in the outbox and the
-//! scheduled `outbox-sweeper` sends it later. The `index-worker` consumes the queue.
+//! scheduled `outbox-sweeper` sends it later: only jobs older than a grace period, so that it never
+//! races a publisher still at work. The `index-worker` consumes the queue.
 
 mod sqs;
 pub mod worker;
@@ -11,7 +12,7 @@ pub mod worker;
 pub use sqs::SqsJobQueue;
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -63,14 +64,41 @@ pub trait JobQueue: Send + Sync {
     async fn send(&self, jobs: &[IndexJob]) -> Result<Vec<String>, BoxError>;
 }
 
+/// One page of the outbox.
+#[derive(Debug, Default)]
+pub struct PendingJobs {
+    pub jobs: Vec<IndexJob>,
+    /// Keys of items that are not a job we can read: reported, skipped, never blocking the rest.
+    pub unreadable: Vec<String>,
+    /// The key to continue after, when there may be more.
+    pub next: Option<String>,
+}
+
 /// Jobs written with their market change and not yet known to be sent.
 #[async_trait]
 pub trait Outbox: Send + Sync {
-    /// Up to `limit` jobs still waiting, oldest first.
-    async fn pending(&self, limit: usize) -> Result<Vec<IndexJob>, RepoError>;
+    /// Up to `limit` items written before `created_before`, oldest first, after the key
+    /// `start_after` (a job id is a ULID, so its key tells its age).
+    async fn pending(
+        &self,
+        created_before: SystemTime,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> Result<PendingJobs, RepoError>;
     /// Forgets jobs that were sent.
     async fn clear(&self, job_ids: &[String]) -> Result<(), RepoError>;
 }
+
+/// What one sweep did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Swept {
+    pub sent: usize,
+    pub unreadable: usize,
+}
+
+/// The sweeper leaves a job alone for this long after it was written, by default: three times a
+/// route function's 10 s timeout, after which no publisher can still be sending it.
+pub const DEFAULT_SWEEP_GRACE: Duration = Duration::from_secs(30);
 
 /// Moves jobs from the outbox to the queue.
 #[derive(Clone)]
@@ -99,24 +127,88 @@ impl JobPublisher {
         }
     }
 
-    /// The sweeper's run: sends every waiting job, retrying with backoff until `deadline`.
-    /// Returns how many were sent.
-    pub async fn sweep(&self, deadline: Instant) -> Result<usize, BoxError> {
+    /// The sweeper's run: sends every job older than `grace`, retrying with backoff until
+    /// `deadline`. Unreadable items are logged and skipped.
+    pub async fn sweep(&self, grace: Duration, deadline: Instant) -> Result<Swept, BoxError> {
         const BATCH: usize = 100;
-        let mut sent_total = 0;
+        let created_before = SystemTime::now() - grace;
+        let (mut swept, mut start_after) = (Swept::default(), None);
         while Instant::now() < deadline {
-            let pending = self.outbox.pending(BATCH).await?;
-            if pending.is_empty() {
-                break;
+            let page = self.outbox.pending(created_before, start_after.as_deref(), BATCH).await?;
+            for key in &page.unreadable {
+                tracing::error!(key, "unreadable outbox item skipped: repair or delete it");
             }
-            let backoff = Backoff { max_attempts: 5, ..Backoff::CONTENTION };
-            let sent = retry(backoff, Some(deadline), |_| true, || self.queue.send(&pending)).await?;
-            self.outbox.clear(&sent).await?;
-            sent_total += sent.len();
-            if pending.len() < BATCH {
-                break;
+            swept.unreadable += page.unreadable.len();
+            if !page.jobs.is_empty() {
+                let backoff = Backoff { max_attempts: 5, ..Backoff::CONTENTION };
+                let sent = retry(backoff, Some(deadline), |_| true, || self.queue.send(&page.jobs)).await?;
+                self.outbox.clear(&sent).await?;
+                swept.sent += sent.len();
+            }
+            match page.next {
+                Some(next) => start_after = Some(next),
+                None => break,
             }
         }
-        Ok(sent_total)
+        Ok(swept)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::repo::memory::{InMemoryQueue, InMemoryStore};
+
+    /// A queue whose sends wait until the test lets them through, like a publisher mid-send.
+    struct SlowQueue {
+        inner: InMemoryQueue,
+        release: tokio::sync::Notify,
+    }
+
+    #[async_trait]
+    impl JobQueue for SlowQueue {
+        async fn send(&self, jobs: &[IndexJob]) -> Result<Vec<String>, BoxError> {
+            self.release.notified().await;
+            self.inner.send(jobs).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_job_being_published_is_not_swept_too() {
+        let store = Arc::new(InMemoryStore::default());
+        let queue = Arc::new(SlowQueue { inner: InMemoryQueue::default(), release: tokio::sync::Notify::new() });
+        let publisher = JobPublisher::new(queue.clone(), store.clone());
+        let job = IndexJob::new("m1", 1, JobOp::Upsert);
+        store.park(job.clone());
+        let publishing = tokio::spawn({
+            let (publisher, job) = (publisher.clone(), job.clone());
+            async move { publisher.publish(&[job]).await }
+        });
+        let deadline = Instant::now() + Duration::from_secs(5);
+        // A sweep that took the job would wait on the queue with the publisher: bound it.
+        let sweep = tokio::time::timeout(Duration::from_secs(5), publisher.sweep(DEFAULT_SWEEP_GRACE, deadline));
+        assert_eq!(sweep.await.expect("the sweep left the job alone").unwrap(), Swept::default());
+        queue.release.notify_one();
+        publishing.await.unwrap();
+        assert_eq!(publisher.sweep(DEFAULT_SWEEP_GRACE, deadline).await.unwrap(), Swept::default());
+        assert_eq!(queue.inner.sent.lock().unwrap().as_slice(), [job], "sent once, by the publisher");
+    }
+
+    #[tokio::test]
+    async fn jobs_older_than_the_grace_period_are_swept() {
+        let store = Arc::new(InMemoryStore::default());
+        let queue = Arc::new(InMemoryQueue::default());
+        let publisher = JobPublisher::new(queue.clone(), store.clone());
+        let old = IndexJob {
+            id: ulid::Ulid::from_datetime(SystemTime::now() - Duration::from_secs(60)).to_string(),
+            ..IndexJob::new("m1", 1, JobOp::Upsert)
+        };
+        let new = IndexJob::new("m2", 1, JobOp::Upsert);
+        store.park(old.clone());
+        store.park(new.clone());
+        let deadline = Instant::now() + Duration::from_secs(5);
+        assert_eq!(publisher.sweep(DEFAULT_SWEEP_GRACE, deadline).await.unwrap().sent, 1);
+        assert_eq!(queue.sent.lock().unwrap().as_slice(), [old]);
+        assert_eq!(publisher.sweep(Duration::ZERO, deadline).await.unwrap().sent, 1);
     }
 }

@@ -13,10 +13,7 @@ use crate::domain::Amount;
 
 /// The shard of a market among `shards`: FNV-1a of its id, so it is stable across processes.
 pub fn shard_of(id: &str, shards: usize) -> usize {
-    let hash = id
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3));
-    (hash % shards.max(1) as u64) as usize
+    (crate::stable_hash::fnv1a(id.as_bytes()) % shards.max(1) as u64) as usize
 }
 
 /// A market as a list index holds it: its id, its sort value, and what hydrating the page needs.

@@ -14,7 +14,7 @@ use super::{
 };
 use crate::domain::{Market, MarketStatus, Position, UserProfile};
 use crate::error::BoxError;
-use crate::jobs::{IndexJob, Outbox};
+use crate::jobs::{IndexJob, Outbox, PendingJobs};
 use crate::search::{IndexEntry, SearchHit, VectorIndex, cosine, top_k};
 
 #[derive(Default)]
@@ -221,10 +221,35 @@ impl IdempotencyRepository for InMemoryStore {
     }
 }
 
+impl InMemoryStore {
+    /// Puts a job in the outbox as a market change would (for tests of the sweeper).
+    pub fn park(&self, job: IndexJob) {
+        self.state().outbox.push(job);
+    }
+}
+
 #[async_trait]
 impl Outbox for InMemoryStore {
-    async fn pending(&self, limit: usize) -> Result<Vec<IndexJob>, RepoError> {
-        Ok(self.state().outbox.iter().take(limit).cloned().collect())
+    async fn pending(
+        &self,
+        created_before: std::time::SystemTime,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> Result<PendingJobs, RepoError> {
+        let state = self.state();
+        let written_before =
+            |job: &&IndexJob| ulid::Ulid::from_string(&job.id).is_ok_and(|id| id.datetime() < created_before);
+        let mut waiting: Vec<&IndexJob> = state
+            .outbox
+            .iter()
+            .filter(written_before)
+            .filter(|job| start_after.is_none_or(|after| job.id.as_str() > after))
+            .collect();
+        waiting.sort_by(|a, b| a.id.cmp(&b.id));
+        let more = waiting.len() > limit;
+        let jobs: Vec<IndexJob> = waiting.into_iter().take(limit).cloned().collect();
+        let next = if more { jobs.last().map(|job| job.id.clone()) } else { None };
+        Ok(PendingJobs { jobs, unreadable: Vec::new(), next })
     }
 
     async fn clear(&self, job_ids: &[String]) -> Result<(), RepoError> {

@@ -43,6 +43,14 @@ pub enum RepoError {
     Internal(#[source] BoxError),
 }
 
+impl RepoError {
+    /// A write that failed this way may still have committed (a timeout after DynamoDB applied it):
+    /// the caller must treat the item as changed.
+    pub fn may_have_committed(&self) -> bool {
+        matches!(self, Self::Unavailable(_) | Self::Internal(_))
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SortField {
     CreatedAt,

@@ -35,10 +35,10 @@ pub async fn list_markets(state: &AppState, _caller: Caller, request: Request) -
 
     let query = ListQuery { status, sort, order };
     let scope = query.scope();
-    let start: Option<ListPosition> = cursor.map(|cursor| state.cursors.decode(&scope, cursor)).transpose()?;
+    let cursors = state.cursors()?;
+    let start: Option<ListPosition> = cursor.map(|cursor| cursors.decode(&scope, cursor)).transpose()?;
     let page = state.markets.list(&query, start.as_ref(), offset.unwrap_or(0), limit).await?;
     let views: Vec<_> = page.markets.iter().map(|market| market.view(page.creators.get(&market.creator_id))).collect();
-    let meta =
-        ListMeta { count: views.len(), limit, next_cursor: page.next.map(|key| state.cursors.encode(&scope, &key)) };
+    let meta = ListMeta { count: views.len(), limit, next_cursor: page.next.map(|key| cursors.encode(&scope, &key)) };
     Ok(ApiResponse::list(views, meta))
 }

@@ -13,13 +13,11 @@ pub async fn list_positions(state: &AppState, _caller: Caller, request: Request)
     let market_id = path_id(&request)?;
     let limit = page_limit(&request)?;
     let scope = format!("positions:{market_id}");
+    let cursors = state.cursors()?;
     let start: Option<PageKey> =
-        query_param(&request, "cursor")?.map(|cursor| state.cursors.decode(&scope, cursor)).transpose()?;
+        query_param(&request, "cursor")?.map(|cursor| cursors.decode(&scope, cursor)).transpose()?;
     let page = state.positions.list(&market_id, start.as_ref(), limit).await?;
-    let meta = ListMeta {
-        count: page.items.len(),
-        limit,
-        next_cursor: page.next.map(|key| state.cursors.encode(&scope, &key)),
-    };
+    let meta =
+        ListMeta { count: page.items.len(), limit, next_cursor: page.next.map(|key| cursors.encode(&scope, &key)) };
     Ok(ApiResponse::list(&page.items, meta))
 }

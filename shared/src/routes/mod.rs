@@ -26,7 +26,7 @@ pub use list_positions::list_positions;
 pub use replace_market::replace_market;
 pub use route_not_found::route_not_found;
 pub use search_markets::search_markets;
-pub use table::{ROUTES, Route, check_route};
+pub use table::{ROUTES, Route, check_route, is_cors_preflight};
 pub use update_market::update_market;
 
 use lambda_http::http::StatusCode;

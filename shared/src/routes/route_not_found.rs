@@ -1,14 +1,17 @@
 //! The fallback route (`ANY /{proxy+}`): the contract's 404 for unknown paths and 405 for a
-//! known path with the wrong method, in the same JSON shape as every other error.
+//! known path with the wrong method, in the same JSON shape as every other error. It runs behind
+//! the rate limiter like the market routes, so probing unknown paths counts against the caller.
 
 use lambda_http::Request;
 use lambda_http::http::StatusCode;
 
-use super::table::{allowed_methods, is_cors_preflight, method_not_allowed, path_without_stage, printable};
-use crate::error::ApiError;
+use super::table::{allowed_methods, is_cors_preflight, method_not_allowed, path_without_stage};
+use crate::auth::Caller;
+use crate::error::{ApiError, printable};
 use crate::http::ApiResponse;
+use crate::runtime::AppState;
 
-pub async fn route_not_found(request: Request) -> Result<ApiResponse, ApiError> {
+pub async fn route_not_found(_state: &AppState, _caller: Caller, request: Request) -> Result<ApiResponse, ApiError> {
     if is_cors_preflight(&request) {
         // API Gateway forwards OPTIONS to an ANY route; answered 204, it adds the HttpApi's
         // CorsConfiguration headers, as it does when it answers a preflight itself.
@@ -42,10 +45,11 @@ mod tests {
             "/api/markets",
             serde_json::json!({"origin": "https://app.example", "access-control-request-method": "POST"}),
         );
-        assert_eq!(route_not_found(preflight).await.unwrap().status(), StatusCode::NO_CONTENT);
-        let plain = route_not_found(options("/api/markets", serde_json::json!({"origin": "https://app.example"})))
-            .await
-            .unwrap_err();
+        let state = super::super::tests::state();
+        let not_found = |request| route_not_found(&state, Caller::anonymous(), request);
+        assert_eq!(not_found(preflight).await.unwrap().status(), StatusCode::NO_CONTENT);
+        let plain =
+            not_found(options("/api/markets", serde_json::json!({"origin": "https://app.example"}))).await.unwrap_err();
         assert!(matches!(plain, ApiError::MethodNotAllowed { ref allow, .. } if allow == "GET, POST"), "{plain:?}");
     }
 }

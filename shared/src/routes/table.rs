@@ -6,7 +6,7 @@ use lambda_http::Request;
 use lambda_http::RequestExt as _;
 use lambda_http::request::RequestContext;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, printable};
 
 /// One route of template.yaml.
 #[derive(Debug, Clone, Copy)]
@@ -78,7 +78,7 @@ pub fn check_route(request: &Request) -> Result<(), ApiError> {
             return Err(ApiError::BadRequest(format!("unknown query parameter {}", printable(name))));
         }
         if params.all(name).is_some_and(|values| values.len() > 1) {
-            return Err(ApiError::BadRequest(format!("query parameter {name} is given more than once")));
+            return Err(ApiError::BadRequest(format!("query parameter {} is given more than once", printable(name))));
         }
     }
     Ok(())
@@ -97,11 +97,6 @@ pub fn is_cors_preflight(request: &Request) -> bool {
 pub fn method_not_allowed(request: &Request, path: String) -> ApiError {
     let allow = allowed_methods(&path).join(", ");
     ApiError::MethodNotAllowed { method: printable(request.method().as_str()), path: printable(&path), allow }
-}
-
-/// Client text for an error message: at most 64 characters, control characters escaped.
-pub(super) fn printable(text: &str) -> String {
-    text.chars().take(64).flat_map(char::escape_debug).collect()
 }
 
 /// The path as the routes know it: a named stage (`/prod/api/...`) stays in the raw path.

@@ -6,13 +6,16 @@ use lambda_http::http::StatusCode;
 use serde_json::Value;
 
 use super::*;
-use crate::config::{AuthConfig, LOCAL_DEV_JWT_SECRET};
+use crate::auth::Authenticator;
+use crate::config::{ClaimRules, LOCAL_DEV_JWT_SECRET};
+use crate::http::CursorCodec;
 use crate::runtime::AppState;
 use crate::service::Dependencies;
 
-fn state() -> AppState {
-    let auth = AuthConfig::new(LOCAL_DEV_JWT_SECRET.as_bytes().to_vec(), None, None).unwrap();
-    AppState::new(&auth, &Dependencies::in_memory(), crate::config::Settings::default())
+pub(super) fn state() -> AppState {
+    let auth = Authenticator::with_secret(LOCAL_DEV_JWT_SECRET.as_bytes(), &ClaimRules::default());
+    let cursors = CursorCodec::new(b"handler-tests-cursor-key-0123456789abcdef");
+    AppState::new(auth, Some(cursors), &Dependencies::in_memory(), crate::config::Settings::default())
 }
 
 fn event(name: &str) -> Value {
@@ -30,7 +33,7 @@ where
     Fut: Future<Output = Result<crate::http::ApiResponse, crate::error::ApiError>>,
 {
     let request = request(event);
-    let caller = state.auth.authenticate(request.headers()).unwrap();
+    let caller = state.auth.authenticate(request.headers()).await.unwrap();
     handler(state, caller, request).await.unwrap_or_else(|error| error.to_response("test"))
 }
 
@@ -90,10 +93,10 @@ async fn a_named_stage_in_the_path_does_not_change_routing() {
     wrong_method["rawPath"] = "/prod/api/markets".into();
     wrong_method["requestContext"]["stage"] = "prod".into();
     wrong_method["requestContext"]["http"]["method"] = "DELETE".into();
-    let reply = route_not_found(request(&wrong_method)).await.unwrap_err();
-    assert_eq!(reply.status_and_code().1, "METHOD_NOT_ALLOWED");
-    let reply = route_not_found(request(&event("route-not-found"))).await.unwrap_err();
-    assert_eq!(reply.status_and_code().1, "NOT_FOUND");
+    let reply = call(&state, route_not_found, &wrong_method).await;
+    assert_eq!(reply.status(), StatusCode::METHOD_NOT_ALLOWED);
+    let reply = call(&state, route_not_found, &event("route-not-found")).await;
+    assert_eq!(reply.status(), StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]

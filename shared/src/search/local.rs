@@ -5,14 +5,10 @@
 use async_trait::async_trait;
 
 use super::{DIMENSIONS, EmbedError, Embedder};
+use crate::stable_hash::fnv1a;
 
 #[derive(Debug, Default, Clone, Copy)]
 pub struct HashingEmbedder;
-
-/// FNV-1a: tiny, stable across processes and releases (the std hasher is not).
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3))
-}
 
 impl HashingEmbedder {
     pub fn embed_now(&self, text: &str) -> Vec<f32> {
@@ -24,12 +20,18 @@ impl HashingEmbedder {
             vector[(hash % DIMENSIONS as u64) as usize] += sign * weight;
         };
         let lowered = text.to_lowercase();
-        for word in lowered.split(|c: char| !c.is_alphanumeric()).filter(|w| w.len() > 1) {
+        let words: Vec<&str> = lowered.split(|c: char| !c.is_alphanumeric()).filter(|w| w.len() > 1).collect();
+        for word in &words {
             add(&format!("w:{word}"), 1.0);
             let padded: Vec<char> = format!(" {word} ").chars().collect();
             for trigram in padded.windows(3) {
                 add(&format!("c:{}", trigram.iter().collect::<String>()), 0.3);
             }
+        }
+        // A text with no word of two or more characters ("?", "A") is one feature as a whole: a
+        // cosine index refuses an all-zero vector, as a query or as a stored market.
+        if words.is_empty() {
+            add(&format!("t:{}", lowered.trim()), 1.0);
         }
         let norm = vector.iter().map(|x| x * x).sum::<f32>().sqrt();
         if norm > 0.0 {
@@ -60,6 +62,9 @@ mod tests {
         let query = embedder.embed_now("rain Paris");
         let other = embedder.embed_now("Will Bitcoin close above its all-time high?");
         assert!(cosine(&query, &rain) > cosine(&query, &other) + 0.2);
-        assert!(embedder.embed_now("").iter().all(|x| *x == 0.0));
+        for featureless in ["", "?", "A", "!!"] {
+            let vector = embedder.embed_now(featureless);
+            assert!((vector.iter().map(|x| x * x).sum::<f32>() - 1.0).abs() < 1e-4, "{featureless:?}");
+        }
     }
 }

@@ -256,7 +256,10 @@ impl MarketService {
                 Err(RepoError::VersionConflict) if precondition != If::Any => return Err(ApiError::PreconditionFailed),
                 // Someone else wrote in between: re-read and apply the edit to what is there now.
                 Err(RepoError::VersionConflict) => continue,
-                Err(error) => return Err(error.into()),
+                Err(error) => {
+                    invalidate_if_uncertain(self.cache.as_ref(), id, &error).await;
+                    return Err(error.into());
+                }
             }
         }
         Err(ApiError::Conflict("the market keeps changing concurrently; retry"))
@@ -269,14 +272,26 @@ impl MarketService {
         }
         let expected = precondition.expected_version()?;
         let job = IndexJob::new(id, expected.unwrap_or_default(), JobOp::Delete);
-        self.markets.delete(id, expected, &job).await.map_err(|error| match error {
-            RepoError::VersionConflict => ApiError::PreconditionFailed,
-            RepoError::NotFound => not_found(id),
-            other => other.into(),
-        })?;
+        match self.markets.delete(id, expected, &job).await {
+            Ok(()) => {}
+            Err(RepoError::VersionConflict) => return Err(ApiError::PreconditionFailed),
+            Err(RepoError::NotFound) => return Err(not_found(id)),
+            Err(error) => {
+                invalidate_if_uncertain(self.cache.as_ref(), id, &error).await;
+                return Err(error.into());
+            }
+        }
         refresh_after_commit(self.cache.as_ref(), id, Refresh::Tombstone).await;
         self.jobs.publish(&[job]).await;
         Ok(())
+    }
+}
+
+/// Invalidates market `id`'s cache entry when a write to it failed in a way that may have committed,
+/// so that no reader keeps serving what came before it.
+pub(super) async fn invalidate_if_uncertain(cache: &dyn MarketCache, id: &str, error: &RepoError) {
+    if error.may_have_committed() {
+        refresh_after_commit(cache, id, Refresh::Invalidate).await;
     }
 }
 

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::idempotency::Replays;
-use super::markets::{not_found, remember};
+use super::markets::{invalidate_if_uncertain, not_found, remember};
 use super::{Dependencies, IdempotentRequest, Written};
 use crate::auth::Principal;
 use crate::cache::{MarketCache, Refresh, refresh_after_commit};
@@ -74,7 +74,10 @@ impl PositionService {
                 let request = idempotency.as_ref().expect("only a keyed write has a record");
                 Ok(Written::Replayed(self.replays.after_losing(request).await?))
             }
-            Err(error) => Err(error.into()),
+            Err(error) => {
+                invalidate_if_uncertain(self.cache.as_ref(), market_id, &error).await;
+                Err(error.into())
+            }
         }
     }
 

@@ -216,7 +216,7 @@ fn operations(market: &Market, shards: usize) -> Vec<Operation> {
         created_at: market.created_at.clone(),
     };
     let put_item = |put: aws_sdk_dynamodb::types::Put| Write::Item(put.item().clone());
-    let job = |op| put_item(put_job("outbox", &IndexJob::new(&market.id, market.version, op), shards).expect("job"));
+    let job = |op| put_item(put_job("outbox", &IndexJob::new(&market.id, market.version, op)).expect("job"));
     let record = IdempotencyRecord {
         key: format!("{}:create-position:{}", market.creator_id, new_id()),
         fingerprint: "f".into(),

@@ -77,10 +77,7 @@ impl DynamoMarkets {
     /// A conditional write on one market and its index job in one transaction; a failed
     /// condition is `NotFound` when the market is gone, else `VersionConflict`.
     async fn transact_on_market(&self, id: &str, write: TransactWriteItem, job: &IndexJob) -> Result<(), RepoError> {
-        let items = vec![
-            write,
-            TransactWriteItem::builder().put(put_job(&self.tables.outbox, job, self.tables.write_shards)?).build(),
-        ];
+        let items = vec![write, TransactWriteItem::builder().put(put_job(&self.tables.outbox, job)?).build()];
         match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
             Ok(_) => Ok(()),
             Err(error) => match cancellation(&error) {
@@ -265,7 +262,7 @@ impl MarketRepository for DynamoMarkets {
             .map_err(|error| RepoError::Internal(error.into()))?;
         let mut items = vec![
             TransactWriteItem::builder().put(put_market).build(),
-            TransactWriteItem::builder().put(put_job(&self.tables.outbox, job, self.tables.write_shards)?).build(),
+            TransactWriteItem::builder().put(put_job(&self.tables.outbox, job)?).build(),
         ];
         if let Some(position) = first_position {
             items.push(TransactWriteItem::builder().put(put_position(&self.tables.positions, position)?).build());
