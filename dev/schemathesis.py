@@ -41,12 +41,16 @@ def main() -> int:
     openapi_spec_validator.validate(yaml.safe_load((REPO / "openapi.yaml").read_text()))
     report = REPO / "target/schemathesis"
     report.mkdir(parents=True, exist_ok=True)
-    events = report / "events.ndjson"
-    events.unlink(missing_ok=True)
+    events, functions_log = report / "events.ndjson", report / "functions.log"
+    for stale in (events, functions_log):
+        stale.unlink(missing_ok=True)
     stack = subprocess.Popen(
         [sys.executable, str(REPO / "dev/local.py"), "serve", "--port", "0", "--prefix", f"st{os.getpid()}",
-         "--quiet", "--exit-with-stdin", "--log-file", str(report / "functions.log"),
-         "--secret", f"JwtSecret={JWT_SECRET}", "--env", "RATE_LIMIT_PER_MINUTE=100000000"],
+         "--quiet", "--exit-with-stdin", "--log-file", str(functions_log),
+         "--secret", f"JwtSecret={JWT_SECRET}", "--env", "RATE_LIMIT_PER_MINUTE=100000000",
+         # As the black-box tests' stacks: cache and SDK timeouts for moto on a loaded machine, so
+         # that a slow emulator is not taken for an outage (a 503).
+         "--env", "CACHE_TIMEOUT_MS=1000", "--env", "SDK_TIMEOUT_SCALE=10"],
         cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         first_line = stack.stdout.readline().strip()
@@ -67,7 +71,7 @@ def main() -> int:
                    "--no-color", "--report", "ndjson", "--report-ndjson-path", str(events), *sys.argv[1:]]
         status = subprocess.run(command, cwd=REPO).returncode
         print(f"dev/schemathesis: {summary(events)}, in {time.monotonic() - started:.0f} s "
-              f"(function logs: {report / 'functions.log'})", flush=True)
+              f"(function logs: {functions_log})", flush=True)
         return status
     finally:
         stack.stdin.close()  # --exit-with-stdin: the stack stops everything it started
