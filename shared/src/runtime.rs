@@ -64,7 +64,10 @@ impl AppState {
     pub async fn from_env() -> Result<Self, BoxError> {
         let auth = AuthSettings::from_env()?;
         let config = Config::from_env()?;
-        let secrets = aws_sdk_secretsmanager::Client::new(&aws_config(&config.settings.sdk_timeouts).await);
+        // One SDK config for the secrets and every other client: loading it resolves the region and
+        // credentials, which a cold start should do once.
+        let aws = aws_config(&config.settings.sdk_timeouts).await;
+        let secrets = aws_sdk_secretsmanager::Client::new(&aws);
         let authenticator = match auth.keys {
             TokenKeys::Secret { arn } => {
                 Authenticator::with_secret(&read_secret(&secrets, "JWT_SECRET_ARN", &arn).await?, &auth.claims)
@@ -75,7 +78,7 @@ impl AppState {
             Some(arn) => Some(CursorCodec::new(&read_secret(&secrets, "CURSOR_SECRET_ARN", arn).await?)),
             None => None,
         };
-        Ok(Self::new(authenticator, cursors, &aws_dependencies(&config).await?, config.settings))
+        Ok(Self::new(authenticator, cursors, &aws_dependencies(&config, &aws).await?, config.settings))
     }
 
     /// The cursor codec of a function that pages.
@@ -112,18 +115,18 @@ async fn aws_config(timeouts: &SdkTimeouts) -> aws_config::SdkConfig {
         .await
 }
 
-/// The AWS implementation of every dependency, clients built and the cache connected once.
-pub async fn aws_dependencies(config: &Config) -> Result<Dependencies, BoxError> {
+/// The AWS implementation of every dependency, clients built (from `aws`, [`aws_config`]'s) and the
+/// cache connected once.
+pub async fn aws_dependencies(config: &Config, aws: &aws_config::SdkConfig) -> Result<Dependencies, BoxError> {
     let timeouts = config.settings.sdk_timeouts;
-    let aws = aws_config(&timeouts).await;
     let embedder: Arc<dyn Embedder> = match &config.embedder {
         EmbedderKind::Local => Arc::new(HashingEmbedder),
         EmbedderKind::Bedrock(model) => {
-            let bedrock = aws_sdk_bedrockruntime::config::Builder::from(&aws).timeout_config(timeouts.embedding());
+            let bedrock = aws_sdk_bedrockruntime::config::Builder::from(aws).timeout_config(timeouts.embedding());
             Arc::new(BedrockEmbedder::new(aws_sdk_bedrockruntime::Client::from_conf(bedrock.build()), model.clone()))
         }
     };
-    let queue = SqsJobQueue::new(aws_sdk_sqs::Client::new(&aws), config.index_queue_url.clone());
+    let queue = SqsJobQueue::new(aws_sdk_sqs::Client::new(aws), config.index_queue_url.clone());
     let cache: Arc<dyn MarketCache> = match &config.cache.endpoint {
         Some(endpoint) => Arc::new(
             RedisCache::connect(endpoint, &config.cache)
@@ -137,10 +140,10 @@ pub async fn aws_dependencies(config: &Config) -> Result<Dependencies, BoxError>
         embedder,
         cache,
         vectors: Arc::new(S3VectorIndex::new(
-            crate::observability::s3vectors_client(&aws),
+            crate::observability::s3vectors_client(aws),
             config.vector_index_arn.clone(),
         )),
-        ..dynamodb_dependencies(crate::observability::dynamodb_client(&aws), config.tables.clone(), &timeouts)
+        ..dynamodb_dependencies(crate::observability::dynamodb_client(aws), config.tables.clone(), &timeouts)
     })
 }
 
@@ -175,7 +178,8 @@ fn deadline(context: &lambda_runtime::Context) -> Instant {
 /// Runs the index worker: SQS batches in, partial batch failures out.
 pub async fn serve_index_worker() -> Result<(), lambda_runtime::Error> {
     crate::observability::init_logging();
-    let dependencies = aws_dependencies(&Config::from_env()?).await?;
+    let config = Config::from_env()?;
+    let dependencies = aws_dependencies(&config, &aws_config(&config.settings.sdk_timeouts).await).await?;
     let indexer = &Indexer::new(dependencies.markets, dependencies.embedder, dependencies.vectors);
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: lambda_runtime::LambdaEvent<aws_lambda_events::event::sqs::SqsEvent>| async move {
@@ -195,7 +199,7 @@ pub async fn serve_outbox_sweeper() -> Result<(), lambda_runtime::Error> {
     crate::observability::init_logging();
     let config = Config::from_env()?;
     let sweep_grace = config.settings.sweep_grace;
-    let dependencies = aws_dependencies(&config).await?;
+    let dependencies = aws_dependencies(&config, &aws_config(&config.settings.sdk_timeouts).await).await?;
     let publisher = &JobPublisher::new(dependencies.queue, dependencies.outbox);
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: lambda_runtime::LambdaEvent<serde_json::Value>| async move {
