@@ -14,6 +14,7 @@ macros' own paths.
 import argparse
 import bisect
 import fnmatch
+import functools
 import json
 import re
 import signal
@@ -142,6 +143,7 @@ class Crate:
         return names
 
     def module_of(self, path, depth=0):
+        """The deepest module an absolute path names, or the one a `pub use` on the way re-exports."""
         base = ()
         for i, segment in enumerate(path):
             if segment in ("self", "*"):
@@ -170,29 +172,17 @@ class Crate:
                 yield line, None, {segments[0]} | ({"http"} if segments[1:2] == ["http"] else set())
 
 
-def components(nodes, edges):
-    """Strongly connected components (Tarjan), each a sorted list; `edges` maps node -> set."""
-    index, low, stack, on, out = {}, {}, [], set(), []
-
-    def connect(v):
-        index[v] = low[v] = len(index)
-        stack.append(v), on.add(v)
-        for w in sorted(edges.get(v, ())):
-            if w not in index:
-                connect(w)
-                low[v] = min(low[v], low[w])
-            elif w in on:
-                low[v] = min(low[v], index[w])
-        if low[v] == index[v]:
-            component = []
-            while not component or component[-1] != v:
-                component.append(stack.pop()), on.discard(component[-1])
-            out.append(sorted(component))
-
-    for v in sorted(nodes):
-        if v not in index:
-            connect(v)
-    return out
+def components(edges):
+    """The strongly connected components of a graph (node -> {node: ..}), each a tuple, sorted."""
+    nodes, reach = set(edges) | {w for targets in edges.values() for w in targets}, {}
+    for v in nodes:  # the graphs have tens of nodes: reachability from each is cheap and plain
+        reach[v], todo = set(), [v]
+        while todo:
+            for w in edges.get(todo.pop(), ()):
+                if w not in reach[v]:
+                    reach[v].add(w)
+                    todo.append(w)
+    return sorted({tuple(sorted({v} | {w for w in reach[v] if v in reach[w]})) for v in nodes})
 
 
 def analyse(src):
@@ -219,31 +209,47 @@ def analyse(src):
             if module and target and module[0] != target[0]:
                 deps[module[0]].setdefault(target[0], at)
     cycles = {level: [[{"from": a, "to": b, "at": graph[a][b]} for a in c for b in sorted(graph.get(a, {})) if b in c]
-                      for c in components(set(graph) | {b for e in graph.values() for b in e}, graph) if len(c) > 1]
+                      for c in components(graph) if len(c) > 1]
               for level, graph in (("modules", deps), ("files", file_deps))}
-    level, layered = {}, []
-    for c in components(tops, deps):  # Tarjan yields each component after every one it uses
-        level.update(dict.fromkeys(c, 1 + max([level[d] for v in c for d in deps[v] if d not in c], default=-1)))
-        layered.append((level[c[0]], "{" + ", ".join(c) + "}" if len(c) > 1 else c[0]))
-    layers = [sorted(label for n, label in layered if n == i) for i in range(1 + max(level.values(), default=-1))]
+    component = {v: c for c in components(deps) for v in c}
+
+    @functools.cache
+    def level(c):  # a component's layer: one above the highest it uses
+        return 1 + max([level(component[d]) for v in c for d in deps[v] if d not in c], default=-1)
+
+    layers = [[] for _ in range(1 + max(map(level, component.values()), default=-1))]
+    for c in sorted(set(component.values())):
+        layers[level(c)].append("{" + ", ".join(c) + "}" if len(c) > 1 else c[0])
     totals = {k: sum(r[k] for r in modules.values()) for k in ("code", "tests", "total")}
     totals["files"] = sum(len(r["files"]) for r in modules.values())
     return dict(src=str(src), modules=modules, totals=totals, deps=deps, file_deps=file_deps, cycles=cycles,
                 layers=layers, external={t: e for t, e in external.items() if e})
 
 
-COLUMNS = f"{'files':>6}{'code':>7}{'test':>7}{'total':>7}"
+def cells(row):
+    """The files, code, test and total columns of a module's row, of a file's (no count) or of none."""
+    if not row:
+        return f"{'-':>6}{'':>21}"
+    files = len(row["files"]) if isinstance(row.get("files"), list) else row.get("files", "")
+    return f"{files:>6}{row['code']:>7}{row['tests']:>7}{row['total']:>7}"
 
 
-def report(m, files=False):
-    out = [f"Module map of {m['src']}", "", "1. Modules (code, test: non-blank non-comment lines; total: all lines)",
-           f"   {'module':<28}{COLUMNS}"]
-    for top, row in m["modules"].items():
-        out.append(f"   {top:<28}{len(row['files']):>6}{row['code']:>7}{row['tests']:>7}{row['total']:>7}")
-        out += [f"     {f['path']:<26}{'':>6}{f['code']:>7}{f['tests']:>7}{f['total']:>7}" for f in row["files"] if files]
-    t = m["totals"]
-    out += [f"   {'total':<28}{t['files']:>6}{t['code']:>7}{t['tests']:>7}{t['total']:>7}", "",
-            "2. Dependencies between top-level modules (A -> B: A uses B)"]
+def table(maps, files):
+    """Section 1 of one map, or of several side by side."""
+    header = f"{'files':>6}{'code':>7}{'test':>7}{'total':>7}"
+    out = [f"   {'module':<32}" + "   | ".join([header] * len(maps))]
+    for top in sorted(set().union(*(m["modules"] for m in maps)), key=lambda t: (t == "crate", t)):
+        rows = [m["modules"].get(top, {}) for m in maps]
+        out.append(f"   {top:<32}" + "   | ".join(cells(row) for row in rows))
+        for path in sorted({f["path"] for row in rows for f in row.get("files", [])} if files else ()):
+            found = [next((f for f in row.get("files", []) if f["path"] == path), None) for row in rows]
+            out.append(f"     {path:<30}" + "   | ".join(cells(f) for f in found))
+    return out + [f"   {'total':<32}" + "   | ".join(cells(m["totals"]) for m in maps)]
+
+
+def report(m, files):
+    out = [f"Module map of {m['src']}", "", "1. Modules (code, test: non-blank non-comment lines; total: all lines)"]
+    out += table([m], files) + ["", "2. Dependencies between top-level modules (A -> B: A uses B)"]
     out += [f"   {top} -> {', '.join(sorted(used)) or '-'}" for top, used in m["deps"].items()]
     out += ["", "3. Cycles (one example reference per edge)"]
     for level, label in (("modules", "top-level modules"), ("files", "files/modules")):
@@ -258,14 +264,9 @@ def report(m, files=False):
     return "\n".join(out)
 
 
-def side_by_side(before, after):
-    cell = lambda r: f"{len(r['files']):>6}{r['code']:>7}{r['tests']:>7}{r['total']:>7}" if r else f"{'-':>6}{'':>21}"  # noqa: E731
+def side_by_side(before, after, files):
     out = [f"Module map before: {before['src']}", f"            after: {after['src']}", "",
-           f"1. Modules{'before':>48}{'after':>32}", f"   {'':<28}{COLUMNS}   | {COLUMNS}"]
-    for top in sorted(set(before["modules"]) | set(after["modules"]), key=lambda t: (t == "crate", t)):
-        out.append(f"   {top:<28}{cell(before['modules'].get(top))}   | {cell(after['modules'].get(top))}")
-    totals = [dict(m["totals"], files=[None] * m["totals"]["files"]) for m in (before, after)]
-    out += [f"   {'total':<28}{cell(totals[0])}   | {cell(totals[1])}", "", "2. Top-level dependencies"]
+           f"1. Modules{'before':>52}{'after':>32}"] + table([before, after], files) + ["", "2. Top-level dependencies"]
     edges = [{f"{a} -> {b}" for a, used in m["deps"].items() for b in used} for m in (before, after)]
     out += [f"   removed: {', '.join(sorted(edges[0] - edges[1])) or '-'}",
             f"   added:   {', '.join(sorted(edges[1] - edges[0])) or '-'}", "", "3. Cycles"]
@@ -307,8 +308,10 @@ def check(m, rules):
 
 def at_revision(rev, src, tmp):
     """Analyses `src` as it was at git revision `rev`."""
-    archive = subprocess.run(["git", "archive", rev, "--", src], capture_output=True, check=True).stdout
-    subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
+    archive = subprocess.run(["git", "archive", rev, "--", src], capture_output=True)
+    if archive.returncode:
+        sys.exit(f"git archive {rev} -- {src}: {archive.stderr.decode().strip()}")
+    subprocess.run(["tar", "-x", "-C", tmp], input=archive.stdout, check=True)
     short = subprocess.run(["git", "rev-parse", "--short", rev], capture_output=True, text=True, check=True).stdout
     return dict(analyse(Path(tmp) / src), src=f"{src} at {short.strip()} ({rev})")
 
@@ -323,6 +326,8 @@ def main():
     group.add_argument("--compare", metavar="GIT_REV", help="show the map at GIT_REV beside today's")
     group.add_argument("--baseline", metavar="FILE", help="show a map saved with --json beside today's")
     args = parser.parse_args()
+    if not Path(args.src, "lib.rs").is_file():
+        sys.exit(f"{args.src}/lib.rs: not found (--src names a crate's source directory)")
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `dev/module-map | head` ends quietly
     now = analyse(args.src)
     if args.check:
@@ -336,7 +341,8 @@ def main():
     if args.json:
         print(json.dumps(dict(before=before, after=now) if before else now, indent=2))
     else:
-        print(side_by_side(before, dict(now, src=f"{args.src} (working tree)")) if before else report(now, args.files))
+        after = dict(now, src=f"{args.src} (working tree)")
+        print(side_by_side(before, after, args.files) if before else report(now, args.files))
 
 
 if __name__ == "__main__":

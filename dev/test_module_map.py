@@ -1,4 +1,5 @@
 """Unit tests of dev/module_map.py on tiny crates in a temporary directory (`python3 -m unittest`)."""
+import subprocess
 import sys
 import tempfile
 import textwrap
@@ -90,6 +91,24 @@ class ModuleMapTest(unittest.TestCase):
             "rules:3: domain must not use the crate http, but domain.rs:1 does",
         ])
         self.assertEqual(crate["external"]["domain"], {"http": "domain.rs:1", "lambda_http": "domain.rs:1"})
+
+    def test_the_command_compares_with_a_git_revision_and_checks_rules(self):
+        def run(*args):
+            return subprocess.run(args, cwd=self.dir, capture_output=True, text=True)
+
+        self.crate(lib="pub mod a;\npub mod b;\n", a="use crate::b::B;\n", b="pub struct B;\n")
+        run("git", "init", "--quiet")
+        run("git", "add", "src")
+        run("git", "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "--quiet", "-m", "one")
+        (self.dir / "src" / "b.rs").write_text("pub struct B;\npub fn f() {\n    crate::a::g();\n}\n")
+        script = Path(__file__).with_name("module_map.py")
+        compared = run(sys.executable, script, "--src", "src", "--compare", "HEAD")
+        self.assertEqual(compared.returncode, 0, compared.stderr)
+        self.assertIn("top-level modules, before: 0\n   top-level modules, after: 1\n     a <-> b\n", compared.stdout)
+        self.assertRegex(compared.stdout, r"\n   b +1 +1 +0 +1   \| +1 +4 +0 +4\n")
+        (self.dir / "rules").write_text("no cycles\n")
+        checked = run(sys.executable, script, "--src", "src", "--check", "rules")
+        self.assertEqual((checked.returncode, checked.stderr.count("a cycle")), (1, 2), checked.stderr)
 
 
 if __name__ == "__main__":
