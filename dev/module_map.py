@@ -169,7 +169,9 @@ class Crate:
             if target is not None:
                 yield line, self.module_of(target), set()
             elif segments and WATCH.fullmatch(segments[0]):
-                yield line, None, {segments[0]} | ({"http"} if segments[1:2] == ["http"] else set())
+                # lambda_http re-exports http, lambda_runtime and aws_lambda_events: a use through it counts.
+                reexported = [s for s in segments[1:2] if segments[0] == "lambda_http" and WATCH.fullmatch(s)]
+                yield line, None, {segments[0], *reexported}
 
 
 def components(edges):
