@@ -301,8 +301,8 @@ def check(m, rules):
             patterns = [p.strip() for p in targets.split(",") if p.strip()]
             for top in (t for t in m["deps"] if fnmatch.fnmatchcase(t, source.strip())):
                 for kind, used in (("module", m["deps"][top]), ("crate", m["external"].get(top, {}))):
-                    violations += [f"{where}: {top} must not use the {kind} {target}, but {at} does"
-                                   for target, at in sorted(used.items()) if any(fnmatch.fnmatchcase(target, p) for p in patterns)]
+                    forbidden = [t for t in sorted(used) if any(fnmatch.fnmatchcase(t, p) for p in patterns)]
+                    violations += [f"{where}: {top} must not use the {kind} {t}, but {used[t]} does" for t in forbidden]
         elif rule:
             sys.exit(f"{where}: not a rule: {rule!r} (expected 'no cycles' or 'module -> name, name')")
     return violations
@@ -319,7 +319,7 @@ def at_revision(rev, src, tmp):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="dev/module-map", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--src", default="shared/src", help="the crate's source directory (default shared/src)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument("--files", action="store_true", help="list each module's files in the table")

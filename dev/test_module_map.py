@@ -90,7 +90,8 @@ class ModuleMapTest(unittest.TestCase):
             "rules:2: service must not use the crate aws_sdk_sqs, but service.rs:2 does",
             "rules:3: domain must not use the crate http, but domain.rs:1 does",
         ])
-        self.assertEqual(crate["external"]["domain"], dict.fromkeys(["aws_lambda_events", "http", "lambda_http"], "domain.rs:1"))
+        uses = dict.fromkeys(["aws_lambda_events", "http", "lambda_http"], "domain.rs:1")
+        self.assertEqual(crate["external"]["domain"], uses)
 
     def test_the_command_compares_with_a_git_revision_and_checks_rules(self):
         def run(*args):
