@@ -319,7 +319,8 @@ def at_revision(rev, src, tmp):
 
 
 def main():
-    parser = argparse.ArgumentParser(prog="dev/module-map", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="dev/module-map", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--src", default="shared/src", help="the crate's source directory (default shared/src)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument("--files", action="store_true", help="list each module's files in the table")
