@@ -8,7 +8,7 @@ use futures::StreamExt;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use shared::domain::Role;
-use shared::domain::{Amount, Market, MarketStatus};
+use shared::domain::{Amount, Market, MarketStatus, UserProfile};
 use shared::domain::{IndexJob, JobOp};
 
 const MARKETS: usize = 250;
@@ -117,7 +117,8 @@ async fn tied_markets(stack: &Stack, count: usize) -> Vec<Market> {
             version: 1,
         };
         let job = IndexJob::new(&market.id, 1, JobOp::Upsert);
-        repositories.markets.create(&market, None, None, &job).await.unwrap();
+        let creator = UserProfile { id: market.creator_id.clone(), name: "Tie Maker".into() };
+        repositories.markets.create(&market, &creator, None, None, &job).await.unwrap();
         markets.push(market);
     }
     markets

@@ -7,7 +7,7 @@ use futures::StreamExt;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use shared::domain::Role;
-use shared::domain::{Amount, Market, MarketStatus, Outcome, Position};
+use shared::domain::{Amount, Market, MarketStatus, Outcome, Position, UserProfile};
 use shared::domain::{IndexJob, JobOp};
 use shared::repo::RepoError;
 
@@ -145,7 +145,8 @@ async fn a_market_and_its_first_position_are_written_together_or_not_at_all() {
         created_at: market.created_at.clone(),
     };
     let job = IndexJob::new(&market.id, 1, JobOp::Upsert);
-    let result = repositories.markets.create(&market, Some(&position), None, &job).await;
+    let creator = UserProfile { id: market.creator_id.clone(), name: "Alice".into() };
+    let result = repositories.markets.create(&market, &creator, Some(&position), None, &job).await;
     assert!(matches!(result, Err(RepoError::AlreadyExists)), "{result:?}");
     let orphan = stack.get(&format!("/api/markets/{}", market.id)).await;
     assert_eq!(orphan.status, StatusCode::NOT_FOUND);
