@@ -1,4 +1,6 @@
-//! Tokens: forged, expired, unsigned or incomplete ones are refused with 401, on every route.
+//! Tokens: forged, expired, unsigned or garbage ones are refused with 401, even on routes that need
+//! none; the HS256 secret is read from Secrets Manager at cold start; in RS256 mode a warm function
+//! follows the identity provider's key rotation (JWKS) and refuses HS256.
 
 use api_tests::{Stack, User};
 use base64::Engine as _;

@@ -1,6 +1,7 @@
 //! Fault tests: DynamoDB and SQS failing under the stack (through the fault proxy in
-//! support/faults.rs), and the index worker killed mid-batch. Each asserts what the contract says
-//! the client sees, and that the only 5xx answers are the specified 503 UNAVAILABLE.
+//! support/faults.rs), the index worker killed mid-batch (its S3 Vectors writes held), and the
+//! rate-limit table throttled or unreachable. Each asserts what the contract says the client sees,
+//! and that the only 5xx answers are the specified 503 UNAVAILABLE.
 
 use std::time::{Duration, Instant};
 

@@ -1,6 +1,6 @@
 //! The edge of the API as the local gateway (dev/local.py) serves it: CORS from template.yaml's
-//! CorsConfiguration, every HTTP method routed, and the gateway's own errors in the contract's
-//! shape, each with a request id.
+//! CorsConfiguration, every HTTP method routed, and the gateway's own errors (malformed requests
+//! sent as raw bytes, a function that cannot start) in the contract's shape, each with a request id.
 
 use std::collections::HashSet;
 use std::io::{Read, Write};

@@ -1,4 +1,6 @@
-//! Index jobs through SQS to the worker, and search, over HTTP against the local stack.
+//! Index jobs through SQS to the worker (redelivered, reordered, poison ones to the dead-letter
+//! queue), the outbox sweeper that sends what SQS missed, and search, over HTTP against the local
+//! stack.
 
 use std::collections::HashMap;
 use std::time::Duration;

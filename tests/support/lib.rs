@@ -49,8 +49,8 @@ impl Stack {
     }
 
     /// A stack started with more `dev/local.py serve` arguments (`--env K=V`, `--param K=V`,
-    /// `--secret K=V`, `--schedule-seconds N`, `--no-cache`, `--cache-endpoint URL`); a later
-    /// `--secret JwtSecret=...` wins.
+    /// `--secret K=V`, `--schedule-seconds N`, `--max-instances N`, `--no-cache`,
+    /// `--cache-endpoint URL`); a later `--secret JwtSecret=...` wins.
     pub fn start_with(extra_args: &[&str]) -> Stack {
         Self::start_with_prefix(&format!("t{}", ulid::Ulid::new().to_string().to_lowercase()), extra_args)
     }
