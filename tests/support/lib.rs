@@ -16,7 +16,8 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use shared::auth::{Claims, Role, mint_token};
+use shared::auth::{Claims, mint_token};
+use shared::domain::Role;
 
 mod faults;
 mod request;
