@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use shared::domain::Role;
 use shared::domain::{Amount, Market, MarketStatus};
-use shared::jobs::{IndexJob, JobOp};
+use shared::domain::{IndexJob, JobOp};
 
 const MARKETS: usize = 250;
 
