@@ -7,9 +7,7 @@ use api_tests::{Stack, User};
 use futures::StreamExt;
 use reqwest::StatusCode;
 use serde_json::Value;
-use shared::domain::Role;
-use shared::domain::{Amount, Market, MarketStatus, UserProfile};
-use shared::domain::{IndexJob, JobOp};
+use shared::domain::{Amount, IndexJob, JobOp, Market, MarketStatus, Role, UserProfile};
 
 const MARKETS: usize = 250;
 

@@ -6,9 +6,7 @@ use api_tests::{Reply, Stack, User, market_path, positions_path};
 use futures::StreamExt;
 use reqwest::StatusCode;
 use serde_json::json;
-use shared::domain::Role;
-use shared::domain::{Amount, Market, MarketStatus, Outcome, Position, UserProfile};
-use shared::domain::{IndexJob, JobOp};
+use shared::domain::{Amount, IndexJob, JobOp, Market, MarketStatus, Outcome, Position, Role, UserProfile};
 use shared::repo::RepoError;
 
 fn decimal(micros: u64) -> String {

@@ -8,8 +8,7 @@ use std::time::Duration;
 use api_tests::{Fault, FaultProxy, Stack, User, eventually};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use shared::domain::Role;
-use shared::domain::{IndexJob, JobOp};
+use shared::domain::{IndexJob, JobOp, Role};
 
 const UNRELATED: [&str; 10] = [
     "Will Bitcoin close above its all-time high",
