@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .stack import Stack
 
-MAX_BODY = 10 * 1024 * 1024
+MAX_BODY = 10 * 1024 * 1024   # API Gateway's request payload limit
 
 
 def read_body(handler: BaseHTTPRequestHandler, limit: int = MAX_BODY) -> bytes | None:
