@@ -21,8 +21,9 @@
 Startup prints `Markets API listening on http://HOST:PORT` as the first stdout line. Ctrl-C,
 SIGTERM (or stdin EOF with --exit-with-stdin) stops everything it started.
 
-Modules, from the template inwards: template (CloudFormation intrinsics), functions (the template's
-functions and their events), router, events (the API Gateway v2 event and response), cors, gateway,
+Modules, from the template inwards: common (account, resource types, the naming rule), template
+(CloudFormation intrinsics), functions (the template's functions, their events, where their binaries
+are), router, events (the API Gateway v2 event and response), cors, gateway, server (HTTP plumbing),
 pool (Lambda instances), runtime_api, sqs and schedule (event sources), resources (queues, tables,
 secrets, vector indexes in moto), processes, stack (starts and stops it all), cli.
 """
