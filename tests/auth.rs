@@ -4,7 +4,7 @@ use api_tests::{Reply, Stack, User};
 use base64::Engine as _;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-use shared::auth::Role;
+use shared::domain::Role;
 
 fn unsigned_token(user: &User) -> String {
     let encode = |value: serde_json::Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(value.to_string());

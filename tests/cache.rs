@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 use api_tests::{CacheServer, Reply, Stack, User, eventually};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use shared::auth::Role;
 use shared::cache::{CachedMarket, Lookup, MarketCache, RedisCache};
 use shared::config::CacheSettings;
+use shared::domain::Role;
 
 const LOOPS: usize = 200;
 /// Reads after each write, sent at once so that they land on different instances.

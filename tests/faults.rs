@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use api_tests::{Fault, FaultProxy, Reply, Stack, User, away_from_window_end, eventually};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-use shared::auth::Role;
+use shared::domain::Role;
 
 /// How fast a 503 must come when a store is unreachable: well before the function's 10 s timeout.
 const UNAVAILABLE_WITHIN: Duration = Duration::from_secs(3);

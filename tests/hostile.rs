@@ -7,7 +7,7 @@ use api_tests::{JWT_SECRET, Reply, Stack, User, now};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use shared::auth::Role;
+use shared::domain::Role;
 
 /// What a case must get back.
 enum Expect {

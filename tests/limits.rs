@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use api_tests::{JWT_SECRET, Reply, Stack, User};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use shared::auth::Role;
+use shared::domain::Role;
 
 const WINDOW: u64 = 600;
 

@@ -3,7 +3,7 @@
 use api_tests::{Stack, User};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-use shared::auth::Role;
+use shared::domain::Role;
 
 #[tokio::test]
 async fn health_answers_without_a_token() {

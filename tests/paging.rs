@@ -7,7 +7,7 @@ use api_tests::{Stack, User};
 use futures::StreamExt;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use shared::auth::Role;
+use shared::domain::Role;
 use shared::domain::{Amount, Market, MarketStatus};
 use shared::jobs::{IndexJob, JobOp};
 

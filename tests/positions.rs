@@ -6,7 +6,7 @@ use api_tests::{Reply, Stack, User};
 use futures::StreamExt;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-use shared::auth::Role;
+use shared::domain::Role;
 use shared::domain::{Amount, Market, MarketStatus, Outcome, Position};
 use shared::jobs::{IndexJob, JobOp};
 use shared::repo::RepoError;

@@ -6,7 +6,7 @@ use std::time::Duration;
 use api_tests::{Fault, FaultProxy, Stack, User, eventually};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use shared::auth::Role;
+use shared::domain::Role;
 use shared::jobs::{IndexJob, JobOp};
 
 const UNRELATED: [&str; 10] = [

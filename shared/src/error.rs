@@ -1,26 +1,12 @@
 //! The API's one error type and its one mapping to the contract's JSON error body and status.
 
 use lambda_http::http::{HeaderValue, StatusCode};
-use serde::Serialize;
 use serde_json::json;
 
+use crate::domain::FieldError;
+use crate::failure::BoxError;
 use crate::http::ApiResponse;
-
-/// One rule broken by one field of a request body or query.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FieldError {
-    pub field: String,
-    pub message: String,
-}
-
-impl FieldError {
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into() }
-    }
-}
-
-/// Errors are boxed at the boundary so that the cause chain can be logged but never shown.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+use crate::service;
 
 /// Every way a request can fail, each meaning something to the caller.
 #[derive(Debug, thiserror::Error)]
@@ -137,26 +123,36 @@ impl ApiError {
     }
 }
 
-/// Client text quoted in an error message: at most 64 characters, control characters escaped.
-pub(crate) fn printable(text: &str) -> String {
-    text.chars().take(64).flat_map(char::escape_debug).collect()
+impl From<service::Error> for ApiError {
+    /// What a use case's refusal or failure means over HTTP.
+    fn from(error: service::Error) -> Self {
+        use service::Error;
+        match error {
+            Error::MarketNotFound { .. } => Self::NotFound(error.to_string()),
+            Error::Forbidden(reason) => Self::Forbidden(reason),
+            Error::PreconditionFailed => Self::PreconditionFailed,
+            Error::InvalidTransition { from, to } => Self::InvalidTransition { from: from.as_str(), to: to.as_str() },
+            Error::MarketNotActive => Self::MarketNotActive,
+            Error::IdempotencyKeyReused => Self::IdempotencyKeyReused,
+            Error::Conflict(reason) => Self::Conflict(reason),
+            Error::StaleListPosition => Self::InvalidCursor,
+            Error::Unavailable(source) => Self::Unavailable(source),
+            Error::Internal(source) => Self::Internal(source),
+        }
+    }
 }
 
-/// Renders an error and its whole cause chain for the logs.
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut chain = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        chain.push_str(": ");
-        chain.push_str(&cause.to_string());
-        source = cause.source();
+/// A request body's broken field rules.
+impl From<Vec<FieldError>> for ApiError {
+    fn from(errors: Vec<FieldError>) -> Self {
+        Self::Validation(errors)
     }
-    chain
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::failure::error_chain;
 
     #[test]
     fn server_errors_hide_their_cause() {

@@ -12,6 +12,7 @@ pub mod cache;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod failure;
 pub mod http;
 pub mod jobs;
 pub mod json;

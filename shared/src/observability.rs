@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContex
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 
-use crate::error::BoxError;
+use crate::failure::BoxError;
 
 /// JSON logs; the level comes from `RUST_LOG` or Lambda's `AWS_LAMBDA_LOG_LEVEL`.
 pub fn init_logging() {

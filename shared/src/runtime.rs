@@ -17,7 +17,8 @@ use crate::cache::{MarketCache, NoCache, RedisCache};
 use crate::config::{
     AuthSettings, Config, EmbedderKind, SdkTimeouts, Settings, TokenKeys, checked_secret, is_loopback_url,
 };
-use crate::error::{ApiError, BoxError, error_chain};
+use crate::error::ApiError;
+use crate::failure::{BoxError, error_chain};
 use crate::http::{ApiResponse, CursorCodec, request_id, route_key, source_ip};
 use crate::jobs::worker::Indexer;
 use crate::jobs::{JobPublisher, SqsJobQueue};

@@ -17,7 +17,7 @@ use serde_json::json;
 use shared::ApiError;
 use shared::auth::{Authenticator, CLOCK_SKEW_SECONDS, Caller};
 use shared::config::ClaimRules;
-use shared::domain::{Amount, MarketPatch, MarketReplacement, NewMarket, PositionInput};
+use shared::domain::{Amount, FieldError, MarketPatch, MarketReplacement, NewMarket, PositionInput};
 use shared::http::CursorCodec;
 use shared::json::{Json, JsonObject};
 use shared::repo::{KeyAttr, PageKey};
@@ -68,10 +68,10 @@ fn json_value() -> impl Strategy<Value = serde_json::Value> {
 
 /// Every body validator over one object: each answers a value or a 400 naming fields.
 fn validate_all(body: &JsonObject) {
-    let typed = |result: Result<(), ApiError>| match result {
-        Ok(()) => {}
-        Err(ApiError::Validation(details)) => assert!(!details.is_empty()),
-        Err(other) => panic!("a body validator answered {other:?}"),
+    let typed = |result: Result<(), Vec<FieldError>>| {
+        if let Err(details) = result {
+            assert!(!details.is_empty());
+        }
     };
     typed(NewMarket::from_json(body.clone()).map(drop));
     typed(MarketReplacement::from_json(body.clone()).map(drop));

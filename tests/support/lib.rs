@@ -10,7 +10,8 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
-use shared::auth::{Claims, Role, mint_token};
+use shared::auth::{Claims, mint_token};
+use shared::domain::Role;
 
 mod faults;
 pub use faults::{Fault, FaultProxy};

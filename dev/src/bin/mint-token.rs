@@ -3,7 +3,8 @@
 //! `cargo run -q -p dev --bin mint-token -- --sub alice --role user --name Alice --ttl 3600`
 
 use clap::Parser;
-use shared::auth::{Claims, Role, mint_token};
+use shared::auth::{Claims, mint_token};
+use shared::domain::Role;
 
 #[derive(Parser)]
 #[command(about = "Mint a bearer token signed with JWT_SECRET (default: the local dev secret)")]

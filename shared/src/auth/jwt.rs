@@ -5,10 +5,11 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, deco
 use lambda_http::http::HeaderMap;
 use serde::{Deserialize, Serialize};
 
+use super::Caller;
 use super::jwks::JwksKeys;
-use super::{Caller, Principal, Role};
 use crate::config::ClaimRules;
 use crate::domain::unix_seconds;
+use crate::domain::{Principal, Role};
 use crate::error::ApiError;
 
 /// The claims we read; `sub`, `role` and `exp` are required.

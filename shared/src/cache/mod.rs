@@ -22,7 +22,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::domain::{Market, UserProfile};
-use crate::error::BoxError;
+use crate::failure::BoxError;
 
 /// A market as GET shows it, rendered once: its version (the ETag) and its `data` JSON.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -155,7 +155,7 @@ pub async fn refresh_after_commit(cache: &dyn MarketCache, id: &str, refresh: Re
             Refresh::Invalidate => "invalidate",
             Refresh::Tombstone => "tombstone",
         };
-        tracing::error!(market = id, refresh, error = %crate::error::error_chain(&error), "cache not refreshed after a write");
+        tracing::error!(market = id, refresh, error = %crate::failure::error_chain(&error), "cache not refreshed after a write");
     }
 }
 

@@ -3,14 +3,12 @@
 use std::sync::Arc;
 
 use super::*;
-use crate::auth::{Principal, Role};
-use crate::domain::{Amount, MarketPatch, NewMarket, Outcome, PositionInput};
+use crate::domain::{Amount, MarketPatch, NewMarket, Outcome, PositionInput, Precondition};
 use crate::domain::{Market, Position};
-use crate::error::ApiError;
-use crate::http::If;
+use crate::domain::{Principal, Role};
 use crate::jobs::IndexJob;
 use crate::repo::{IdempotencyRecord, ListPage, ListPosition, ListQuery, MarketRepository, RepoError};
-use crate::service::{Dependencies, MarketService, PositionService, Written};
+use crate::service::{Dependencies, Error, MarketService, PositionService, Written};
 
 fn version(version: u64) -> CachedMarket {
     CachedMarket { version, view: format!("{{\"version\":{version}}}") }
@@ -104,21 +102,21 @@ async fn services_with_a_cached_market() -> (MarketService, PositionService, Arc
 async fn every_write_path_leaves_the_cache_showing_it() {
     let (markets, positions, cache, id) = services_with_a_cached_market().await;
     let rename = MarketPatch { name: Some("Snow?".into()), ..Default::default() };
-    markets.patch(&alice(), &id, rename, If::Any).await.unwrap();
+    markets.patch(&alice(), &id, rename, Precondition::Any).await.unwrap();
     let Lookup::Hit(patched) = cache.lookup(&id).await.unwrap() else { panic!("a PATCH updates the entry") };
     assert_eq!(patched.version, 2);
     assert!(patched.view.contains("Snow?") && patched.view.contains("Alice"), "{}", patched.view);
 
     let position = PositionInput { outcome: Outcome::Yes, amount: Amount::from_stored("2.5").unwrap() };
-    positions.take(&alice(), &id, position, If::Any, None).await.unwrap();
+    positions.take(&alice(), &id, position, Precondition::Any, None).await.unwrap();
     assert!(matches!(cache.lookup(&id).await.unwrap(), Lookup::Miss(_)), "a position invalidates");
     let read = markets.get_view(&id).await.unwrap();
     assert_eq!(read.version, 3);
     assert!(read.view.contains("\"volume\":2.5"), "{}", read.view);
 
-    markets.delete(&alice(), &id, If::Any).await.unwrap();
+    markets.delete(&alice(), &id, Precondition::Any).await.unwrap();
     assert_eq!(cache.lookup(&id).await.unwrap(), Lookup::Deleted);
-    assert!(matches!(markets.get_view(&id).await, Err(ApiError::NotFound(_))));
+    assert!(matches!(markets.get_view(&id).await, Err(Error::MarketNotFound { .. })));
 }
 
 /// A cache that fails every call, as a dead server does.
@@ -155,10 +153,10 @@ async fn a_dead_cache_is_a_slow_cache() {
     let Written::New((market, _)) = markets.create(&alice(), new, None).await.unwrap() else { panic!("new") };
     assert_eq!(markets.get_view(&market.id).await.unwrap().version, 1);
     let close = MarketPatch { status: Some(crate::domain::MarketStatus::Closed), ..Default::default() };
-    assert_eq!(markets.patch(&alice(), &market.id, close, If::Any).await.unwrap().0.version, 2);
+    assert_eq!(markets.patch(&alice(), &market.id, close, Precondition::Any).await.unwrap().0.version, 2);
     assert_eq!(markets.get_view(&market.id).await.unwrap().version, 2);
-    markets.delete(&alice(), &market.id, If::Any).await.unwrap();
-    assert!(matches!(markets.get_view(&market.id).await, Err(ApiError::NotFound(_))));
+    markets.delete(&alice(), &market.id, Precondition::Any).await.unwrap();
+    assert!(matches!(markets.get_view(&market.id).await, Err(Error::MarketNotFound { .. })));
 }
 
 #[tokio::test]
@@ -228,9 +226,9 @@ async fn a_write_that_may_have_committed_leaves_no_cached_past() {
     markets.get_view(&market.id).await.unwrap();
 
     let rename = MarketPatch { name: Some("Snow?".into()), ..Default::default() };
-    assert!(matches!(markets.patch(&alice(), &market.id, rename, If::Any).await, Err(ApiError::Unavailable(_))));
+    assert!(matches!(markets.patch(&alice(), &market.id, rename, Precondition::Any).await, Err(Error::Unavailable(_))));
     assert_eq!(markets.get_view(&market.id).await.unwrap().version, 2, "the committed edit, not the cached v1");
 
-    assert!(matches!(markets.delete(&alice(), &market.id, If::Any).await, Err(ApiError::Unavailable(_))));
-    assert!(matches!(markets.get_view(&market.id).await, Err(ApiError::NotFound(_))), "the committed delete");
+    assert!(matches!(markets.delete(&alice(), &market.id, Precondition::Any).await, Err(Error::Unavailable(_))));
+    assert!(matches!(markets.get_view(&market.id).await, Err(Error::MarketNotFound { .. })), "the committed delete");
 }

@@ -3,8 +3,20 @@
 use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
 use super::{Amount, MarketStatus, Outcome, Timestamp, parse_timestamp};
-use crate::error::{ApiError, FieldError};
 use crate::json::{Json, JsonObject};
+
+/// One rule broken by one field of a request body or query.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { field: field.into(), message: message.into() }
+    }
+}
 
 const NAME_MAX_CHARS: usize = 200;
 const DESCRIPTION_MAX_CHARS: usize = 5000;
@@ -51,7 +63,7 @@ pub struct MarketPatch {
 
 impl PositionInput {
     /// Body of POST /api/markets/{id}/positions.
-    pub fn from_json(body: JsonObject) -> Result<Self, ApiError> {
+    pub fn from_json(body: JsonObject) -> Result<Self, Vec<FieldError>> {
         let mut body = Body::new(body, &["outcome", "amount"]);
         let outcome = body.required("outcome", outcome);
         let amount = body.required("amount", amount);
@@ -61,7 +73,7 @@ impl PositionInput {
 }
 
 impl NewMarket {
-    pub fn from_json(body: JsonObject) -> Result<Self, ApiError> {
+    pub fn from_json(body: JsonObject) -> Result<Self, Vec<FieldError>> {
         let mut body = Body::new(body, &["name", "description", "endDate", "initialPosition"]);
         let name = body.required("name", name);
         let description = body.optional("description", description).unwrap_or_default();
@@ -73,7 +85,7 @@ impl NewMarket {
 }
 
 impl MarketReplacement {
-    pub fn from_json(body: JsonObject) -> Result<Self, ApiError> {
+    pub fn from_json(body: JsonObject) -> Result<Self, Vec<FieldError>> {
         let mut body = Body::new(body, &EDITABLE);
         let name = body.required("name", name);
         let description = body.required("description", description);
@@ -85,9 +97,9 @@ impl MarketReplacement {
 }
 
 impl MarketPatch {
-    pub fn from_json(body: JsonObject) -> Result<Self, ApiError> {
+    pub fn from_json(body: JsonObject) -> Result<Self, Vec<FieldError>> {
         if body.is_empty() {
-            return Err(ApiError::validation("body", format!("must change at least one of {}", EDITABLE.join(", "))));
+            return Err(vec![FieldError::new("body", format!("must change at least one of {}", EDITABLE.join(", ")))]);
         }
         let mut body = Body::new(body, &EDITABLE);
         let patch = Self {
@@ -143,8 +155,8 @@ impl Body {
         self.optional(field, rule)
     }
 
-    fn finish(self) -> Result<(), ApiError> {
-        if self.errors.is_empty() { Ok(()) } else { Err(ApiError::Validation(self.errors)) }
+    fn finish(self) -> Result<(), Vec<FieldError>> {
+        if self.errors.is_empty() { Ok(()) } else { Err(self.errors) }
     }
 }
 
@@ -226,11 +238,8 @@ mod tests {
     use crate::json::object;
     use serde_json::json;
 
-    fn fields_of(error: ApiError) -> Vec<String> {
-        match error {
-            ApiError::Validation(details) => details.into_iter().map(|d| d.field).collect(),
-            other => panic!("expected a validation error, got {other:?}"),
-        }
+    fn fields_of(errors: Vec<FieldError>) -> Vec<String> {
+        errors.into_iter().map(|error| error.field).collect()
     }
 
     #[test]
@@ -298,13 +307,8 @@ mod tests {
 
     #[test]
     fn blank_names_and_control_characters_are_refused() {
-        let name_error = |name: &str| {
-            let error = NewMarket::from_json(object(json!({ "name": name }))).unwrap_err();
-            match error {
-                ApiError::Validation(details) => details[0].message.clone(),
-                other => panic!("{other:?}"),
-            }
-        };
+        let name_error =
+            |name: &str| NewMarket::from_json(object(json!({ "name": name }))).unwrap_err()[0].message.clone();
         for blank in [
             "",
             " \u{a0}\u{3000} ",

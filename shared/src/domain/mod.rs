@@ -1,16 +1,20 @@
 //! What the API is about: markets, their status rules, amounts, and the validated inputs that
 //! change them. No I/O here.
 
+mod access;
 mod amount;
+mod edit;
 mod id;
 mod input;
 mod market;
 mod position;
 mod timestamp;
 
+pub use access::{Permission, Principal, Role};
 pub use amount::Amount;
+pub use edit::{EditRefused, Precondition};
 pub use id::new_id;
-pub use input::{MarketPatch, MarketReplacement, NewMarket, PositionInput};
+pub use input::{FieldError, MarketPatch, MarketReplacement, NewMarket, PositionInput};
 pub use market::{Market, MarketStatus, MarketView, Outcome, UserProfile};
 pub use position::Position;
 pub use timestamp::{Timestamp, now, parse_timestamp, unix_seconds};

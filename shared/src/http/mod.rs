@@ -7,7 +7,7 @@ mod response;
 
 pub use cursor::{CursorCodec, CursorScope};
 pub use request::{
-    If, MAX_BODY_BYTES, bad_query, etag_for, idempotency_key, if_match, if_none_match_hits, json_body, path_id,
+    MAX_BODY_BYTES, bad_query, etag_for, idempotency_key, if_match, if_none_match_hits, json_body, path_id,
     query_number, query_param, request_id, route_key, source_ip,
 };
 pub use response::{ApiResponse, ListMeta};

@@ -3,7 +3,9 @@
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request};
 
+use crate::domain::Precondition;
 use crate::error::ApiError;
+use crate::failure::printable;
 use crate::json::{Json, JsonObject};
 
 /// Larger bodies are refused with 413 before parsing.
@@ -41,14 +43,13 @@ pub fn source_ip(req: &Request) -> Option<String> {
     apigw_context(req).and_then(|ctx| ctx.http.source_ip.clone())
 }
 
-/// The `{id}` path parameter.
 /// The `{id}` path parameter. Ids are ULIDs: anything else names no market (404), and never
 /// reaches DynamoDB (whose key limits would turn it into a 500).
 pub fn path_id(req: &Request) -> Result<String, ApiError> {
     let id = req.path_parameters_ref().and_then(|params| params.first("id")).unwrap_or("");
     let is_ulid = id.len() == 26 && id.bytes().all(|b| b.is_ascii_alphanumeric());
     if !is_ulid {
-        return Err(ApiError::NotFound(format!("market {} not found", id.chars().take(64).collect::<String>())));
+        return Err(crate::service::Error::market_not_found(&printable(id)).into());
     }
     Ok(id.to_owned())
 }
@@ -115,38 +116,15 @@ pub fn etag_for(version: u64) -> String {
     format!("\"v{version}\"")
 }
 
-/// What an `If-Match` header asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum If {
-    /// No header, or `*`: write unconditionally (still guarded against lost updates by the version).
-    Any,
-    /// `If-Match: "v<n>"`: write only over version n.
-    Version(u64),
-    /// A well-formed entity tag that is no version's ETag (`"v01"`, `"abc"`, a weak `W/"v1"`):
-    /// tags compare as exact strings, so it never matches and the write is a 412.
-    Never,
-}
-
-impl If {
-    /// The version a conditional write must find, if any; a tag no version has is a 412.
-    pub fn expected_version(self) -> Result<Option<u64>, ApiError> {
-        match self {
-            If::Any => Ok(None),
-            If::Version(version) => Ok(Some(version)),
-            If::Never => Err(ApiError::PreconditionFailed),
-        }
-    }
-}
-
 /// Parses `If-Match`: `*`, or one entity tag compared as an exact string with `"v<version>"`
 /// (RFC 9110's strong comparison, so a weak tag never matches); anything that is not an entity
 /// tag is a 400.
-pub fn if_match(req: &Request) -> Result<If, ApiError> {
-    let Some(value) = req.headers().get("if-match") else { return Ok(If::Any) };
+pub fn if_match(req: &Request) -> Result<Precondition, ApiError> {
+    let Some(value) = req.headers().get("if-match") else { return Ok(Precondition::Any) };
     let malformed = || ApiError::BadRequest("If-Match must be * or one ETag like \"v3\"".into());
     let value = value.to_str().map_err(|_| malformed())?.trim();
     if value == "*" {
-        return Ok(If::Any);
+        return Ok(Precondition::Any);
     }
     let (weak, tag) = match value.strip_prefix("W/") {
         Some(tag) => (true, tag),
@@ -159,8 +137,8 @@ pub fn if_match(req: &Request) -> Result<If, ApiError> {
     }
     let version = opaque.strip_prefix('v').and_then(|digits| digits.parse::<u64>().ok().map(|n| (n, digits)));
     Ok(match version {
-        Some((version, digits)) if !weak && version.to_string() == digits => If::Version(version),
-        _ => If::Never,
+        Some((version, digits)) if !weak && version.to_string() == digits => Precondition::Version(version),
+        _ => Precondition::Never,
     })
 }
 
@@ -215,11 +193,11 @@ mod tests {
 
     #[test]
     fn if_match_accepts_only_version_etags() {
-        assert_eq!(if_match(&request(&[], "")).unwrap(), If::Any);
-        assert_eq!(if_match(&request(&[("if-match", "\"v12\"")], "")).unwrap(), If::Version(12));
-        assert_eq!(if_match(&request(&[("if-match", "*")], "")).unwrap(), If::Any);
+        assert_eq!(if_match(&request(&[], "")).unwrap(), Precondition::Any);
+        assert_eq!(if_match(&request(&[("if-match", "\"v12\"")], "")).unwrap(), Precondition::Version(12));
+        assert_eq!(if_match(&request(&[("if-match", "*")], "")).unwrap(), Precondition::Any);
         for tag in ["\"v012\"", "\"v+12\"", "W/\"v12\"", "\"12\"", "\"\""] {
-            assert_eq!(if_match(&request(&[("if-match", tag)], "")).unwrap(), If::Never, "{tag}");
+            assert_eq!(if_match(&request(&[("if-match", tag)], "")).unwrap(), Precondition::Never, "{tag}");
         }
         for malformed in ["v12", "\"v12", "\"v 12\"", "\"v1\", \"v2\"", "W/v1"] {
             assert!(if_match(&request(&[("if-match", malformed)], "")).is_err(), "{malformed}");

@@ -6,7 +6,7 @@ use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
 
 use super::{IndexJob, JobQueue};
-use crate::error::BoxError;
+use crate::failure::BoxError;
 
 /// SQS's limit on entries per batch.
 const BATCH_LIMIT: usize = 10;

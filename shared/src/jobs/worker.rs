@@ -11,7 +11,7 @@ use tracing::Instrument;
 
 use super::{IndexJob, JobOp};
 use crate::domain::{Market, MarketStatus};
-use crate::error::{BoxError, error_chain};
+use crate::failure::{BoxError, error_chain};
 use crate::repo::MarketRepository;
 use crate::retry::{Backoff, retry};
 use crate::search::{Embedder, IndexEntry, VectorIndex, market_text};

@@ -13,7 +13,7 @@ use super::{
     Page, PageKey, PositionRepository, RepoError, SortField, UserRepository, name_key,
 };
 use crate::domain::{Market, MarketStatus, Position, UserProfile};
-use crate::error::BoxError;
+use crate::failure::BoxError;
 use crate::jobs::{IndexJob, Outbox, PendingJobs};
 use crate::search::{IndexEntry, SearchHit, VectorIndex, cosine, top_k};
 

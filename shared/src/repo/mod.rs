@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{Market, MarketStatus, Position, UserProfile};
-use crate::error::BoxError;
+use crate::failure::BoxError;
 use crate::jobs::IndexJob;
 
 /// How a storage call failed, in terms the services can act on.
@@ -142,17 +142,19 @@ impl<T> Page<T> {
     }
 }
 
-/// A stored first response to an idempotent request, written in the same transaction as its effect.
+/// The first result of an idempotent request, written in the same transaction as its effect.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdempotencyRecord {
-    /// The caller, the route and the client's key: one caller can never see another's response.
+    /// The caller, the operation and the client's key: one caller can never see another's result.
     pub key: String,
     /// A hash of the request, to tell a retry from a different request reusing the key.
     pub fingerprint: String,
-    pub status: u16,
-    /// The response's `data`, as JSON text.
+    /// The id of what the request created.
+    pub resource_id: String,
+    /// Its version, when it has one (a market).
+    pub version: Option<u64>,
+    /// Its view, as JSON text.
     pub data: String,
-    pub location: Option<String>,
     /// Unix seconds; DynamoDB's TTL removes the record some time after.
     pub expires_at: u64,
 }

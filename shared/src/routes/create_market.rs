@@ -4,9 +4,10 @@
 use lambda_http::Request;
 use lambda_http::http::StatusCode;
 
-use super::{market_response, replayed};
-use crate::auth::{Caller, Permission};
+use super::{market_location, market_response, replayed};
+use crate::auth::Caller;
 use crate::domain::NewMarket;
+use crate::domain::Permission;
 use crate::error::ApiError;
 use crate::http::{ApiResponse, idempotency_key, json_body};
 use crate::runtime::AppState;
@@ -20,7 +21,10 @@ pub async fn create_market(state: &AppState, caller: Caller, request: Request) -
     let input = NewMarket::from_json(body)?;
     match state.markets.create(author, input, idempotency).await? {
         Written::New((market, creator)) => Ok(market_response(StatusCode::CREATED, &market, Some(&creator))
-            .text_header("location", &format!("/api/markets/{}", market.id))),
-        Written::Replayed(first) => replayed(first),
+            .text_header("location", &market_location(&market.id))),
+        Written::Replayed(first) => {
+            let location = market_location(&first.resource_id);
+            replayed(first, Some(location))
+        }
     }
 }

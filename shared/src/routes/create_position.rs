@@ -5,7 +5,8 @@ use lambda_http::Request;
 use lambda_http::http::StatusCode;
 
 use super::replayed;
-use crate::auth::{Caller, Permission};
+use crate::auth::Caller;
+use crate::domain::Permission;
 use crate::domain::PositionInput;
 use crate::error::ApiError;
 use crate::http::{ApiResponse, idempotency_key, if_match, json_body, path_id};
@@ -22,6 +23,6 @@ pub async fn create_position(state: &AppState, caller: Caller, request: Request)
     let input = PositionInput::from_json(body)?;
     match state.positions.take(user, &market_id, input, precondition, idempotency).await? {
         Written::New(position) => Ok(ApiResponse::data(StatusCode::CREATED, position)),
-        Written::Replayed(first) => replayed(first),
+        Written::Replayed(first) => replayed(first, None),
     }
 }

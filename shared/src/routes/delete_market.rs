@@ -3,7 +3,8 @@
 use lambda_http::Request;
 use lambda_http::http::StatusCode;
 
-use crate::auth::{Caller, Permission};
+use crate::auth::Caller;
+use crate::domain::Permission;
 use crate::error::ApiError;
 use crate::http::{ApiResponse, if_match, path_id};
 use crate::runtime::AppState;

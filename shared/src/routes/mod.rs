@@ -35,24 +35,27 @@ use serde_json::value::RawValue;
 use crate::domain::{Market, UserProfile};
 use crate::error::ApiError;
 use crate::http::{ApiResponse, etag_for};
-use crate::service::StoredResponse;
+use crate::service::FirstResult;
 
 /// A market in the envelope, with its `ETag`.
 fn market_response(status: StatusCode, market: &Market, creator: Option<&UserProfile>) -> ApiResponse {
     ApiResponse::data(status, market.view(creator)).text_header("etag", &etag_for(market.version))
 }
 
-/// The first response to an idempotent request, sent again to its retry.
-fn replayed(first: StoredResponse) -> Result<ApiResponse, ApiError> {
-    let status = StatusCode::from_u16(first.status).map_err(ApiError::internal)?;
-    // A replayed market carries the ETag its first response had (a position has no version).
-    let version = serde_json::from_str::<serde_json::Value>(&first.data).ok().and_then(|data| data["version"].as_u64());
+/// Where a market lives: its `Location`.
+fn market_location(id: &str) -> String {
+    format!("/api/markets/{id}")
+}
+
+/// The 201 a retried create gets: its first result again, with the `ETag` it had (a market) and
+/// its `Location`, if it has one.
+fn replayed(first: FirstResult, location: Option<String>) -> Result<ApiResponse, ApiError> {
     let data = RawValue::from_string(first.data).map_err(ApiError::internal)?;
-    let mut response = ApiResponse::data(status, data).text_header("idempotent-replayed", "true");
-    if let Some(version) = version {
+    let mut response = ApiResponse::data(StatusCode::CREATED, data).text_header("idempotent-replayed", "true");
+    if let Some(version) = first.version {
         response = response.text_header("etag", &etag_for(version));
     }
-    if let Some(location) = first.location {
+    if let Some(location) = location {
         response = response.text_header("location", &location);
     }
     Ok(response)

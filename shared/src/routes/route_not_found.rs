@@ -7,7 +7,8 @@ use lambda_http::http::StatusCode;
 
 use super::table::{allowed_methods, is_cors_preflight, method_not_allowed, path_without_stage};
 use crate::auth::Caller;
-use crate::error::{ApiError, printable};
+use crate::error::ApiError;
+use crate::failure::printable;
 use crate::http::ApiResponse;
 use crate::runtime::AppState;
 

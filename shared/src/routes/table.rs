@@ -6,7 +6,8 @@ use lambda_http::Request;
 use lambda_http::RequestExt as _;
 use lambda_http::request::RequestContext;
 
-use crate::error::{ApiError, printable};
+use crate::error::ApiError;
+use crate::failure::printable;
 
 /// One route of template.yaml.
 #[derive(Debug, Clone, Copy)]

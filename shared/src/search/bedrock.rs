@@ -9,7 +9,7 @@ use serde_json::json;
 use aws_sdk_bedrockruntime::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
 use super::{EmbedError, Embedder};
-use crate::error::BoxError;
+use crate::failure::BoxError;
 
 pub const DEFAULT_MODEL: &str = "amazon.titan-embed-text-v2:0";
 

@@ -12,7 +12,7 @@ pub use s3vectors::S3VectorIndex;
 use async_trait::async_trait;
 
 use crate::domain::{Market, MarketStatus};
-use crate::error::BoxError;
+use crate::failure::BoxError;
 use crate::repo::RepoError;
 
 /// Why an embedding failed, and whether trying again may help.

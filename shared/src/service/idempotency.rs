@@ -1,13 +1,13 @@
-//! Idempotent writes: a keyed request's first response is stored in the same transaction as its
-//! effect, and a retry gets that response back instead of a second effect.
+//! Idempotent writes: a keyed request's first result is stored in the same transaction as its
+//! effect, and a retry gets that result back instead of a second effect.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
+use super::Error;
 use crate::domain::unix_seconds;
-use crate::error::ApiError;
 use crate::json::JsonObject;
 use crate::repo::{IdempotencyRecord, IdempotencyRepository};
 
@@ -33,33 +33,36 @@ impl IdempotentRequest {
         Self { key, fingerprint: fingerprint.iter().map(|b| format!("{b:02x}")).collect() }
     }
 
-    pub(crate) fn record(&self, status: u16, data: String, location: Option<String>) -> IdempotencyRecord {
+    /// The record of this request's first result: what it created (`resource_id`, at `version`),
+    /// and the view of it (`data`).
+    pub(crate) fn record(&self, resource_id: &str, version: Option<u64>, data: String) -> IdempotencyRecord {
         let now = Duration::from_secs(unix_seconds());
         IdempotencyRecord {
             key: self.key.clone(),
             fingerprint: self.fingerprint.clone(),
-            status,
+            resource_id: resource_id.to_owned(),
+            version,
             data,
-            location,
             expires_at: (now + KEY_LIFETIME).as_secs(),
         }
     }
 }
 
-/// A first response, as stored.
+/// A first result, as stored: what the request created, and its view.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredResponse {
-    pub status: u16,
-    /// The response's `data` as JSON text.
+pub struct FirstResult {
+    pub resource_id: String,
+    /// The version it was created at, when it has one (a market).
+    pub version: Option<u64>,
+    /// Its view, as JSON text.
     pub data: String,
-    pub location: Option<String>,
 }
 
-/// What a write did: something new, or nothing because it had been done (the first response).
+/// What a write did: something new, or nothing because it had been done (the first result).
 #[derive(Debug)]
 pub enum Written<T> {
     New(T),
-    Replayed(StoredResponse),
+    Replayed(FirstResult),
 }
 
 /// Looks up first responses.
@@ -72,18 +75,18 @@ impl Replays {
         Self { records }
     }
 
-    /// The first response if this request was served already; 422 if the key served another.
-    pub(crate) async fn find(&self, request: &IdempotentRequest) -> Result<Option<StoredResponse>, ApiError> {
+    /// The first result if this request was served already; refused if the key served another.
+    pub(crate) async fn find(&self, request: &IdempotentRequest) -> Result<Option<FirstResult>, Error> {
         let Some(record) = self.records.get(&request.key).await? else { return Ok(None) };
         if record.fingerprint != request.fingerprint {
-            return Err(ApiError::IdempotencyKeyReused);
+            return Err(Error::IdempotencyKeyReused);
         }
-        Ok(Some(StoredResponse { status: record.status, data: record.data, location: record.location }))
+        Ok(Some(FirstResult { resource_id: record.resource_id, version: record.version, data: record.data }))
     }
 
-    /// After the write lost the race for the key: the winner's response.
-    pub(crate) async fn after_losing(&self, request: &IdempotentRequest) -> Result<StoredResponse, ApiError> {
-        self.find(request).await?.ok_or(ApiError::Conflict("a request with this Idempotency-Key is in progress"))
+    /// After the write lost the race for the key: the winner's result.
+    pub(crate) async fn after_losing(&self, request: &IdempotentRequest) -> Result<FirstResult, Error> {
+        self.find(request).await?.ok_or(Error::Conflict("a request with this Idempotency-Key is in progress"))
     }
 }
 

@@ -1,17 +1,17 @@
-//! Markets: creation, reads, edits under optimistic locking, and the status and permission rules.
+//! Markets: creation, reads, edits under optimistic locking (the edit rules are the domain's:
+//! [`Market::edited`]), and deletion.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::idempotency::Replays;
-use super::{Dependencies, IdempotentRequest, Written};
-use crate::auth::{Permission, Principal};
+use super::{Dependencies, Error, IdempotentRequest, Written};
 use crate::cache::{CachedMarket, Lookup, MarketCache, Refresh, refresh_after_commit};
 use crate::domain::{
-    Amount, Market, MarketPatch, MarketReplacement, MarketStatus, NewMarket, Position, UserProfile, new_id, now,
+    Amount, Market, MarketPatch, MarketReplacement, MarketStatus, NewMarket, Permission, Position, Precondition,
+    Principal, UserProfile, new_id, now,
 };
-use crate::error::{ApiError, error_chain};
-use crate::http::If;
+use crate::failure::error_chain;
 use crate::jobs::{IndexJob, JobOp, JobPublisher};
 use crate::observability::note_cache;
 use crate::repo::{ListPosition, ListQuery, MarketRepository, RepoError, UserRepository};
@@ -39,7 +39,7 @@ pub struct MarketService {
 }
 
 /// The profile of a user, stored the first time they write.
-pub(super) async fn remember(users: &dyn UserRepository, principal: &Principal) -> Result<UserProfile, ApiError> {
+pub(super) async fn remember(users: &dyn UserRepository, principal: &Principal) -> Result<UserProfile, Error> {
     let profile = UserProfile::first_seen(&principal.user_id, principal.name.as_deref(), principal.email.as_deref());
     users.create_if_absent(&profile).await?;
     Ok(profile)
@@ -59,7 +59,7 @@ impl MarketService {
     /// A market as GET shows it: from the shared cache when it holds it (no DynamoDB call), else
     /// read strongly consistently and filled into the cache under the lease the miss gave. A
     /// cache that fails or is slow is a miss.
-    pub async fn get_view(&self, id: &str) -> Result<CachedMarket, ApiError> {
+    pub async fn get_view(&self, id: &str) -> Result<CachedMarket, Error> {
         let lease = match self.cache.lookup(id).await {
             Ok(Lookup::Hit(market)) => {
                 note_cache(true);
@@ -67,7 +67,7 @@ impl MarketService {
             }
             Ok(Lookup::Deleted) => {
                 note_cache(true);
-                return Err(not_found(id));
+                return Err(Error::market_not_found(id));
             }
             Ok(Lookup::Miss(lease)) => {
                 if lease.is_some() {
@@ -99,7 +99,7 @@ impl MarketService {
         author: &Principal,
         input: NewMarket,
         idempotency: Option<IdempotentRequest>,
-    ) -> Result<Written<(Market, UserProfile)>, ApiError> {
+    ) -> Result<Written<(Market, UserProfile)>, Error> {
         if let Some(request) = &idempotency
             && let Some(first) = self.replays.find(request).await?
         {
@@ -130,7 +130,7 @@ impl MarketService {
         };
         let record = idempotency.as_ref().map(|request| {
             let data = serde_json::to_string(&market.view(Some(&creator))).expect("views serialize");
-            request.record(201, data, Some(format!("/api/markets/{}", market.id)))
+            request.record(&market.id, Some(market.version), data)
         });
         let job = IndexJob::new(&market.id, market.version, JobOp::Upsert);
         let write = || self.markets.create(&market, first_position.as_ref(), record.as_ref(), &job);
@@ -148,8 +148,8 @@ impl MarketService {
     }
 
     /// A market read strongly consistently from DynamoDB (never from the cache: writes start here).
-    pub async fn get(&self, id: &str) -> Result<Market, ApiError> {
-        self.markets.get(id).await?.ok_or_else(|| not_found(id))
+    pub async fn get(&self, id: &str) -> Result<Market, Error> {
+        self.markets.get(id).await?.ok_or_else(|| Error::market_not_found(id))
     }
 
     /// The creator of a market just written, for the response: a failed read only leaves it out
@@ -158,14 +158,14 @@ impl MarketService {
         match self.creators(std::slice::from_ref(market)).await {
             Ok(mut creators) => creators.remove(&market.creator_id),
             Err(error) => {
-                tracing::warn!(error = %crate::error::error_chain(&error), "creator not read after the write");
+                tracing::warn!(error = %error_chain(&error), "creator not read after the write");
                 None
             }
         }
     }
 
     /// The creators of `markets`, in one batch read whatever their number (no N+1).
-    pub async fn creators(&self, markets: &[Market]) -> Result<Creators, ApiError> {
+    pub async fn creators(&self, markets: &[Market]) -> Result<Creators, Error> {
         if markets.is_empty() {
             return Ok(Creators::new());
         }
@@ -182,7 +182,7 @@ impl MarketService {
         start: Option<&ListPosition>,
         offset: usize,
         limit: usize,
-    ) -> Result<MarketPage, ApiError> {
+    ) -> Result<MarketPage, Error> {
         let page = self.markets.list(query, start, offset, limit).await?;
         if page.markets.is_empty() {
             return Ok(MarketPage { markets: Vec::new(), creators: Creators::new(), next: page.next });
@@ -202,8 +202,8 @@ impl MarketService {
         editor: &Principal,
         id: &str,
         input: MarketReplacement,
-        precondition: If,
-    ) -> Result<(Market, Option<UserProfile>), ApiError> {
+        precondition: Precondition,
+    ) -> Result<(Market, Option<UserProfile>), Error> {
         let patch = MarketPatch {
             name: Some(input.name),
             description: Some(input.description),
@@ -221,8 +221,8 @@ impl MarketService {
         editor: &Principal,
         id: &str,
         patch: MarketPatch,
-        precondition: If,
-    ) -> Result<(Market, Option<UserProfile>), ApiError> {
+        precondition: Precondition,
+    ) -> Result<(Market, Option<UserProfile>), Error> {
         let market = self.edit(editor, id, patch, precondition).await?;
         let creator = self.creator_after_write(&market).await;
         let view = CachedMarket::render(&market, creator.as_ref());
@@ -238,22 +238,25 @@ impl MarketService {
         editor: &Principal,
         id: &str,
         patch: MarketPatch,
-        precondition: If,
-    ) -> Result<Market, ApiError> {
-        let attempts = if precondition == If::Any { EDIT_RETRIES.max_attempts } else { 1 };
+        precondition: Precondition,
+    ) -> Result<Market, Error> {
+        let attempts = if precondition == Precondition::Any { EDIT_RETRIES.max_attempts } else { 1 };
         for attempt in 0..attempts {
             if attempt > 0 {
                 tokio::time::sleep(EDIT_RETRIES.delay(attempt)).await;
             }
             let current = self.get(id).await?;
-            let Some(changed) = apply(editor, &current, &patch, precondition)? else { return Ok(current) };
+            let Some(changed) = current.edited(editor, &patch, precondition)? else { return Ok(current) };
             let job = IndexJob::new(&changed.id, changed.version, JobOp::Upsert);
             match self.markets.update(&changed, &job).await {
                 Ok(()) => {
                     self.jobs.publish(&[job]).await;
                     return Ok(changed);
                 }
-                Err(RepoError::VersionConflict) if precondition != If::Any => return Err(ApiError::PreconditionFailed),
+                Err(RepoError::VersionConflict) if precondition != Precondition::Any => {
+                    return Err(Error::PreconditionFailed);
+                }
+                Err(RepoError::NotFound) => return Err(Error::market_not_found(id)),
                 // Someone else wrote in between: re-read and apply the edit to what is there now.
                 Err(RepoError::VersionConflict) => continue,
                 Err(error) => {
@@ -262,20 +265,20 @@ impl MarketService {
                 }
             }
         }
-        Err(ApiError::Conflict("the market keeps changing concurrently; retry"))
+        Err(Error::Conflict("the market keeps changing concurrently; retry"))
     }
 
     #[tracing::instrument(skip(self, deleter), fields(deleter = %deleter.user_id))]
-    pub async fn delete(&self, deleter: &Principal, id: &str, precondition: If) -> Result<(), ApiError> {
+    pub async fn delete(&self, deleter: &Principal, id: &str, precondition: Precondition) -> Result<(), Error> {
         if !deleter.can(Permission::Delete) {
-            return Err(ApiError::Forbidden("deleting markets needs the delete permission"));
+            return Err(Error::Forbidden("deleting markets needs the delete permission"));
         }
         let expected = precondition.expected_version()?;
         let job = IndexJob::new(id, expected.unwrap_or_default(), JobOp::Delete);
         match self.markets.delete(id, expected, &job).await {
             Ok(()) => {}
-            Err(RepoError::VersionConflict) => return Err(ApiError::PreconditionFailed),
-            Err(RepoError::NotFound) => return Err(not_found(id)),
+            Err(RepoError::VersionConflict) => return Err(Error::PreconditionFailed),
+            Err(RepoError::NotFound) => return Err(Error::market_not_found(id)),
             Err(error) => {
                 invalidate_if_uncertain(self.cache.as_ref(), id, &error).await;
                 return Err(error.into());
@@ -295,58 +298,10 @@ pub(super) async fn invalidate_if_uncertain(cache: &dyn MarketCache, id: &str, e
     }
 }
 
-pub(super) fn not_found(id: &str) -> ApiError {
-    ApiError::NotFound(format!("market {id} not found"))
-}
-
-/// The market after `patch`, or `None` when the patch changes nothing; enforces who may edit,
-/// the precondition, and the status rules.
-fn apply(
-    editor: &Principal,
-    current: &Market,
-    patch: &MarketPatch,
-    precondition: If,
-) -> Result<Option<Market>, ApiError> {
-    let is_moderator = editor.can(Permission::Delete);
-    if editor.user_id != current.creator_id && !is_moderator {
-        return Err(ApiError::Forbidden("only the market's creator or a moderator may edit it"));
-    }
-    if precondition.expected_version()?.is_some_and(|version| version != current.version) {
-        return Err(ApiError::PreconditionFailed);
-    }
-    let mut next = current.clone();
-    if let Some(name) = &patch.name {
-        next.name.clone_from(name);
-    }
-    if let Some(description) = &patch.description {
-        next.description.clone_from(description);
-    }
-    if let Some(end_date) = &patch.end_date {
-        next.end_date.clone_from(end_date);
-    }
-    if let Some(status) = patch.status
-        && status != current.status
-    {
-        if !current.status.can_become(status) {
-            return Err(ApiError::InvalidTransition { from: current.status.as_str(), to: status.as_str() });
-        }
-        if status == MarketStatus::Resolved && !editor.can(Permission::Admin) {
-            return Err(ApiError::Forbidden("only an admin may resolve a market"));
-        }
-        next.status = status;
-    }
-    if next == *current {
-        return Ok(None);
-    }
-    next.version = current.version + 1;
-    next.updated_at = now();
-    Ok(Some(next))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::Role;
+    use crate::domain::Role;
     use crate::repo::{SortField, SortOrder};
 
     fn principal(id: &str, role: Role) -> Principal {
@@ -382,7 +337,7 @@ mod tests {
         else {
             panic!("a retry replays")
         };
-        assert_eq!(first.status, 201);
+        assert_eq!((first.resource_id.as_str(), first.version), (market.id.as_str(), Some(1)));
         assert!(first.data.contains(&market.id));
         let other = IdempotentRequest::new(
             "alice",
@@ -392,7 +347,7 @@ mod tests {
         );
         assert!(matches!(
             service.create(&alice, new_market("Snow?"), Some(other)).await,
-            Err(ApiError::IdempotencyKeyReused)
+            Err(Error::IdempotencyKeyReused)
         ));
     }
 
@@ -420,22 +375,29 @@ mod tests {
         let market = create(&service, &alice, "Rain?").await;
         let rename = MarketPatch { name: Some("Snow?".into()), ..Default::default() };
 
-        assert!(matches!(service.patch(&bob, &market.id, rename.clone(), If::Any).await, Err(ApiError::Forbidden(_))));
+        assert!(matches!(
+            service.patch(&bob, &market.id, rename.clone(), Precondition::Any).await,
+            Err(Error::Forbidden(_))
+        ));
         let (renamed, _) =
-            service.patch(&principal("mod", Role::Moderator), &market.id, rename, If::Any).await.unwrap();
+            service.patch(&principal("mod", Role::Moderator), &market.id, rename, Precondition::Any).await.unwrap();
         assert_eq!((renamed.name.as_str(), renamed.version), ("Snow?", 2));
 
         let resolve = status_patch(MarketStatus::Resolved);
         assert!(matches!(
-            service.patch(&alice, &market.id, resolve.clone(), If::Any).await,
-            Err(ApiError::Forbidden(_))
+            service.patch(&alice, &market.id, resolve.clone(), Precondition::Any).await,
+            Err(Error::Forbidden(_))
         ));
-        let (resolved, _) = service.patch(&principal("root", Role::Admin), &market.id, resolve, If::Any).await.unwrap();
+        let (resolved, _) =
+            service.patch(&principal("root", Role::Admin), &market.id, resolve, Precondition::Any).await.unwrap();
         assert_eq!(resolved.status, MarketStatus::Resolved);
         let reopen = service
-            .patch(&principal("root", Role::Admin), &market.id, status_patch(MarketStatus::Active), If::Any)
+            .patch(&principal("root", Role::Admin), &market.id, status_patch(MarketStatus::Active), Precondition::Any)
             .await;
-        assert!(matches!(reopen, Err(ApiError::InvalidTransition { from: "resolved", to: "active" })));
+        assert!(matches!(
+            reopen,
+            Err(Error::InvalidTransition { from: MarketStatus::Resolved, to: MarketStatus::Active })
+        ));
     }
 
     #[tokio::test]
@@ -444,14 +406,17 @@ mod tests {
         let alice = principal("alice", Role::User);
         let market = create(&service, &alice, "Rain?").await;
         let close = status_patch(MarketStatus::Closed);
-        for stale in [If::Version(7), If::Never] {
+        for stale in [Precondition::Version(7), Precondition::Never] {
             assert!(matches!(
                 service.patch(&alice, &market.id, close.clone(), stale).await,
-                Err(ApiError::PreconditionFailed)
+                Err(Error::PreconditionFailed)
             ));
         }
-        assert_eq!(service.patch(&alice, &market.id, close.clone(), If::Version(1)).await.unwrap().0.version, 2);
-        assert_eq!(service.patch(&alice, &market.id, close, If::Version(2)).await.unwrap().0.version, 2);
+        assert_eq!(
+            service.patch(&alice, &market.id, close.clone(), Precondition::Version(1)).await.unwrap().0.version,
+            2
+        );
+        assert_eq!(service.patch(&alice, &market.id, close, Precondition::Version(2)).await.unwrap().0.version, 2);
     }
 
     #[tokio::test]
@@ -460,12 +425,15 @@ mod tests {
         let alice = principal("alice", Role::User);
         let moderator = principal("mod", Role::Moderator);
         let market = create(&service, &alice, "Rain?").await;
-        assert!(matches!(service.delete(&alice, &market.id, If::Any).await, Err(ApiError::Forbidden(_))));
-        for stale in [If::Version(2), If::Never] {
-            assert!(matches!(service.delete(&moderator, &market.id, stale).await, Err(ApiError::PreconditionFailed)));
+        assert!(matches!(service.delete(&alice, &market.id, Precondition::Any).await, Err(Error::Forbidden(_))));
+        for stale in [Precondition::Version(2), Precondition::Never] {
+            assert!(matches!(service.delete(&moderator, &market.id, stale).await, Err(Error::PreconditionFailed)));
         }
-        service.delete(&moderator, &market.id, If::Version(1)).await.unwrap();
-        assert!(matches!(service.delete(&moderator, &market.id, If::Any).await, Err(ApiError::NotFound(_))));
+        service.delete(&moderator, &market.id, Precondition::Version(1)).await.unwrap();
+        assert!(matches!(
+            service.delete(&moderator, &market.id, Precondition::Any).await,
+            Err(Error::MarketNotFound { .. })
+        ));
     }
 
     #[tokio::test]

@@ -1,12 +1,14 @@
 //! The use cases and the rules they keep, written against the repository traits only.
 
+mod error;
 mod idempotency;
 mod markets;
 mod positions;
 mod rate_limit;
 mod search;
 
-pub use idempotency::{IdempotentRequest, StoredResponse, Written};
+pub use error::Error;
+pub use idempotency::{FirstResult, IdempotentRequest, Written};
 pub use markets::{Creators, MarketPage, MarketService};
 pub use positions::PositionService;
 pub use rate_limit::{Quota, RateLimit, RateLimiter};
@@ -50,26 +52,6 @@ impl Dependencies {
             vectors: store.clone(),
             rate_counter: store,
             cache: Arc::new(crate::cache::InMemoryCache::default()),
-        }
-    }
-}
-
-use crate::error::ApiError;
-use crate::repo::RepoError;
-
-impl From<RepoError> for ApiError {
-    /// The meaning a storage failure has when the service gives it no more specific one.
-    fn from(error: RepoError) -> Self {
-        match error {
-            RepoError::NotFound => ApiError::NotFound("market not found".into()),
-            RepoError::AlreadyExists => ApiError::Conflict("the resource already exists"),
-            RepoError::VersionConflict => ApiError::Conflict("the market changed concurrently; retry"),
-            RepoError::TransactionConflict => ApiError::Conflict("too many concurrent writes to this market; retry"),
-            RepoError::MarketNotActive => ApiError::MarketNotActive,
-            RepoError::IdempotencyKeyUsed => ApiError::Conflict("a request with this Idempotency-Key is in progress"),
-            RepoError::InvalidPosition => ApiError::InvalidCursor,
-            RepoError::Unavailable(source) => ApiError::Unavailable(source),
-            RepoError::Internal(source) => ApiError::Internal(source),
         }
     }
 }

@@ -4,13 +4,11 @@
 use std::sync::Arc;
 
 use super::idempotency::Replays;
-use super::markets::{invalidate_if_uncertain, not_found, remember};
-use super::{Dependencies, IdempotentRequest, Written};
-use crate::auth::Principal;
+use super::markets::{invalidate_if_uncertain, remember};
+use super::{Dependencies, Error, IdempotentRequest, Written};
 use crate::cache::{MarketCache, Refresh, refresh_after_commit};
-use crate::domain::{Position, PositionInput, new_id, now};
-use crate::error::ApiError;
-use crate::http::If;
+use crate::domain::Principal;
+use crate::domain::{Position, PositionInput, Precondition, new_id, now};
 use crate::repo::{MarketRepository, Page, PageKey, PositionRepository, RepoError, UserRepository};
 use crate::retry::{Backoff, retry};
 
@@ -39,9 +37,9 @@ impl PositionService {
         user: &Principal,
         market_id: &str,
         input: PositionInput,
-        precondition: If,
+        precondition: Precondition,
         idempotency: Option<IdempotentRequest>,
-    ) -> Result<Written<Position>, ApiError> {
+    ) -> Result<Written<Position>, Error> {
         let expected = precondition.expected_version()?;
         if let Some(request) = &idempotency
             && let Some(first) = self.replays.find(request).await?
@@ -57,9 +55,9 @@ impl PositionService {
             amount: input.amount,
             created_at: now(),
         };
-        let record = idempotency
-            .as_ref()
-            .map(|request| request.record(201, serde_json::to_string(&position).expect("positions serialize"), None));
+        let record = idempotency.as_ref().map(|request| {
+            request.record(&position.id, None, serde_json::to_string(&position).expect("positions serialize"))
+        });
         // Positions on one market contend for its item: a cancelled transaction is retried with jitter.
         let write = || self.positions.add(&position, expected, record.as_ref());
         match retry(Backoff::CONTENTION, None, |e| matches!(e, RepoError::TransactionConflict), write).await {
@@ -68,8 +66,8 @@ impl PositionService {
                 refresh_after_commit(self.cache.as_ref(), market_id, Refresh::Invalidate).await;
                 Ok(Written::New(position))
             }
-            Err(RepoError::NotFound) => Err(not_found(market_id)),
-            Err(RepoError::VersionConflict) => Err(ApiError::PreconditionFailed),
+            Err(RepoError::NotFound) => Err(Error::market_not_found(market_id)),
+            Err(RepoError::VersionConflict) => Err(Error::PreconditionFailed),
             Err(RepoError::IdempotencyKeyUsed) => {
                 let request = idempotency.as_ref().expect("only a keyed write has a record");
                 Ok(Written::Replayed(self.replays.after_losing(request).await?))
@@ -82,14 +80,9 @@ impl PositionService {
     }
 
     /// A market's positions, newest first; 404 if the market does not exist.
-    pub async fn list(
-        &self,
-        market_id: &str,
-        start: Option<&PageKey>,
-        limit: usize,
-    ) -> Result<Page<Position>, ApiError> {
+    pub async fn list(&self, market_id: &str, start: Option<&PageKey>, limit: usize) -> Result<Page<Position>, Error> {
         if self.markets.get(market_id).await?.is_none() {
-            return Err(not_found(market_id));
+            return Err(Error::market_not_found(market_id));
         }
         Ok(self.positions.list(market_id, start, limit).await?)
     }
@@ -98,7 +91,7 @@ impl PositionService {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::Role;
+    use crate::domain::Role;
     use crate::domain::{Amount, NewMarket, Outcome};
     use crate::service::MarketService;
 
@@ -125,7 +118,7 @@ mod tests {
         };
         assert_eq!((market.volume.to_stored().as_str(), creator.name.as_str()), ("0.1", "Alice"));
         for amount in ["0.2", "0.000001"] {
-            positions.take(&alice(), &market.id, input(amount), If::Any, None).await.unwrap();
+            positions.take(&alice(), &market.id, input(amount), Precondition::Any, None).await.unwrap();
         }
         let after = markets.get(&market.id).await.unwrap();
         assert_eq!((after.volume.to_stored().as_str(), after.version), ("0.300001", 3));
@@ -134,15 +127,15 @@ mod tests {
 
         let close =
             crate::domain::MarketPatch { status: Some(crate::domain::MarketStatus::Closed), ..Default::default() };
-        let stale = positions.take(&alice(), &market.id, input("1"), If::Version(1), None).await;
-        assert!(matches!(stale, Err(ApiError::PreconditionFailed)));
-        markets.patch(&alice(), &market.id, close, If::Any).await.unwrap();
-        let refused = positions.take(&alice(), &market.id, input("1"), If::Any, None).await;
-        assert!(matches!(refused, Err(ApiError::MarketNotActive)));
+        let stale = positions.take(&alice(), &market.id, input("1"), Precondition::Version(1), None).await;
+        assert!(matches!(stale, Err(Error::PreconditionFailed)));
+        markets.patch(&alice(), &market.id, close, Precondition::Any).await.unwrap();
+        let refused = positions.take(&alice(), &market.id, input("1"), Precondition::Any, None).await;
+        assert!(matches!(refused, Err(Error::MarketNotActive)));
         assert!(matches!(
-            positions.take(&alice(), "missing", input("1"), If::Any, None).await,
-            Err(ApiError::NotFound(_))
+            positions.take(&alice(), "missing", input("1"), Precondition::Any, None).await,
+            Err(Error::MarketNotFound { .. })
         ));
-        assert!(matches!(positions.list("missing", None, 10).await, Err(ApiError::NotFound(_))));
+        assert!(matches!(positions.list("missing", None, 10).await, Err(Error::MarketNotFound { .. })));
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::domain::unix_seconds;
-use crate::error::error_chain;
+use crate::failure::error_chain;
 use crate::repo::{Count, RateCounter};
 
 /// The limit and window, from `RATE_LIMIT_PER_MINUTE` (default 100) and

@@ -3,11 +3,10 @@
 
 use std::sync::Arc;
 
+use super::{Creators, Error};
 use crate::domain::Market;
-use crate::error::ApiError;
 use crate::repo::MarketRepository;
 use crate::search::{Embedder, VectorIndex};
-use crate::service::Creators;
 
 pub struct SearchService {
     markets: Arc<dyn MarketRepository>,
@@ -27,10 +26,10 @@ impl SearchService {
     /// Up to `limit` markets most similar to `query`, best first, with their scores, and the
     /// profiles of their creators.
     #[tracing::instrument(skip(self))]
-    pub async fn search(&self, query: &str, limit: usize) -> Result<(Vec<(Market, f32)>, Creators), ApiError> {
+    pub async fn search(&self, query: &str, limit: usize) -> Result<(Vec<(Market, f32)>, Creators), Error> {
         let vector = self.embedder.embed(query).await.map_err(|error| match error {
-            crate::search::EmbedError::Transient(source) => ApiError::Unavailable(source),
-            crate::search::EmbedError::Permanent(source) => ApiError::Internal(source),
+            crate::search::EmbedError::Transient(source) => Error::Unavailable(source),
+            crate::search::EmbedError::Permanent(source) => Error::Internal(source),
         })?;
         let hits = self.vectors.search(&vector, limit).await?;
         let ids: Vec<&str> = hits.iter().map(|hit| hit.market_id.as_str()).collect();

@@ -9,9 +9,9 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::Value;
 
 use super::idempotency::put_record;
-use super::markets::{EDIT_NAMES, EDIT_SET, to_item as market_item};
+use super::market_item::{EDIT_NAMES, EDIT_SET, to_item as market_item};
 use super::outbox::put_job;
-use super::positions::{POSITION_UPDATE, put_position};
+use super::position_item::{POSITION_UPDATE, put_position};
 use super::{Item, s};
 use crate::domain::{Amount, Market, MarketStatus, Outcome, Position, new_id};
 use crate::jobs::{IndexJob, JobOp};
@@ -220,9 +220,9 @@ fn operations(market: &Market, shards: usize) -> Vec<Operation> {
     let record = IdempotencyRecord {
         key: format!("{}:create-position:{}", market.creator_id, new_id()),
         fingerprint: "f".into(),
-        status: 201,
+        resource_id: new_id(),
+        version: None,
         data: "{}".into(),
-        location: None,
         expires_at: 0,
     };
     let mut edit = written_attributes(EDIT_SET, &EDIT_NAMES);

@@ -1,4 +1,4 @@
-//! The idempotency table: first responses to keyed requests, expired by TTL (`expiresAt`).
+//! The idempotency table: the first result of each keyed request, expired by TTL (`expiresAt`).
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
@@ -25,12 +25,12 @@ pub(super) fn put_record(table: &str, record: &IdempotencyRecord) -> Result<Put,
     let mut item = Item::from([
         ("key".into(), s(&record.key)),
         ("fingerprint".into(), s(&record.fingerprint)),
-        ("status".into(), n(record.status)),
+        ("resourceId".into(), s(&record.resource_id)),
         ("data".into(), s(&record.data)),
         ("expiresAt".into(), n(record.expires_at)),
     ]);
-    if let Some(location) = &record.location {
-        item.insert("location".into(), s(location));
+    if let Some(version) = record.version {
+        item.insert("version".into(), n(version));
     }
     Put::builder()
         .table_name(table)
@@ -47,9 +47,9 @@ fn from_item(item: &Item) -> Result<IdempotencyRecord, RepoError> {
     Ok(IdempotencyRecord {
         key: get_s(item, "key")?.to_owned(),
         fingerprint: get_s(item, "fingerprint")?.to_owned(),
-        status: number("status")? as u16,
+        resource_id: get_s(item, "resourceId")?.to_owned(),
+        version: item.contains_key("version").then(|| number("version")).transpose()?,
         data: get_s(item, "data")?.to_owned(),
-        location: item.get("location").and_then(|v| v.as_s().ok()).cloned(),
         expires_at: number("expiresAt")?,
     })
 }

@@ -8,34 +8,23 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, PutRequest, TransactWriteItem, Update, WriteRequest};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, PutRequest, Update, WriteRequest};
 
 use super::idempotency::put_record;
-use super::outbox::put_job;
-use super::positions::{put_position, to_item as position_item};
-use super::{
-    Cancelled, Item, Tables, batch_get_by_ids, batch_write, cancellation, get_n, get_s, key_value, n, s, store_error,
+use super::market_item::{
+    ALL_MARKETS, EDIT_NAMES, EDIT_SET, from_item, list_partitions, market_key, read, status_partition, to_item,
 };
-use crate::domain::{Amount, Market, MarketStatus, Position, UserProfile};
+use super::outbox::put_job;
+use super::position_item::{put_position, to_item as position_item};
+use super::transaction::{Refused, Transaction, WriteItem};
+use super::{Item, Tables, batch_get_by_ids, batch_write, get_s, key_value, n, s, store_error};
+use crate::domain::{Market, Position, UserProfile};
 use crate::jobs::IndexJob;
-use crate::repo::listing::{ShardPosition, ShardRead, merge, read_shards, shard_of};
+use crate::repo::listing::{ShardPosition, ShardRead, merge, read_shards};
 use crate::repo::{
     IdempotencyRecord, KeyAttr, ListPage, ListPosition, ListQuery, Listed, MarketRepository, RepoError, SortField,
     SortOrder, name_key,
 };
-
-/// The partition of the `all-*` indexes, before its shard number.
-const ALL_MARKETS: &str = "MARKET";
-
-/// The partition keys of a market in the `all-*` and `status-*` indexes.
-fn list_partitions(market: &Market, shards: usize) -> (String, String) {
-    let shard = shard_of(&market.id, shards);
-    (format!("{ALL_MARKETS}#{shard}"), status_partition(market.status, shard))
-}
-
-fn status_partition(status: MarketStatus, shard: usize) -> String {
-    format!("{}#{shard}", status.as_str())
-}
 
 pub struct DynamoMarkets {
     client: Client,
@@ -73,83 +62,30 @@ impl DynamoMarkets {
     }
 }
 
+/// The items of a write to one market.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MarketWrite {
+    Market,
+    Job,
+    FirstPosition,
+    Record,
+}
+
 impl DynamoMarkets {
     /// A conditional write on one market and its index job in one transaction; a failed
     /// condition is `NotFound` when the market is gone, else `VersionConflict`.
-    async fn transact_on_market(&self, id: &str, write: TransactWriteItem, job: &IndexJob) -> Result<(), RepoError> {
-        let items = vec![write, TransactWriteItem::builder().put(put_job(&self.tables.outbox, job)?).build()];
-        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
-            Ok(_) => Ok(()),
-            Err(error) => match cancellation(&error) {
-                Some(other @ (Cancelled::Conflict | Cancelled::Throttled)) => Err(other.into()),
-                Some(Cancelled::ConditionFailed { .. }) => match self.get(id).await? {
-                    Some(_) => Err(RepoError::VersionConflict),
-                    None => Err(RepoError::NotFound),
-                },
-                None => Err(store_error(error)),
+    async fn transact_on_market(&self, id: &str, write: WriteItem, job: &IndexJob) -> Result<(), RepoError> {
+        let mut transaction = Transaction::default();
+        transaction.add(MarketWrite::Market, write).put(MarketWrite::Job, put_job(&self.tables.outbox, job)?);
+        match transaction.commit(&self.client).await {
+            Ok(()) => Ok(()),
+            Err(Refused::Condition { .. }) => match self.get(id).await? {
+                Some(_) => Err(RepoError::VersionConflict),
+                None => Err(RepoError::NotFound),
             },
+            Err(Refused::Failed(error)) => Err(error),
         }
     }
-}
-
-pub(super) fn market_key(id: &str) -> Item {
-    Item::from([("id".to_owned(), s(id))])
-}
-
-/// A strongly consistent read of one market.
-pub(super) async fn read(client: &Client, table: &str, id: &str) -> Result<Option<Market>, RepoError> {
-    let output = client
-        .get_item()
-        .table_name(table)
-        .set_key(Some(market_key(id)))
-        .consistent_read(true)
-        .send()
-        .await
-        .map_err(store_error)?;
-    output.item.as_ref().map(from_item).transpose()
-}
-
-/// What an edit sets (then `endDate` is set or removed); the capacity model reads it too.
-pub(super) const EDIT_SET: &str = "SET #name = :name, nameKey = :nameKey, description = :description, \
-                                   #status = :status, statusPk = :statusPk, updatedAt = :updatedAt, version = :version";
-pub(super) const EDIT_NAMES: [(&str, &str); 2] = [("#name", "name"), ("#status", "status")];
-
-pub(super) fn to_item(market: &Market, shards: usize) -> Item {
-    let (list_pk, status_pk) = list_partitions(market, shards);
-    let mut item = Item::from([
-        ("id".into(), s(&market.id)),
-        ("listPk".into(), s(list_pk)),
-        ("statusPk".into(), s(status_pk)),
-        ("name".into(), s(&market.name)),
-        ("nameKey".into(), s(name_key(&market.name))),
-        ("description".into(), s(&market.description)),
-        ("status".into(), s(market.status.as_str())),
-        ("volume".into(), n(market.volume.to_stored())),
-        ("creatorId".into(), s(&market.creator_id)),
-        ("createdAt".into(), s(&market.created_at)),
-        ("updatedAt".into(), s(&market.updated_at)),
-        ("version".into(), n(market.version)),
-    ]);
-    if let Some(end_date) = &market.end_date {
-        item.insert("endDate".into(), s(end_date));
-    }
-    item
-}
-
-pub(super) fn from_item(item: &Item) -> Result<Market, RepoError> {
-    let number = |field: &str| get_n(item, field);
-    Ok(Market {
-        id: get_s(item, "id")?.to_owned(),
-        name: get_s(item, "name")?.to_owned(),
-        description: get_s(item, "description")?.to_owned(),
-        status: MarketStatus::parse(get_s(item, "status")?).ok_or_else(|| super::malformed(item, "status"))?,
-        volume: Amount::from_stored(number("volume")?).ok_or_else(|| super::malformed(item, "volume"))?,
-        creator_id: get_s(item, "creatorId")?.to_owned(),
-        end_date: item.get("endDate").and_then(|v| v.as_s().ok()).cloned(),
-        created_at: get_s(item, "createdAt")?.to_owned(),
-        updated_at: get_s(item, "updatedAt")?.to_owned(),
-        version: number("version")?.parse().map_err(|_| super::malformed(item, "version"))?,
-    })
 }
 
 /// The index that serves a query, and its partition and sort attributes, in shard `shard`.
@@ -260,31 +196,21 @@ impl MarketRepository for DynamoMarkets {
             .condition_expression("attribute_not_exists(id)")
             .build()
             .map_err(|error| RepoError::Internal(error.into()))?;
-        let mut items = vec![
-            TransactWriteItem::builder().put(put_market).build(),
-            TransactWriteItem::builder().put(put_job(&self.tables.outbox, job)?).build(),
-        ];
+        let mut transaction = Transaction::default();
+        transaction.put(MarketWrite::Market, put_market).put(MarketWrite::Job, put_job(&self.tables.outbox, job)?);
         if let Some(position) = first_position {
-            items.push(TransactWriteItem::builder().put(put_position(&self.tables.positions, position)?).build());
+            transaction.put(MarketWrite::FirstPosition, put_position(&self.tables.positions, position)?);
         }
-        // Which cancellation reason is the record's: its failed condition means the key is taken.
-        let record_index = match record {
-            Some(record) => {
-                items.push(TransactWriteItem::builder().put(put_record(&self.tables.idempotency, record)?).build());
-                Some(items.len() - 1)
-            }
-            None => None,
-        };
+        if let Some(record) = record {
+            transaction.put(MarketWrite::Record, put_record(&self.tables.idempotency, record)?);
+        }
         // All or none: a market never exists without the position or the record written with it.
-        let result = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
-        result.map(|_| ()).map_err(|error| match cancellation(&error) {
-            Some(other @ (Cancelled::Conflict | Cancelled::Throttled)) => other.into(),
-            Some(Cancelled::ConditionFailed { index, .. }) if Some(index) == record_index => {
-                RepoError::IdempotencyKeyUsed
-            }
-            Some(Cancelled::ConditionFailed { .. }) => RepoError::AlreadyExists,
-            None => store_error(error),
-        })
+        match transaction.commit(&self.client).await {
+            Ok(()) => Ok(()),
+            Err(Refused::Condition { item: MarketWrite::Record, .. }) => Err(RepoError::IdempotencyKeyUsed),
+            Err(Refused::Condition { .. }) => Err(RepoError::AlreadyExists),
+            Err(Refused::Failed(error)) => Err(error),
+        }
     }
 
     #[tracing::instrument(skip_all, fields(id = %market.id, version = market.version), err(Debug))]
@@ -313,7 +239,7 @@ impl MarketRepository for DynamoMarkets {
             None => set.push_str(" REMOVE endDate"),
         }
         let update = update.update_expression(set).build().map_err(|e| RepoError::Internal(e.into()))?;
-        self.transact_on_market(&market.id, TransactWriteItem::builder().update(update).build(), job).await
+        self.transact_on_market(&market.id, WriteItem::Update(update), job).await
     }
 
     #[tracing::instrument(skip(self, job), err(Debug))]
@@ -326,7 +252,7 @@ impl MarketRepository for DynamoMarkets {
             None => delete.condition_expression("attribute_exists(id)"),
         };
         let delete = delete.build().map_err(|e| RepoError::Internal(e.into()))?;
-        self.transact_on_market(id, TransactWriteItem::builder().delete(delete).build(), job).await
+        self.transact_on_market(id, WriteItem::Delete(delete), job).await
     }
 
     #[tracing::instrument(skip(self, start), err(Debug))]

@@ -3,10 +3,13 @@
 #[cfg(test)]
 mod capacity;
 mod idempotency;
+mod market_item;
 mod markets;
 mod outbox;
+mod position_item;
 mod positions;
 mod rate_limits;
+mod transaction;
 mod users;
 
 pub use idempotency::DynamoIdempotency;
@@ -21,11 +24,10 @@ use std::error::Error;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, WriteRequest};
 
 use super::{KeyAttr, PageKey, RepoError};
-use crate::error::BoxError;
+use crate::failure::BoxError;
 use crate::retry::Backoff;
 
 type Item = HashMap<String, AttributeValue>;
@@ -41,49 +43,6 @@ pub struct Tables {
     pub idempotency: String,
     pub outbox: String,
     pub rate_limits: String,
-}
-
-/// Why a transaction was cancelled, read from its cancellation reasons (one per item, in order).
-#[derive(Debug)]
-enum Cancelled {
-    /// Another transaction touched the same items: retry.
-    Conflict,
-    /// DynamoDB throttled an item: worth retrying later (503).
-    Throttled,
-    /// The condition of item `index` failed; `item` is its old value when it was asked for.
-    ConditionFailed { index: usize, item: Option<Item> },
-}
-
-impl From<Cancelled> for RepoError {
-    /// The meaning of the cancellations every transaction shares; a failed condition means what
-    /// its item is, which only the caller knows.
-    fn from(cancelled: Cancelled) -> Self {
-        match cancelled {
-            Cancelled::Conflict => RepoError::TransactionConflict,
-            Cancelled::Throttled => RepoError::Unavailable("transaction throttled".into()),
-            Cancelled::ConditionFailed { index, .. } => {
-                RepoError::Internal(format!("unexpected failed condition on transaction item {index}").into())
-            }
-        }
-    }
-}
-
-fn cancellation<R>(error: &SdkError<TransactWriteItemsError, R>) -> Option<Cancelled> {
-    let SdkError::ServiceError(service) = error else { return None };
-    let TransactWriteItemsError::TransactionCanceledException(cancelled) = service.err() else { return None };
-    let reasons = cancelled.cancellation_reasons();
-    if reasons.iter().any(|reason| reason.code() == Some("TransactionConflict")) {
-        return Some(Cancelled::Conflict);
-    }
-    let throttled = ["ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"];
-    if reasons.iter().any(|reason| reason.code().is_some_and(|code| throttled.contains(&code))) {
-        return Some(Cancelled::Throttled);
-    }
-    reasons
-        .iter()
-        .enumerate()
-        .find(|(_, reason)| reason.code() == Some("ConditionalCheckFailed"))
-        .map(|(index, reason)| Cancelled::ConditionFailed { index, item: reason.item().cloned() })
 }
 
 /// The SDK error code of a failed call, if the service answered.

@@ -3,13 +3,15 @@
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{ReturnValuesOnConditionCheckFailure, Update};
 
 use super::exclusive_start_key;
 use super::idempotency::put_record;
-use super::markets::{from_item as market_from_item, market_key, read as read_market};
-use super::{Cancelled, Item, Tables, cancellation, get_n, get_s, n, s, store_error};
-use crate::domain::{Amount, MarketStatus, Outcome, Position};
+use super::market_item::{from_item as market_from_item, market_key, read as read_market};
+use super::position_item::{POSITION_UPDATE, from_item, put_position};
+use super::transaction::{Refused, Transaction};
+use super::{Tables, n, s, store_error};
+use crate::domain::{MarketStatus, Position};
 use crate::repo::{IdempotencyRecord, Page, PageKey, PositionRepository, RepoError};
 
 pub struct DynamoPositions {
@@ -17,45 +19,18 @@ pub struct DynamoPositions {
     tables: Tables,
 }
 
+/// The items of a position's transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PositionWrite {
+    Market,
+    Position,
+    Record,
+}
+
 impl DynamoPositions {
     pub fn new(client: Client, tables: Tables) -> Self {
         Self { client, tables }
     }
-}
-
-pub(super) fn to_item(position: &Position) -> Item {
-    Item::from([
-        ("marketId".into(), s(&position.market_id)),
-        ("id".into(), s(&position.id)),
-        ("userId".into(), s(&position.user_id)),
-        ("outcome".into(), s(if position.outcome == Outcome::Yes { "yes" } else { "no" })),
-        ("amount".into(), n(position.amount.to_stored())),
-        ("createdAt".into(), s(&position.created_at)),
-    ])
-}
-
-fn from_item(item: &Item) -> Result<Position, RepoError> {
-    Ok(Position {
-        id: get_s(item, "id")?.to_owned(),
-        market_id: get_s(item, "marketId")?.to_owned(),
-        user_id: get_s(item, "userId")?.to_owned(),
-        outcome: if get_s(item, "outcome")? == "yes" { Outcome::Yes } else { Outcome::No },
-        amount: Amount::from_stored(get_n(item, "amount")?).ok_or_else(|| super::malformed(item, "amount"))?,
-        created_at: get_s(item, "createdAt")?.to_owned(),
-    })
-}
-
-/// The transaction item that writes a new position.
-/// What a position does to its market (the capacity model reads the attributes it writes).
-pub(super) const POSITION_UPDATE: &str = "SET updatedAt = :now ADD volume :amount, version :one";
-
-pub(super) fn put_position(table: &str, position: &Position) -> Result<Put, RepoError> {
-    Put::builder()
-        .table_name(table)
-        .set_item(Some(to_item(position)))
-        .condition_expression("attribute_not_exists(id)")
-        .build()
-        .map_err(|error| RepoError::Internal(error.into()))
 }
 
 fn build_error(error: aws_sdk_dynamodb::error::BuildError) -> RepoError {
@@ -88,34 +63,31 @@ impl PositionRepository for DynamoPositions {
             raise_volume = raise_volume.expression_attribute_values(":expected", n(version));
         }
         let raise_volume = raise_volume.condition_expression(condition).build().map_err(build_error)?;
-        let mut items = vec![
-            TransactWriteItem::builder().update(raise_volume).build(),
-            TransactWriteItem::builder().put(put_position(&self.tables.positions, position)?).build(),
-        ];
+        let mut transaction = Transaction::default();
+        transaction
+            .update(PositionWrite::Market, raise_volume)
+            .put(PositionWrite::Position, put_position(&self.tables.positions, position)?);
         if let Some(record) = record {
-            items.push(TransactWriteItem::builder().put(put_record(&self.tables.idempotency, record)?).build());
+            transaction.put(PositionWrite::Record, put_record(&self.tables.idempotency, record)?);
         }
-        let Err(error) = self.client.transact_write_items().set_transact_items(Some(items)).send().await else {
-            return Ok(());
-        };
-        Err(match cancellation(&error) {
-            Some(other @ (Cancelled::Conflict | Cancelled::Throttled)) => other.into(),
-            Some(Cancelled::ConditionFailed { index: 0, item }) => {
+        match transaction.commit(&self.client).await {
+            Ok(()) => Ok(()),
+            Err(Refused::Condition { item: PositionWrite::Market, old }) => {
                 // Why the market refused: gone, not active, or at another version than expected.
-                let market = match item.filter(|old| !old.is_empty()) {
+                let market = match old.filter(|old| !old.is_empty()) {
                     Some(old) => Some(market_from_item(&old)?),
                     None => read_market(&self.client, &self.tables.markets, &position.market_id).await?,
                 };
-                match market {
+                Err(match market {
                     None => RepoError::NotFound,
                     Some(market) if market.status != MarketStatus::Active => RepoError::MarketNotActive,
                     Some(_) => RepoError::VersionConflict,
-                }
+                })
             }
-            Some(Cancelled::ConditionFailed { index: 1, .. }) => RepoError::AlreadyExists,
-            Some(Cancelled::ConditionFailed { .. }) => RepoError::IdempotencyKeyUsed,
-            None => store_error(error),
-        })
+            Err(Refused::Condition { item: PositionWrite::Position, .. }) => Err(RepoError::AlreadyExists),
+            Err(Refused::Condition { item: PositionWrite::Record, .. }) => Err(RepoError::IdempotencyKeyUsed),
+            Err(Refused::Failed(error)) => Err(error),
+        }
     }
 
     #[tracing::instrument(skip(self, start), err(Debug))]

@@ -1,55 +1,7 @@
-//! Roles, permissions and the caller of a request.
+//! The caller of a request, and the 401/403 a route answers when it lacks a permission.
 
-use serde::{Deserialize, Serialize};
-
+use crate::domain::{Permission, Principal};
 use crate::error::ApiError;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    User,
-    Moderator,
-    Admin,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Permission {
-    Read,
-    Write,
-    Delete,
-    Admin,
-}
-
-impl Role {
-    /// The contract's role table.
-    pub fn permissions(self) -> &'static [Permission] {
-        use Permission::*;
-        match self {
-            Role::User => &[Read, Write],
-            Role::Moderator => &[Read, Write, Delete],
-            Role::Admin => &[Read, Write, Delete, Admin],
-        }
-    }
-
-    pub fn can(self, permission: Permission) -> bool {
-        self.permissions().contains(&permission)
-    }
-}
-
-/// An authenticated user, from a verified token.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Principal {
-    pub user_id: String,
-    pub role: Role,
-    pub name: Option<String>,
-    pub email: Option<String>,
-}
-
-impl Principal {
-    pub fn can(&self, permission: Permission) -> bool {
-        self.role.can(permission)
-    }
-}
 
 /// The caller of a request: anonymous, or a verified principal.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,6 +30,7 @@ impl Caller {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Role;
 
     fn caller(role: Role) -> Caller {
         Caller(Some(Principal { user_id: "u1".into(), role, name: None, email: None }))
