@@ -9,7 +9,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use shared::domain::Role;
 use shared::domain::{Amount, Market, MarketStatus};
-use shared::jobs::{IndexJob, JobOp};
+use shared::domain::{IndexJob, JobOp};
 
 const MARKETS: usize = 250;
 

@@ -8,7 +8,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 use shared::domain::Role;
 use shared::domain::{Amount, Market, MarketStatus, Outcome, Position};
-use shared::jobs::{IndexJob, JobOp};
+use shared::domain::{IndexJob, JobOp};
 use shared::repo::RepoError;
 
 fn decimal(micros: u64) -> String {

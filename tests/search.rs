@@ -7,7 +7,7 @@ use api_tests::{Fault, FaultProxy, Stack, User, eventually};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use shared::domain::Role;
-use shared::jobs::{IndexJob, JobOp};
+use shared::domain::{IndexJob, JobOp};
 
 const UNRELATED: [&str; 10] = [
     "Will Bitcoin close above its all-time high",

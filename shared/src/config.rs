@@ -5,10 +5,6 @@ use std::time::Duration;
 
 use aws_config::timeout::TimeoutConfig;
 
-use crate::service::RateLimit;
-
-pub use crate::repo::dynamodb::Tables;
-
 /// The shortest signing secret we accept: shorter ones are guessable offline from any token.
 pub const MIN_SECRET_BYTES: usize = 32;
 
@@ -20,6 +16,33 @@ pub const LOCAL_DEV_JWT_SECRET: &str = "local-dev-secret-change-me-0123456789abc
 /// `WRITE_SHARDS` says (template.yaml's `WriteShards`); a list page makes one Query per shard.
 pub const DEFAULT_WRITE_SHARDS: usize = 8;
 const MAX_WRITE_SHARDS: usize = 64;
+
+/// The sweeper leaves a job alone for this long after it was written, by default: three times a
+/// route function's 10 s timeout, after which no publisher can still be sending it.
+pub const DEFAULT_SWEEP_GRACE: Duration = Duration::from_secs(30);
+
+pub const BEDROCK_DEFAULT_MODEL: &str = "amazon.titan-embed-text-v2:0";
+
+/// The limit and window, from `RATE_LIMIT_PER_MINUTE` (default 100) and
+/// `RATE_LIMIT_WINDOW_SECONDS` (default 60).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    pub limit: u64,
+    pub window_seconds: u64,
+}
+
+/// The tables, by their deployed names (template.yaml passes them in the environment), and how
+/// many shards the shared partitions (list indexes, outbox) are spread over.
+#[derive(Debug, Clone)]
+pub struct Tables {
+    pub write_shards: usize,
+    pub markets: String,
+    pub positions: String,
+    pub users: String,
+    pub idempotency: String,
+    pub outbox: String,
+    pub rate_limits: String,
+}
 
 /// A setting that is missing or unsafe; the function refuses to start with it.
 #[derive(Debug, thiserror::Error)]
@@ -204,7 +227,7 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             rate_limit: RateLimit { limit: 100, window_seconds: 60 },
-            sweep_grace: crate::jobs::DEFAULT_SWEEP_GRACE,
+            sweep_grace: DEFAULT_SWEEP_GRACE,
             sdk_timeouts: SdkTimeouts::default(),
         }
     }
@@ -287,9 +310,9 @@ impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
         let embedder = match optional("EMBEDDER").as_deref() {
             None | Some("local") => EmbedderKind::Local,
-            Some("bedrock") => EmbedderKind::Bedrock(
-                optional("BEDROCK_MODEL_ID").unwrap_or_else(|| crate::search::BEDROCK_DEFAULT_MODEL.to_owned()),
-            ),
+            Some("bedrock") => {
+                EmbedderKind::Bedrock(optional("BEDROCK_MODEL_ID").unwrap_or_else(|| BEDROCK_DEFAULT_MODEL.to_owned()))
+            }
             Some(_) => return Err(ConfigError::Invalid("EMBEDDER (local or bedrock)")),
         };
         Ok(Self {
@@ -304,6 +327,21 @@ impl Config {
 }
 
 impl Tables {
+    /// The tables of a stack whose resources are named `<prefix>-<LogicalId>`, as the local stack
+    /// names them (the seed tool and the tests find a local stack's tables this way).
+    pub fn with_prefix(prefix: &str, write_shards: usize) -> Self {
+        let table = |logical_id: &str| format!("{prefix}-{logical_id}");
+        Self {
+            write_shards,
+            markets: table("MarketsTable"),
+            positions: table("PositionsTable"),
+            users: table("UsersTable"),
+            idempotency: table("IdempotencyTable"),
+            outbox: table("OutboxTable"),
+            rate_limits: table("RateLimitTable"),
+        }
+    }
+
     pub fn from_env() -> Result<Self, ConfigError> {
         let write_shards = match optional("WRITE_SHARDS") {
             None => DEFAULT_WRITE_SHARDS,

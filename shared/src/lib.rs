@@ -1,12 +1,15 @@
 //! The markets API library: everything the route functions in `functions/` share.
 //!
-//! Reading order for newcomers: [`domain`] (what a market is and its rules), [`service`] (the use
-//! cases, written against the [`repo`] traits), [`repo`] (DynamoDB behind a trait, plus an in-memory
-//! twin for unit tests), [`cache`] (the shared cache of markets, and why it never serves the past),
-//! [`auth`] (JWT and roles), [`http`] (request parsing, the response envelope, cursors), [`json`]
-//! (strict request bodies with exact numbers), [`error`] (the one error type and its one mapping to
-//! HTTP), and [`runtime`], which wires a route handler into a Lambda function.
+//! Top-down, each layer using only those below it (`dev/module-map` checks it): [`runtime`] turns a
+//! handler into a Lambda function; [`routes`] holds one handler per route; [`wiring`] builds, once
+//! per cold start, only the services and clients a function names; [`app`] is what a handler is
+//! given; [`http`], [`auth`] and [`error`] are the HTTP edge (parsing, tokens, the one mapping of
+//! errors to statuses); [`service`] holds the use cases and their [`service::Error`]; [`jobs`],
+//! [`cache`], [`search`] and [`repo`] are what the services stand on (every storage trait is in
+//! `repo`, with its DynamoDB implementation); [`domain`] is what a market is and its rules; and
+//! [`config`], [`observability`], [`json`], [`retry`], [`stable_hash`] and [`failure`] serve them all.
 
+pub mod app;
 pub mod auth;
 pub mod cache;
 pub mod config;
@@ -24,5 +27,6 @@ pub mod runtime;
 pub mod search;
 pub mod service;
 pub mod stable_hash;
+pub mod wiring;
 
 pub use error::ApiError;

@@ -1,174 +1,28 @@
-//! Turns a route handler into a Lambda function: logging and shared state set up once per cold
-//! start, then for every request the same envelope of request id, authentication, error mapping
-//! and one log line.
+//! The Lambda adapters: a route handler, the index worker or the outbox sweeper turned into a
+//! Lambda function. Logging and the function's dependencies are set up once per cold start (see
+//! [`crate::wiring`]), then every request gets the same envelope: request id, rate limit,
+//! authentication, error mapping and one log line.
 
 use std::future::Future;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_config::BehaviorVersion;
-use aws_config::retry::RetryConfig;
 use lambda_http::http::HeaderValue;
 use lambda_http::{Body, Request, RequestExt as _, Response, service_fn};
 use tracing::Instrument;
 
-use crate::auth::{Authenticator, Caller, JwksKeys};
-use crate::cache::{MarketCache, NoCache, RedisCache};
-use crate::config::{
-    AuthSettings, Config, EmbedderKind, SdkTimeouts, Settings, TokenKeys, checked_secret, is_loopback_url,
-};
+use crate::app::AppState;
+use crate::auth::{Authenticator, Caller};
 use crate::error::ApiError;
 use crate::failure::{BoxError, error_chain};
-use crate::http::{ApiResponse, CursorCodec, request_id, route_key, source_ip};
+use crate::http::{ApiResponse, request_id, route_key, source_ip};
+use crate::jobs::JobPublisher;
 use crate::jobs::worker::Indexer;
-use crate::jobs::{JobPublisher, SqsJobQueue};
 use crate::observability::{
     RequestFacts, RequestMetrics, emit_request_metrics, first_invocation, record_facts, with_request_id,
 };
-use crate::repo::dynamodb::{
-    DynamoIdempotency, DynamoMarkets, DynamoOutbox, DynamoPositions, DynamoRateCounter, DynamoUsers,
-};
 use crate::routes::{check_route, is_cors_preflight};
-use crate::search::{BedrockEmbedder, Embedder, HashingEmbedder, S3VectorIndex};
-use crate::service::{Dependencies, MarketService, PositionService, Quota, RateLimiter, SearchService};
-
-/// What every market route shares, built once per cold start and reused by every invocation.
-pub struct AppState {
-    pub auth: Authenticator,
-    /// Only in the functions that page (they alone may read the cursor secret).
-    cursors: Option<CursorCodec>,
-    pub markets: MarketService,
-    pub positions: PositionService,
-    pub search: SearchService,
-    pub limiter: RateLimiter,
-}
-
-impl AppState {
-    pub fn new(
-        auth: Authenticator,
-        cursors: Option<CursorCodec>,
-        dependencies: &Dependencies,
-        settings: Settings,
-    ) -> Self {
-        Self {
-            auth,
-            cursors,
-            markets: MarketService::new(dependencies),
-            positions: PositionService::new(dependencies),
-            search: SearchService::new(dependencies),
-            limiter: RateLimiter::new(dependencies.rate_counter.clone(), settings.rate_limit),
-        }
-    }
-
-    /// The settings from the environment, the secrets from Secrets Manager, the keys from the
-    /// identity provider: read once, and the function refuses to start if any is missing or unsafe.
-    pub async fn from_env() -> Result<Self, BoxError> {
-        let auth = AuthSettings::from_env()?;
-        let config = Config::from_env()?;
-        // One SDK config for the secrets and every other client: loading it resolves the region and
-        // credentials, which a cold start should do once.
-        let aws = aws_config(&config.settings.sdk_timeouts).await;
-        let secrets = aws_sdk_secretsmanager::Client::new(&aws);
-        let authenticator = match auth.keys {
-            TokenKeys::Secret { arn } => {
-                Authenticator::with_secret(&read_secret(&secrets, "JWT_SECRET_ARN", &arn).await?, &auth.claims)
-            }
-            TokenKeys::Jwks(jwks) => Authenticator::with_jwks(JwksKeys::load(jwks).await?, &auth.claims),
-        };
-        let cursors = match &auth.cursor_secret_arn {
-            Some(arn) => Some(CursorCodec::new(&read_secret(&secrets, "CURSOR_SECRET_ARN", arn).await?)),
-            None => None,
-        };
-        Ok(Self::new(authenticator, cursors, &aws_dependencies(&config, &aws).await?, config.settings))
-    }
-
-    /// The cursor codec of a function that pages.
-    pub fn cursors(&self) -> Result<&CursorCodec, ApiError> {
-        self.cursors.as_ref().ok_or_else(|| ApiError::internal("CURSOR_SECRET_ARN is not set for this function"))
-    }
-}
-
-/// A secret's value from Secrets Manager (by ARN or name), checked by [`checked_secret`]: the local
-/// stack's development secret passes only when Secrets Manager is on this machine (moto).
-async fn read_secret(
-    client: &aws_sdk_secretsmanager::Client,
-    setting: &'static str,
-    id: &str,
-) -> Result<Vec<u8>, BoxError> {
-    let output = client.get_secret_value().secret_id(id).send().await.map_err(|error| {
-        format!("cannot read the secret of {setting}: {}", aws_sdk_secretsmanager::error::DisplayErrorContext(error))
-    })?;
-    let value = output.secret_string.ok_or_else(|| format!("the secret of {setting} has no string value"))?;
-    let endpoint_is_local = crate::config::secrets_endpoint().is_some_and(|url| is_loopback_url(&url));
-    Ok(checked_secret(setting, value, endpoint_is_local)?)
-}
-
-/// The AWS SDK's shared config, with the DynamoDB and SQS budgets of [`SdkTimeouts::store`]. The
-/// endpoint comes from the standard settings (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_DYNAMODB`,
-/// `AWS_ENDPOINT_URL_SQS`, ...), so the same binary talks to AWS or moto.
-async fn aws_config(timeouts: &SdkTimeouts) -> aws_config::SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        // Explicit, not by accident: 3 attempts with exponential backoff and full jitter. The first
-        // backoff is short (the SDK's default is 1 s) so that all three fit in the operation budget.
-        .retry_config(RetryConfig::standard().with_max_attempts(3).with_initial_backoff(Duration::from_millis(100)))
-        .timeout_config(timeouts.store())
-        .load()
-        .await
-}
-
-/// The AWS implementation of every dependency, clients built (from `aws`, [`aws_config`]'s) and the
-/// cache connected once.
-pub async fn aws_dependencies(config: &Config, aws: &aws_config::SdkConfig) -> Result<Dependencies, BoxError> {
-    let timeouts = config.settings.sdk_timeouts;
-    let embedder: Arc<dyn Embedder> = match &config.embedder {
-        EmbedderKind::Local => Arc::new(HashingEmbedder),
-        EmbedderKind::Bedrock(model) => {
-            let bedrock = aws_sdk_bedrockruntime::config::Builder::from(aws).timeout_config(timeouts.embedding());
-            Arc::new(BedrockEmbedder::new(aws_sdk_bedrockruntime::Client::from_conf(bedrock.build()), model.clone()))
-        }
-    };
-    let queue = SqsJobQueue::new(aws_sdk_sqs::Client::new(aws), config.index_queue_url.clone());
-    let cache: Arc<dyn MarketCache> = match &config.cache.endpoint {
-        Some(endpoint) => Arc::new(
-            RedisCache::connect(endpoint, &config.cache)
-                .await
-                .map_err(|e| format!("CACHE_ENDPOINT is not usable: {e}"))?,
-        ),
-        None => Arc::new(NoCache),
-    };
-    Ok(Dependencies {
-        queue: Arc::new(queue),
-        embedder,
-        cache,
-        vectors: Arc::new(S3VectorIndex::new(
-            crate::observability::s3vectors_client(aws),
-            config.vector_index_arn.clone(),
-        )),
-        ..dynamodb_dependencies(crate::observability::dynamodb_client(aws), config.tables.clone(), &timeouts)
-    })
-}
-
-/// The DynamoDB implementations, with the local embedder, a queue and a vector index that are never
-/// reached, and no cache (for tools that only read and write tables). The rate counter gets
-/// `timeouts.rate_counter()`.
-pub fn dynamodb_dependencies(
-    client: aws_sdk_dynamodb::Client,
-    tables: crate::config::Tables,
-    timeouts: &SdkTimeouts,
-) -> Dependencies {
-    Dependencies {
-        markets: Arc::new(DynamoMarkets::new(client.clone(), tables.clone())),
-        positions: Arc::new(DynamoPositions::new(client.clone(), tables.clone())),
-        users: Arc::new(DynamoUsers::new(client.clone(), tables.users.clone())),
-        idempotency: Arc::new(DynamoIdempotency::new(client.clone(), tables.idempotency.clone())),
-        outbox: Arc::new(DynamoOutbox::new(client.clone(), tables.outbox.clone())),
-        queue: Arc::new(crate::repo::memory::InMemoryQueue::default()),
-        embedder: Arc::new(HashingEmbedder),
-        vectors: Arc::new(crate::repo::memory::InMemoryStore::default()),
-        rate_counter: Arc::new(DynamoRateCounter::new(client, tables.rate_limits, timeouts.rate_counter())),
-        cache: Arc::new(NoCache),
-    }
-}
+use crate::service::{Quota, RateLimiter};
+use crate::wiring::Wiring;
 
 /// The instant a Lambda invocation must be done by.
 fn deadline(context: &lambda_runtime::Context) -> Instant {
@@ -176,12 +30,24 @@ fn deadline(context: &lambda_runtime::Context) -> Instant {
     Instant::now() + Duration::from_millis(context.deadline.saturating_sub(now_ms))
 }
 
-/// Runs the index worker: SQS batches in, partial batch failures out.
-pub async fn serve_index_worker() -> Result<(), lambda_runtime::Error> {
+/// Builds what a function needs at cold start, or logs why it refuses to start.
+async fn start<T: 'static>(build: impl AsyncFnOnce(&Wiring) -> Result<T, BoxError>) -> Result<&'static T, BoxError> {
     crate::observability::init_logging();
-    let config = Config::from_env()?;
-    let dependencies = aws_dependencies(&config, &aws_config(&config.settings.sdk_timeouts).await).await?;
-    let indexer = &Indexer::new(dependencies.markets, dependencies.embedder, dependencies.vectors);
+    let built = async { build(&Wiring::from_env().await?).await }.await;
+    match built {
+        Ok(built) => Ok(Box::leak(Box::new(built))),
+        Err(error) => {
+            tracing::error!(error = %error_chain(error.as_ref()), "refusing to start");
+            Err(error)
+        }
+    }
+}
+
+/// Runs the index worker: SQS batches in, partial batch failures out.
+pub async fn serve_index_worker(
+    build: impl AsyncFnOnce(&Wiring) -> Result<Indexer, BoxError>,
+) -> Result<(), lambda_runtime::Error> {
+    let indexer = start(build).await?;
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: lambda_runtime::LambdaEvent<aws_lambda_events::event::sqs::SqsEvent>| async move {
             let deadline = deadline(&event.context);
@@ -196,15 +62,15 @@ pub async fn serve_index_worker() -> Result<(), lambda_runtime::Error> {
 }
 
 /// Runs the outbox sweeper (on a schedule): sends the index jobs a failed send left behind.
-pub async fn serve_outbox_sweeper() -> Result<(), lambda_runtime::Error> {
-    crate::observability::init_logging();
-    let config = Config::from_env()?;
-    let sweep_grace = config.settings.sweep_grace;
-    let dependencies = aws_dependencies(&config, &aws_config(&config.settings.sdk_timeouts).await).await?;
-    let publisher = &JobPublisher::new(dependencies.queue, dependencies.outbox);
+pub async fn serve_outbox_sweeper(
+    build: impl AsyncFnOnce(&Wiring) -> Result<JobPublisher, BoxError>,
+) -> Result<(), lambda_runtime::Error> {
+    let (publisher, sweep_grace) =
+        start(async |wiring: &Wiring| Ok::<_, BoxError>((build(wiring).await?, wiring.config.settings.sweep_grace)))
+            .await?;
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: lambda_runtime::LambdaEvent<serde_json::Value>| async move {
-            let swept = publisher.sweep(sweep_grace, deadline(&event.context)).await?;
+            let swept = publisher.sweep(*sweep_grace, deadline(&event.context)).await?;
             if swept.sent > 0 {
                 tracing::info!(sent = swept.sent, "outbox swept");
             }
@@ -215,25 +81,37 @@ pub async fn serve_outbox_sweeper() -> Result<(), lambda_runtime::Error> {
     .await
 }
 
+/// What every market route's envelope holds: the token verifier and the rate limiter.
+struct Envelope<S> {
+    auth: Authenticator,
+    limiter: RateLimiter,
+    state: AppState<S>,
+}
+
 /// Runs a market route: `handler(state, caller, request)` for every invocation, behind the rate
-/// limiter.
-pub async fn serve<F, Fut>(handler: F) -> Result<(), lambda_http::Error>
+/// limiter, where the state's service is what `build` makes (e.g. [`Wiring::market_reads`]).
+pub async fn serve<S, F, Fut>(
+    build: impl AsyncFnOnce(&Wiring) -> Result<S, BoxError>,
+    handler: F,
+) -> Result<(), lambda_http::Error>
 where
-    F: Fn(&'static AppState, Caller, Request) -> Fut + Sync,
+    S: Sync + 'static,
+    F: Fn(&'static AppState<S>, Caller, Request) -> Fut + Sync,
     Fut: Future<Output = Result<ApiResponse, ApiError>> + Send,
 {
-    crate::observability::init_logging();
-    let state: &'static AppState = match AppState::from_env().await {
-        Ok(state) => Box::leak(Box::new(state)),
-        Err(error) => {
-            tracing::error!(error = %error_chain(error.as_ref()), "refusing to start");
-            return Err(error);
-        }
-    };
-    let handler = &handler;
+    let envelope = start(async |wiring: &Wiring| {
+        let (auth, limiter) = (wiring.authenticator().await?, wiring.rate_limiter());
+        Ok::<_, BoxError>(Envelope {
+            auth,
+            limiter,
+            state: AppState::new(build(wiring).await?, wiring.cursors().await?),
+        })
+    })
+    .await?;
+    let (state, handler) = (&envelope.state, &handler);
     lambda_http::run(service_fn(move |request: Request| async move {
         let info = RequestInfo::of(&request);
-        let caller = state.auth.authenticate(request.headers()).await;
+        let caller = envelope.auth.authenticate(request.headers()).await;
         let user_id = caller.as_ref().ok().and_then(Caller::principal).map(|p| p.user_id.clone());
         // Identity: the token's subject, else the address API Gateway saw (never X-Forwarded-For).
         let identity = match &user_id {
@@ -242,7 +120,7 @@ where
         };
         // A browser's CORS preflight carries no credentials and is cached by the browser: no budget.
         let preflight = is_cors_preflight(&request);
-        let limit = async move { if preflight { None } else { state.limiter.check(&identity).await } };
+        let limit = async move { if preflight { None } else { envelope.limiter.check(&identity).await } };
         // Routing's 405 and 400 come before authentication's 401, but behind the rate limit.
         let work = async move {
             check_route(&request)?;

@@ -138,22 +138,19 @@ impl Stack {
     }
 }
 
+/// A stack's repositories, as the functions see them.
+pub struct Repositories {
+    pub markets: std::sync::Arc<dyn shared::repo::MarketRepository>,
+}
+
 impl Stack {
     /// The stack's tables through the same DynamoDB repositories the functions use (for setting up
     /// states HTTP cannot reach, and for looking behind the API).
-    pub async fn repositories(&self) -> shared::service::Dependencies {
+    pub async fn repositories(&self) -> Repositories {
         let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        let table = |logical: &str| format!("{}-{logical}", self.prefix);
-        let tables = shared::config::Tables {
-            write_shards: self.write_shards,
-            markets: table("MarketsTable"),
-            positions: table("PositionsTable"),
-            users: table("UsersTable"),
-            idempotency: table("IdempotencyTable"),
-            outbox: table("OutboxTable"),
-            rate_limits: table("RateLimitTable"),
-        };
-        shared::runtime::dynamodb_dependencies(aws_sdk_dynamodb::Client::new(&aws), tables, &Default::default())
+        let tables = shared::config::Tables::with_prefix(&self.prefix, self.write_shards);
+        let markets = shared::repo::dynamodb::DynamoMarkets::new(aws_sdk_dynamodb::Client::new(&aws), tables);
+        Repositories { markets: std::sync::Arc::new(markets) }
     }
 
     /// The SQS client and the URL of the stack's queue `logical_id` (e.g. `IndexQueue`).

@@ -3,7 +3,8 @@
 //! positions, `PutVectors` (500 a call) for their vectors, made with the same embedder and metadata
 //! as the index worker's. Nothing goes through the outbox: the markets are searchable at once.
 //!
-//! `dev/seed 20000` sets the local stack's table and index names and endpoint, then runs this.
+//! `dev/seed 20000` sets the local stack's endpoint, then runs this with its prefix: the tables and
+//! the index are named `<prefix>-<LogicalId>` as the local stack names them.
 
 use clap::Parser;
 use futures::StreamExt;
@@ -12,17 +13,24 @@ use shared::config::Tables;
 use shared::domain::{Amount, Market, MarketStatus, Outcome, Position, UserProfile, new_id, now};
 use shared::repo::UserRepository as _;
 use shared::repo::dynamodb::{DynamoMarkets, DynamoUsers};
-use shared::search::{HashingEmbedder, IndexEntry, S3VectorIndex, market_text};
+use shared::repo::{IndexEntry, S3VectorIndex};
+use shared::search::{HashingEmbedder, market_text};
 
 #[derive(Parser)]
 #[command(
-    about = "Seed sample markets, each with a first position (tables from MARKETS_TABLE etc., the search index from \
-             VECTOR_INDEX_ARN, the endpoint from AWS_ENDPOINT_URL)"
+    about = "Seed sample markets, each with a first position, into the local stack with this prefix (the endpoint \
+             from AWS_ENDPOINT_URL)"
 )]
 struct Args {
     /// How many markets to write.
     #[arg(long, default_value_t = 200)]
     count: usize,
+    /// The local stack's resource prefix (`dev/local.py --prefix`).
+    #[arg(long, default_value = "local")]
+    prefix: String,
+    /// The stack's WriteShards: markets land in the list shards the stack reads.
+    #[arg(long, default_value_t = shared::config::DEFAULT_WRITE_SHARDS)]
+    write_shards: usize,
     /// Batches of 500 markets in flight at once.
     #[arg(long, default_value_t = 4)]
     concurrency: usize,
@@ -99,8 +107,13 @@ fn sample_market() -> (Market, Position) {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
-    let tables = Tables::from_env()?;
-    let index_arn = std::env::var("VECTOR_INDEX_ARN").map_err(|_| "VECTOR_INDEX_ARN is required")?;
+    let tables = Tables::with_prefix(&args.prefix, args.write_shards);
+    // S3 Vectors names allow no capitals: the local stack lower-cases them.
+    let bucket = format!("{}-searchvectorbucket", args.prefix.to_lowercase());
+    let index_arn = format!(
+        "arn:aws:s3vectors:us-east-1:123456789012:bucket/{bucket}/index/{}-searchindex",
+        args.prefix.to_lowercase()
+    );
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
     let users = DynamoUsers::new(dynamodb.clone(), tables.users.clone());

@@ -1,6 +1,10 @@
 //! The `create-market` function: see `shared::routes::create_market`.
 
+use shared::wiring::Wiring;
+
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::runtime::serve(shared::routes::create_market).await
+    // Writes markets: the markets, users, idempotency and outbox tables, the index queue and the
+    // shared cache.
+    shared::runtime::serve(Wiring::market_service, shared::routes::create_market).await
 }

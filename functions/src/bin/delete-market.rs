@@ -1,6 +1,9 @@
 //! The `delete-market` function: see `shared::routes::delete_market`.
 
+use shared::wiring::Wiring;
+
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::runtime::serve(shared::routes::delete_market).await
+    // Writes markets: the markets and outbox tables, the index queue and the shared cache.
+    shared::runtime::serve(Wiring::market_service, shared::routes::delete_market).await
 }

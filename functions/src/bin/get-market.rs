@@ -1,6 +1,9 @@
 //! The `get-market` function: see `shared::routes::get_market`.
 
+use shared::wiring::Wiring;
+
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::runtime::serve(shared::routes::get_market).await
+    // Reads markets: the markets and users tables and the shared cache; no queue, no search.
+    shared::runtime::serve(Wiring::market_reads, shared::routes::get_market).await
 }

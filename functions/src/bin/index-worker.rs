@@ -1,6 +1,9 @@
 //! The `index-worker` function: consumes the index queue, see `shared::jobs::worker`.
 
+use shared::wiring::Wiring;
+
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    shared::runtime::serve_index_worker().await
+    // The markets table, the embedder and the S3 Vectors index.
+    shared::runtime::serve_index_worker(Wiring::indexer).await
 }

@@ -1,6 +1,9 @@
 //! The `list-markets` function: see `shared::routes::list_markets`.
 
+use shared::wiring::Wiring;
+
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::runtime::serve(shared::routes::list_markets).await
+    // Reads markets: the markets and users tables and the shared cache; no queue, no search.
+    shared::runtime::serve(Wiring::market_reads, shared::routes::list_markets).await
 }

@@ -1,6 +1,9 @@
 //! The `list-positions` function: see `shared::routes::list_positions`.
 
+use shared::wiring::Wiring;
+
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::runtime::serve(shared::routes::list_positions).await
+    // Positions: the markets and positions tables.
+    shared::runtime::serve(Wiring::position_service, shared::routes::list_positions).await
 }

@@ -1,7 +1,10 @@
 //! The `outbox-sweeper` function: on a schedule, sends the index jobs still in the outbox,
 //! see `shared::jobs::JobPublisher::sweep`.
 
+use shared::wiring::Wiring;
+
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    shared::runtime::serve_outbox_sweeper().await
+    // The outbox table and the index queue.
+    shared::runtime::serve_outbox_sweeper(Wiring::job_publisher).await
 }

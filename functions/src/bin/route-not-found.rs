@@ -1,6 +1,9 @@
 //! The `route-not-found` function: see `shared::routes::route_not_found`.
 
+use shared::wiring::Wiring;
+
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::runtime::serve(shared::routes::route_not_found).await
+    // Nothing beyond the envelope (the token verifier and the rate limiter).
+    shared::runtime::serve(Wiring::no_service, shared::routes::route_not_found).await
 }

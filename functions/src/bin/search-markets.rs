@@ -1,6 +1,9 @@
 //! The `search-markets` function: see `shared::routes::search_markets`.
 
+use shared::wiring::Wiring;
+
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::runtime::serve(shared::routes::search_markets).await
+    // Search: the embedder, the S3 Vectors index and the markets and users tables.
+    shared::runtime::serve(Wiring::search_service, shared::routes::search_markets).await
 }

@@ -3,10 +3,10 @@
 use std::sync::Arc;
 
 use super::*;
+use crate::domain::IndexJob;
 use crate::domain::{Amount, MarketPatch, NewMarket, Outcome, PositionInput, Precondition};
 use crate::domain::{Market, Position};
 use crate::domain::{Principal, Role};
-use crate::jobs::IndexJob;
 use crate::repo::{IdempotencyRecord, ListPage, ListPosition, ListQuery, MarketRepository, RepoError};
 use crate::service::{Dependencies, Error, MarketService, PositionService, Written};
 
@@ -89,11 +89,11 @@ fn alice() -> Principal {
 /// The services over in-memory repositories and one cache, and a market read once (so cached).
 async fn services_with_a_cached_market() -> (MarketService, PositionService, Arc<dyn MarketCache>, String) {
     let dependencies = Dependencies::in_memory();
-    let (markets, positions) = (MarketService::new(&dependencies), PositionService::new(&dependencies));
+    let (markets, positions) = (dependencies.market_service(), dependencies.position_service());
     let new = NewMarket { name: "Rain?".into(), description: String::new(), end_date: None, initial_position: None };
     let Written::New((market, _)) = markets.create(&alice(), new, None).await.unwrap() else { panic!("new") };
     assert!(matches!(dependencies.cache.lookup(&market.id).await.unwrap(), Lookup::Miss(_)), "create fills nothing");
-    markets.get_view(&market.id).await.unwrap();
+    markets.reads().get_view(&market.id).await.unwrap();
     assert!(matches!(dependencies.cache.lookup(&market.id).await.unwrap(), Lookup::Hit(m) if m.version == 1));
     (markets, positions, dependencies.cache, market.id)
 }
@@ -110,13 +110,13 @@ async fn every_write_path_leaves_the_cache_showing_it() {
     let position = PositionInput { outcome: Outcome::Yes, amount: Amount::from_stored("2.5").unwrap() };
     positions.take(&alice(), &id, position, Precondition::Any, None).await.unwrap();
     assert!(matches!(cache.lookup(&id).await.unwrap(), Lookup::Miss(_)), "a position invalidates");
-    let read = markets.get_view(&id).await.unwrap();
+    let read = markets.reads().get_view(&id).await.unwrap();
     assert_eq!(read.version, 3);
     assert!(read.view.contains("\"volume\":2.5"), "{}", read.view);
 
     markets.delete(&alice(), &id, Precondition::Any).await.unwrap();
     assert_eq!(cache.lookup(&id).await.unwrap(), Lookup::Deleted);
-    assert!(matches!(markets.get_view(&id).await, Err(Error::MarketNotFound { .. })));
+    assert!(matches!(markets.reads().get_view(&id).await, Err(Error::MarketNotFound { .. })));
 }
 
 /// A cache that fails every call, as a dead server does.
@@ -148,15 +148,15 @@ impl MarketCache for DeadCache {
 #[tokio::test]
 async fn a_dead_cache_is_a_slow_cache() {
     let dependencies = Dependencies { cache: Arc::new(DeadCache), ..Dependencies::in_memory() };
-    let markets = MarketService::new(&dependencies);
+    let markets = dependencies.market_service();
     let new = NewMarket { name: "Rain?".into(), description: String::new(), end_date: None, initial_position: None };
     let Written::New((market, _)) = markets.create(&alice(), new, None).await.unwrap() else { panic!("new") };
-    assert_eq!(markets.get_view(&market.id).await.unwrap().version, 1);
+    assert_eq!(markets.reads().get_view(&market.id).await.unwrap().version, 1);
     let close = MarketPatch { status: Some(crate::domain::MarketStatus::Closed), ..Default::default() };
     assert_eq!(markets.patch(&alice(), &market.id, close, Precondition::Any).await.unwrap().0.version, 2);
-    assert_eq!(markets.get_view(&market.id).await.unwrap().version, 2);
+    assert_eq!(markets.reads().get_view(&market.id).await.unwrap().version, 2);
     markets.delete(&alice(), &market.id, Precondition::Any).await.unwrap();
-    assert!(matches!(markets.get_view(&market.id).await, Err(Error::MarketNotFound { .. })));
+    assert!(matches!(markets.reads().get_view(&market.id).await, Err(Error::MarketNotFound { .. })));
 }
 
 #[tokio::test]
@@ -220,15 +220,18 @@ impl MarketRepository for CommitsThenTimesOut {
 async fn a_write_that_may_have_committed_leaves_no_cached_past() {
     let mut dependencies = Dependencies::in_memory();
     dependencies.markets = Arc::new(CommitsThenTimesOut(dependencies.markets.clone()));
-    let markets = MarketService::new(&dependencies);
+    let markets = dependencies.market_service();
     let new = NewMarket { name: "Rain?".into(), description: String::new(), end_date: None, initial_position: None };
     let Written::New((market, _)) = markets.create(&alice(), new, None).await.unwrap() else { panic!("new") };
-    markets.get_view(&market.id).await.unwrap();
+    markets.reads().get_view(&market.id).await.unwrap();
 
     let rename = MarketPatch { name: Some("Snow?".into()), ..Default::default() };
     assert!(matches!(markets.patch(&alice(), &market.id, rename, Precondition::Any).await, Err(Error::Unavailable(_))));
-    assert_eq!(markets.get_view(&market.id).await.unwrap().version, 2, "the committed edit, not the cached v1");
+    assert_eq!(markets.reads().get_view(&market.id).await.unwrap().version, 2, "the committed edit, not the cached v1");
 
     assert!(matches!(markets.delete(&alice(), &market.id, Precondition::Any).await, Err(Error::Unavailable(_))));
-    assert!(matches!(markets.get_view(&market.id).await, Err(Error::MarketNotFound { .. })), "the committed delete");
+    assert!(
+        matches!(markets.reads().get_view(&market.id).await, Err(Error::MarketNotFound { .. })),
+        "the committed delete"
+    );
 }

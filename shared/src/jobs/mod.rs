@@ -15,47 +15,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
 
+use crate::domain::IndexJob;
 use crate::failure::BoxError;
-use crate::repo::RepoError;
+use crate::repo::Outbox;
 use crate::retry::{Backoff, retry};
-
-/// What to do to a market's index entry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum JobOp {
-    /// Index the market as it is now (created or changed).
-    Upsert,
-    Delete,
-}
-
-/// One index job, as it travels through the outbox and the queue.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct IndexJob {
-    /// Unique per job: the outbox key and the SQS batch entry id.
-    pub id: String,
-    pub market_id: String,
-    /// The market version the change produced.
-    pub version: u64,
-    pub op: JobOp,
-    /// The API request that caused it, so the worker's logs can be joined to the request's.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_id: Option<String>,
-}
-
-impl IndexJob {
-    pub fn new(market_id: &str, version: u64, op: JobOp) -> Self {
-        Self {
-            id: crate::domain::new_id(),
-            market_id: market_id.to_owned(),
-            version,
-            op,
-            request_id: crate::observability::current_request_id(),
-        }
-    }
-}
 
 /// The queue jobs are sent to.
 #[async_trait]
@@ -64,41 +28,12 @@ pub trait JobQueue: Send + Sync {
     async fn send(&self, jobs: &[IndexJob]) -> Result<Vec<String>, BoxError>;
 }
 
-/// One page of the outbox.
-#[derive(Debug, Default)]
-pub struct PendingJobs {
-    pub jobs: Vec<IndexJob>,
-    /// Keys of items that are not a job we can read: reported, skipped, never blocking the rest.
-    pub unreadable: Vec<String>,
-    /// The key to continue after, when there may be more.
-    pub next: Option<String>,
-}
-
-/// Jobs written with their market change and not yet known to be sent.
-#[async_trait]
-pub trait Outbox: Send + Sync {
-    /// Up to `limit` items written before `created_before`, oldest first, after the key
-    /// `start_after` (a job id is a ULID, so its key tells its age).
-    async fn pending(
-        &self,
-        created_before: SystemTime,
-        start_after: Option<&str>,
-        limit: usize,
-    ) -> Result<PendingJobs, RepoError>;
-    /// Forgets jobs that were sent.
-    async fn clear(&self, job_ids: &[String]) -> Result<(), RepoError>;
-}
-
 /// What one sweep did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Swept {
     pub sent: usize,
     pub unreadable: usize,
 }
-
-/// The sweeper leaves a job alone for this long after it was written, by default: three times a
-/// route function's 10 s timeout, after which no publisher can still be sending it.
-pub const DEFAULT_SWEEP_GRACE: Duration = Duration::from_secs(30);
 
 /// Moves jobs from the outbox to the queue.
 #[derive(Clone)]
@@ -157,6 +92,8 @@ impl JobPublisher {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::DEFAULT_SWEEP_GRACE;
+    use crate::domain::JobOp;
     use crate::repo::memory::{InMemoryQueue, InMemoryStore};
 
     /// A queue whose sends wait until the test lets them through, like a publisher mid-send.

@@ -5,7 +5,8 @@ use async_trait::async_trait;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
 
-use super::{IndexJob, JobQueue};
+use super::JobQueue;
+use crate::domain::IndexJob;
 use crate::failure::BoxError;
 
 /// SQS's limit on entries per batch.

@@ -9,12 +9,11 @@ use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent
 use futures::StreamExt;
 use tracing::Instrument;
 
-use super::{IndexJob, JobOp};
-use crate::domain::{Market, MarketStatus};
+use crate::domain::{IndexJob, JobOp, Market, MarketStatus};
 use crate::failure::{BoxError, error_chain};
-use crate::repo::MarketRepository;
+use crate::repo::{IndexEntry, MarketRepository, VectorIndex};
 use crate::retry::{Backoff, retry};
-use crate::search::{Embedder, IndexEntry, VectorIndex, market_text};
+use crate::search::{Embedder, market_text};
 
 /// Jobs of one batch in flight at once.
 const CONCURRENCY: usize = 8;
@@ -146,8 +145,9 @@ impl Indexer {
 mod tests {
     use super::*;
     use crate::domain::Amount;
+    use crate::repo::SearchHit;
     use crate::repo::memory::InMemoryStore;
-    use crate::search::{HashingEmbedder, SearchHit};
+    use crate::search::HashingEmbedder;
 
     fn market(id: &str, name: &str) -> Market {
         Market {

@@ -9,13 +9,12 @@ use async_trait::async_trait;
 
 use super::listing::{ShardPosition, ShardRead, compare, merge};
 use super::{
-    IdempotencyRecord, IdempotencyRepository, KeyAttr, ListPage, ListPosition, ListQuery, Listed, MarketRepository,
-    Page, PageKey, PositionRepository, RepoError, SortField, UserRepository, name_key,
+    IdempotencyRecord, IdempotencyRepository, IndexEntry, KeyAttr, ListPage, ListPosition, ListQuery, Listed,
+    MarketRepository, Outbox, Page, PageKey, PendingJobs, PositionRepository, RepoError, SearchHit, SortField,
+    UserRepository, VectorIndex, cosine, name_key, top_k,
 };
-use crate::domain::{Market, MarketStatus, Position, UserProfile};
+use crate::domain::{IndexJob, Market, MarketStatus, Position, UserProfile};
 use crate::failure::BoxError;
-use crate::jobs::{IndexJob, Outbox, PendingJobs};
-use crate::search::{IndexEntry, SearchHit, VectorIndex, cosine, top_k};
 
 #[derive(Default)]
 pub struct InMemoryStore {

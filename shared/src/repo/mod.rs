@@ -4,17 +4,22 @@
 pub mod dynamodb;
 pub mod listing;
 pub mod memory;
+mod s3vectors;
+mod vectors;
 
 pub use listing::{ListPage, ListPosition, Listed};
+pub use s3vectors::S3VectorIndex;
+pub use vectors::{IndexEntry, SearchHit, VectorIndex, cosine, top_k};
 
 use std::collections::{BTreeMap, HashMap};
+use std::time::SystemTime;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use crate::domain::IndexJob;
 use crate::domain::{Market, MarketStatus, Position, UserProfile};
 use crate::failure::BoxError;
-use crate::jobs::IndexJob;
 
 /// How a storage call failed, in terms the services can act on.
 #[derive(Debug, thiserror::Error)]
@@ -246,6 +251,31 @@ pub enum Count {
     /// The store refused to write this counter that fast: its one caller is sending faster than
     /// one item takes writes.
     Throttled,
+}
+
+/// Jobs written with their market change and not yet known to be sent (the transactional outbox).
+/// One page of the outbox.
+#[derive(Debug, Default)]
+pub struct PendingJobs {
+    pub jobs: Vec<IndexJob>,
+    /// Keys of items that are not a job we can read: reported, skipped, never blocking the rest.
+    pub unreadable: Vec<String>,
+    /// The key to continue after, when there may be more.
+    pub next: Option<String>,
+}
+
+#[async_trait]
+pub trait Outbox: Send + Sync {
+    /// Up to `limit` items written before `created_before`, oldest first, after the key
+    /// `start_after` (a job id is a ULID, so its key tells its age).
+    async fn pending(
+        &self,
+        created_before: SystemTime,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> Result<PendingJobs, RepoError>;
+    /// Forgets jobs that were sent.
+    async fn clear(&self, job_ids: &[String]) -> Result<(), RepoError>;
 }
 
 #[async_trait]

@@ -5,15 +5,19 @@ use lambda_http::Request;
 use lambda_http::http::StatusCode;
 
 use super::replayed;
+use crate::app::AppState;
 use crate::auth::Caller;
 use crate::domain::Permission;
 use crate::domain::PositionInput;
 use crate::error::ApiError;
 use crate::http::{ApiResponse, idempotency_key, if_match, json_body, path_id};
-use crate::runtime::AppState;
-use crate::service::{IdempotentRequest, Written};
+use crate::service::{IdempotentRequest, PositionService, Written};
 
-pub async fn create_position(state: &AppState, caller: Caller, request: Request) -> Result<ApiResponse, ApiError> {
+pub async fn create_position(
+    state: &AppState<PositionService>,
+    caller: Caller,
+    request: Request,
+) -> Result<ApiResponse, ApiError> {
     let user = caller.require(Permission::Write)?;
     let (market_id, precondition) = (path_id(&request)?, if_match(&request)?);
     let body = json_body(&request)?;
@@ -21,7 +25,7 @@ pub async fn create_position(state: &AppState, caller: Caller, request: Request)
     let idempotency =
         idempotency_key(&request)?.map(|key| IdempotentRequest::new(&user.user_id, &operation, &key, &body));
     let input = PositionInput::from_json(body)?;
-    match state.positions.take(user, &market_id, input, precondition, idempotency).await? {
+    match state.service.take(user, &market_id, input, precondition, idempotency).await? {
         Written::New(position) => Ok(ApiResponse::data(StatusCode::CREATED, position)),
         Written::Replayed(first) => replayed(first, None),
     }

@@ -3,14 +3,19 @@
 use lambda_http::Request;
 use lambda_http::http::StatusCode;
 
+use crate::app::AppState;
 use crate::auth::Caller;
 use crate::domain::Permission;
 use crate::error::ApiError;
 use crate::http::{ApiResponse, if_match, path_id};
-use crate::runtime::AppState;
+use crate::service::MarketService;
 
-pub async fn delete_market(state: &AppState, caller: Caller, request: Request) -> Result<ApiResponse, ApiError> {
+pub async fn delete_market(
+    state: &AppState<MarketService>,
+    caller: Caller,
+    request: Request,
+) -> Result<ApiResponse, ApiError> {
     let deleter = caller.require(Permission::Delete)?;
-    state.markets.delete(deleter, &path_id(&request)?, if_match(&request)?).await?;
+    state.service.delete(deleter, &path_id(&request)?, if_match(&request)?).await?;
     Ok(ApiResponse::empty(StatusCode::NO_CONTENT))
 }

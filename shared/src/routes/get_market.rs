@@ -4,17 +4,22 @@ use lambda_http::Request;
 use lambda_http::http::StatusCode;
 use serde_json::value::RawValue;
 
+use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::http::{ApiResponse, etag_for, if_none_match_hits, path_id};
-use crate::runtime::AppState;
+use crate::service::MarketReads;
 
 /// Clients may store the answer but must revalidate it (a 304 is cheap): a write can come at any
 /// moment, and the contract allows no stale window.
 const CACHE_CONTROL: &str = "no-cache";
 
-pub async fn get_market(state: &AppState, _caller: Caller, request: Request) -> Result<ApiResponse, ApiError> {
-    let market = state.markets.get_view(&path_id(&request)?).await?;
+pub async fn get_market(
+    state: &AppState<MarketReads>,
+    _caller: Caller,
+    request: Request,
+) -> Result<ApiResponse, ApiError> {
+    let market = state.service.get_view(&path_id(&request)?).await?;
     let etag = etag_for(market.version);
     if if_none_match_hits(&request, &etag) {
         return Ok(ApiResponse::empty(StatusCode::NOT_MODIFIED)

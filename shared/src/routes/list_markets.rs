@@ -3,16 +3,21 @@
 use lambda_http::Request;
 
 use super::page_limit;
+use crate::app::AppState;
 use crate::auth::Caller;
 use crate::domain::MarketStatus;
 use crate::error::ApiError;
 use crate::http::{ApiResponse, ListMeta, bad_query, query_number, query_param};
 use crate::repo::{ListPosition, ListQuery, SortField, SortOrder};
-use crate::runtime::AppState;
+use crate::service::MarketReads;
 
 const MAX_OFFSET: usize = 1000;
 
-pub async fn list_markets(state: &AppState, _caller: Caller, request: Request) -> Result<ApiResponse, ApiError> {
+pub async fn list_markets(
+    state: &AppState<MarketReads>,
+    _caller: Caller,
+    request: Request,
+) -> Result<ApiResponse, ApiError> {
     let status = match query_param(&request, "status")? {
         None => None,
         Some(text) => Some(MarketStatus::parse(text).ok_or_else(|| bad_query("status", "active, closed or resolved"))?),
@@ -37,7 +42,7 @@ pub async fn list_markets(state: &AppState, _caller: Caller, request: Request) -
     let scope = query.scope();
     let cursors = state.cursors()?;
     let start: Option<ListPosition> = cursor.map(|cursor| cursors.decode(&scope, cursor)).transpose()?;
-    let page = state.markets.list(&query, start.as_ref(), offset.unwrap_or(0), limit).await?;
+    let page = state.service.list(&query, start.as_ref(), offset.unwrap_or(0), limit).await?;
     let views: Vec<_> = page.markets.iter().map(|market| market.view(page.creators.get(&market.creator_id))).collect();
     let meta = ListMeta { count: views.len(), limit, next_cursor: page.next.map(|key| cursors.encode(&scope, &key)) };
     Ok(ApiResponse::list(views, meta))

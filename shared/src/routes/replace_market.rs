@@ -3,19 +3,24 @@
 use lambda_http::Request;
 use lambda_http::http::StatusCode;
 
+use crate::app::AppState;
 use crate::auth::Caller;
 use crate::domain::MarketReplacement;
 use crate::domain::Permission;
 use crate::error::ApiError;
 use crate::http::{ApiResponse, if_match, json_body, path_id};
-use crate::runtime::AppState;
+use crate::service::MarketService;
 
 use super::market_response;
 
-pub async fn replace_market(state: &AppState, caller: Caller, request: Request) -> Result<ApiResponse, ApiError> {
+pub async fn replace_market(
+    state: &AppState<MarketService>,
+    caller: Caller,
+    request: Request,
+) -> Result<ApiResponse, ApiError> {
     let editor = caller.require(Permission::Write)?;
     let (id, precondition) = (path_id(&request)?, if_match(&request)?);
     let input = MarketReplacement::from_json(json_body(&request)?)?;
-    let (market, creator) = state.markets.replace(editor, &id, input, precondition).await?;
+    let (market, creator) = state.service.replace(editor, &id, input, precondition).await?;
     Ok(market_response(StatusCode::OK, &market, creator.as_ref()))
 }

@@ -6,13 +6,17 @@ use lambda_http::Request;
 use lambda_http::http::StatusCode;
 
 use super::table::{allowed_methods, is_cors_preflight, method_not_allowed, path_without_stage};
+use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::failure::printable;
 use crate::http::ApiResponse;
-use crate::runtime::AppState;
 
-pub async fn route_not_found(_state: &AppState, _caller: Caller, request: Request) -> Result<ApiResponse, ApiError> {
+pub async fn route_not_found(
+    _state: &AppState<()>,
+    _caller: Caller,
+    request: Request,
+) -> Result<ApiResponse, ApiError> {
     if is_cors_preflight(&request) {
         // API Gateway forwards OPTIONS to an ANY route; answered 204, it adds the HttpApi's
         // CorsConfiguration headers, as it does when it answers a preflight itself.
@@ -46,7 +50,7 @@ mod tests {
             "/api/markets",
             serde_json::json!({"origin": "https://app.example", "access-control-request-method": "POST"}),
         );
-        let state = super::super::tests::state();
+        let state = AppState::new((), None);
         let not_found = |request| route_not_found(&state, Caller::anonymous(), request);
         assert_eq!(not_found(preflight).await.unwrap().status(), StatusCode::NO_CONTENT);
         let plain =

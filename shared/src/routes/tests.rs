@@ -6,16 +6,32 @@ use lambda_http::http::StatusCode;
 use serde_json::Value;
 
 use super::*;
+use crate::app::AppState;
 use crate::auth::Authenticator;
 use crate::config::{ClaimRules, LOCAL_DEV_JWT_SECRET};
 use crate::http::CursorCodec;
-use crate::runtime::AppState;
-use crate::service::Dependencies;
+use crate::service::{Dependencies, MarketReads, MarketService, PositionService, SearchService};
 
-pub(super) fn state() -> AppState {
-    let auth = Authenticator::with_secret(LOCAL_DEV_JWT_SECRET.as_bytes(), &ClaimRules::default());
-    let cursors = CursorCodec::new(b"handler-tests-cursor-key-0123456789abcdef");
-    AppState::new(auth, Some(cursors), &Dependencies::in_memory(), crate::config::Settings::default())
+/// Each route function's state, all over one in-memory store (as the deployed functions share
+/// their tables).
+struct Api {
+    reads: AppState<MarketReads>,
+    writes: AppState<MarketService>,
+    positions: AppState<PositionService>,
+    search: AppState<SearchService>,
+    fallback: AppState<()>,
+}
+
+fn api() -> Api {
+    let dependencies = Dependencies::in_memory();
+    let cursors = || Some(CursorCodec::new(b"handler-tests-cursor-key-0123456789abcdef"));
+    Api {
+        reads: AppState::new(dependencies.market_reads(), cursors()),
+        writes: AppState::new(dependencies.market_service(), None),
+        positions: AppState::new(dependencies.position_service(), cursors()),
+        search: AppState::new(dependencies.search_service(), None),
+        fallback: AppState::new((), None),
+    }
 }
 
 fn event(name: &str) -> Value {
@@ -27,13 +43,14 @@ fn request(event: &Value) -> Request {
     lambda_http::request::from_str(&event.to_string()).expect("an API Gateway v2 event")
 }
 
-async fn call<'a, F, Fut>(state: &'a AppState, handler: F, event: &Value) -> crate::http::ApiResponse
+async fn call<'a, S, F, Fut>(state: &'a AppState<S>, handler: F, event: &Value) -> crate::http::ApiResponse
 where
-    F: Fn(&'a AppState, crate::auth::Caller, Request) -> Fut,
+    F: Fn(&'a AppState<S>, crate::auth::Caller, Request) -> Fut,
     Fut: Future<Output = Result<crate::http::ApiResponse, crate::error::ApiError>>,
 {
     let request = request(event);
-    let caller = state.auth.authenticate(request.headers()).await.unwrap();
+    let auth = Authenticator::with_secret(LOCAL_DEV_JWT_SECRET.as_bytes(), &ClaimRules::default());
+    let caller = auth.authenticate(request.headers()).await.unwrap();
     handler(state, caller, request).await.unwrap_or_else(|error| error.to_response("test"))
 }
 
@@ -46,62 +63,65 @@ fn with_id(mut event: Value, id: &str) -> Value {
 
 #[tokio::test]
 async fn sample_events_drive_every_market_route() {
-    let state = state();
-    let created = call(&state, create_market, &event("create-market")).await;
+    let api = api();
+    let created = call(&api.writes, create_market, &event("create-market")).await;
     assert_eq!(created.status(), StatusCode::CREATED);
     let id = created.body_json()["data"]["id"].as_str().unwrap().to_owned();
 
     assert_eq!(created.body_json()["data"]["volume"], 10);
     assert_eq!(created.body_json()["data"]["creator"]["name"], "Alice");
-    let replay = call(&state, create_market, &event("create-market")).await;
+    let replay = call(&api.writes, create_market, &event("create-market")).await;
     assert_eq!(
         (replay.header_value("etag"), replay.header_value("idempotent-replayed")),
         (Some("\"v1\""), Some("true"))
     );
     assert_eq!(replay.header_value("location"), Some(format!("/api/markets/{id}").as_str()));
     assert_eq!((replay.status(), replay.body_json()["data"]["id"].as_str()), (StatusCode::CREATED, Some(id.as_str())));
-    let listed = call(&state, list_markets, &event("list-markets")).await;
+    let listed = call(&api.reads, list_markets, &event("list-markets")).await;
     assert_eq!(listed.body_json()["data"][0]["id"], id.as_str());
 
-    assert_eq!(call(&state, get_market, &with_id(event("get-market"), &id)).await.status(), StatusCode::OK);
-    assert_eq!(call(&state, replace_market, &with_id(event("replace-market"), &id)).await.status(), StatusCode::OK);
-    let position = call(&state, create_position, &with_id(event("create-position"), &id)).await;
+    assert_eq!(call(&api.reads, get_market, &with_id(event("get-market"), &id)).await.status(), StatusCode::OK);
+    assert_eq!(
+        call(&api.writes, replace_market, &with_id(event("replace-market"), &id)).await.status(),
+        StatusCode::OK
+    );
+    let position = call(&api.positions, create_position, &with_id(event("create-position"), &id)).await;
     assert_eq!((position.status(), &position.body_json()["data"]["amount"]), (StatusCode::CREATED, &Value::from(25.5)));
-    let positions = call(&state, list_positions, &with_id(event("list-positions"), &id)).await;
+    let positions = call(&api.positions, list_positions, &with_id(event("list-positions"), &id)).await;
     assert_eq!(positions.body_json()["meta"]["count"], 2);
-    let updated = call(&state, update_market, &with_id(event("update-market"), &id)).await;
+    let updated = call(&api.writes, update_market, &with_id(event("update-market"), &id)).await;
     assert_eq!(updated.body_json()["data"]["status"], "closed");
     assert_eq!(
-        call(&state, delete_market, &with_id(event("delete-market"), &id)).await.status(),
+        call(&api.writes, delete_market, &with_id(event("delete-market"), &id)).await.status(),
         StatusCode::NO_CONTENT
     );
-    assert_eq!(call(&state, get_market, &with_id(event("get-market"), &id)).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(call(&api.reads, get_market, &with_id(event("get-market"), &id)).await.status(), StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
 async fn a_named_stage_in_the_path_does_not_change_routing() {
-    let state = state();
-    let created = call(&state, create_market, &event("create-market")).await;
+    let api = api();
+    let created = call(&api.writes, create_market, &event("create-market")).await;
     let id = created.body_json()["data"]["id"].as_str().unwrap().to_owned();
     let mut staged = with_id(event("get-market"), &id);
     staged["rawPath"] = format!("/prod/api/markets/{id}").into();
     staged["requestContext"]["stage"] = "prod".into();
-    let reply = call(&state, get_market, &staged).await;
+    let reply = call(&api.reads, get_market, &staged).await;
     assert_eq!(reply.status(), StatusCode::OK);
 
     let mut wrong_method = event("route-not-found");
     wrong_method["rawPath"] = "/prod/api/markets".into();
     wrong_method["requestContext"]["stage"] = "prod".into();
     wrong_method["requestContext"]["http"]["method"] = "DELETE".into();
-    let reply = call(&state, route_not_found, &wrong_method).await;
+    let reply = call(&api.fallback, route_not_found, &wrong_method).await;
     assert_eq!(reply.status(), StatusCode::METHOD_NOT_ALLOWED);
-    let reply = call(&state, route_not_found, &event("route-not-found")).await;
+    let reply = call(&api.fallback, route_not_found, &event("route-not-found")).await;
     assert_eq!(reply.status(), StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
 async fn the_sample_search_event_is_a_valid_search() {
-    let reply = call(&state(), search_markets, &event("search-markets")).await;
+    let reply = call(&api().search, search_markets, &event("search-markets")).await;
     assert_eq!((reply.status(), &reply.body_json()["meta"]["count"]), (StatusCode::OK, &Value::from(0)));
 }
 
@@ -113,27 +133,27 @@ async fn health_needs_nothing() {
 
 #[tokio::test]
 async fn a_cached_market_is_served_from_the_cache_and_shows_every_write() {
-    let state = state();
-    let created = call(&state, create_market, &event("create-market")).await;
+    let api = api();
+    let created = call(&api.writes, create_market, &event("create-market")).await;
     let id = created.body_json()["data"]["id"].as_str().unwrap().to_owned();
 
     let (first, facts) =
-        crate::observability::record_facts(call(&state, get_market, &with_id(event("get-market"), &id))).await;
+        crate::observability::record_facts(call(&api.reads, get_market, &with_id(event("get-market"), &id))).await;
     assert_eq!((first.status(), facts.cache_hit), (StatusCode::OK, Some(false)));
     assert_eq!(first.header_value("cache-control"), Some("no-cache"));
     let (second, facts) =
-        crate::observability::record_facts(call(&state, get_market, &with_id(event("get-market"), &id))).await;
+        crate::observability::record_facts(call(&api.reads, get_market, &with_id(event("get-market"), &id))).await;
     assert_eq!((second.body_json(), facts.cache_hit), (first.body_json(), Some(true)));
     let mut revalidate = with_id(event("get-market"), &id);
     revalidate["headers"]["if-none-match"] = "\"v1\"".into();
-    let (not_modified, facts) = crate::observability::record_facts(call(&state, get_market, &revalidate)).await;
+    let (not_modified, facts) = crate::observability::record_facts(call(&api.reads, get_market, &revalidate)).await;
     assert_eq!((not_modified.status(), facts.cache_hit), (StatusCode::NOT_MODIFIED, Some(true)));
 
     let mut rename = with_id(event("update-market"), &id);
     rename["body"] = r#"{"name": "Renamed"}"#.into();
-    assert_eq!(call(&state, update_market, &rename).await.status(), StatusCode::OK);
+    assert_eq!(call(&api.writes, update_market, &rename).await.status(), StatusCode::OK);
     let (after, facts) =
-        crate::observability::record_facts(call(&state, get_market, &with_id(event("get-market"), &id))).await;
+        crate::observability::record_facts(call(&api.reads, get_market, &with_id(event("get-market"), &id))).await;
     // The PATCH updated the shared entry after its commit: the next read is a hit, and current.
     assert_eq!((after.body_json()["data"]["name"].as_str(), facts.cache_hit), (Some("Renamed"), Some(true)));
     assert_eq!(after.header_value("etag"), Some("\"v2\""));

@@ -11,8 +11,6 @@ use aws_sdk_bedrockruntime::error::{DisplayErrorContext, ProvideErrorMetadata, S
 use super::{EmbedError, Embedder};
 use crate::failure::BoxError;
 
-pub const DEFAULT_MODEL: &str = "amazon.titan-embed-text-v2:0";
-
 pub struct BedrockEmbedder {
     client: Client,
     model_id: String,

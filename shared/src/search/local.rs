@@ -51,7 +51,7 @@ impl Embedder for HashingEmbedder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::search::cosine;
+    use crate::repo::cosine;
 
     #[test]
     fn is_deterministic_normalised_and_finds_shared_words() {

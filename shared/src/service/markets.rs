@@ -5,16 +5,17 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::idempotency::Replays;
-use super::{Dependencies, Error, IdempotentRequest, Written};
+use super::{Error, IdempotentRequest, Written};
 use crate::cache::{CachedMarket, Lookup, MarketCache, Refresh, refresh_after_commit};
 use crate::domain::{
     Amount, Market, MarketPatch, MarketReplacement, MarketStatus, NewMarket, Permission, Position, Precondition,
     Principal, UserProfile, new_id, now,
 };
+use crate::domain::{IndexJob, JobOp};
 use crate::failure::error_chain;
-use crate::jobs::{IndexJob, JobOp, JobPublisher};
-use crate::observability::note_cache;
-use crate::repo::{ListPosition, ListQuery, MarketRepository, RepoError, UserRepository};
+use crate::jobs::JobPublisher;
+use crate::observability::{current_request_id, note_cache};
+use crate::repo::{IdempotencyRepository, ListPosition, ListQuery, MarketRepository, RepoError, UserRepository};
 use crate::retry::{Backoff, retry};
 
 /// How an edit without `If-Match` retries after losing a race (positions bump the version too).
@@ -30,12 +31,18 @@ pub struct MarketPage {
     pub next: Option<ListPosition>,
 }
 
-pub struct MarketService {
+/// Market reads: the shared cache in front of DynamoDB, and creators read in one batch.
+pub struct MarketReads {
     markets: Arc<dyn MarketRepository>,
     users: Arc<dyn UserRepository>,
+    cache: Arc<dyn MarketCache>,
+}
+
+/// Market writes (create, edit, delete), each followed by its index job and its cache refresh.
+pub struct MarketService {
+    reads: MarketReads,
     replays: Replays,
     jobs: JobPublisher,
-    cache: Arc<dyn MarketCache>,
 }
 
 /// The profile of a user, stored the first time they write.
@@ -45,15 +52,13 @@ pub(super) async fn remember(users: &dyn UserRepository, principal: &Principal) 
     Ok(profile)
 }
 
-impl MarketService {
-    pub fn new(dependencies: &Dependencies) -> Self {
-        Self {
-            markets: dependencies.markets.clone(),
-            users: dependencies.users.clone(),
-            replays: Replays::new(dependencies.idempotency.clone()),
-            jobs: JobPublisher::new(dependencies.queue.clone(), dependencies.outbox.clone()),
-            cache: dependencies.cache.clone(),
-        }
+impl MarketReads {
+    pub fn new(
+        markets: Arc<dyn MarketRepository>,
+        users: Arc<dyn UserRepository>,
+        cache: Arc<dyn MarketCache>,
+    ) -> Self {
+        Self { markets, users, cache }
     }
 
     /// A market as GET shows it: from the shared cache when it holds it (no DynamoDB call), else
@@ -92,76 +97,9 @@ impl MarketService {
         Ok(view)
     }
 
-    /// A new market, and its creator's first position with it when one is given (one transaction).
-    #[tracing::instrument(skip_all, fields(creator = %author.user_id))]
-    pub async fn create(
-        &self,
-        author: &Principal,
-        input: NewMarket,
-        idempotency: Option<IdempotentRequest>,
-    ) -> Result<Written<(Market, UserProfile)>, Error> {
-        if let Some(request) = &idempotency
-            && let Some(first) = self.replays.find(request).await?
-        {
-            return Ok(Written::Replayed(first));
-        }
-        let creator = remember(self.users.as_ref(), author).await?;
-        let created_at = now();
-        let id = new_id();
-        let first_position = input.initial_position.map(|position| Position {
-            id: new_id(),
-            market_id: id.clone(),
-            user_id: author.user_id.clone(),
-            outcome: position.outcome,
-            amount: position.amount,
-            created_at: created_at.clone(),
-        });
-        let market = Market {
-            id,
-            name: input.name,
-            description: input.description,
-            status: MarketStatus::Active,
-            volume: first_position.as_ref().map_or(Amount::ZERO, |position| position.amount),
-            creator_id: author.user_id.clone(),
-            end_date: input.end_date,
-            updated_at: created_at.clone(),
-            created_at,
-            version: 1,
-        };
-        let record = idempotency.as_ref().map(|request| {
-            let data = serde_json::to_string(&market.view(Some(&creator))).expect("views serialize");
-            request.record(&market.id, Some(market.version), data)
-        });
-        let job = IndexJob::new(&market.id, market.version, JobOp::Upsert);
-        let write = || self.markets.create(&market, first_position.as_ref(), record.as_ref(), &job);
-        match retry(Backoff::CONTENTION, None, |e| matches!(e, RepoError::TransactionConflict), write).await {
-            Ok(()) => {
-                self.jobs.publish(&[job]).await;
-                Ok(Written::New((market, creator)))
-            }
-            Err(RepoError::IdempotencyKeyUsed) => {
-                let request = idempotency.as_ref().expect("only a keyed write has a record");
-                Ok(Written::Replayed(self.replays.after_losing(request).await?))
-            }
-            Err(error) => Err(error.into()),
-        }
-    }
-
     /// A market read strongly consistently from DynamoDB (never from the cache: writes start here).
     pub async fn get(&self, id: &str) -> Result<Market, Error> {
         self.markets.get(id).await?.ok_or_else(|| Error::market_not_found(id))
-    }
-
-    /// The creator of a market just written, for the response: a failed read only leaves it out
-    /// (the write happened; failing the request would invite a duplicate retry).
-    async fn creator_after_write(&self, market: &Market) -> Option<UserProfile> {
-        match self.creators(std::slice::from_ref(market)).await {
-            Ok(mut creators) => creators.remove(&market.creator_id),
-            Err(error) => {
-                tracing::warn!(error = %error_chain(&error), "creator not read after the write");
-                None
-            }
-        }
     }
 
     /// The creators of `markets`, in one batch read whatever their number (no N+1).
@@ -194,6 +132,84 @@ impl MarketService {
         // In the index's order; a market deleted since the index was read is left out.
         let markets = page.markets.iter().filter_map(|listed| by_id.remove(&listed.id)).collect();
         Ok(MarketPage { markets, creators, next: page.next })
+    }
+}
+
+impl MarketService {
+    pub fn new(reads: MarketReads, idempotency: Arc<dyn IdempotencyRepository>, jobs: JobPublisher) -> Self {
+        Self { reads, replays: Replays::new(idempotency), jobs }
+    }
+
+    /// The reads a write starts from and refreshes.
+    pub fn reads(&self) -> &MarketReads {
+        &self.reads
+    }
+
+    /// A new market, and its creator's first position with it when one is given (one transaction).
+    #[tracing::instrument(skip_all, fields(creator = %author.user_id))]
+    pub async fn create(
+        &self,
+        author: &Principal,
+        input: NewMarket,
+        idempotency: Option<IdempotentRequest>,
+    ) -> Result<Written<(Market, UserProfile)>, Error> {
+        if let Some(request) = &idempotency
+            && let Some(first) = self.replays.find(request).await?
+        {
+            return Ok(Written::Replayed(first));
+        }
+        let creator = remember(self.reads.users.as_ref(), author).await?;
+        let created_at = now();
+        let id = new_id();
+        let first_position = input.initial_position.map(|position| Position {
+            id: new_id(),
+            market_id: id.clone(),
+            user_id: author.user_id.clone(),
+            outcome: position.outcome,
+            amount: position.amount,
+            created_at: created_at.clone(),
+        });
+        let market = Market {
+            id,
+            name: input.name,
+            description: input.description,
+            status: MarketStatus::Active,
+            volume: first_position.as_ref().map_or(Amount::ZERO, |position| position.amount),
+            creator_id: author.user_id.clone(),
+            end_date: input.end_date,
+            updated_at: created_at.clone(),
+            created_at,
+            version: 1,
+        };
+        let record = idempotency.as_ref().map(|request| {
+            let data = serde_json::to_string(&market.view(Some(&creator))).expect("views serialize");
+            request.record(&market.id, Some(market.version), data)
+        });
+        let job = index_job(&market.id, market.version, JobOp::Upsert);
+        let write = || self.reads.markets.create(&market, first_position.as_ref(), record.as_ref(), &job);
+        match retry(Backoff::CONTENTION, None, |e| matches!(e, RepoError::TransactionConflict), write).await {
+            Ok(()) => {
+                self.jobs.publish(&[job]).await;
+                Ok(Written::New((market, creator)))
+            }
+            Err(RepoError::IdempotencyKeyUsed) => {
+                let request = idempotency.as_ref().expect("only a keyed write has a record");
+                Ok(Written::Replayed(self.replays.after_losing(request).await?))
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// The creator of a market just written, for the response: a failed read only leaves it out
+    /// (the write happened; failing the request would invite a duplicate retry).
+    async fn creator_after_write(&self, market: &Market) -> Option<UserProfile> {
+        match self.reads.creators(std::slice::from_ref(market)).await {
+            Ok(mut creators) => creators.remove(&market.creator_id),
+            Err(error) => {
+                tracing::warn!(error = %error_chain(&error), "creator not read after the write");
+                None
+            }
+        }
     }
 
     /// PUT: every editable field replaced.
@@ -228,7 +244,7 @@ impl MarketService {
         let view = CachedMarket::render(&market, creator.as_ref());
         // Without its creator the view is not what GET shows: let the next reader fill it instead.
         let refresh = if creator.is_some() { Refresh::Update(&view) } else { Refresh::Invalidate };
-        refresh_after_commit(self.cache.as_ref(), id, refresh).await;
+        refresh_after_commit(self.reads.cache.as_ref(), id, refresh).await;
         Ok((market, creator))
     }
 
@@ -245,10 +261,10 @@ impl MarketService {
             if attempt > 0 {
                 tokio::time::sleep(EDIT_RETRIES.delay(attempt)).await;
             }
-            let current = self.get(id).await?;
+            let current = self.reads.get(id).await?;
             let Some(changed) = current.edited(editor, &patch, precondition)? else { return Ok(current) };
-            let job = IndexJob::new(&changed.id, changed.version, JobOp::Upsert);
-            match self.markets.update(&changed, &job).await {
+            let job = index_job(&changed.id, changed.version, JobOp::Upsert);
+            match self.reads.markets.update(&changed, &job).await {
                 Ok(()) => {
                     self.jobs.publish(&[job]).await;
                     return Ok(changed);
@@ -260,7 +276,7 @@ impl MarketService {
                 // Someone else wrote in between: re-read and apply the edit to what is there now.
                 Err(RepoError::VersionConflict) => continue,
                 Err(error) => {
-                    invalidate_if_uncertain(self.cache.as_ref(), id, &error).await;
+                    invalidate_if_uncertain(self.reads.cache.as_ref(), id, &error).await;
                     return Err(error.into());
                 }
             }
@@ -274,17 +290,17 @@ impl MarketService {
             return Err(Error::Forbidden("deleting markets needs the delete permission"));
         }
         let expected = precondition.expected_version()?;
-        let job = IndexJob::new(id, expected.unwrap_or_default(), JobOp::Delete);
-        match self.markets.delete(id, expected, &job).await {
+        let job = index_job(id, expected.unwrap_or_default(), JobOp::Delete);
+        match self.reads.markets.delete(id, expected, &job).await {
             Ok(()) => {}
             Err(RepoError::VersionConflict) => return Err(Error::PreconditionFailed),
             Err(RepoError::NotFound) => return Err(Error::market_not_found(id)),
             Err(error) => {
-                invalidate_if_uncertain(self.cache.as_ref(), id, &error).await;
+                invalidate_if_uncertain(self.reads.cache.as_ref(), id, &error).await;
                 return Err(error.into());
             }
         }
-        refresh_after_commit(self.cache.as_ref(), id, Refresh::Tombstone).await;
+        refresh_after_commit(self.reads.cache.as_ref(), id, Refresh::Tombstone).await;
         self.jobs.publish(&[job]).await;
         Ok(())
     }
@@ -298,6 +314,12 @@ pub(super) async fn invalidate_if_uncertain(cache: &dyn MarketCache, id: &str, e
     }
 }
 
+/// The index job of a market change, carrying the id of the request that made it (the worker's
+/// logs join the request's by it).
+fn index_job(market_id: &str, version: u64, op: JobOp) -> IndexJob {
+    IndexJob::new(market_id, version, op).caused_by(current_request_id())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -309,7 +331,7 @@ mod tests {
     }
 
     fn service() -> MarketService {
-        MarketService::new(&Dependencies::in_memory())
+        crate::service::Dependencies::in_memory().market_service()
     }
 
     fn new_market(name: &str) -> NewMarket {
@@ -363,9 +385,9 @@ mod tests {
             panic!("a first write is new")
         };
         assert_eq!((market.status, market.version, market.volume), (MarketStatus::Active, 1, Amount::ZERO));
-        assert_eq!(service.get(&market.id).await.unwrap(), market);
+        assert_eq!(service.reads().get(&market.id).await.unwrap(), market);
         assert_eq!(creator, UserProfile { id: "alice".into(), name: "alice".into() });
-        assert_eq!(service.creators(std::slice::from_ref(&market)).await.unwrap()["alice"], creator);
+        assert_eq!(service.reads().creators(std::slice::from_ref(&market)).await.unwrap()["alice"], creator);
     }
 
     #[tokio::test]
@@ -448,7 +470,7 @@ mod tests {
         let mut seen = Vec::new();
         let mut start = None;
         loop {
-            let page = service.list(&query, start.as_ref(), 0, 3).await.unwrap();
+            let page = service.reads().list(&query, start.as_ref(), 0, 3).await.unwrap();
             assert_eq!(page.creators.len(), 1);
             seen.extend(page.markets.into_iter().map(|m| m.name));
             match page.next {
@@ -457,7 +479,7 @@ mod tests {
             }
         }
         assert_eq!(seen, names);
-        let skipped = service.list(&query, None, 5, 3).await.unwrap();
+        let skipped = service.reads().list(&query, None, 5, 3).await.unwrap();
         assert_eq!(skipped.markets.iter().map(|m| m.name.as_str()).collect::<Vec<_>>(), ["m5", "m6"]);
         assert!(skipped.next.is_none());
     }

@@ -9,20 +9,22 @@ mod search;
 
 pub use error::Error;
 pub use idempotency::{FirstResult, IdempotentRequest, Written};
-pub use markets::{Creators, MarketPage, MarketService};
+pub use markets::{Creators, MarketPage, MarketReads, MarketService};
 pub use positions::PositionService;
-pub use rate_limit::{Quota, RateLimit, RateLimiter};
+pub use rate_limit::{Quota, RateLimiter};
 pub use search::SearchService;
 
 use std::sync::Arc;
 
 use crate::cache::MarketCache;
-use crate::jobs::{JobQueue, Outbox};
-use crate::repo::{IdempotencyRepository, MarketRepository, PositionRepository, RateCounter, UserRepository};
-use crate::search::{Embedder, VectorIndex};
+use crate::jobs::JobQueue;
+use crate::repo::{
+    IdempotencyRepository, MarketRepository, Outbox, PositionRepository, RateCounter, UserRepository, VectorIndex,
+};
+use crate::search::Embedder;
 
-/// Everything the services stand on, behind traits: the repositories, the job queue, the
-/// embedder, the vector index and the shared cache of markets.
+/// Everything the services stand on, in memory: for unit tests and benchmarks of the services and
+/// routes without a network. Deployed functions build only what they use (see `crate::wiring`).
 #[derive(Clone)]
 pub struct Dependencies {
     pub markets: Arc<dyn MarketRepository>,
@@ -38,7 +40,7 @@ pub struct Dependencies {
 }
 
 impl Dependencies {
-    /// Everything in memory, for unit tests.
+    /// Everything in memory.
     pub fn in_memory() -> Self {
         let store = Arc::new(crate::repo::memory::InMemoryStore::default());
         Self {
@@ -53,5 +55,23 @@ impl Dependencies {
             rate_counter: store,
             cache: Arc::new(crate::cache::InMemoryCache::default()),
         }
+    }
+
+    pub fn market_reads(&self) -> MarketReads {
+        MarketReads::new(self.markets.clone(), self.users.clone(), self.cache.clone())
+    }
+
+    pub fn market_service(&self) -> MarketService {
+        let jobs = crate::jobs::JobPublisher::new(self.queue.clone(), self.outbox.clone());
+        MarketService::new(self.market_reads(), self.idempotency.clone(), jobs)
+    }
+
+    pub fn position_service(&self) -> PositionService {
+        let (markets, positions, users) = (self.markets.clone(), self.positions.clone(), self.users.clone());
+        PositionService::new(markets, positions, users, self.idempotency.clone(), self.cache.clone())
+    }
+
+    pub fn search_service(&self) -> SearchService {
+        SearchService::new(self.markets.clone(), self.embedder.clone(), self.vectors.clone())
     }
 }

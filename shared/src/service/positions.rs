@@ -5,11 +5,13 @@ use std::sync::Arc;
 
 use super::idempotency::Replays;
 use super::markets::{invalidate_if_uncertain, remember};
-use super::{Dependencies, Error, IdempotentRequest, Written};
+use super::{Error, IdempotentRequest, Written};
 use crate::cache::{MarketCache, Refresh, refresh_after_commit};
 use crate::domain::Principal;
 use crate::domain::{Position, PositionInput, Precondition, new_id, now};
-use crate::repo::{MarketRepository, Page, PageKey, PositionRepository, RepoError, UserRepository};
+use crate::repo::{
+    IdempotencyRepository, MarketRepository, Page, PageKey, PositionRepository, RepoError, UserRepository,
+};
 use crate::retry::{Backoff, retry};
 
 pub struct PositionService {
@@ -21,14 +23,14 @@ pub struct PositionService {
 }
 
 impl PositionService {
-    pub fn new(dependencies: &Dependencies) -> Self {
-        Self {
-            markets: dependencies.markets.clone(),
-            positions: dependencies.positions.clone(),
-            users: dependencies.users.clone(),
-            replays: Replays::new(dependencies.idempotency.clone()),
-            cache: dependencies.cache.clone(),
-        }
+    pub fn new(
+        markets: Arc<dyn MarketRepository>,
+        positions: Arc<dyn PositionRepository>,
+        users: Arc<dyn UserRepository>,
+        idempotency: Arc<dyn IdempotencyRepository>,
+        cache: Arc<dyn MarketCache>,
+    ) -> Self {
+        Self { markets, positions, users, replays: Replays::new(idempotency), cache }
     }
 
     #[tracing::instrument(skip(self, user, input, idempotency), fields(user = %user.user_id))]
@@ -93,7 +95,7 @@ mod tests {
     use super::*;
     use crate::domain::Role;
     use crate::domain::{Amount, NewMarket, Outcome};
-    use crate::service::MarketService;
+    use crate::service::Dependencies;
 
     fn alice() -> Principal {
         Principal { user_id: "alice".into(), role: Role::User, name: Some("Alice".into()), email: None }
@@ -106,7 +108,7 @@ mod tests {
     #[tokio::test]
     async fn positions_move_volume_exactly_and_only_on_active_markets() {
         let dependencies = Dependencies::in_memory();
-        let (markets, positions) = (MarketService::new(&dependencies), PositionService::new(&dependencies));
+        let (markets, positions) = (dependencies.market_service(), dependencies.position_service());
         let new_market = NewMarket {
             name: "Rain?".into(),
             description: String::new(),
@@ -120,7 +122,7 @@ mod tests {
         for amount in ["0.2", "0.000001"] {
             positions.take(&alice(), &market.id, input(amount), Precondition::Any, None).await.unwrap();
         }
-        let after = markets.get(&market.id).await.unwrap();
+        let after = markets.reads().get(&market.id).await.unwrap();
         assert_eq!((after.volume.to_stored().as_str(), after.version), ("0.300001", 3));
         let listed = positions.list(&market.id, None, 10).await.unwrap();
         assert_eq!(listed.items.iter().map(|p| p.amount.to_stored()).collect::<Vec<_>>(), ["0.000001", "0.2", "0.1"]);

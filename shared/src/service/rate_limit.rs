@@ -4,17 +4,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::config::RateLimit;
 use crate::domain::unix_seconds;
 use crate::failure::error_chain;
 use crate::repo::{Count, RateCounter};
-
-/// The limit and window, from `RATE_LIMIT_PER_MINUTE` (default 100) and
-/// `RATE_LIMIT_WINDOW_SECONDS` (default 60).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RateLimit {
-    pub limit: u64,
-    pub window_seconds: u64,
-}
 
 /// What the limiter decided, with what the `RateLimit-*` headers say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use super::{Creators, Error};
 use crate::domain::Market;
 use crate::repo::MarketRepository;
-use crate::search::{Embedder, VectorIndex};
+use crate::repo::VectorIndex;
+use crate::search::Embedder;
 
 pub struct SearchService {
     markets: Arc<dyn MarketRepository>,
@@ -15,12 +16,8 @@ pub struct SearchService {
 }
 
 impl SearchService {
-    pub fn new(dependencies: &super::Dependencies) -> Self {
-        Self {
-            markets: dependencies.markets.clone(),
-            embedder: dependencies.embedder.clone(),
-            vectors: dependencies.vectors.clone(),
-        }
+    pub fn new(markets: Arc<dyn MarketRepository>, embedder: Arc<dyn Embedder>, vectors: Arc<dyn VectorIndex>) -> Self {
+        Self { markets, embedder, vectors }
     }
 
     /// Up to `limit` markets most similar to `query`, best first, with their scores, and the

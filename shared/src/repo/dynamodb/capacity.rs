@@ -14,7 +14,7 @@ use super::outbox::put_job;
 use super::position_item::{POSITION_UPDATE, put_position};
 use super::{Item, s};
 use crate::domain::{Amount, Market, MarketStatus, Outcome, Position, new_id};
-use crate::jobs::{IndexJob, JobOp};
+use crate::domain::{IndexJob, JobOp};
 use crate::repo::IdempotencyRecord;
 use crate::routes::contract::yaml;
 

@@ -17,9 +17,10 @@ use super::market_item::{
 use super::outbox::put_job;
 use super::position_item::{put_position, to_item as position_item};
 use super::transaction::{Refused, Transaction, WriteItem};
-use super::{Item, Tables, batch_get_by_ids, batch_write, get_s, key_value, n, s, store_error};
+use super::{Item, batch_get_by_ids, batch_write, get_s, key_value, n, s, store_error};
+use crate::config::Tables;
+use crate::domain::IndexJob;
 use crate::domain::{Market, Position, UserProfile};
-use crate::jobs::IndexJob;
 use crate::repo::listing::{ShardPosition, ShardRead, merge, read_shards};
 use crate::repo::{
     IdempotencyRecord, KeyAttr, ListPage, ListPosition, ListQuery, Listed, MarketRepository, RepoError, SortField,

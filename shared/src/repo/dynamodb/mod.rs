@@ -32,19 +32,6 @@ use crate::retry::Backoff;
 
 type Item = HashMap<String, AttributeValue>;
 
-/// The tables, by their deployed names (template.yaml passes them in the environment), and how
-/// many shards the shared partitions (list indexes, outbox) are spread over.
-#[derive(Debug, Clone)]
-pub struct Tables {
-    pub write_shards: usize,
-    pub markets: String,
-    pub positions: String,
-    pub users: String,
-    pub idempotency: String,
-    pub outbox: String,
-    pub rate_limits: String,
-}
-
 /// The SDK error code of a failed call, if the service answered.
 fn error_code<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> Option<&str> {
     match error {

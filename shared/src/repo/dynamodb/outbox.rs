@@ -11,9 +11,9 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{DeleteRequest, Put, WriteRequest};
 
 use super::{Item, batch_write, get_s, s, store_error};
-use crate::jobs::{IndexJob, Outbox, PendingJobs};
-use crate::repo::RepoError;
+use crate::domain::IndexJob;
 use crate::repo::listing::shard_of;
+use crate::repo::{Outbox, PendingJobs, RepoError};
 
 const PARTITION: &str = "index";
 

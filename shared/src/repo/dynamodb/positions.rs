@@ -10,7 +10,8 @@ use super::idempotency::put_record;
 use super::market_item::{from_item as market_from_item, market_key, read as read_market};
 use super::position_item::{POSITION_UPDATE, from_item, put_position};
 use super::transaction::{Refused, Transaction};
-use super::{Tables, n, s, store_error};
+use super::{n, s, store_error};
+use crate::config::Tables;
 use crate::domain::{MarketStatus, Position};
 use crate::repo::{IdempotencyRecord, Page, PageKey, PositionRepository, RepoError};
 

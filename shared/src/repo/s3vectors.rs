@@ -7,9 +7,8 @@ use aws_sdk_s3vectors::Client;
 use aws_sdk_s3vectors::types::{PutInputVector, VectorData};
 use aws_smithy_types::{Document, Number};
 
-use super::{IndexEntry, SearchHit, VectorIndex};
-use crate::repo::RepoError;
-use crate::repo::dynamodb::store_error;
+use super::dynamodb::store_error;
+use super::{IndexEntry, RepoError, SearchHit, VectorIndex};
 
 pub struct S3VectorIndex {
     client: Client,
