@@ -1,11 +1,10 @@
 //! The API's one error type and its one mapping to the contract's JSON error body and status.
 
-use lambda_http::http::{HeaderValue, StatusCode};
+use lambda_http::http::StatusCode;
 use serde_json::json;
 
 use crate::domain::FieldError;
 use crate::failure::BoxError;
-use crate::http::ApiResponse;
 use crate::service;
 
 /// Every way a request can fail, each meaning something to the caller.
@@ -89,37 +88,30 @@ impl ApiError {
     }
 
     /// The contract's error body. 5xx messages are generic: the cause is logged, never shown.
-    pub fn to_response(&self, request_id: &str) -> ApiResponse {
-        let (status, code) = self.status_and_code();
+    pub fn body(&self, request_id: &str) -> serde_json::Value {
         let mut body = json!({
             "success": false,
             "error": self.to_string(),
-            "code": code,
+            "code": self.status_and_code().1,
             "requestId": request_id,
         });
         if let Self::Validation(details) = self {
             body["details"] = json!(details);
         }
-        let mut response = ApiResponse::json(status, &body);
+        body
+    }
+
+    /// The headers this error's response carries.
+    pub fn headers(&self) -> Vec<(&'static str, String)> {
         match self {
-            Self::MethodNotAllowed { allow, .. } => {
-                if let Ok(value) = HeaderValue::from_str(allow) {
-                    response = response.header("allow", value);
-                }
-            }
+            Self::MethodNotAllowed { allow, .. } => vec![("allow", allow.clone())],
             // RFC 6750: the scheme to use, and why the sent token was refused.
-            Self::Unauthorized(_) => response = response.header("www-authenticate", HeaderValue::from_static("Bearer")),
-            Self::InvalidToken(_) => {
-                let challenge = HeaderValue::from_static("Bearer error=\"invalid_token\"");
-                response = response.header("www-authenticate", challenge);
-            }
-            Self::Unavailable(_) => response = response.header("retry-after", HeaderValue::from_static("1")),
-            Self::RateLimited { retry_after } => {
-                response = response.text_header("retry-after", &retry_after.to_string())
-            }
-            _ => {}
+            Self::Unauthorized(_) => vec![("www-authenticate", "Bearer".to_owned())],
+            Self::InvalidToken(_) => vec![("www-authenticate", "Bearer error=\"invalid_token\"".to_owned())],
+            Self::Unavailable(_) => vec![("retry-after", "1".to_owned())],
+            Self::RateLimited { retry_after } => vec![("retry-after", retry_after.to_string())],
+            _ => Vec::new(),
         }
-        response
     }
 }
 
@@ -153,11 +145,12 @@ impl From<Vec<FieldError>> for ApiError {
 mod tests {
     use super::*;
     use crate::failure::error_chain;
+    use crate::http::ApiResponse;
 
     #[test]
     fn server_errors_hide_their_cause() {
         let error = ApiError::internal("table markets-prod: AccessDenied for arn:aws:iam::1:role/x");
-        let response = error.to_response("req-1");
+        let response = ApiResponse::error(&error, "req-1");
         let body = response.body_json();
         assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(body["code"], "INTERNAL");
@@ -169,7 +162,7 @@ mod tests {
     #[test]
     fn validation_errors_name_each_field() {
         let error = ApiError::Validation(vec![FieldError::new("name", "must not be empty")]);
-        let body = error.to_response("req-2").body_json();
+        let body = ApiResponse::error(&error, "req-2").body_json();
         assert_eq!(body["code"], "VALIDATION_FAILED");
         assert_eq!(body["requestId"], "req-2");
         assert_eq!(body["details"][0]["field"], "name");
@@ -177,16 +170,16 @@ mod tests {
 
     #[test]
     fn every_401_names_the_bearer_scheme() {
-        let missing = ApiError::Unauthorized("a bearer token is required").to_response("r");
+        let missing = ApiResponse::error(&ApiError::Unauthorized("a bearer token is required"), "r");
         assert_eq!(missing.header_value("www-authenticate"), Some("Bearer"));
-        let refused = ApiError::InvalidToken("expired").to_response("r");
+        let refused = ApiResponse::error(&ApiError::InvalidToken("expired"), "r");
         assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
         assert_eq!(refused.header_value("www-authenticate"), Some("Bearer error=\"invalid_token\""));
     }
 
     #[test]
     fn unavailable_asks_to_retry() {
-        let response = ApiError::Unavailable("throttled".into()).to_response("r");
+        let response = ApiResponse::error(&ApiError::Unavailable("throttled".into()), "r");
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(response.header_value("retry-after"), Some("1"));
     }

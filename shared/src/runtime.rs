@@ -197,7 +197,7 @@ async fn respond(
             } else {
                 tracing::info!(code, error = %error, "request refused");
             }
-            error.to_response(&info.request_id)
+            ApiResponse::error(&error, &info.request_id)
         });
         if let Some(quota) = quota {
             response = response

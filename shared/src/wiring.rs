@@ -14,13 +14,13 @@ use crate::cache::{MarketCache, NoCache, RedisCache};
 use crate::config::{AuthSettings, Config, EmbedderKind, SdkTimeouts, TokenKeys, checked_secret, is_loopback_url};
 use crate::failure::BoxError;
 use crate::http::CursorCodec;
+use crate::jobs::JobPublisher;
 use crate::jobs::worker::Indexer;
-use crate::jobs::{JobPublisher, SqsJobQueue};
 use crate::observability::{dynamodb_client, s3vectors_client};
 use crate::repo::dynamodb::{
     DynamoIdempotency, DynamoMarkets, DynamoOutbox, DynamoPositions, DynamoRateCounter, DynamoUsers,
 };
-use crate::repo::{MarketRepository, S3VectorIndex, UserRepository};
+use crate::repo::{MarketRepository, S3VectorIndex, SqsJobQueue, UserRepository};
 use crate::search::{BedrockEmbedder, Embedder, HashingEmbedder};
 use crate::service::{MarketReads, MarketService, PositionService, RateLimiter, SearchService};
 

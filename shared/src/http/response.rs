@@ -1,9 +1,12 @@
-//! The success envelope `{"success": true, "data": ...}` and its conversion to a Lambda response.
+//! The contract's envelopes, `{"success": true, "data": ...}` and the error body of an [`ApiError`],
+//! and their conversion to a Lambda response.
 
 use lambda_http::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use lambda_http::{Body, Response};
 use serde::Serialize;
 use serde_json::Value;
+
+use crate::error::ApiError;
 
 /// Pagination facts of a list response.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -34,6 +37,15 @@ pub struct ApiResponse {
 }
 
 impl ApiResponse {
+    /// The response of a failed request: the status, body and headers [`ApiError`] maps it to.
+    pub fn error(error: &ApiError, request_id: &str) -> Self {
+        let mut response = Self::json(error.status_and_code().0, &error.body(request_id));
+        for (name, value) in error.headers() {
+            response = response.text_header(name, &value);
+        }
+        response
+    }
+
     pub fn json(status: StatusCode, body: &impl Serialize) -> Self {
         let body = serde_json::to_string(body).expect("API types serialize to JSON");
         Self { status, headers: HeaderMap::new(), body: Some(body), content_type: "application/json" }

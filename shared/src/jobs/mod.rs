@@ -6,27 +6,15 @@
 //! scheduled `outbox-sweeper` sends it later: only jobs older than a grace period, so that it never
 //! races a publisher still at work. The `index-worker` consumes the queue.
 
-mod sqs;
 pub mod worker;
-
-pub use sqs::SqsJobQueue;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use async_trait::async_trait;
-
 use crate::domain::IndexJob;
 use crate::failure::BoxError;
-use crate::repo::Outbox;
+use crate::repo::{JobQueue, Outbox};
 use crate::retry::{Backoff, retry};
-
-/// The queue jobs are sent to.
-#[async_trait]
-pub trait JobQueue: Send + Sync {
-    /// Sends the jobs (batched) and returns the ids of those that were accepted.
-    async fn send(&self, jobs: &[IndexJob]) -> Result<Vec<String>, BoxError>;
-}
 
 /// What one sweep did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -95,6 +83,7 @@ mod tests {
     use crate::config::DEFAULT_SWEEP_GRACE;
     use crate::domain::JobOp;
     use crate::repo::memory::{InMemoryQueue, InMemoryStore};
+    use async_trait::async_trait;
 
     /// A queue whose sends wait until the test lets them through, like a publisher mid-send.
     struct SlowQueue {

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 
 use super::listing::{ShardPosition, ShardRead, compare, merge};
 use super::{
-    IdempotencyRecord, IdempotencyRepository, IndexEntry, KeyAttr, ListPage, ListPosition, ListQuery, Listed,
+    IdempotencyRecord, IdempotencyRepository, IndexEntry, JobQueue, KeyAttr, ListPage, ListPosition, ListQuery, Listed,
     MarketRepository, Outbox, Page, PageKey, PendingJobs, PositionRepository, RepoError, SearchHit, SortField,
     UserRepository, VectorIndex, cosine, name_key, top_k,
 };
@@ -265,7 +265,7 @@ pub struct InMemoryQueue {
 }
 
 #[async_trait]
-impl crate::jobs::JobQueue for InMemoryQueue {
+impl JobQueue for InMemoryQueue {
     async fn send(&self, jobs: &[IndexJob]) -> Result<Vec<String>, BoxError> {
         if self.down.load(std::sync::atomic::Ordering::SeqCst) {
             return Err("queue unreachable".into());

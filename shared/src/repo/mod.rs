@@ -5,10 +5,12 @@ pub mod dynamodb;
 pub mod listing;
 pub mod memory;
 mod s3vectors;
+mod sqs;
 mod vectors;
 
 pub use listing::{ListPage, ListPosition, Listed};
 pub use s3vectors::S3VectorIndex;
+pub use sqs::SqsJobQueue;
 pub use vectors::{IndexEntry, SearchHit, VectorIndex, cosine, top_k};
 
 use std::collections::{BTreeMap, HashMap};
@@ -251,6 +253,13 @@ pub enum Count {
     /// The store refused to write this counter that fast: its one caller is sending faster than
     /// one item takes writes.
     Throttled,
+}
+
+/// The queue jobs are sent to.
+#[async_trait]
+pub trait JobQueue: Send + Sync {
+    /// Sends the jobs (batched) and returns the ids of those that were accepted.
+    async fn send(&self, jobs: &[IndexJob]) -> Result<Vec<String>, BoxError>;
 }
 
 /// Jobs written with their market change and not yet known to be sent (the transactional outbox).

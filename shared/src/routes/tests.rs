@@ -51,7 +51,7 @@ where
     let request = request(event);
     let auth = Authenticator::with_secret(LOCAL_DEV_JWT_SECRET.as_bytes(), &ClaimRules::default());
     let caller = auth.authenticate(request.headers()).await.unwrap();
-    handler(state, caller, request).await.unwrap_or_else(|error| error.to_response("test"))
+    handler(state, caller, request).await.unwrap_or_else(|error| crate::http::ApiResponse::error(&error, "test"))
 }
 
 /// Points an event at a market id.

@@ -17,9 +17,9 @@ pub use search::SearchService;
 use std::sync::Arc;
 
 use crate::cache::MarketCache;
-use crate::jobs::JobQueue;
 use crate::repo::{
-    IdempotencyRepository, MarketRepository, Outbox, PositionRepository, RateCounter, UserRepository, VectorIndex,
+    IdempotencyRepository, JobQueue, MarketRepository, Outbox, PositionRepository, RateCounter, UserRepository,
+    VectorIndex,
 };
 use crate::search::Embedder;
 
