@@ -177,6 +177,10 @@ impl MarketRepository for CommitsThenTimesOut {
         self.0.get(id).await
     }
 
+    async fn get_with_creator(&self, id: &str) -> Result<Option<(Market, Option<UserProfile>)>, RepoError> {
+        self.0.get_with_creator(id).await
+    }
+
     async fn get_many_with_creators(
         &self,
         ids: &[&str],
@@ -188,11 +192,12 @@ impl MarketRepository for CommitsThenTimesOut {
     async fn create(
         &self,
         market: &Market,
+        creator: &UserProfile,
         first_position: Option<&Position>,
         record: Option<&IdempotencyRecord>,
         job: &IndexJob,
     ) -> Result<(), RepoError> {
-        self.0.create(market, first_position, record, job).await
+        self.0.create(market, creator, first_position, record, job).await
     }
 
     async fn update(&self, market: &Market, job: &IndexJob) -> Result<(), RepoError> {

@@ -175,7 +175,9 @@ mod tests {
         let store = Arc::new(InMemoryStore::default());
         for i in 0..7 {
             let job = IndexJob::new(&format!("m{i}"), 1, JobOp::Upsert);
-            store.create(&market(&format!("m{i}"), &format!("market number {i}")), None, None, &job).await.unwrap();
+            let creator = crate::domain::UserProfile { id: "alice".into(), name: "Alice".into() };
+            let market = market(&format!("m{i}"), &format!("market number {i}"));
+            store.create(&market, &creator, None, None, &job).await.unwrap();
         }
         let indexer = Indexer::new(store.clone(), Arc::new(HashingEmbedder), store.clone());
         (store, indexer)

@@ -66,6 +66,13 @@ impl MarketRepository for InMemoryStore {
         Ok(self.state().markets.get(id).cloned())
     }
 
+    async fn get_with_creator(&self, id: &str) -> Result<Option<(Market, Option<UserProfile>)>, RepoError> {
+        let state = self.state();
+        let Some(market) = state.markets.get(id).cloned() else { return Ok(None) };
+        let creator = state.users.get(&market.creator_id).cloned();
+        Ok(Some((market, creator)))
+    }
+
     async fn get_many_with_creators(
         &self,
         ids: &[&str],
@@ -81,6 +88,7 @@ impl MarketRepository for InMemoryStore {
     async fn create(
         &self,
         market: &Market,
+        _creator: &UserProfile,
         first_position: Option<&Position>,
         record: Option<&IdempotencyRecord>,
         job: &IndexJob,

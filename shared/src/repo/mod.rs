@@ -170,6 +170,11 @@ pub struct IdempotencyRecord {
 pub trait MarketRepository: Send + Sync {
     async fn get(&self, id: &str) -> Result<Option<Market>, RepoError>;
 
+    /// The market, read strongly consistently, with its creator's profile as the create stored it
+    /// with the market (a profile never changes once written), in one read; `None` for the profile
+    /// of a market stored without it (bulk imports).
+    async fn get_with_creator(&self, id: &str) -> Result<Option<(Market, Option<UserProfile>)>, RepoError>;
+
     /// The markets of `ids` that exist (order not kept) and the profiles of `creator_ids` that
     /// exist, by id: both tables in one batch read (two past 100 keys, BatchGetItem's limit).
     async fn get_many_with_creators(
@@ -178,12 +183,13 @@ pub trait MarketRepository: Send + Sync {
         creator_ids: &[&str],
     ) -> Result<(Vec<Market>, HashMap<String, UserProfile>), RepoError>;
 
-    /// Writes the market, its creator's first position, the idempotency record and the index job
-    /// (into the outbox), all or none. `AlreadyExists` if an id is taken, `IdempotencyKeyUsed` if
-    /// the record exists.
+    /// Writes the market (with its creator's profile), its creator's first position, the
+    /// idempotency record and the index job (into the outbox), all or none. `AlreadyExists` if an
+    /// id is taken, `IdempotencyKeyUsed` if the record exists.
     async fn create(
         &self,
         market: &Market,
+        creator: &UserProfile,
         first_position: Option<&Position>,
         record: Option<&IdempotencyRecord>,
         job: &IndexJob,

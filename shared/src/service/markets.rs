@@ -86,8 +86,7 @@ impl MarketReads {
                 None
             }
         };
-        let market = self.get(id).await?;
-        let creator = self.creators(std::slice::from_ref(&market)).await?.remove(&market.creator_id);
+        let (market, creator) = self.get_with_creator(id).await?;
         let view = CachedMarket::render(&market, creator.as_ref());
         if let Some(lease) = lease
             && let Err(error) = self.cache.fill(id, &lease, &view).await
@@ -95,6 +94,18 @@ impl MarketReads {
             tracing::warn!(market = id, error = %error_chain(&error), "cache fill failed");
         }
         Ok(view)
+    }
+
+    /// A market and its creator, read strongly consistently: one read, as the creator's profile is
+    /// stored with the market (a second read, of the users table, for a market stored without it).
+    pub async fn get_with_creator(&self, id: &str) -> Result<(Market, Option<UserProfile>), Error> {
+        let found = self.markets.get_with_creator(id).await?;
+        let (market, creator) = found.ok_or_else(|| Error::market_not_found(id))?;
+        let creator = match creator {
+            Some(creator) => Some(creator),
+            None => self.creators(std::slice::from_ref(&market)).await?.remove(&market.creator_id),
+        };
+        Ok((market, creator))
     }
 
     /// A market read strongly consistently from DynamoDB (never from the cache: writes start here).
@@ -186,7 +197,7 @@ impl MarketService {
             request.record(&market.id, Some(market.version), data)
         });
         let job = index_job(&market.id, market.version, JobOp::Upsert);
-        let write = || self.reads.markets.create(&market, first_position.as_ref(), record.as_ref(), &job);
+        let write = || self.reads.markets.create(&market, &creator, first_position.as_ref(), record.as_ref(), &job);
         match retry(Backoff::CONTENTION, None, |e| matches!(e, RepoError::TransactionConflict), write).await {
             Ok(()) => {
                 self.jobs.publish(&[job]).await;
@@ -197,18 +208,6 @@ impl MarketService {
                 Ok(Written::Replayed(self.replays.after_losing(request).await?))
             }
             Err(error) => Err(error.into()),
-        }
-    }
-
-    /// The creator of a market just written, for the response: a failed read only leaves it out
-    /// (the write happened; failing the request would invite a duplicate retry).
-    async fn creator_after_write(&self, market: &Market) -> Option<UserProfile> {
-        match self.reads.creators(std::slice::from_ref(market)).await {
-            Ok(mut creators) => creators.remove(&market.creator_id),
-            Err(error) => {
-                tracing::warn!(error = %error_chain(&error), "creator not read after the write");
-                None
-            }
         }
     }
 
@@ -239,8 +238,7 @@ impl MarketService {
         patch: MarketPatch,
         precondition: Precondition,
     ) -> Result<(Market, Option<UserProfile>), Error> {
-        let market = self.edit(editor, id, patch, precondition).await?;
-        let creator = self.creator_after_write(&market).await;
+        let (market, creator) = self.edit(editor, id, patch, precondition).await?;
         let view = CachedMarket::render(&market, creator.as_ref());
         // Without its creator the view is not what GET shows: let the next reader fill it instead.
         let refresh = if creator.is_some() { Refresh::Update(&view) } else { Refresh::Invalidate };
@@ -248,26 +246,27 @@ impl MarketService {
         Ok((market, creator))
     }
 
-    /// The edit itself: the market after it, committed (or unchanged when it changes nothing).
+    /// The edit itself: the market after it, committed (or unchanged when it changes nothing), and
+    /// its creator.
     async fn edit(
         &self,
         editor: &Principal,
         id: &str,
         patch: MarketPatch,
         precondition: Precondition,
-    ) -> Result<Market, Error> {
+    ) -> Result<(Market, Option<UserProfile>), Error> {
         let attempts = if precondition == Precondition::Any { EDIT_RETRIES.max_attempts } else { 1 };
         for attempt in 0..attempts {
             if attempt > 0 {
                 tokio::time::sleep(EDIT_RETRIES.delay(attempt)).await;
             }
-            let current = self.reads.get(id).await?;
-            let Some(changed) = current.edited(editor, &patch, precondition)? else { return Ok(current) };
+            let (current, creator) = self.reads.get_with_creator(id).await?;
+            let Some(changed) = current.edited(editor, &patch, precondition)? else { return Ok((current, creator)) };
             let job = index_job(&changed.id, changed.version, JobOp::Upsert);
             match self.reads.markets.update(&changed, &job).await {
                 Ok(()) => {
                     self.jobs.publish(&[job]).await;
-                    return Ok(changed);
+                    return Ok((changed, creator));
                 }
                 Err(RepoError::VersionConflict) if precondition != Precondition::Any => {
                     return Err(Error::PreconditionFailed);

@@ -13,7 +13,7 @@ use super::market_item::{EDIT_NAMES, EDIT_SET, to_item as market_item};
 use super::outbox::put_job;
 use super::position_item::{POSITION_UPDATE, put_position};
 use super::{Item, s};
-use crate::domain::{Amount, Market, MarketStatus, Outcome, Position, new_id};
+use crate::domain::{Amount, Market, MarketStatus, Outcome, Position, UserProfile, new_id};
 use crate::domain::{IndexJob, JobOp};
 use crate::repo::IdempotencyRecord;
 use crate::routes::contract::yaml;
@@ -215,6 +215,8 @@ fn operations(market: &Market, shards: usize) -> Vec<Operation> {
         amount: Amount::from_stored("7").expect("decimal"),
         created_at: market.created_at.clone(),
     };
+    // A long display name: the market item carries it (the users table too).
+    let creator = UserProfile { id: market.creator_id.clone(), name: "Ann Example-Longname".repeat(10) };
     let put_item = |put: aws_sdk_dynamodb::types::Put| Write::Item(put.item().clone());
     let job = |op| put_item(put_job("outbox", &IndexJob::new(&market.id, market.version, op)).expect("job"));
     let record = IdempotencyRecord {
@@ -234,7 +236,7 @@ fn operations(market: &Market, shards: usize) -> Vec<Operation> {
             "create",
             true,
             vec![
-                ("MarketsTable", Write::Item(market_item(market, shards))),
+                ("MarketsTable", Write::Item(market_item(market, Some(&creator), shards))),
                 ("OutboxTable", job(JobOp::Upsert)),
                 ("PositionsTable", put_item(put_position("positions", &position).expect("position"))),
             ],
@@ -243,7 +245,7 @@ fn operations(market: &Market, shards: usize) -> Vec<Operation> {
             "edit",
             true,
             vec![
-                ("MarketsTable", Write::Update(market_item(&edited, shards), edit)),
+                ("MarketsTable", Write::Update(market_item(&edited, Some(&creator), shards), edit)),
                 ("OutboxTable", job(JobOp::Upsert)),
             ],
         ),
@@ -251,7 +253,13 @@ fn operations(market: &Market, shards: usize) -> Vec<Operation> {
             "position",
             true,
             vec![
-                ("MarketsTable", Write::Update(market_item(market, shards), written_attributes(POSITION_UPDATE, &[]))),
+                (
+                    "MarketsTable",
+                    Write::Update(
+                        market_item(market, Some(&creator), shards),
+                        written_attributes(POSITION_UPDATE, &[]),
+                    ),
+                ),
                 ("PositionsTable", put_item(put_position("positions", &position).expect("position"))),
                 ("IdempotencyTable", put_item(put_record("idempotency", &record).expect("record"))),
             ],
@@ -259,7 +267,10 @@ fn operations(market: &Market, shards: usize) -> Vec<Operation> {
         operation(
             "delete",
             true,
-            vec![("MarketsTable", Write::Item(market_item(market, shards))), ("OutboxTable", job(JobOp::Delete))],
+            vec![
+                ("MarketsTable", Write::Item(market_item(market, Some(&creator), shards))),
+                ("OutboxTable", job(JobOp::Delete)),
+            ],
         ),
         operation(
             "first write of a user",

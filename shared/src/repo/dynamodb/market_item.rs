@@ -4,7 +4,7 @@
 use aws_sdk_dynamodb::Client;
 
 use super::{Item, get_n, get_s, malformed, n, s, store_error};
-use crate::domain::{Amount, Market, MarketStatus};
+use crate::domain::{Amount, Market, MarketStatus, UserProfile};
 use crate::repo::listing::shard_of;
 use crate::repo::{RepoError, name_key};
 
@@ -25,8 +25,8 @@ pub(super) fn market_key(id: &str) -> Item {
     Item::from([("id".to_owned(), s(id))])
 }
 
-/// A strongly consistent read of one market.
-pub(super) async fn read(client: &Client, table: &str, id: &str) -> Result<Option<Market>, RepoError> {
+/// A strongly consistent read of one market's item.
+pub(super) async fn read_item(client: &Client, table: &str, id: &str) -> Result<Option<Item>, RepoError> {
     let output = client
         .get_item()
         .table_name(table)
@@ -35,7 +35,12 @@ pub(super) async fn read(client: &Client, table: &str, id: &str) -> Result<Optio
         .send()
         .await
         .map_err(store_error)?;
-    output.item.as_ref().map(from_item).transpose()
+    Ok(output.item)
+}
+
+/// A strongly consistent read of one market.
+pub(super) async fn read(client: &Client, table: &str, id: &str) -> Result<Option<Market>, RepoError> {
+    read_item(client, table, id).await?.as_ref().map(from_item).transpose()
 }
 
 /// What an edit sets (then `endDate` is set or removed); the capacity model reads it too.
@@ -43,7 +48,9 @@ pub(super) const EDIT_SET: &str = "SET #name = :name, nameKey = :nameKey, descri
                                    #status = :status, statusPk = :statusPk, updatedAt = :updatedAt, version = :version";
 pub(super) const EDIT_NAMES: [(&str, &str); 2] = [("#name", "name"), ("#status", "status")];
 
-pub(super) fn to_item(market: &Market, shards: usize) -> Item {
+/// The market's item; `creator`, its creator's profile, is stored with it when given, so that a
+/// read of the market needs no read of the users table.
+pub(super) fn to_item(market: &Market, creator: Option<&UserProfile>, shards: usize) -> Item {
     let (list_pk, status_pk) = list_partitions(market, shards);
     let mut item = Item::from([
         ("id".into(), s(&market.id)),
@@ -62,7 +69,16 @@ pub(super) fn to_item(market: &Market, shards: usize) -> Item {
     if let Some(end_date) = &market.end_date {
         item.insert("endDate".into(), s(end_date));
     }
+    if let Some(creator) = creator {
+        item.insert("creatorName".into(), s(&creator.name));
+    }
     item
+}
+
+/// The creator's profile stored with a market, if it was.
+pub(super) fn creator_from_item(item: &Item) -> Option<UserProfile> {
+    let name = item.get("creatorName").and_then(|v| v.as_s().ok())?;
+    Some(UserProfile { id: get_s(item, "creatorId").ok()?.to_owned(), name: name.clone() })
 }
 
 pub(super) fn from_item(item: &Item) -> Result<Market, RepoError> {

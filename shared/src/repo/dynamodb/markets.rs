@@ -12,7 +12,8 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, PutRequest, Update, W
 
 use super::idempotency::put_record;
 use super::market_item::{
-    ALL_MARKETS, EDIT_NAMES, EDIT_SET, from_item, list_partitions, market_key, read, status_partition, to_item,
+    ALL_MARKETS, EDIT_NAMES, EDIT_SET, creator_from_item, from_item, list_partitions, market_key, read, read_item,
+    status_partition, to_item,
 };
 use super::outbox::put_job;
 use super::position_item::{put_position, to_item as position_item};
@@ -56,7 +57,7 @@ impl DynamoMarkets {
         };
         let mut requests = Vec::with_capacity(markets.len() * 2);
         for (market, position) in markets {
-            requests.push(put(&self.table, to_item(market, self.tables.write_shards))?);
+            requests.push(put(&self.table, to_item(market, None, self.tables.write_shards))?);
             requests.push(put(&self.tables.positions, position_item(position))?);
         }
         batch_write(&self.client, requests).await
@@ -166,6 +167,12 @@ impl MarketRepository for DynamoMarkets {
         read(&self.client, &self.table, id).await
     }
 
+    #[tracing::instrument(skip(self), err(Debug))]
+    async fn get_with_creator(&self, id: &str) -> Result<Option<(Market, Option<UserProfile>)>, RepoError> {
+        let Some(item) = read_item(&self.client, &self.table, id).await? else { return Ok(None) };
+        Ok(Some((from_item(&item)?, creator_from_item(&item))))
+    }
+
     #[tracing::instrument(skip_all, fields(count = ids.len()), err(Debug))]
     async fn get_many_with_creators(
         &self,
@@ -187,13 +194,14 @@ impl MarketRepository for DynamoMarkets {
     async fn create(
         &self,
         market: &Market,
+        creator: &UserProfile,
         first_position: Option<&Position>,
         record: Option<&IdempotencyRecord>,
         job: &IndexJob,
     ) -> Result<(), RepoError> {
         let put_market = Put::builder()
             .table_name(&self.table)
-            .set_item(Some(to_item(market, self.tables.write_shards)))
+            .set_item(Some(to_item(market, Some(creator), self.tables.write_shards)))
             .condition_expression("attribute_not_exists(id)")
             .build()
             .map_err(|error| RepoError::Internal(error.into()))?;
