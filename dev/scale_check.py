@@ -72,9 +72,10 @@ class Stack:
         return time.monotonic() - started
 
     def get(self, path: str) -> tuple[dict, dict]:
-        """The response body and the request's own log line, with the request's call budget: a
-        list page is one Query per shard, a search one QueryVectors, and then one BatchGetItem per
-        100 keys (the page's markets and their creators: one call up to 50 markets)."""
+        """The response body and the request's own log line, with the request's call budget: the
+        rate limiter's UpdateItem, then a list page is one Query per shard, a search one
+        QueryVectors, and then one BatchGetItem per 100 keys (the page's markets and their
+        creators: one call up to 50 markets)."""
         started = time.monotonic()
         with urllib.request.urlopen(self.url + path, timeout=60) as response:
             body, request_id = json.load(response), response.headers["x-request-id"]
@@ -82,7 +83,7 @@ class Stack:
         deadline = time.monotonic() + 10
         markets = body["data"]
         keys = len(markets) + len({market["creatorId"] for market in markets})
-        budget = (1 if "/search" in path else SHARDS) + -(-keys // 100)
+        budget = 1 + (1 if "/search" in path else SHARDS) + -(-keys // 100)
         while time.monotonic() < deadline:
             for line in self.log_file.read_text().splitlines():
                 if request_id in line and '"message":"request"' in line:

@@ -124,6 +124,10 @@ async fn every_request_logs_one_line_and_one_metrics_record_and_no_secret() {
         for field in ["route", "status", "latency_ms", "lambda_request_id", "user_id", "cold_start"] {
             assert!(!lines[0][field].is_null(), "{field} in {}", lines[0]);
         }
+        // Typed fields are JSON values, not their Debug text.
+        let line = lines[0];
+        assert!(line["status"].is_u64() && line["latency_ms"].is_number() && line["cold_start"].is_boolean(), "{line}");
+        assert!(line["dynamodb_calls"].is_u64() && line.get("cache_hit").is_none_or(Value::is_boolean), "{line}");
         let metrics: Vec<&Value> =
             logs.iter().filter(|l| l["requestId"] == request_id.as_str() && l.get("_aws").is_some()).collect();
         assert_eq!(metrics.len(), 1, "one EMF record for {request_id}");
@@ -136,6 +140,12 @@ async fn every_request_logs_one_line_and_one_metrics_record_and_no_secret() {
     let patch_line =
         logs.iter().find(|l| l["request_id"] == request_ids[5].as_str() && l["message"] == "request").unwrap();
     assert_eq!(patch_line["user_id"], alice.id.as_str());
+    // Every DynamoDB call a request makes is counted, the rate limiter's first.
+    let get_line =
+        logs.iter().find(|l| l["request_id"] == request_ids[2].as_str() && l["message"] == "request").unwrap();
+    assert_eq!(get_line["dynamodb_ops"].as_str().unwrap().split(',').next(), Some("UpdateItem"), "{get_line}");
+    let health_line = logs.iter().find(|l| l["request_id"] == request_ids[0].as_str() && l["message"] == "request");
+    assert_eq!(health_line.unwrap()["dynamodb_calls"], 0, "health has no limiter and no table");
 
     let everything = std::fs::read_to_string(&stack.log_file).unwrap();
     assert!(!everything.contains(JWT_SECRET), "the secret is never logged");

@@ -172,9 +172,10 @@ async fn a_page_of_markets_reads_its_creators_in_one_batch() {
         page.body["data"].as_array().unwrap().iter().map(|m| m["creator"]["name"].as_str().unwrap()).collect();
     assert_eq!(names.len(), 20, "every market shows its own creator");
 
-    // One Query per shard of the list index, then the markets and their creators in one batch.
+    // The rate limiter's UpdateItem, one Query per shard of the list index, then the markets and
+    // their creators in one batch.
     let log = stack.request_log(page.header("x-request-id").unwrap());
     let shards = shared::config::DEFAULT_WRITE_SHARDS;
-    assert_eq!(log["dynamodb_ops"], format!("{}BatchGetItem", "Query,".repeat(shards)), "{log}");
-    assert_eq!(log["dynamodb_calls"], shards + 1);
+    assert_eq!(log["dynamodb_ops"], format!("UpdateItem,{}BatchGetItem", "Query,".repeat(shards)), "{log}");
+    assert_eq!(log["dynamodb_calls"], shards + 2);
 }

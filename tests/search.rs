@@ -50,9 +50,11 @@ async fn a_new_market_is_found_first_within_two_seconds() {
         reply.body["data"].as_array().unwrap().iter().map(|m| m["score"].as_f64().unwrap()).collect();
     assert!(scores.windows(2).all(|w| w[0] >= w[1]), "best first: {scores:?}");
     assert_eq!(reply.body["data"][0]["creator"]["id"], alice.id.as_str());
-    // One nearest-neighbour query, then the markets and their creators in one batch read.
+    // The rate limiter's call, one nearest-neighbour query, then the markets and their creators in
+    // one batch read.
     let log = stack.request_log(reply.header("x-request-id").unwrap());
-    assert_eq!((&log["vector_ops"], &log["dynamodb_ops"]), (&json!("QueryVectors"), &json!("BatchGetItem")), "{log}");
+    let ops = (&log["vector_ops"], &log["dynamodb_ops"]);
+    assert_eq!(ops, (&json!("QueryVectors"), &json!("UpdateItem,BatchGetItem")), "{log}");
     // Texts without a word of two letters still embed to a vector a cosine index takes.
     let one_letter = stack.create_market(&alice, "A").await;
     let found =

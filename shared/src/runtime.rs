@@ -17,9 +17,7 @@ use crate::failure::{BoxError, error_chain};
 use crate::http::{ApiResponse, request_id, route_key, source_ip};
 use crate::jobs::JobPublisher;
 use crate::jobs::worker::Indexer;
-use crate::observability::{
-    RequestFacts, RequestMetrics, emit_request_metrics, first_invocation, record_facts, with_request_id,
-};
+use crate::observability::{RequestMetrics, emit_request_metrics, first_invocation, record_facts, with_request_id};
 use crate::routes::{check_route, is_cors_preflight};
 use crate::service::{Quota, RateLimiter};
 use crate::wiring::Wiring;
@@ -183,13 +181,19 @@ async fn respond(
     async {
         let started = Instant::now();
         let cold_start = first_invocation();
-        let quota = limit.await;
-        let refused_for = quota.and_then(|quota| quota.retry_after);
-        let rate_limited = refused_for.is_some();
-        let (result, facts) = match refused_for {
-            Some(retry_after) => (Err(ApiError::RateLimited { retry_after }), RequestFacts::default()),
-            _ => with_request_id(info.request_id.clone(), record_facts(work)).await,
-        };
+        // The limiter's call is one of the request's: it is counted with the handler's.
+        let ((quota, result), facts) = with_request_id(
+            info.request_id.clone(),
+            record_facts(async {
+                let quota = limit.await;
+                match quota.and_then(|quota| quota.retry_after) {
+                    Some(retry_after) => (quota, Err(ApiError::RateLimited { retry_after })),
+                    None => (quota, work.await),
+                }
+            }),
+        )
+        .await;
+        let rate_limited = quota.is_some_and(|quota| quota.retry_after.is_some());
         let mut response = result.unwrap_or_else(|error| {
             let (status, code) = error.status_and_code();
             if status.is_server_error() {

@@ -1,0 +1,662 @@
+#!/usr/bin/env python3
+"""Cold start, memory and package size of every route function, against two references.
+
+    dev/bench-cold [--quick] [--runs 7] [--warm 2000] [--only get-market,list-markets] [--no-build]
+                   [--config 'profile.release.opt-level="s"' ...] [--target-dir DIR] [--out bench/RESULTS.md]
+
+Builds the release binaries (one `cargo build --release` for the route functions and the two
+references of bench/: hello-world, lambda_runtime alone; the floor, one DynamoDB GetItem per
+invocation), starts moto and the local stack's resources (dev/local.py's code: tables, queues,
+secrets, each function's environment resolved from template.yaml, the shared cache off), seeds real
+data through the API, then runs each binary on a minimal Lambda Runtime API of its own and measures:
+
+* init: spawn to the first `GET /runtime/invocation/next`;
+* first invocation: the event handed over to its response received; and init + first;
+* warm p50 / p99 over --warm invocations in all (spread over the runs);
+* peak RSS: VmHWM of /proc/<pid>/status after the invocations;
+* zip: the binary deflated into a zip as `bootstrap`, as Lambda receives it.
+
+Twice: through a TLS front (dev/tls_front.py, a throwaway CA; every cold request pays a handshake, as
+on AWS) and plain HTTP. Binaries are interleaved over --runs runs; the tables show medians, with the
+ratio to the floor. The DynamoDB calls per request come from the functions' own request log lines.
+Writes --out (generated: never edit it by hand). --quick: 3 runs, 300 warm invocations, the floor,
+hello-world, get-market, list-markets and create-market only.
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import hmac
+import io
+import json
+import os
+import platform
+import queue
+import re
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+import uuid
+import zipfile
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+from typing import Any, Callable
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "dev"))
+from tls_front import TlsFront  # noqa: E402
+
+import local  # noqa: E402  (the local stack: resources and each function's environment)
+
+REFERENCES = ["hello-world", "floor"]
+# Reads first, then writes; create-market before delete-market, which deletes what it created.
+ROUTE_FUNCTIONS = ["health", "api-docs", "route-not-found", "get-market", "list-markets", "list-positions",
+                   "search-markets", "create-market", "create-position", "update-market", "replace-market",
+                   "delete-market"]
+QUICK_FUNCTIONS = ["get-market", "list-markets", "create-market"]
+HOT_MARKETS = 20
+INVOCATION_TIMEOUT = 30.0
+# The targets of issue 11, as ratios to the floor and absolute limits.
+TARGETS = {"init": 1.2, "total": 1.2, "rss": 1.25, "zip": 1.25}
+ZIP_LIMIT, RSS_LIMIT = 3_000_000, 10_000_000
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------- the Runtime API
+
+
+class RuntimeApi:
+    """A Lambda Runtime API for one function instance at a time, timing what crosses it."""
+
+    def __init__(self) -> None:
+        self.server = local.QuietServer(("127.0.0.1", 0), RuntimeHandler)
+        self.server.api = self  # type: ignore[attr-defined]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.address = f"127.0.0.1:{self.server.server_address[1]}"
+        self.reset()
+
+    def reset(self) -> None:
+        self.events: queue.Queue[tuple[str, bytes] | None] = queue.Queue()
+        self.results: queue.Queue[tuple[str, bytes, int, bool]] = queue.Queue()
+        self.first_next: int | None = None   # perf_counter_ns of the first GET /next
+        self.waiting = threading.Event()     # set while the instance waits in GET /next
+        self.sent: dict[str, int] = {}
+
+
+class RuntimeHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: Any
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        api: RuntimeApi = self.server.api
+        if not self.path.endswith("/runtime/invocation/next"):
+            return self.reply(404, b"{}")
+        if api.first_next is None:
+            api.first_next = time.perf_counter_ns()
+        api.waiting.set()
+        item = api.events.get()
+        api.waiting.clear()
+        if item is None:
+            self.close_connection = True
+            return self.reply(410, b"{}")
+        request_id, payload = item
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Lambda-Runtime-Aws-Request-Id", request_id)
+        self.send_header("Lambda-Runtime-Deadline-Ms", str(int((time.time() + 10) * 1000)))
+        self.send_header("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:123456789012:function:bench")
+        self.send_header("Lambda-Runtime-Trace-Id", f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]}")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        api.sent[request_id] = time.perf_counter_ns()
+        self.wfile.write(payload)
+
+    def do_POST(self) -> None:
+        api: RuntimeApi = self.server.api
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        done = time.perf_counter_ns()
+        m = re.search(r"/runtime/invocation/([^/]+)/(response|error)$", self.path)
+        if m:
+            api.results.put((m.group(1), body, done, m.group(2) == "error"))
+        elif self.path.endswith("/runtime/init/error"):
+            api.results.put(("init", body, done, True))
+        self.reply(202, b"{}")
+
+    def reply(self, status: int, data: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@dataclass
+class Sample:
+    init_ms: float
+    first_ms: float
+    warm_ms: list[float]
+    rss_bytes: int
+    log_lines: list[dict]
+    unexpected: int  # answers that were not what the scenario expects (a moto hiccup under load, say)
+
+
+class BenchError(Exception):
+    pass
+
+
+def run_instance(api: RuntimeApi, binary: Path, env: dict[str, str], events: list[bytes],
+                 check: Callable[[int, bytes], None]) -> Sample:
+    """Spawns `binary` as a fresh instance, invokes it with `events` one after another, and kills it."""
+    api.reset()
+    ids = [str(uuid.uuid4()) for _ in events]
+    api.events.put((ids[0], events[0]))
+    started = time.perf_counter_ns()
+    proc = subprocess.Popen([str(binary)], env={**env, "AWS_LAMBDA_RUNTIME_API": api.address},
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    output: list[bytes] = []
+    reader = threading.Thread(target=lambda: output.extend(proc.stdout), daemon=True)  # type: ignore[arg-type]
+    reader.start()
+    latencies, unexpected = [], 0
+    try:
+        for i, request_id in enumerate(ids):
+            try:
+                got_id, body, done, failed = api.results.get(timeout=INVOCATION_TIMEOUT)
+            except queue.Empty:
+                raise BenchError(f"{binary.name}: no answer within {INVOCATION_TIMEOUT} s") from None
+            if failed or got_id != request_id:
+                raise BenchError(f"{binary.name}: invocation failed: {body[:500].decode(errors='replace')}")
+            latencies.append((done - api.sent[request_id]) / 1e6)
+            answer = json.loads(body)
+            try:
+                check(answer.get("statusCode", 200), (answer.get("body") or "").encode())
+            except BenchError as error:
+                unexpected += 1
+                log(f"unexpected answer (counted, not measured out): {error}")
+            if i + 1 < len(ids):
+                api.events.put((ids[i + 1], events[i + 1]))
+        if not api.waiting.wait(INVOCATION_TIMEOUT):  # idle again: its peak is behind it
+            raise BenchError(f"{binary.name}: did not ask for a next event")
+        status = Path(f"/proc/{proc.pid}/status").read_text()
+        rss = int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) * 1024  # type: ignore[union-attr]
+    except BaseException:
+        proc.kill()
+        reader.join(5)
+        sys.stderr.write(b"".join(output[-30:]).decode(errors="replace"))
+        raise
+    proc.kill()
+    proc.wait()
+    api.events.put(None)  # frees the handler thread still waiting in GET /next
+    reader.join(5)
+    lines = []
+    for raw in output:
+        try:
+            entry = json.loads(raw)
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and entry.get("message") == "request":
+            lines.append(entry)
+    assert api.first_next is not None
+    return Sample((api.first_next - started) / 1e6, latencies[0], latencies[1:], rss, lines, unexpected)
+
+
+# --------------------------------------------------------------------------- events
+
+
+def token(secret: str, sub: str, name: str, role: str = "user") -> str:
+    """An HS256 bearer token, as `mint-token` makes (here without a build of the dev crate)."""
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+    claims = {"sub": sub, "role": role, "exp": int(time.time()) + 86400, "name": name}
+    signing_input = b64(b'{"typ":"JWT","alg":"HS256"}') + "." + b64(json.dumps(claims).encode())
+    return signing_input + "." + b64(hmac.new(secret.encode(), signing_input.encode(), hashlib.sha256).digest())
+
+
+def api_event(method: str, route: str, path: str, query: str = "", body: Any = None, bearer: str | None = None,
+              params: dict[str, str] | None = None) -> bytes:
+    """An API Gateway HTTP API (payload format 2.0) event, as dev/local.py and AWS send it."""
+    now = time.time()
+    headers = {"host": "abc123.execute-api.us-east-1.amazonaws.com", "user-agent": "bench-cold",
+               "accept": "application/json", "x-forwarded-for": "203.0.113.7", "x-forwarded-proto": "https",
+               "x-forwarded-port": "443", "x-amzn-trace-id": f"Root=1-{int(now):08x}-{uuid.uuid4().hex[:24]}"}
+    if bearer:
+        headers["authorization"] = f"Bearer {bearer}"
+    if body is not None:
+        headers["content-type"] = "application/json"
+    event: dict[str, Any] = {"version": "2.0", "routeKey": f"{method} {route}", "rawPath": path,
+                             "rawQueryString": query, "headers": headers}
+    if query:
+        event["queryStringParameters"] = dict(pair.split("=", 1) for pair in query.split("&"))
+    if params:
+        event["pathParameters"] = params
+    event["requestContext"] = {
+        "accountId": local.ACCOUNT, "apiId": "abc123", "domainName": headers["host"], "domainPrefix": "abc123",
+        "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.7",
+                 "userAgent": "bench-cold"},
+        "requestId": str(uuid.uuid4()), "routeKey": f"{method} {route}", "stage": "$default",
+        "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)), "timeEpoch": int(now * 1000)}
+    event["isBase64Encoded"] = False
+    if body is not None:
+        event["body"] = json.dumps(body)
+    return json.dumps(event).encode()
+
+
+class Scenarios:
+    """The events of each route against the seeded data, and what a right answer is. Every
+    invocation is a request that succeeds (or, for route-not-found, the 404 it exists for)."""
+
+    def __init__(self, jwt_secret: str, hot: list[str]):
+        self.bearer, self.hot = token(jwt_secret, "bench-alice", "Alice Bench"), hot
+        self.moderator = token(jwt_secret, "bench-moderator", "Mod Bench", "moderator")  # only they delete
+        self.created: list[str] = []  # by create-market, for delete-market
+        self.serial = 0
+
+    def events(self, binary: str, count: int) -> tuple[list[bytes], Callable[[int, bytes], None]]:
+        def expect(*statuses: int) -> Callable[[int, bytes], None]:
+            def check(status: int, body: bytes) -> None:
+                if status not in statuses:
+                    raise BenchError(f"{binary}: HTTP {status} {body[:300].decode(errors='replace')}")
+            return check
+
+        market = lambda i: self.hot[i % len(self.hot)]  # noqa: E731
+        one = f"/api/markets/{{id}}"
+        if binary in ("hello-world", "floor"):
+            return [api_event("GET", one, f"/api/markets/{self.hot[0]}", params={"id": self.hot[0]})] * count, \
+                expect(200)
+        if binary == "health":
+            return [api_event("GET", "/api/health", "/api/health")] * count, expect(200)
+        if binary == "api-docs":
+            return [api_event("GET", "/api/openapi.yaml", "/api/openapi.yaml")] * count, expect(200)
+        if binary == "route-not-found":
+            return [api_event("GET", "/{proxy+}", "/api/nothing-here", params={"proxy": "api/nothing-here"})] * count, \
+                expect(404)
+        if binary == "get-market":
+            return [api_event("GET", one, f"/api/markets/{market(i)}", params={"id": market(i)})
+                    for i in range(count)], expect(200)
+        if binary == "list-markets":
+            return [api_event("GET", "/api/markets", "/api/markets", "limit=20")] * count, expect(200)
+        if binary == "list-positions":
+            path = f"/api/markets/{self.hot[0]}/positions"
+            return [api_event("GET", one + "/positions", path, "limit=20", params={"id": self.hot[0]})] * count, \
+                expect(200)
+        if binary == "search-markets":
+            return [api_event("GET", "/api/markets/search", "/api/markets/search", "q=benchmark%20rise&limit=10")] \
+                * count, expect(200)
+        if binary == "create-market":
+            self.serial += 1
+            events = [api_event("POST", "/api/markets", "/api/markets", bearer=self.bearer,
+                                body={"name": f"Will cold market {self.serial}-{i} rise?",
+                                      "description": "A market made by dev/bench-cold."})
+                      for i in range(count)]
+
+            def created(status: int, body: bytes) -> None:
+                expect(201)(status, body)
+                self.created.append(json.loads(body)["data"]["id"])
+            return events, created
+        if binary == "delete-market":
+            doomed, self.created = self.created[:count], self.created[count:]
+            # As many as create-market made (it runs first, as often); any it failed to make: absent ids.
+            doomed += ["01BENCHM0CKZZZZZZZZZZZZZZZ"] * (count - len(doomed))
+            return [api_event("DELETE", one, f"/api/markets/{m}", bearer=self.moderator, params={"id": m})
+                    for m in doomed], expect(204)
+        if binary == "create-position":
+            return [api_event("POST", one + "/positions", f"/api/markets/{market(i)}/positions", bearer=self.bearer,
+                              body={"outcome": "yes", "amount": 1.5}, params={"id": market(i)})
+                    for i in range(count)], expect(201)
+        if binary == "update-market":
+            return [api_event("PATCH", one, f"/api/markets/{market(i)}", bearer=self.bearer,
+                              body={"description": f"Updated {i}."}, params={"id": market(i)})
+                    for i in range(count)], expect(200)
+        if binary == "replace-market":
+            return [api_event("PUT", one, f"/api/markets/{market(i)}", bearer=self.bearer,
+                              body={"name": f"Will benchmark market {i % len(self.hot)} rise?",
+                                    "description": f"Replaced {i}.", "status": "active"}, params={"id": market(i)})
+                    for i in range(count)], expect(200)
+        raise BenchError(f"no scenario for {binary}")
+
+
+# --------------------------------------------------------------------------- setup
+
+
+def build(binaries: list[str] | None, configs: list[str], target_dir: Path | None) -> float:
+    """One release build of `binaries` (None: every function and both references, as a deployment
+    builds them); its wall time in seconds."""
+    cmd = ["nice", "-n", "10", "cargo", "build", "--release", "-p", "functions", "-p", "bench"]
+    cmd += [f"--bin={b}" for b in binaries or []]
+    for config in configs:
+        cmd += ["--config", config]
+    if target_dir:
+        cmd += ["--target-dir", str(target_dir)]
+    log("$ " + shlex.join(cmd))
+    started = time.monotonic()
+    subprocess.run(cmd, cwd=REPO, check=True)
+    return time.monotonic() - started
+
+
+def zipped_size(binary: Path) -> int:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.write(binary, "bootstrap")
+    return len(buffer.getvalue())
+
+
+def http(base: str, method: str, path: str, body: Any = None, bearer: str | None = None) -> tuple[int, Any]:
+    request = urllib.request.Request(base + path, method=method, data=json.dumps(body).encode() if body else None)
+    request.add_header("content-type", "application/json")
+    if bearer:
+        request.add_header("authorization", f"Bearer {bearer}")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, None
+
+
+class Environment:
+    """moto with the template's resources (dev/local.py's Stack), seeded through the API, and each
+    function's environment as the local stack resolves it."""
+
+    def __init__(self, bin_dir: Path, log_file: str):
+        self.moto_port = local.free_port()
+        self.moto = subprocess.Popen(
+            [sys.executable, str(REPO / "dev/moto_server.py"), "--exit-with-stdin", "--port", str(self.moto_port)],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        os.environ.setdefault("AWS_ACCESS_KEY_ID", "test")
+        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
+        args = local.parse_args(["serve", "--port", "0", "--prefix", f"cold{os.getpid()}", "--no-cache", "--quiet",
+                                 "--endpoint", f"http://127.0.0.1:{self.moto_port}", "--bin-dir", str(bin_dir),
+                                 "--log-file", log_file, "--env", "RATE_LIMIT_PER_MINUTE=100000000",
+                                 "--schedule-seconds", "86400"])
+        args.env, args.secret = local.key_values(args.env, "--env"), {}
+        template = local.load_template(Path(args.template))
+        resolver = local.Resolver(template, local.parameter_values(template, {}), args.prefix)
+        self.functions = {fn.binary: fn for fn in local.discover_functions(template, resolver)}
+        self.stack = local.Stack(args, resolver, list(self.functions.values()))
+        self.gateway = local.bind_gateway("127.0.0.1", 0)
+        self.stack.start(self.gateway)
+        self.jwt_secret = self.stack.secret_values[local.TOKEN_SECRET]
+        self.base = "http://127.0.0.1:%d" % self.gateway.server_address[1]
+
+    def seed(self, bearer: str, searched: bool) -> list[str]:
+        """HOT_MARKETS markets of the bench user's (`bearer`), each with a position; with `searched`,
+        once the index worker has indexed them."""
+        hot = []
+        for i in range(HOT_MARKETS):
+            status, body = http(self.base, "POST", "/api/markets", {
+                "name": f"Will benchmark market {i} rise?", "description": "Seeded by dev/bench-cold.",
+                "initialPosition": {"outcome": "yes", "amount": 2}}, bearer)
+            if status != 201:
+                raise BenchError(f"seeding: POST /api/markets answered {status}")
+            hot.append(body["data"]["id"])
+        deadline = time.monotonic() + 60
+        while searched and time.monotonic() < deadline:  # the index worker (SQS) indexes them
+            status, body = http(self.base, "GET", "/api/markets/search?q=benchmark%20rise&limit=10")
+            if status == 200 and len(body["data"]) >= 10:
+                break
+            time.sleep(0.5)
+        else:
+            if searched:
+                raise BenchError("seeding: the markets did not reach the search index within 60 s")
+        self.stack.stop()  # its instances, pollers and gateway: nothing else runs while we measure
+        return hot
+
+    def function_env(self, binary: str, endpoint: dict[str, str], floor_market: str) -> dict[str, str]:
+        """A route function's environment (a reference gets get-market's), pointed at `endpoint`."""
+        env = dict(self.functions[binary if binary in self.functions else "get-market"].env)
+        for key in [k for k in env if k.startswith("AWS_ENDPOINT_URL") or k.startswith("SSL_CERT")]:
+            del env[key]
+        env.update(endpoint)
+        env["FLOOR_MARKET_ID"] = floor_market
+        return env
+
+    def close(self) -> None:
+        self.moto.stdin.close()  # type: ignore[union-attr]
+        local.stop_processes([self.moto])
+
+
+# --------------------------------------------------------------------------- report
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * p))] if ordered else float("nan")
+
+
+@dataclass
+class Figures:
+    init: float
+    first: float
+    total: float
+    p50: float
+    p99: float
+    rss: float
+    zip: int
+    calls: str
+    warm_count: int
+    unexpected: int
+
+    @classmethod
+    def of(cls, samples: list[Sample], zip_size: int) -> "Figures":
+        warm = [ms for s in samples for ms in s.warm_ms]
+        lines = [line for s in samples for line in s.log_lines]
+        calls = ""
+        if lines:
+            counts = [line.get("dynamodb_calls", 0) for line in lines]
+            ops = max((line.get("dynamodb_ops", "") for line in lines), key=lambda o: sum(
+                1 for line in lines if line.get("dynamodb_ops") == o))
+            calls = f"{median(counts):g} ({ops.replace(',', ', ') or 'none'})"
+        return cls(median([s.init_ms for s in samples]), median([s.first_ms for s in samples]),
+                   median([s.init_ms + s.first_ms for s in samples]), percentile(warm, 0.5), percentile(warm, 0.99),
+                   median([s.rss_bytes for s in samples]), zip_size, calls, len(warm),
+                   sum(s.unexpected for s in samples))
+
+
+def table(figures: dict[str, Figures]) -> list[str]:
+    floor = figures["floor"]
+    ratio = lambda v, f: f" ({v / f:.2f}×)" if f else ""  # noqa: E731
+    rows = ["| function | init | first invocation | init + first | warm p50 | warm p99 | peak RSS | zip "
+            "| targets missed (and notes) | DynamoDB calls per request (ops) |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
+    for name, f in figures.items():
+        missed = []
+        if name not in REFERENCES:
+            for key, limit in TARGETS.items():
+                if getattr(f, key) > limit * getattr(floor, key):
+                    missed.append(f"{key} > {limit}×")
+            if f.zip > ZIP_LIMIT:
+                missed.append("zip > 3 MB")
+            if f.rss > RSS_LIMIT:
+                missed.append("RSS > 10 MB")
+        if f.unexpected:
+            missed.append(f"{f.unexpected} unexpected answers")
+        rows.append(f"| {name} | {f.init:.1f} ms{ratio(f.init, floor.init)} | {f.first:.1f} ms "
+                    f"| {f.total:.1f} ms{ratio(f.total, floor.total)} | {f.p50:.2f} ms | {f.p99:.2f} ms "
+                    f"| {f.rss / 1e6:.1f} MB{ratio(f.rss, floor.rss)} | {f.zip / 1e6:.2f} MB{ratio(f.zip, floor.zip)} "
+                    f"| {', '.join(missed) or ('—' if name in REFERENCES else 'none')} | {f.calls or '—'} |")
+    return rows
+
+
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    memory = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1)) / 1024 ** 2  # type: ignore[union-attr]
+    return f"{platform.system()} {platform.release()} {platform.machine()}, {cpu}, {os.cpu_count()} cores, {memory:.0f} GB"
+
+
+def profile(configs: list[str]) -> str:
+    text = (REPO / "Cargo.toml").read_text()
+    section = re.search(r"^\[profile\.release\]\n(.*?)(?=^\[|\Z)", text, re.S | re.M)
+    settings = {}
+    for line in (section.group(1) if section else "").splitlines():
+        if "=" in line and not line.lstrip().startswith("#"):
+            key, value = line.split("=", 1)
+            settings[key.strip()] = value.strip()
+    for config in configs:
+        key, value = config.split("=", 1)
+        settings[key.removeprefix("profile.release.").strip()] = value.strip()
+    return ", ".join(f"{k} = {v}" for k, v in settings.items())
+
+
+def commit() -> str:
+    sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
+                           capture_output=True, text=True).stdout
+    return sha.strip() + (" (with uncommitted changes)" if dirty.strip() else "")
+
+
+def report(args: argparse.Namespace, build_seconds: float | None, results: dict[str, dict[str, Figures]],
+           elapsed: float, untrusted: str) -> str:
+    warm = next(iter(results["TLS"].values())).warm_count
+    lines = [
+        "# Cold-start benchmark results",
+        "",
+        "Generated by `dev/bench-cold" + (" --quick" if args.quick else "") + "` (dev/bench_cold.py): do not edit by hand.",
+        "",
+        f"- Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        f"- Machine: {machine()}",
+        f"- Commit: {commit()}",
+        f"- Release profile: {profile(args.config)}",
+        f"- Release build: "
+        + (f"{build_seconds / 60:.1f} min ({len(args.built)} binaries: {', '.join(args.built)})"
+           if build_seconds is not None else "not run (--no-build)"),
+        f"- Runs: {args.runs} interleaved cold starts per binary and mode; warm figures over {warm} invocations "
+        f"per binary ({args.warm_per_run} per run); medians; ratios are to the floor of the same table. "
+        f"Whole run: {elapsed / 60:.1f} min.",
+        f"- Functions: {'the --quick subset' if args.quick else 'every route function' if not args.only else 'the --only subset'}"
+        f" ({', '.join(n for n in args.binaries if n not in REFERENCES)}), the shared cache off, "
+        "RATE_LIMIT_PER_MINUTE=100000000 (the limiter still makes its call), the rest of the environment from "
+        "template.yaml as the local stack resolves it.",
+        "- References (bench/): hello-world is lambda_runtime alone; the floor loads the AWS SDK config, builds one "
+        "DynamoDB client and makes one GetItem per invocation.",
+        "- Times are measured on the harness's own Lambda Runtime API (Python, loopback): init is spawn → first "
+        "`GET /next`; an invocation is the event handed over → its response received. moto answers in about "
+        "a millisecond, not DynamoDB's few: compare functions with each other and with the floor, not with AWS.",
+        f"- TLS check: {untrusted}",
+        f"- Load average (1 min) at the start and the end: {args.load_at_start:.1f}, {os.getloadavg()[0]:.1f} "
+        "(other work on the machine inflates the figures, the floor's too).",
+        "",
+        "## TLS (like AWS: a throwaway CA through SSL_CERT_FILE, one HTTPS endpoint per service)",
+        "",
+        *table(results["TLS"]),
+        "",
+        "## Plain HTTP",
+        "",
+        *table(results["plain"]),
+        "",
+        "Targets (issue 11, TLS on): init ≤ 1.2× the floor, init + first ≤ 1.2×, peak RSS ≤ 1.25×, zip ≤ 1.25×, "
+        "zip ≤ 3 MB, peak RSS ≤ 10 MB.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- main
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="3 runs, 300 warm invocations, a subset of functions")
+    parser.add_argument("--runs", type=int, help="cold starts per binary and mode (default 7; --quick 3)")
+    parser.add_argument("--warm", type=int, help="warm invocations per binary and mode in all (default 2000; --quick 300)")
+    parser.add_argument("--only", help="comma-separated route functions to measure (the references always are); "
+                                       "none: the references alone (a profile trial of the floor)")
+    parser.add_argument("--no-build", action="store_true", help="measure the binaries already built")
+    parser.add_argument("--config", action="append", default=[], help="a cargo --config for the build (repeatable)")
+    parser.add_argument("--target-dir", type=Path, help="cargo's target directory (default: the workspace's)")
+    parser.add_argument("--out", type=Path, default=REPO / "bench/RESULTS.md")
+    args = parser.parse_args(argv)
+    args.runs = args.runs or (3 if args.quick else 7)
+    args.warm = args.warm or (300 if args.quick else 2000)
+    args.warm_per_run = -(-args.warm // args.runs)
+    functions = [] if args.only == "none" else args.only.split(",") if args.only else \
+        QUICK_FUNCTIONS if args.quick else ROUTE_FUNCTIONS
+    unknown = set(functions) - set(ROUTE_FUNCTIONS)
+    if unknown:
+        parser.error(f"not route functions: {', '.join(sorted(unknown))}")
+    if "delete-market" in functions and "create-market" not in functions:
+        functions.append("create-market")  # delete-market deletes what create-market made
+    args.binaries = REFERENCES + [f for f in ROUTE_FUNCTIONS if f in functions]
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    started, args.load_at_start = time.monotonic(), os.getloadavg()[0]
+    # Seeding goes through the API: the local stack runs create-market, and index-worker (its SQS
+    # poller) when search is measured. The outbox sweeper's schedule is pushed out of the way.
+    seeding = ["create-market"] + (["index-worker"] if "search-markets" in args.binaries else [])
+    args.built = args.binaries + [b for b in seeding if b not in args.binaries]
+    every = not args.quick and not args.only
+    build_seconds = None if args.no_build else build(None if every else args.built, args.config, args.target_dir)
+    if every:
+        args.built = ["every function", "hello-world", "floor"]
+    bin_dir = (args.target_dir or REPO / "target") / "release"
+    sizes = {name: zipped_size(bin_dir / name) for name in args.binaries}
+    log_file = tempfile.NamedTemporaryFile(prefix="bench-cold-", suffix=".log", delete=False).name
+    env = Environment(bin_dir, log_file)
+    front = None
+    try:
+        hot: list[str] = []
+        scenarios = Scenarios(env.jwt_secret, hot)
+        hot += env.seed(scenarios.bearer, searched="search-markets" in args.binaries)
+        log(f"seeded {len(hot)} markets; measuring {', '.join(args.binaries)}: {args.runs} runs, "
+            f"{args.warm_per_run} warm invocations per run, TLS and plain")
+        front = TlsFront(env.moto_port)
+        endpoints = {"TLS": front.env(), "plain": {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{env.moto_port}"}}
+        api = RuntimeApi()
+        untrusted = check_untrusted(api, bin_dir, env, front, scenarios, hot[0])
+        log(f"TLS check: {untrusted}")
+        samples: dict[str, dict[str, list[Sample]]] = {mode: {b: [] for b in args.binaries} for mode in endpoints}
+        for run in range(args.runs):
+            for mode, endpoint in endpoints.items():
+                for binary in args.binaries:
+                    events, check = scenarios.events(binary, 1 + args.warm_per_run)
+                    sample = run_instance(api, bin_dir / binary, env.function_env(binary, endpoint, hot[0]), events, check)
+                    samples[mode][binary].append(sample)
+            log(f"run {run + 1}/{args.runs} done ({(time.monotonic() - started) / 60:.1f} min)")
+        results = {mode: {b: Figures.of(s, sizes[b]) for b, s in by_binary.items()} for mode, by_binary in samples.items()}
+    finally:
+        if front:
+            front.close()
+        env.close()
+        os.unlink(log_file)
+    text = report(args, build_seconds, results, time.monotonic() - started, untrusted)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text)
+    print(text)
+    log(f"wrote {args.out}")
+    return 0
+
+
+def check_untrusted(api: RuntimeApi, bin_dir: Path, env: Environment, front: TlsFront, scenarios: Scenarios,
+                    market: str) -> str:
+    """The floor through the TLS front without the CA must fail: the figures are of real handshakes."""
+    events, _ = scenarios.events("floor", 1)
+    try:
+        run_instance(api, bin_dir / "floor", env.function_env("floor", front.untrusted_env(), market), events,
+                     lambda status, body: None)
+    except BenchError as error:
+        if "invocation failed" in str(error):
+            return "without the CA in SSL_CERT_FILE the floor's GetItem fails (the certificate is verified)."
+        raise
+    raise BenchError("the floor reached DynamoDB through the TLS front without trusting its CA")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""HTTPS in front of a plain local endpoint (moto), with a throwaway CA made at run time: so that a
+function's cold start pays a real TLS handshake, as it does against AWS (dev/bench_cold.py).
+
+The functions trust the CA through `SSL_CERT_FILE`, the standard setting the AWS SDK's HTTPS client
+reads (aws-smithy-http-client loads its roots with rustls-native-certs, which reads the PEM file
+`SSL_CERT_FILE` names instead of the system store). The file holds the system's roots too, so the
+cold start parses as many certificates as on Lambda. Each service the functions call gets its own
+port, as each AWS service has its own host: one connection and one handshake per service.
+"""
+from __future__ import annotations
+
+import asyncio
+import datetime
+import ipaddress
+import ssl
+import tempfile
+import threading
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+
+SYSTEM_ROOTS = Path("/etc/ssl/certs/ca-certificates.crt")
+# The SDK's per-service endpoint settings; AWS_ENDPOINT_URL covers the rest (SQS, S3 Vectors).
+SERVICE_SETTINGS = ("AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL")
+
+
+def _certificate(subject: str, key: rsa.RSAPrivateKey, issuer: x509.Name, issuer_key: rsa.RSAPrivateKey,
+                 ca: bool) -> x509.Certificate:
+    now = datetime.datetime.now(datetime.timezone.utc)
+    builder = (x509.CertificateBuilder()
+               .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+               .issuer_name(issuer).public_key(key.public_key()).serial_number(x509.random_serial_number())
+               .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
+               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+    if ca:
+        builder = builder.add_extension(x509.KeyUsage(
+            digital_signature=True, key_cert_sign=True, crl_sign=True, content_commitment=False,
+            key_encipherment=False, data_encipherment=False, key_agreement=False, encipher_only=False,
+            decipher_only=False), critical=True)
+    else:
+        builder = builder.add_extension(x509.SubjectAlternativeName(
+            [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]), critical=False)
+    return builder.sign(issuer_key, hashes.SHA256())
+
+
+class TlsFront:
+    """One TLS port per service, each forwarding bytes to `backend_port` on loopback. RSA-2048 keys,
+    like AWS's endpoints' certificates."""
+
+    def __init__(self, backend_port: int):
+        self.dir = tempfile.TemporaryDirectory(prefix="bench-tls-")
+        ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bench throwaway CA")])
+        ca = _certificate("bench throwaway CA", ca_key, ca_name, ca_key, ca=True)
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        leaf = _certificate("127.0.0.1", key, ca_name, ca_key, ca=False)
+        folder = Path(self.dir.name)
+        (folder / "server.pem").write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
+        (folder / "server.key").write_bytes(key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+        system = SYSTEM_ROOTS.read_bytes() if SYSTEM_ROOTS.exists() else b""
+        self.ca_bundle = folder / "ca-bundle.pem"
+        self.ca_bundle.write_bytes(system + ca.public_bytes(serialization.Encoding.PEM))
+        self.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        self.context.load_cert_chain(folder / "server.pem", folder / "server.key")
+        self.backend_port = backend_port
+        self.loop = asyncio.new_event_loop()
+        threading.Thread(target=self.loop.run_forever, daemon=True).start()
+        self.servers: list[asyncio.Server] = []
+        self.ports = [asyncio.run_coroutine_threadsafe(self._listen(), self.loop).result(10) for _ in SERVICE_SETTINGS]
+
+    async def _listen(self) -> int:
+        server = await asyncio.start_server(self._forward, "127.0.0.1", 0, ssl=self.context)
+        self.servers.append(server)
+        return server.sockets[0].getsockname()[1]
+
+    async def _stop(self) -> None:
+        for server in self.servers:
+            server.close()
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _forward(self, client_in: asyncio.StreamReader, client_out: asyncio.StreamWriter) -> None:
+        try:
+            backend_in, backend_out = await asyncio.open_connection("127.0.0.1", self.backend_port)
+        except OSError:
+            client_out.close()
+            return
+
+        async def pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            try:
+                while data := await reader.read(65536):
+                    writer.write(data)
+                    await writer.drain()
+            except (OSError, ssl.SSLError):
+                pass
+            finally:
+                writer.close()
+
+        await asyncio.gather(pump(client_in, backend_out), pump(backend_in, client_out))
+
+    def env(self) -> dict[str, str]:
+        """The settings that point a function at this front and make it trust the CA."""
+        urls = {name: f"https://127.0.0.1:{port}" for name, port in zip(SERVICE_SETTINGS, self.ports)}
+        return {**urls, "SSL_CERT_FILE": str(self.ca_bundle)}
+
+    def untrusted_env(self) -> dict[str, str]:
+        """The same endpoints with only the system's roots: every call must fail (the check that the
+        functions really verify the certificate, and really read SSL_CERT_FILE)."""
+        return {**self.env(), "SSL_CERT_FILE": str(SYSTEM_ROOTS)}
+
+    def close(self) -> None:
+        asyncio.run_coroutine_threadsafe(self._stop(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.dir.cleanup()
