@@ -4,7 +4,8 @@ itself is the dev/localstack package."""
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from localstack.cli import main  # noqa: E402  (after the path it is found on)
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from localstack.cli import main
 
-sys.exit(main())
+    sys.exit(main())
