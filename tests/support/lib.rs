@@ -175,7 +175,7 @@ impl Stack {
     pub async fn queue(&self, logical_id: &str) -> (aws_sdk_sqs::Client, String) {
         let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         let sqs = aws_sdk_sqs::Client::new(&aws);
-        let name = format!("{}-{logical_id}", self.prefix);
+        let name = shared::config::local_name(&self.prefix, logical_id);
         let url =
             sqs.get_queue_url().queue_name(name).send().await.expect("queue exists").queue_url.unwrap_or_default();
         (sqs, url)
@@ -185,9 +185,7 @@ impl Stack {
     /// its vector, if it has one.
     pub async fn vector_entry(&self, market_id: &str) -> Option<(u64, String)> {
         let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        let bucket = format!("{}-searchvectorbucket", self.prefix);
-        let index =
-            format!("arn:aws:s3vectors:us-east-1:123456789012:bucket/{bucket}/index/{}-searchindex", self.prefix);
+        let index = shared::config::local_vector_index_arn(&self.prefix);
         let output = aws_sdk_s3vectors::Client::new(&aws)
             .get_vectors()
             .index_arn(index)
