@@ -6,7 +6,7 @@
 
 Builds the release binaries (one `cargo build --release` for the route functions and the two
 references of bench/: hello-world, lambda_runtime alone; the floor, one DynamoDB GetItem per
-invocation), starts moto and the local stack's resources (dev/local.py's code: tables, queues,
+invocation), starts moto and the local stack's resources (dev/localstack's code: tables, queues,
 secrets, each function's environment resolved from template.yaml, the shared cache off), seeds real
 data through the API, then runs each binary on a minimal Lambda Runtime API of its own and measures:
 
@@ -53,7 +53,14 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "dev"))
 from tls_front import TlsFront  # noqa: E402
 
-import local  # noqa: E402  (the local stack: resources and each function's environment)
+# The local stack's parts: its resources and each function's environment.
+from localstack.cli import bind_gateway, key_values, parse_args as parse_stack_args  # noqa: E402
+from localstack.common import ACCOUNT, TOKEN_SECRET  # noqa: E402
+from localstack.functions import discover_functions  # noqa: E402
+from localstack.processes import free_port, stop_processes  # noqa: E402
+from localstack.server import QuietServer  # noqa: E402
+from localstack.stack import Stack  # noqa: E402
+from localstack.template import Resolver, load_template, parameter_values  # noqa: E402
 
 REFERENCES = ["hello-world", "floor"]
 # Reads first, then writes; create-market before delete-market, which deletes what it created.
@@ -79,7 +86,7 @@ class RuntimeApi:
     """A Lambda Runtime API for one function instance at a time, timing what crosses it."""
 
     def __init__(self) -> None:
-        self.server = local.QuietServer(("127.0.0.1", 0), RuntimeHandler)
+        self.server = QuietServer(("127.0.0.1", 0), RuntimeHandler)
         self.server.api = self  # type: ignore[attr-defined]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.address = f"127.0.0.1:{self.server.server_address[1]}"
@@ -242,7 +249,7 @@ def api_event(method: str, route: str, path: str, query: str = "", body: Any = N
     if params:
         event["pathParameters"] = params
     event["requestContext"] = {
-        "accountId": local.ACCOUNT, "apiId": "abc123", "domainName": headers["host"], "domainPrefix": "abc123",
+        "accountId": ACCOUNT, "apiId": "abc123", "domainName": headers["host"], "domainPrefix": "abc123",
         "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.7",
                  "userAgent": "bench-cold"},
         "requestId": str(uuid.uuid4()), "routeKey": f"{method} {route}", "stage": "$default",
@@ -365,28 +372,28 @@ def http(base: str, method: str, path: str, body: Any = None, bearer: str | None
 
 
 class Environment:
-    """moto with the template's resources (dev/local.py's Stack), seeded through the API, and each
+    """moto with the template's resources (dev/localstack's Stack), seeded through the API, and each
     function's environment as the local stack resolves it."""
 
     def __init__(self, bin_dir: Path, log_file: str):
-        self.moto_port = local.free_port()
+        self.moto_port = free_port()
         self.moto = subprocess.Popen(
             [sys.executable, str(REPO / "dev/moto_server.py"), "--exit-with-stdin", "--port", str(self.moto_port)],
             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         os.environ.setdefault("AWS_ACCESS_KEY_ID", "test")
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
-        args = local.parse_args(["serve", "--port", "0", "--prefix", f"cold{os.getpid()}", "--no-cache", "--quiet",
-                                 "--endpoint", f"http://127.0.0.1:{self.moto_port}", "--bin-dir", str(bin_dir),
-                                 "--log-file", log_file, "--env", "RATE_LIMIT_PER_MINUTE=100000000",
-                                 "--schedule-seconds", "86400"])
-        args.env, args.secret = local.key_values(args.env, "--env"), {}
-        template = local.load_template(Path(args.template))
-        resolver = local.Resolver(template, local.parameter_values(template, {}), args.prefix)
-        self.functions = {fn.binary: fn for fn in local.discover_functions(template, resolver)}
-        self.stack = local.Stack(args, resolver, list(self.functions.values()))
-        self.gateway = local.bind_gateway("127.0.0.1", 0)
+        args = parse_stack_args(["serve", "--port", "0", "--prefix", f"cold{os.getpid()}", "--no-cache", "--quiet",
+                                       "--endpoint", f"http://127.0.0.1:{self.moto_port}", "--bin-dir", str(bin_dir),
+                                       "--log-file", log_file, "--env", "RATE_LIMIT_PER_MINUTE=100000000",
+                                       "--schedule-seconds", "86400"])
+        args.env, args.secret = key_values(args.env, "--env"), {}
+        template = load_template(Path(args.template))
+        resolver = Resolver(template, parameter_values(template, {}), args.prefix)
+        self.functions = {fn.binary: fn for fn in discover_functions(template, resolver)}
+        self.stack = Stack(args, resolver, list(self.functions.values()))
+        self.gateway = bind_gateway("127.0.0.1", 0)
         self.stack.start(self.gateway)
-        self.jwt_secret = self.stack.secret_values[local.TOKEN_SECRET]
+        self.jwt_secret = self.stack.secret_values[TOKEN_SECRET]
         self.base = "http://127.0.0.1:%d" % self.gateway.server_address[1]
 
     def seed(self, bearer: str, searched: bool) -> list[str]:
@@ -423,7 +430,7 @@ class Environment:
 
     def close(self) -> None:
         self.moto.stdin.close()  # type: ignore[union-attr]
-        local.stop_processes([self.moto])
+        stop_processes([self.moto])
 
 
 # --------------------------------------------------------------------------- report

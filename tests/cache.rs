@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use api_tests::{CacheServer, Reply, Stack, User, eventually};
-use reqwest::{Method, StatusCode};
+use api_tests::{CacheServer, CreatedMarket, Reply, Stack, User, eventually, positions_path};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 use shared::cache::{CachedMarket, Lookup, MarketCache, RedisCache};
 use shared::config::CacheSettings;
@@ -22,14 +22,6 @@ const READS: usize = 4;
 enum Expected {
     Market { version: u64, name: String, volume: u64 },
     Gone,
-}
-
-async fn get(stack: &Stack, path: &str, if_none_match: Option<&str>) -> Reply {
-    let mut request = stack.request(Method::GET, path);
-    if let Some(etag) = if_none_match {
-        request = request.header("if-none-match", etag);
-    }
-    Reply::from(request.send().await.expect("GET")).await
 }
 
 /// Why `reply` is stale or inconsistent, if it is.
@@ -49,10 +41,9 @@ fn problem(reply: &Reply, expected: &Expected) -> Option<String> {
     }
 }
 
-async fn create(stack: &Stack, user: &User, name: &str) -> (String, Expected) {
+async fn create(stack: &Stack, user: &User, name: &str) -> (CreatedMarket, Expected) {
     let market = stack.create_market(user, name).await;
-    let id = market["id"].as_str().unwrap().to_owned();
-    (format!("/api/markets/{id}"), Expected::Market { version: 1, name: name.to_owned(), volume: 0 })
+    (market, Expected::Market { version: 1, name: name.to_owned(), volume: 0 })
 }
 
 /// Warms at least `READS` get-market instances, then loops write → reads `LOOPS` times (PATCH, PUT,
@@ -60,9 +51,9 @@ async fn create(stack: &Stack, user: &User, name: &str) -> (String, Expected) {
 /// returns every stale or inconsistent answer.
 async fn write_read_loops(stack: &Stack) -> Vec<String> {
     let moderator = User::new(Role::Moderator);
-    let (mut path, mut expected) = create(stack, &moderator, "m0").await;
+    let (mut market, mut expected) = create(stack, &moderator, "m0").await;
     for _ in 0..3 {
-        futures::future::join_all((0..2 * READS).map(|_| get(stack, &path, None))).await;
+        futures::future::join_all((0..2 * READS).map(|_| stack.get(&market.path).send())).await;
     }
     let cold_starts = |logs: &[Value]| {
         logs.iter().filter(|l| l["route"] == "GET /api/markets/{id}" && l["cold_start"] == true).count()
@@ -70,67 +61,68 @@ async fn write_read_loops(stack: &Stack) -> Vec<String> {
     let warmed = cold_starts(&stack.logs_when(|logs| cold_starts(logs) >= READS));
     assert!(warmed >= READS, "{warmed} get-market instances warmed");
 
-    let current = Arc::new(std::sync::Mutex::new(path.clone()));
-    let stop = Arc::new(AtomicBool::new(false));
-    let background = {
-        let (current, stop, url) = (current.clone(), stop.clone(), stack.url.clone());
-        tokio::spawn(async move {
-            let http = reqwest::Client::new();
-            while !stop.load(Ordering::Relaxed) {
-                let path = current.lock().unwrap().clone();
-                let status = http.get(format!("{url}{path}")).send().await.map(|r| r.status());
-                assert!(
-                    status.as_ref().is_ok_and(|s| [StatusCode::OK, StatusCode::NOT_FOUND].contains(s)),
-                    "{status:?}"
-                );
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        })
+    // The background reader runs on the test's task, beside the writes (the test runtime has one
+    // thread either way).
+    let current = std::sync::Mutex::new(market.path.clone());
+    let stop = AtomicBool::new(false);
+    let background = async {
+        while !stop.load(Ordering::Relaxed) {
+            let path = current.lock().unwrap().clone();
+            let status = stack.get(&path).await.status;
+            assert!([StatusCode::OK, StatusCode::NOT_FOUND].contains(&status), "{status:?}");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     };
 
-    let mut problems = Vec::new();
-    for i in 1..=LOOPS {
-        let Expected::Market { version, name, volume } = expected.clone() else { unreachable!() };
-        let previous_etag = format!("\"v{version}\"");
-        let name_now = format!("m{i}");
-        expected = if i % 50 == 0 {
-            assert_eq!(stack.delete(&path, &moderator).await.status, StatusCode::NO_CONTENT);
-            Expected::Gone
-        } else {
-            match i % 3 {
-                0 => {
-                    let reply = stack.send_json(Method::PATCH, &path, &moderator, json!({"name": name_now})).await;
-                    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
-                    Expected::Market { version: version + 1, name: name_now, volume }
+    let loops = async {
+        let mut problems = Vec::new();
+        for i in 1..=LOOPS {
+            let Expected::Market { version, name, volume } = expected.clone() else { unreachable!() };
+            let previous_etag = format!("\"v{version}\"");
+            let name_now = format!("m{i}");
+            let path = market.path.as_str();
+            expected = if i % 50 == 0 {
+                assert_eq!(stack.delete(path).as_user(&moderator).await.status, StatusCode::NO_CONTENT);
+                Expected::Gone
+            } else {
+                match i % 3 {
+                    0 => {
+                        let reply = stack.patch(path).as_user(&moderator).json(json!({"name": name_now})).await;
+                        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+                        Expected::Market { version: version + 1, name: name_now, volume }
+                    }
+                    1 => {
+                        let body = json!({"name": name_now, "description": "d", "status": "active"});
+                        let reply = stack.put(path).as_user(&moderator).json(body).await;
+                        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+                        Expected::Market { version: version + 1, name: name_now, volume }
+                    }
+                    _ => {
+                        let position = json!({"outcome": "yes", "amount": 1});
+                        let reply = stack.post(&positions_path(&market.id)).as_user(&moderator).json(position).await;
+                        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+                        Expected::Market { version: version + 1, name, volume: volume + 1 }
+                    }
                 }
-                1 => {
-                    let body = json!({"name": name_now, "description": "d", "status": "active"});
-                    let reply = stack.send_json(Method::PUT, &path, &moderator, body).await;
-                    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
-                    Expected::Market { version: version + 1, name: name_now, volume }
-                }
-                _ => {
-                    let position = json!({"outcome": "yes", "amount": 1});
-                    let reply = stack.send_json(Method::POST, &format!("{path}/positions"), &moderator, position).await;
-                    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
-                    Expected::Market { version: version + 1, name, volume: volume + 1 }
-                }
+            };
+            // The write has been answered: every read from now on shows it. One revalidates with the
+            // ETag from before the write, which must not get a 304.
+            let reads = (0..READS).map(|r| {
+                let read = stack.get(path);
+                (if r == 0 { read.if_none_match(&previous_etag) } else { read }).send()
+            });
+            for reply in futures::future::join_all(reads).await {
+                problems.extend(problem(&reply, &expected).map(|p| format!("loop {i}: {p}")));
             }
-        };
-        // The write has been answered: every read from now on shows it. One revalidates with the
-        // ETag from before the write, which must not get a 304.
-        let reads = (0..READS).map(|r| get(stack, &path, (r == 0).then_some(previous_etag.as_str())));
-        for reply in futures::future::join_all(reads).await {
-            problems.extend(problem(&reply, &expected).map(|p| format!("loop {i}: {p}")));
+            if matches!(expected, Expected::Gone) {
+                (market, expected) = create(stack, &moderator, &format!("m{i}")).await;
+                *current.lock().unwrap() = market.path.clone();
+            }
         }
-        if matches!(expected, Expected::Gone) {
-            (path, expected) = create(stack, &moderator, &format!("m{i}")).await;
-            *current.lock().unwrap() = path.clone();
-        }
-    }
-    stop.store(true, Ordering::Relaxed);
-    background.await.expect("background reader");
-    problems
+        stop.store(true, Ordering::Relaxed);
+        problems
+    };
+    tokio::join!(loops, background).0
 }
 
 /// How many get-market requests the cache answered in `logs`, and the DynamoDB calls those made
@@ -164,7 +156,7 @@ async fn no_stale_reads_without_a_cache() {
 async fn get_until_hit(stack: &Stack, path: &str) -> Reply {
     let mut last = None;
     let hit = eventually(Duration::from_secs(15), async || {
-        let reply = get(stack, path, None).await;
+        let reply = stack.get(path).await;
         let hit = stack.request_log(reply.header("x-request-id").unwrap())["cache_hit"] == true;
         last = Some(reply);
         hit
@@ -178,10 +170,10 @@ async fn get_until_hit(stack: &Stack, path: &str) -> Reply {
 async fn a_hit_makes_no_dynamodb_call_and_revalidates_from_the_cached_version() {
     let stack = Stack::start();
     let alice = User::new(Role::User);
-    let (path, _) = create(&stack, &alice, "Cached?").await;
-    let miss = get(&stack, &path, None).await;
-    let hit = get_until_hit(&stack, &path).await;
-    let not_modified = get(&stack, &path, Some("\"v1\"")).await;
+    let (market, _) = create(&stack, &alice, "Cached?").await;
+    let miss = stack.get(&market.path).await;
+    let hit = get_until_hit(&stack, &market.path).await;
+    let not_modified = stack.get(&market.path).if_none_match("\"v1\"").await;
     assert_eq!((miss.body["data"].clone(), hit.header("cache-control")), (hit.body["data"].clone(), Some("no-cache")));
     assert_eq!((not_modified.status, not_modified.header("etag")), (StatusCode::NOT_MODIFIED, Some("\"v1\"")));
     let logged = |reply: &Reply| stack.request_log(reply.header("x-request-id").unwrap());
@@ -300,22 +292,23 @@ async fn a_dead_cache_is_a_slow_cache_not_an_outage() {
     // The deployed timeout: a dead server refuses at once, so requests stay fast.
     let stack = Stack::start_with(&["--cache-endpoint", &server.endpoint, "--env", "CACHE_TIMEOUT_MS=50"]);
     let moderator = User::new(Role::Moderator);
-    let (path, _) = create(&stack, &moderator, "Dead cache?").await;
-    get_until_hit(&stack, &path).await;
+    let (market, _) = create(&stack, &moderator, "Dead cache?").await;
+    let path = market.path.as_str();
+    get_until_hit(&stack, path).await;
 
     server.stop();
     let bound = Duration::from_secs(5);
     for i in 1..=10u64 {
         let started = Instant::now();
-        let reply = stack.send_json(Method::PATCH, &path, &moderator, json!({"name": format!("n{i}")})).await;
+        let reply = stack.patch(path).as_user(&moderator).json(json!({"name": format!("n{i}")})).await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
-        let read = get(&stack, &path, None).await;
+        let read = stack.get(path).await;
         let expected = Expected::Market { version: 1 + i, name: format!("n{i}"), volume: 0 };
         assert_eq!(problem(&read, &expected), None);
         assert!(started.elapsed() < bound, "a write and a read took {:?} with the cache down", started.elapsed());
     }
-    assert_eq!(stack.delete(&path, &moderator).await.status, StatusCode::NO_CONTENT);
-    assert_eq!(get(&stack, &path, None).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(stack.delete(path).as_user(&moderator).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(stack.get(path).await.status, StatusCode::NOT_FOUND);
     let warned = |logs: &[Value]| {
         logs.iter().any(|l| l["level"] == "WARN" && l["message"] == "cache lookup failed; reading DynamoDB")
     };
@@ -323,6 +316,6 @@ async fn a_dead_cache_is_a_slow_cache_not_an_outage() {
 
     // Back up (empty): the instances reconnect by themselves and hits resume.
     server.restart();
-    let (path, _) = create(&stack, &moderator, "Back?").await;
-    get_until_hit(&stack, &path).await;
+    let (market, _) = create(&stack, &moderator, "Back?").await;
+    get_until_hit(&stack, &market.path).await;
 }

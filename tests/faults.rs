@@ -1,11 +1,12 @@
 //! Fault tests: DynamoDB and SQS failing under the stack (through the fault proxy in
-//! support/faults.rs), and the index worker killed mid-batch. Each asserts what the contract says
-//! the client sees, and that the only 5xx answers are the specified 503 UNAVAILABLE.
+//! support/faults.rs), the index worker killed mid-batch (its S3 Vectors writes held), and the
+//! rate-limit table throttled or unreachable. Each asserts what the contract says the client sees,
+//! and that the only 5xx answers are the specified 503 UNAVAILABLE.
 
 use std::time::{Duration, Instant};
 
-use api_tests::{Fault, FaultProxy, Reply, Stack, User, away_from_window_end, eventually};
-use reqwest::{Method, StatusCode};
+use api_tests::{Fault, FaultProxy, Reply, Request, Stack, User, away_from_window_end, eventually};
+use reqwest::StatusCode;
 use serde_json::json;
 use shared::domain::Role;
 
@@ -20,9 +21,9 @@ fn assert_unavailable(reply: &Reply) {
     assert!(!reply.text.contains("Table") && !reply.text.contains("Exception"), "no internals: {}", reply.text);
 }
 
-async fn timed(request: reqwest::RequestBuilder) -> (Reply, Duration) {
+async fn timed(request: Request) -> (Reply, Duration) {
     let started = Instant::now();
-    let reply = Reply::from(request.send().await.expect("an answer")).await;
+    let reply = request.await;
     (reply, started.elapsed())
 }
 
@@ -33,14 +34,14 @@ async fn unreachable_dynamodb_is_a_503_with_retry_after_within_3_s_then_recovers
     let stack = Stack::start_behind(&dynamodb, "DYNAMODB", &["--no-cache"]);
     let alice = User::new(Role::User);
     let market = stack.create_market(&alice, "Will the table come back?").await;
-    let path = format!("/api/markets/{}", market["id"].as_str().unwrap());
-    assert_eq!(stack.get(&path).await.status, StatusCode::OK, "warm instances before the fault");
+    let path = market.path.as_str();
+    assert_eq!(stack.get(path).await.status, StatusCode::OK, "warm instances before the fault");
 
     let mut answers = Vec::new();
     for fault in [Fault::BlackHole, Fault::Refuse] {
         dynamodb.inject(&[], fault, None);
-        let create = stack.request(Method::POST, "/api/markets").bearer_auth(alice.token()).json(&json!({"name": "n"}));
-        for request in [stack.request(Method::GET, &path), create] {
+        let create = stack.post("/api/markets").as_user(&alice).json(json!({"name": "n"}));
+        for request in [stack.get(path), create] {
             let (reply, took) = timed(request).await;
             assert_unavailable(&reply);
             assert!(took < UNAVAILABLE_WITHIN, "{fault:?}: answered in {took:?}");
@@ -48,7 +49,7 @@ async fn unreachable_dynamodb_is_a_503_with_retry_after_within_3_s_then_recovers
         }
         dynamodb.clear();
     }
-    assert_eq!(stack.get(&path).await.status, StatusCode::OK, "served again once DynamoDB is back");
+    assert_eq!(stack.get(path).await.status, StatusCode::OK, "served again once DynamoDB is back");
     println!(
         "faults injected: {}, 5xx seen: {} (all 503 UNAVAILABLE): {answers:?}",
         dynamodb.injected(),
@@ -62,16 +63,15 @@ async fn throttled_dynamodb_is_retried_then_a_503_and_a_short_burst_is_absorbed(
     let stack = Stack::start_behind(&dynamodb, "DYNAMODB", &[]);
     let alice = User::new(Role::User);
     let market = stack.create_market(&alice, "Throttled tortoises?").await;
-    let id = market["id"].as_str().unwrap().to_owned();
-    let path = format!("/api/markets/{id}");
     // The index worker reads the market too: only once it is done are all GetItems this GET's.
-    let indexed =
-        api_tests::eventually(Duration::from_secs(10), async || stack.search_ids("tortoises", 5).await.contains(&id));
+    let indexed = api_tests::eventually(Duration::from_secs(10), async || {
+        stack.search_ids("tortoises", 5).await.contains(&market.id)
+    });
     assert!(indexed.await.is_some());
     const GET_ITEM: &str = "DynamoDB_20120810.GetItem";
 
     dynamodb.inject(&[GET_ITEM], Fault::Error("ProvisionedThroughputExceededException"), None);
-    let (reply, took) = timed(stack.request(Method::GET, &path)).await;
+    let (reply, took) = timed(stack.get(&market.path)).await;
     assert_unavailable(&reply);
     assert!(took < UNAVAILABLE_WITHIN, "answered in {took:?}");
     assert_eq!(dynamodb.injected(), 3, "the SDK tried three times before giving up");
@@ -79,7 +79,7 @@ async fn throttled_dynamodb_is_retried_then_a_503_and_a_short_burst_is_absorbed(
 
     // Two throttled attempts, then the third goes through: the client never sees the burst.
     dynamodb.inject(&[GET_ITEM], Fault::Error("ThrottlingException"), Some(2));
-    let reply = stack.get(&path).await;
+    let reply = stack.get(&market.path).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
     assert_eq!(reply.body["data"]["name"], "Throttled tortoises?");
     assert_eq!(dynamodb.injected(), 5);
@@ -95,8 +95,8 @@ async fn a_black_holed_sqs_neither_fails_nor_stalls_a_write_and_its_job_is_index
     stack.create_market(&alice, "A warm-up market").await;
 
     sqs.inject(&[], Fault::BlackHole, None);
-    let request = stack.request(Method::POST, "/api/markets").bearer_auth(alice.token());
-    let (reply, took) = timed(request.json(&json!({"name": "Written while SQS hangs: glaciers"}))).await;
+    let request = stack.post("/api/markets").as_user(&alice);
+    let (reply, took) = timed(request.json(json!({"name": "Written while SQS hangs: glaciers"}))).await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
     assert!(took < UNAVAILABLE_WITHIN, "the send after the commit is bounded: {took:?}");
     let id = reply.body["data"]["id"].as_str().unwrap().to_owned();
@@ -119,7 +119,7 @@ async fn the_index_worker_killed_mid_batch_loses_no_job() {
     vectors.inject(&["\"vectors\":[", "float32"], Fault::BlackHole, None);
     let names: Vec<String> = (0..5).map(|i| format!("Killed worker market {i}: lighthouses")).collect();
     let created = futures::future::join_all(names.iter().map(|name| stack.create_market(&alice, name))).await;
-    let ids: Vec<String> = created.iter().map(|market| market["id"].as_str().unwrap().to_owned()).collect();
+    let ids: Vec<String> = created.into_iter().map(|market| market.id).collect();
     // Several jobs of one batch in flight (the first batch may hold a single job; the next one
     // takes what queued up meanwhile).
     let in_flight = eventually(Duration::from_secs(15), async || vectors.held() >= 2).await;
@@ -155,12 +155,12 @@ async fn the_rate_limit_table_throttled_is_a_429_unreachable_is_served_and_refus
     let dynamodb = FaultProxy::for_moto();
     let stack = Stack::start_behind(&dynamodb, "DYNAMODB", &LIMITED);
     const COUNTER: &str = "-RateLimitTable";
-    let get = |user: &User| stack.request(Method::GET, "/api/markets").bearer_auth(user.token());
+    let get = |user: &User| stack.get("/api/markets").as_user(user);
 
     // A throttled counter: the caller is refused, never served unlimited.
     let flood = User::new(Role::User);
     dynamodb.inject(&[COUNTER], Fault::Error("ProvisionedThroughputExceededException"), None);
-    let reply = Reply::from(get(&flood).send().await.unwrap()).await;
+    let reply = get(&flood).await;
     assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS, "{}", reply.text);
     assert_eq!(reply.error_code(), "RATE_LIMITED");
     assert_eq!(reply.header("retry-after"), Some("1"));
@@ -182,13 +182,13 @@ async fn the_rate_limit_table_throttled_is_a_429_unreachable_is_served_and_refus
     let eager = User::new(Role::User);
     let mut statuses = Vec::new();
     for _ in 0..3 {
-        statuses.push(Reply::from(get(&eager).send().await.unwrap()).await.status);
+        statuses.push(get(&eager).await.status);
     }
     assert_eq!(statuses, [StatusCode::OK, StatusCode::OK, StatusCode::TOO_MANY_REQUESTS]);
     let counted = dynamodb.seen(&[COUNTER, &eager.id]);
     assert_eq!(counted, 3);
     for _ in 0..10 {
-        let reply = Reply::from(get(&eager).send().await.unwrap()).await;
+        let reply = get(&eager).await;
         assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
         let retry_after: u64 = reply.header("retry-after").unwrap().parse().unwrap();
         assert!((1..=WINDOW).contains(&retry_after));

@@ -3,7 +3,7 @@
 //! contract's 4xx with its code and a message that says what was wrong, and afterwards every
 //! stored market, version, volume and position must be exactly as before.
 
-use api_tests::{JWT_SECRET, Reply, Stack, User, now};
+use api_tests::{JWT_SECRET, Stack, User, market_path, now, positions_path};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -107,21 +107,19 @@ impl Case {
     async fn check(self, stack: &Stack) {
         let mut request = stack.request(self.method.clone(), &self.path);
         for (name, value) in &self.headers {
-            request = request.header(*name, value);
+            request = request.header(name, value);
         }
         if let Some(body) = self.body {
             request = request.body(body);
         }
-        let response = request.send().await.unwrap_or_else(|e| panic!("{}: {e}", self.what));
+        let reply = request.await;
         let what = &self.what;
         match self.expect {
             Expect::ClientError => {
-                let reply = Reply::from(response).await;
                 assert!(reply.status.is_client_error(), "{what}: {}", reply.status);
                 reply.error_code();
             }
             Expect::Refused { status, code, says } => {
-                let reply = Reply::from(response).await;
                 assert_eq!((reply.status, reply.error_code()), (status, code), "{what}: {}", reply.body);
                 let mut messages = reply.body["error"].as_str().unwrap_or_default().to_lowercase();
                 for detail in reply.body["details"].as_array().into_iter().flatten() {
@@ -146,8 +144,8 @@ fn signed(claims: Value, kid: Option<&str>) -> String {
 async fn snapshot(stack: &Stack, ids: &[&str]) -> Vec<Value> {
     let mut seen = vec![stack.get("/api/markets?limit=100").await.body];
     for id in ids {
-        seen.push(stack.get(&format!("/api/markets/{id}")).await.body);
-        seen.push(stack.get(&format!("/api/markets/{id}/positions?limit=100")).await.body);
+        seen.push(stack.get(&market_path(id)).await.body);
+        seen.push(stack.get(&positions_path(id)).query(&[("limit", "100")]).await.body);
     }
     seen
 }
@@ -158,16 +156,14 @@ async fn hostile_requests_get_the_contracts_4xx_and_change_nothing() {
     let (alice, bob) = (User::new(Role::User), User::new(Role::User));
     let first = json!({"name": "Rain in Paris?", "endDate": "2030-01-01T00:00:00Z",
         "initialPosition": {"outcome": "yes", "amount": 10}});
-    let market = stack.send_json(Method::POST, "/api/markets", &alice, first).await.body["data"].clone();
-    let id = market["id"].as_str().unwrap().to_owned();
-    let other = stack.create_market(&alice, "Snow in Oslo?").await["id"].as_str().unwrap().to_owned();
+    let market = stack.create_market_with(&alice, first).await;
+    let other = stack.create_market(&alice, "Snow in Oslo?").await;
+    let positions = positions_path(&market.id);
     let position = json!({"outcome": "no", "amount": 2.5});
-    let added = stack.send_json(Method::POST, &format!("/api/markets/{id}/positions"), &bob, position).await;
+    let added = stack.post(&positions).as_user(&bob).json(position).await;
     assert_eq!(added.status, StatusCode::CREATED);
-    let positions_cursor = stack.get(&format!("/api/markets/{id}/positions?limit=1")).await.body["meta"]["nextCursor"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let positions_cursor =
+        stack.get(&positions).query(&[("limit", "1")]).await.body["meta"]["nextCursor"].as_str().unwrap().to_owned();
     let markets_cursor =
         stack.get("/api/markets?limit=1").await.body["meta"]["nextCursor"].as_str().unwrap().to_owned();
     let edited_cursor = {
@@ -175,16 +171,14 @@ async fn hostile_requests_get_the_contracts_4xx_and_change_nothing() {
         let flipped = if tag.starts_with('A') { 'B' } else { 'A' };
         format!("{payload}.{flipped}{}", &tag[1..])
     };
-    let before = snapshot(&stack, &[&id, &other]).await;
+    let before = snapshot(&stack, &[&market.id, &other.id]).await;
 
     let token = alice.token();
-    let market_path = format!("/api/markets/{id}");
-    let positions = format!("/api/markets/{id}/positions");
     let position_with = |what: &str, amount: &str| {
         Case::json(what, Method::POST, &positions, &token, format!(r#"{{"outcome":"yes","amount":{amount}}}"#))
     };
     let create_with = |what: &str, body: &str| Case::json(what, Method::POST, "/api/markets", &token, body);
-    let patch_with = |what: &str, body: &str| Case::json(what, Method::PATCH, &market_path, &token, body);
+    let patch_with = |what: &str, body: &str| Case::json(what, Method::PATCH, &market.path, &token, body);
     let claims = |edit: &dyn Fn(&mut Value)| {
         let mut claims = json!({"sub": alice.id, "role": "user", "exp": now() + 600});
         edit(&mut claims);
@@ -200,7 +194,7 @@ async fn hostile_requests_get_the_contracts_4xx_and_change_nothing() {
     let get = |what: &str, path: String| Case::new(what, Method::GET, path);
     let deep = format!(r#"{{"outcome":"yes","amount":1,"x":{}1{}}}"#, "[".repeat(200), "]".repeat(200));
     let very_deep = "[".repeat(60_000);
-    let long_positions = format!("/api/markets/{}/positions", "7".repeat(10_000));
+    let long_positions = positions_path(&"7".repeat(10_000));
 
     let cases = vec![
         // Malformed, truncated and deeply nested JSON.
@@ -265,10 +259,10 @@ async fn hostile_requests_get_the_contracts_4xx_and_change_nothing() {
         patch_with("a null status", r#"{"status":null}"#).invalid("must not be null"),
         patch_with("a null description", r#"{"description":null}"#).invalid("must not be null"),
         patch_with("a version", r#"{"version":9}"#).invalid("read-only"),
-        Case::json("a replacement missing fields", Method::PUT, &market_path, &token, r#"{"name":"n"}"#)
+        Case::json("a replacement missing fields", Method::PUT, &market.path, &token, r#"{"name":"n"}"#)
             .invalid("is required"),
         // Ids: very long, with a slash, dots, NUL.
-        get("a 10,000-character id", format!("/api/markets/{}", "7".repeat(10_000))).not_found(),
+        get("a 10,000-character id", market_path(&"7".repeat(10_000))).not_found(),
         get("an id with an encoded slash", "/api/markets/a%2Fb".into()).not_found(),
         get("an id of dots and slashes", "/api/markets/..%2f..%2fetc%2fpasswd".into()).not_found(),
         get("an id with NUL", "/api/markets/%00".into()).not_found(),
@@ -293,7 +287,7 @@ async fn hostile_requests_get_the_contracts_4xx_and_change_nothing() {
         get("a repeated q", "/api/markets/search?q=a&q=b".into()).bad_request("more than once"),
         get("an unknown search parameter", "/api/markets/search?q=rain&page=2".into())
             .bad_request("unknown query parameter"),
-        get("a parameter on get-market", format!("{market_path}?fields=name")).bad_request("unknown query parameter"),
+        get("a parameter on get-market", format!("{}?fields=name", market.path)).bad_request("unknown query parameter"),
         get("a positions limit of 101", format!("{positions}?limit=101")).bad_request("limit"),
         get("an unknown positions parameter", format!("{positions}?sort=amount"))
             .bad_request("unknown query parameter"),
@@ -320,7 +314,7 @@ async fn hostile_requests_get_the_contracts_4xx_and_change_nothing() {
         patch_with("an unquoted If-Match", r#"{"name":"renamed"}"#)
             .header("if-match", "v1".into())
             .bad_request("if-match"),
-        Case::new("DELETE with a malformed If-Match", Method::DELETE, &market_path)
+        Case::new("DELETE with a malformed If-Match", Method::DELETE, &market.path)
             .header("authorization", format!("Bearer {}", User::new(Role::Admin).token()))
             .header("if-match", "\"v1".into())
             .bad_request("if-match"),
@@ -363,7 +357,7 @@ async fn hostile_requests_get_the_contracts_4xx_and_change_nothing() {
             .method_not_allowed("GET"),
         Case::new("POST search", Method::POST, "/api/markets/search").method_not_allowed("GET"),
         Case::new("TRACE", Method::TRACE, "/api/markets").method_not_allowed("GET, POST"),
-        Case::new("an unknown method", Method::from_bytes(b"PURGE").unwrap(), &market_path)
+        Case::new("an unknown method", Method::from_bytes(b"PURGE").unwrap(), &market.path)
             .method_not_allowed("GET, PUT, PATCH, DELETE"),
     ];
     let tried = cases.len();
@@ -373,14 +367,18 @@ async fn hostile_requests_get_the_contracts_4xx_and_change_nothing() {
     }
 
     // A PATCH that changes nothing is a 200 with the version as it was.
-    let version = stack.get(&market_path).await.body["data"]["version"].clone();
+    let version = stack.get(&market.path).await.body["data"]["version"].clone();
     let same = json!({"name": "Rain in Paris?", "status": "active"});
-    let unchanged = stack.send_json(Method::PATCH, &market_path, &alice, same).await;
+    let unchanged = stack.patch(&market.path).as_user(&alice).json(same).await;
     assert_eq!((unchanged.status, &unchanged.body["data"]["version"]), (StatusCode::OK, &version));
     // If-None-Match compares exact strings too: "v01" is not the current "v1".
-    let not_cached = stack.request(Method::GET, &market_path).header("if-none-match", "\"v01\"").send().await.unwrap();
-    assert_eq!(not_cached.status(), StatusCode::OK);
+    let not_cached = stack.get(&market.path).if_none_match("\"v01\"").await;
+    assert_eq!(not_cached.status, StatusCode::OK);
 
-    assert_eq!(snapshot(&stack, &[&id, &other]).await, before, "stored data changed after {tried} hostile requests");
+    assert_eq!(
+        snapshot(&stack, &[&market.id, &other.id]).await,
+        before,
+        "stored data changed after {tried} hostile requests"
+    );
     eprintln!("hostile requests tried: {tried}");
 }

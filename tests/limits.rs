@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use api_tests::{JWT_SECRET, Reply, Stack, User};
+use api_tests::{JWT_SECRET, Stack, User};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use shared::domain::Role;
@@ -28,8 +28,7 @@ async fn two_instances_share_one_limit() {
     let mut statuses = Vec::new();
     for i in 0..15 {
         let stack = if i % 2 == 0 { &first } else { &second };
-        let response = stack.request(Method::GET, "/api/markets").bearer_auth(alice.token()).send().await.unwrap();
-        let reply = Reply::from(response).await;
+        let reply = stack.get("/api/markets").as_user(&alice).await;
         assert_eq!(reply.header("ratelimit-limit"), Some("10"));
         if reply.status == StatusCode::TOO_MANY_REQUESTS {
             assert_eq!(reply.error_code(), "RATE_LIMITED");
@@ -52,13 +51,8 @@ async fn forwarded_for_headers_do_not_reset_an_anonymous_budget() {
     let stack = Stack::start_with(&LIMITED);
     let mut statuses = Vec::new();
     for i in 0..12 {
-        let response = stack
-            .request(Method::GET, "/api/markets")
-            .header("x-forwarded-for", format!("1.2.3.{i}"))
-            .send()
-            .await
-            .unwrap();
-        statuses.push(response.status());
+        let reply = stack.get("/api/markets").header("x-forwarded-for", format!("1.2.3.{i}")).await;
+        statuses.push(reply.status);
     }
     assert_eq!(&statuses[10..], [StatusCode::TOO_MANY_REQUESTS, StatusCode::TOO_MANY_REQUESTS]);
 }
@@ -108,18 +102,16 @@ async fn every_request_logs_one_line_and_one_metrics_record_and_no_secret() {
     let token = alice.token();
     let mut request_ids = Vec::new();
     let created = stack.create_market(&alice, "Logged").await;
-    let id = created["id"].as_str().unwrap();
     for (method, path) in [
-        (Method::GET, "/api/health".to_owned()),
-        (Method::GET, "/api/markets".to_owned()),
-        (Method::GET, format!("/api/markets/{id}")),
-        (Method::GET, "/api/markets/missing".to_owned()),
-        (Method::DELETE, "/api/markets".to_owned()),
-        (Method::PATCH, format!("/api/markets/{id}")),
+        (Method::GET, "/api/health"),
+        (Method::GET, "/api/markets"),
+        (Method::GET, created.path.as_str()),
+        (Method::GET, "/api/markets/missing"),
+        (Method::DELETE, "/api/markets"),
+        (Method::PATCH, created.path.as_str()),
     ] {
-        let response =
-            stack.request(method, &path).bearer_auth(&token).json(&json!({"description": "d"})).send().await.unwrap();
-        request_ids.push(response.headers()["x-request-id"].to_str().unwrap().to_owned());
+        let reply = stack.request(method, path).bearer(&token).json(json!({"description": "d"})).await;
+        request_ids.push(reply.header("x-request-id").unwrap().to_owned());
     }
     let logged = |logs: &[Value]| {
         request_ids.iter().all(|id| logs.iter().any(|l| l["message"] == "request" && l["request_id"] == id.as_str()))

@@ -1,7 +1,7 @@
 //! Every market route's success path and the contract's errors for them, over HTTP.
 
-use api_tests::{Stack, User};
-use reqwest::{Method, StatusCode};
+use api_tests::{Stack, User, market_path};
+use reqwest::StatusCode;
 use serde_json::json;
 use shared::domain::Role;
 
@@ -19,19 +19,11 @@ async fn market_lifecycle_create_read_replace_patch_delete() {
     let stack = Stack::start();
     let alice = User::new(Role::User);
 
-    let created = stack
-        .send_json(
-            Method::POST,
-            "/api/markets",
-            &alice,
-            json!({"name": "  Will it rain in Paris tomorrow?  ", "endDate": "2030-01-01T12:00:00+01:00"}),
-        )
-        .await;
-    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
-    let market = &created.body["data"];
-    let id = market["id"].as_str().unwrap();
-    assert_eq!(created.header("location"), Some(format!("/api/markets/{id}").as_str()));
-    assert_eq!(created.header("etag"), Some("\"v1\""));
+    let body = json!({"name": "  Will it rain in Paris tomorrow?  ", "endDate": "2030-01-01T12:00:00+01:00"});
+    let created = stack.create_market_with(&alice, body).await;
+    let (market, path) = (created.data(), created.path.as_str());
+    assert_eq!(created.reply.header("location"), Some(path));
+    assert_eq!(created.reply.header("etag"), Some("\"v1\""));
     assert_eq!(market["name"], "Will it rain in Paris tomorrow?");
     assert_eq!(market["description"], "");
     assert_eq!(market["status"], "active");
@@ -41,27 +33,19 @@ async fn market_lifecycle_create_read_replace_patch_delete() {
     assert_eq!(market["version"], 1);
     assert_eq!(market["createdAt"], market["updatedAt"]);
 
-    let read = stack.get(&format!("/api/markets/{id}")).await;
+    let read = stack.get(path).await;
     assert_eq!(read.status, StatusCode::OK);
     assert_eq!(&read.body["data"], market);
     assert_eq!(read.header("etag"), Some("\"v1\""));
 
-    let not_modified = stack
-        .request(Method::GET, &format!("/api/markets/{id}"))
-        .header("if-none-match", "\"v1\"")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(not_modified.status(), StatusCode::NOT_MODIFIED);
-    assert!(not_modified.bytes().await.unwrap().is_empty());
+    let not_modified = stack.get(path).if_none_match("\"v1\"").await;
+    assert_eq!(not_modified.status, StatusCode::NOT_MODIFIED);
+    assert!(not_modified.text.is_empty());
 
     let replaced = stack
-        .send_json(
-            Method::PUT,
-            &format!("/api/markets/{id}"),
-            &alice,
-            json!({"name": "Rain in Paris?", "description": "Météo-France decides", "status": "closed"}),
-        )
+        .put(path)
+        .as_user(&alice)
+        .json(json!({"name": "Rain in Paris?", "description": "Météo-France decides", "status": "closed"}))
         .await;
     assert_eq!(replaced.status, StatusCode::OK, "{}", replaced.body);
     assert_eq!(replaced.body["data"]["status"], "closed");
@@ -69,22 +53,21 @@ async fn market_lifecycle_create_read_replace_patch_delete() {
     assert_eq!(replaced.body["data"]["version"], 2);
     assert_eq!(replaced.header("etag"), Some("\"v2\""));
 
-    let patched =
-        stack.send_json(Method::PATCH, &format!("/api/markets/{id}"), &alice, json!({"description": "by noon"})).await;
+    let patched = stack.patch(path).as_user(&alice).json(json!({"description": "by noon"})).await;
     assert_eq!(patched.status, StatusCode::OK, "{}", patched.body);
     assert_eq!(patched.body["data"]["description"], "by noon");
     assert_eq!(patched.body["data"]["name"], "Rain in Paris?");
     assert_eq!(patched.body["data"]["version"], 3);
 
-    let stale = stack.get(&format!("/api/markets/{id}")).await;
+    let stale = stack.get(path).await;
     assert_eq!(stale.header("etag"), Some("\"v3\""));
 
     let moderator = User::new(Role::Moderator);
-    let deleted = stack.delete(&format!("/api/markets/{id}"), &moderator).await;
+    let deleted = stack.delete(path).as_user(&moderator).await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT);
     assert!(deleted.text.is_empty());
-    assert_eq!(stack.get(&format!("/api/markets/{id}")).await.status, StatusCode::NOT_FOUND);
-    let again = stack.delete(&format!("/api/markets/{id}"), &moderator).await;
+    assert_eq!(stack.get(path).await.status, StatusCode::NOT_FOUND);
+    let again = stack.delete(path).as_user(&moderator).await;
     assert_eq!((again.status, again.error_code()), (StatusCode::NOT_FOUND, "NOT_FOUND"));
 }
 
@@ -94,9 +77,7 @@ async fn list_filters_by_status() {
     let alice = User::new(Role::User);
     let open = stack.create_market(&alice, "open one").await;
     let closed = stack.create_market(&alice, "closed one").await;
-    let closed_id = closed["id"].as_str().unwrap();
-    let reply =
-        stack.send_json(Method::PATCH, &format!("/api/markets/{closed_id}"), &alice, json!({"status": "closed"})).await;
+    let reply = stack.patch(&closed.path).as_user(&alice).json(json!({"status": "closed"})).await;
     assert_eq!(reply.status, StatusCode::OK);
 
     let all = stack.get("/api/markets").await;
@@ -104,9 +85,9 @@ async fn list_filters_by_status() {
     assert_eq!(all.body["meta"], json!({"count": 2, "limit": 20, "nextCursor": null}));
     let active = stack.get("/api/markets?status=active").await;
     assert_eq!(active.body["data"].as_array().unwrap().len(), 1);
-    assert_eq!(active.body["data"][0]["id"], open["id"]);
+    assert_eq!(active.body["data"][0]["id"], open.data()["id"]);
     let closed_list = stack.get("/api/markets?status=closed&sort=name&order=asc").await;
-    assert_eq!(closed_list.body["data"][0]["id"], closed["id"]);
+    assert_eq!(closed_list.body["data"][0]["id"], closed.data()["id"]);
 }
 
 #[tokio::test]
@@ -114,9 +95,8 @@ async fn bad_input_gets_the_contract_errors() {
     let stack = Stack::start();
     let alice = User::new(Role::User);
 
-    let invalid = stack
-        .send_json(Method::POST, "/api/markets", &alice, json!({"name": "", "volume": 5, "status": "active"}))
-        .await;
+    let invalid =
+        stack.post("/api/markets").as_user(&alice).json(json!({"name": "", "volume": 5, "status": "active"})).await;
     assert_eq!(invalid.status, StatusCode::BAD_REQUEST);
     assert_eq!(invalid.error_code(), "VALIDATION_FAILED");
     let mut fields: Vec<&str> =
@@ -124,30 +104,16 @@ async fn bad_input_gets_the_contract_errors() {
     fields.sort();
     assert_eq!(fields, ["name", "status", "volume"]);
 
-    let broken = stack
-        .request(Method::POST, "/api/markets")
-        .bearer_auth(alice.token())
-        .header("content-type", "application/json")
-        .body("{\"name\": ")
-        .send()
-        .await
-        .unwrap();
-    let broken = api_tests::Reply::from(broken).await;
+    let broken = stack.post("/api/markets").as_user(&alice).json_text("{\"name\": ").await;
     assert_eq!((broken.status, broken.error_code()), (StatusCode::BAD_REQUEST, "INVALID_JSON"));
 
-    let text = stack
-        .request(Method::POST, "/api/markets")
-        .bearer_auth(alice.token())
-        .header("content-type", "text/plain")
-        .body("name=x")
-        .send()
-        .await
-        .unwrap();
-    let text = api_tests::Reply::from(text).await;
+    let text = stack.post("/api/markets").as_user(&alice).header("content-type", "text/plain").body("name=x").await;
     assert_eq!((text.status, text.error_code()), (StatusCode::UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE"));
 
     let huge = stack
-        .send_json(Method::POST, "/api/markets", &alice, json!({"name": "x", "description": "y".repeat(70 * 1024)}))
+        .post("/api/markets")
+        .as_user(&alice)
+        .json(json!({"name": "x", "description": "y".repeat(70 * 1024)}))
         .await;
     assert_eq!((huge.status, huge.error_code()), (StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"));
 
@@ -168,18 +134,19 @@ async fn bad_input_gets_the_contract_errors() {
     assert_eq!((cursor.status, cursor.error_code()), (StatusCode::BAD_REQUEST, "INVALID_CURSOR"));
 
     let far = stack
-        .send_json(Method::POST, "/api/markets", &alice, json!({"name": "x", "endDate": "9999-12-31T23:59:59-01:00"}))
+        .post("/api/markets")
+        .as_user(&alice)
+        .json(json!({"name": "x", "endDate": "9999-12-31T23:59:59-01:00"}))
         .await;
     assert_eq!((far.status, far.error_code()), (StatusCode::BAD_REQUEST, "VALIDATION_FAILED"));
-    let long_id = stack.get(&format!("/api/markets/{}", "x".repeat(3000))).await;
+    let long_id = stack.get(&market_path(&"x".repeat(3000))).await;
     assert_eq!((long_id.status, long_id.error_code()), (StatusCode::NOT_FOUND, "NOT_FOUND"));
 
-    let missing = stack.get("/api/markets/01ARZ3NDEKTSV4RRFFQ69G5FAV").await;
+    let missing = stack.get(&market_path("01ARZ3NDEKTSV4RRFFQ69G5FAV")).await;
     assert_eq!((missing.status, missing.error_code()), (StatusCode::NOT_FOUND, "NOT_FOUND"));
     let unknown = stack.get("/api/nothing-here").await;
     assert_eq!((unknown.status, unknown.error_code()), (StatusCode::NOT_FOUND, "NOT_FOUND"));
-    let wrong_method =
-        api_tests::Reply::from(stack.request(Method::DELETE, "/api/markets").send().await.unwrap()).await;
+    let wrong_method = stack.delete("/api/markets").await;
     assert_eq!(
         (wrong_method.status, wrong_method.error_code()),
         (StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED")
@@ -192,37 +159,26 @@ async fn permissions_and_status_rules_are_enforced() {
     let stack = Stack::start();
     let (alice, bob, admin) = (User::new(Role::User), User::new(Role::User), User::new(Role::Admin));
     let market = stack.create_market(&alice, "Will the Fed cut rates?").await;
-    let path = format!("/api/markets/{}", market["id"].as_str().unwrap());
+    let path = market.path.as_str();
 
-    let anonymous = api_tests::Reply::from(
-        stack.request(Method::POST, "/api/markets").json(&json!({"name": "x"})).send().await.unwrap(),
-    )
-    .await;
+    let anonymous = stack.post("/api/markets").json(json!({"name": "x"})).await;
     assert_eq!((anonymous.status, anonymous.error_code()), (StatusCode::UNAUTHORIZED, "UNAUTHORIZED"));
 
-    let not_creator = stack.send_json(Method::PATCH, &path, &bob, json!({"name": "mine now"})).await;
+    let not_creator = stack.patch(path).as_user(&bob).json(json!({"name": "mine now"})).await;
     assert_eq!((not_creator.status, not_creator.error_code()), (StatusCode::FORBIDDEN, "FORBIDDEN"));
-    let user_delete = stack.delete(&path, &alice).await;
+    let user_delete = stack.delete(path).as_user(&alice).await;
     assert_eq!((user_delete.status, user_delete.error_code()), (StatusCode::FORBIDDEN, "FORBIDDEN"));
-    let user_resolves = stack.send_json(Method::PATCH, &path, &alice, json!({"status": "resolved"})).await;
+    let user_resolves = stack.patch(path).as_user(&alice).json(json!({"status": "resolved"})).await;
     assert_eq!((user_resolves.status, user_resolves.error_code()), (StatusCode::FORBIDDEN, "FORBIDDEN"));
 
-    let resolved = stack.send_json(Method::PATCH, &path, &admin, json!({"status": "resolved"})).await;
+    let resolved = stack.patch(path).as_user(&admin).json(json!({"status": "resolved"})).await;
     assert_eq!(resolved.status, StatusCode::OK);
-    let back = stack.send_json(Method::PATCH, &path, &admin, json!({"status": "active"})).await;
+    let back = stack.patch(path).as_user(&admin).json(json!({"status": "active"})).await;
     assert_eq!((back.status, back.error_code()), (StatusCode::CONFLICT, "INVALID_TRANSITION"));
 
-    let stale = stack
-        .request(Method::PATCH, &path)
-        .bearer_auth(alice.token())
-        .header("if-match", "\"v1\"")
-        .json(&json!({"name": "late edit"}))
-        .send()
-        .await
-        .unwrap();
-    let stale = api_tests::Reply::from(stale).await;
+    let stale = stack.patch(path).as_user(&alice).if_match("\"v1\"").json(json!({"name": "late edit"})).await;
     assert_eq!((stale.status, stale.error_code()), (StatusCode::PRECONDITION_FAILED, "PRECONDITION_FAILED"));
-    assert_eq!(stack.get(&path).await.body["data"]["name"], "Will the Fed cut rates?");
+    assert_eq!(stack.get(path).await.body["data"]["name"], "Will the Fed cut rates?");
 }
 
 #[tokio::test]
@@ -230,21 +186,15 @@ async fn concurrent_patches_with_one_if_match_let_exactly_one_win() {
     let stack = Stack::start();
     let alice = User::new(Role::User);
     let market = stack.create_market(&alice, "Race me").await;
-    let path = format!("/api/markets/{}", market["id"].as_str().unwrap());
 
     let patches = (0..8).map(|i| {
-        stack
-            .request(Method::PATCH, &path)
-            .bearer_auth(alice.token())
-            .header("if-match", "\"v1\"")
-            .json(&json!({ "name": format!("edit {i}") }))
-            .send()
+        stack.patch(&market.path).as_user(&alice).if_match("\"v1\"").json(json!({ "name": format!("edit {i}") })).send()
     });
     let mut statuses: Vec<StatusCode> =
-        futures::future::join_all(patches).await.into_iter().map(|response| response.unwrap().status()).collect();
+        futures::future::join_all(patches).await.into_iter().map(|reply| reply.status).collect();
     statuses.sort();
     assert_eq!(statuses[0], StatusCode::OK);
     assert!(statuses[1..].iter().all(|status| *status == StatusCode::PRECONDITION_FAILED), "{statuses:?}");
-    let after = stack.get(&path).await;
+    let after = stack.get(&market.path).await;
     assert_eq!(after.body["data"]["version"], 2);
 }

@@ -5,11 +5,9 @@ use std::collections::HashSet;
 
 use api_tests::{Stack, User};
 use futures::StreamExt;
-use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
-use shared::domain::Role;
-use shared::domain::{Amount, Market, MarketStatus, UserProfile};
-use shared::domain::{IndexJob, JobOp};
+use reqwest::StatusCode;
+use serde_json::Value;
+use shared::domain::{Amount, IndexJob, JobOp, Market, MarketStatus, Role, UserProfile};
 
 const MARKETS: usize = 250;
 
@@ -52,11 +50,7 @@ async fn cursor_walks_cover_every_market_once_in_order() {
             let alice = &alice;
             // Names out of creation order, with case differences, so each sort is a different order.
             let name = format!("{} market {i}", ["beta", "Alpha", "gamma", "Delta", "epsilon"][i * 7 % 5]);
-            async move {
-                let reply = stack.send_json(Method::POST, "/api/markets", alice, json!({ "name": name })).await;
-                assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
-                reply.body["data"].clone()
-            }
+            async move { stack.create_market(alice, &name).await.data().clone() }
         })
         .buffer_unordered(16)
         .collect()

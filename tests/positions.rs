@@ -2,29 +2,15 @@
 
 use std::collections::HashSet;
 
-use api_tests::{Reply, Stack, User};
+use api_tests::{Reply, Stack, User, market_path, positions_path};
 use futures::StreamExt;
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::json;
-use shared::domain::Role;
-use shared::domain::{Amount, Market, MarketStatus, Outcome, Position, UserProfile};
-use shared::domain::{IndexJob, JobOp};
+use shared::domain::{Amount, IndexJob, JobOp, Market, MarketStatus, Outcome, Position, Role, UserProfile};
 use shared::repo::RepoError;
 
 fn decimal(micros: u64) -> String {
     Amount::from_stored(&format!("{}.{:06}", micros / 1_000_000, micros % 1_000_000)).unwrap().to_stored()
-}
-
-async fn post_position(stack: &Stack, user: &User, market_id: &str, body: String, key: Option<&str>) -> Reply {
-    let mut request = stack
-        .request(Method::POST, &format!("/api/markets/{market_id}/positions"))
-        .bearer_auth(user.token())
-        .header("content-type", "application/json")
-        .body(body);
-    if let Some(key) = key {
-        request = request.header("idempotency-key", key);
-    }
-    Reply::from(request.send().await.unwrap()).await
 }
 
 #[tokio::test]
@@ -32,13 +18,13 @@ async fn concurrent_positions_sum_exactly_into_volume() {
     let stack = Stack::start();
     let alice = User::new(Role::User);
     let market = stack.create_market(&alice, "Will it rain in Paris tomorrow?").await;
-    let id = market["id"].as_str().unwrap();
+    let positions = positions_path(&market.id);
 
     let amounts: Vec<u64> = (0..100).map(|_| fastrand::u64(1..=1_000_000_000_000)).collect();
     let replies: Vec<Reply> = futures::stream::iter(&amounts)
         .map(|micros| {
             let body = format!(r#"{{"outcome": "yes", "amount": {}}}"#, decimal(*micros));
-            post_position(&stack, &alice, id, body, None)
+            stack.post(&positions).as_user(&alice).json_text(body).send()
         })
         .buffer_unordered(100)
         .collect()
@@ -47,10 +33,10 @@ async fn concurrent_positions_sum_exactly_into_volume() {
         assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
     }
 
-    let after = stack.get(&format!("/api/markets/{id}")).await;
+    let after = stack.get(&market.path).await;
     assert_eq!(after.exact_field("volume"), decimal(amounts.iter().sum()));
     assert_eq!(after.body["data"]["version"], 101);
-    let listed = stack.get(&format!("/api/markets/{id}/positions?limit=100")).await;
+    let listed = stack.get(&positions).query(&[("limit", "100")]).await;
     assert_eq!(listed.body["meta"]["count"], 100);
     let newest_first: Vec<&str> =
         listed.body["data"].as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap()).collect();
@@ -62,43 +48,34 @@ async fn positions_need_an_active_existing_market_and_a_valid_amount() {
     let stack = Stack::start();
     let alice = User::new(Role::User);
     let market = stack.create_market(&alice, "Closing soon").await;
-    let id = market["id"].as_str().unwrap();
+    let positions = positions_path(&market.id);
 
     for (body, field) in [
         (r#"{"outcome": "yes", "amount": 0.0000001}"#, "amount"),
         (r#"{"outcome": "maybe", "amount": 1}"#, "outcome"),
         (r#"{"outcome": "no", "amount": 1000000001}"#, "amount"),
     ] {
-        let reply = post_position(&stack, &alice, id, body.into(), None).await;
+        let reply = stack.post(&positions).as_user(&alice).json_text(body).await;
         assert_eq!((reply.status, reply.error_code()), (StatusCode::BAD_REQUEST, "VALIDATION_FAILED"), "{body}");
         assert_eq!(reply.body["details"][0]["field"], field);
     }
 
-    let stale = stack
-        .request(Method::POST, &format!("/api/markets/{id}/positions"))
-        .bearer_auth(alice.token())
-        .header("if-match", "\"v7\"")
-        .json(&json!({"outcome": "yes", "amount": 1}))
-        .send()
-        .await
-        .unwrap();
-    let stale = Reply::from(stale).await;
+    let stale =
+        stack.post(&positions).as_user(&alice).if_match("\"v7\"").json(json!({"outcome": "yes", "amount": 1})).await;
     assert_eq!((stale.status, stale.error_code()), (StatusCode::PRECONDITION_FAILED, "PRECONDITION_FAILED"));
 
-    let closed =
-        stack.send_json(Method::PATCH, &format!("/api/markets/{id}"), &alice, json!({"status": "closed"})).await;
+    let closed = stack.patch(&market.path).as_user(&alice).json(json!({"status": "closed"})).await;
     assert_eq!(closed.status, StatusCode::OK);
-    let refused = post_position(&stack, &alice, id, r#"{"outcome": "yes", "amount": 5}"#.into(), None).await;
+    let refused = stack.post(&positions).as_user(&alice).json_text(r#"{"outcome": "yes", "amount": 5}"#).await;
     assert_eq!((refused.status, refused.error_code()), (StatusCode::CONFLICT, "MARKET_NOT_ACTIVE"));
-    let after = stack.get(&format!("/api/markets/{id}")).await;
+    let after = stack.get(&market.path).await;
     assert_eq!((after.exact_field("volume").as_str(), &after.body["data"]["version"]), ("0", &json!(2)));
-    assert_eq!(stack.get(&format!("/api/markets/{id}/positions")).await.body["meta"]["count"], 0);
+    assert_eq!(stack.get(&positions).await.body["meta"]["count"], 0);
 
-    let missing =
-        post_position(&stack, &alice, "01ARZ3NDEKTSV4RRFFQ69G5FAV", r#"{"outcome": "yes", "amount": 5}"#.into(), None)
-            .await;
+    let nowhere = positions_path("01ARZ3NDEKTSV4RRFFQ69G5FAV");
+    let missing = stack.post(&nowhere).as_user(&alice).json_text(r#"{"outcome": "yes", "amount": 5}"#).await;
     assert_eq!((missing.status, missing.error_code()), (StatusCode::NOT_FOUND, "NOT_FOUND"));
-    let missing_list = stack.get("/api/markets/01ARZ3NDEKTSV4RRFFQ69G5FAV/positions").await;
+    let missing_list = stack.get(&nowhere).await;
     assert_eq!((missing_list.status, missing_list.error_code()), (StatusCode::NOT_FOUND, "NOT_FOUND"));
 }
 
@@ -106,18 +83,10 @@ async fn positions_need_an_active_existing_market_and_a_valid_amount() {
 async fn a_market_and_its_first_position_are_written_together_or_not_at_all() {
     let stack = Stack::start();
     let alice = User::new(Role::User);
-    let created = stack
-        .send_json(
-            Method::POST,
-            "/api/markets",
-            &alice,
-            json!({"name": "With a stake", "initialPosition": {"outcome": "no", "amount": 12.345678}}),
-        )
-        .await;
-    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
-    assert_eq!(created.exact_field("volume"), "12.345678");
-    let id = created.body["data"]["id"].as_str().unwrap();
-    let positions = stack.get(&format!("/api/markets/{id}/positions")).await;
+    let body = json!({"name": "With a stake", "initialPosition": {"outcome": "no", "amount": 12.345678}});
+    let created = stack.create_market_with(&alice, body).await;
+    assert_eq!(created.reply.exact_field("volume"), "12.345678");
+    let positions = stack.get(&positions_path(&created.id)).await;
     assert_eq!(positions.body["data"][0]["userId"], alice.id.as_str());
     assert_eq!(positions.body["data"][0]["outcome"], "no");
 
@@ -138,7 +107,7 @@ async fn a_market_and_its_first_position_are_written_together_or_not_at_all() {
     };
     let position = Position {
         id: taken,
-        market_id: id.to_owned(),
+        market_id: created.id.clone(),
         user_id: alice.id.clone(),
         outcome: Outcome::Yes,
         amount: Amount::from_stored("1").unwrap(),
@@ -148,7 +117,7 @@ async fn a_market_and_its_first_position_are_written_together_or_not_at_all() {
     let creator = UserProfile { id: market.creator_id.clone(), name: "Alice".into() };
     let result = repositories.markets.create(&market, &creator, Some(&position), None, &job).await;
     assert!(matches!(result, Err(RepoError::AlreadyExists)), "{result:?}");
-    let orphan = stack.get(&format!("/api/markets/{}", market.id)).await;
+    let orphan = stack.get(&market_path(&market.id)).await;
     assert_eq!(orphan.status, StatusCode::NOT_FOUND);
 }
 
@@ -157,17 +126,11 @@ async fn one_idempotency_key_makes_one_market_however_often_it_is_sent() {
     let stack = Stack::start();
     let alice = User::new(Role::User);
     let send = |key: &'static str, name: &'static str, user: &User| {
-        stack
-            .request(Method::POST, "/api/markets")
-            .bearer_auth(user.token())
-            .header("idempotency-key", key)
-            .json(&json!({ "name": name }))
-            .send()
+        stack.post("/api/markets").as_user(user).idempotency_key(key).json(json!({ "name": name })).send()
     };
     let replies = futures::future::join_all((0..20).map(|_| send("key-1", "Once only", &alice))).await;
     let mut ids = HashSet::new();
-    for response in replies {
-        let reply = Reply::from(response.unwrap()).await;
+    for reply in replies {
         assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
         ids.insert(reply.body["data"]["id"].as_str().unwrap().to_owned());
     }
@@ -175,21 +138,24 @@ async fn one_idempotency_key_makes_one_market_however_often_it_is_sent() {
     let listed = stack.get("/api/markets?limit=100").await;
     assert_eq!(listed.body["meta"]["count"], 1);
 
-    let reused = Reply::from(send("key-1", "Something else", &alice).await.unwrap()).await;
+    let reused = send("key-1", "Something else", &alice).await;
     assert_eq!((reused.status, reused.error_code()), (StatusCode::UNPROCESSABLE_ENTITY, "IDEMPOTENCY_KEY_REUSED"));
     let bob = User::new(Role::User);
-    let bobs = Reply::from(send("key-1", "Once only", &bob).await.unwrap()).await;
+    let bobs = send("key-1", "Once only", &bob).await;
     assert_eq!(bobs.status, StatusCode::CREATED);
     assert!(!ids.contains(bobs.body["data"]["id"].as_str().unwrap()), "another caller's key is another key");
 
     let market_id = ids.iter().next().unwrap();
-    let body = || r#"{"outcome": "yes", "amount": 7}"#.to_owned();
-    let first = post_position(&stack, &alice, market_id, body(), Some("p-1")).await;
-    let again = post_position(&stack, &alice, market_id, body(), Some("p-1")).await;
+    let position = |key: &str| {
+        let body = r#"{"outcome": "yes", "amount": 7}"#;
+        stack.post(&positions_path(market_id)).as_user(&alice).idempotency_key(key).json_text(body)
+    };
+    let first = position("p-1").await;
+    let again = position("p-1").await;
     assert_eq!((first.status, again.status), (StatusCode::CREATED, StatusCode::CREATED));
     assert_eq!(first.body["data"], again.body["data"]);
-    assert_eq!(stack.get(&format!("/api/markets/{market_id}")).await.exact_field("volume"), "7");
-    let bad_key = post_position(&stack, &alice, market_id, body(), Some(&"k".repeat(129))).await;
+    assert_eq!(stack.get(&market_path(market_id)).await.exact_field("volume"), "7");
+    let bad_key = position(&"k".repeat(129)).await;
     assert_eq!((bad_key.status, bad_key.error_code()), (StatusCode::BAD_REQUEST, "BAD_REQUEST"));
 }
 

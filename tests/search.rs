@@ -1,13 +1,14 @@
-//! Index jobs through SQS to the worker, and search, over HTTP against the local stack.
+//! Index jobs through SQS to the worker (redelivered, reordered, poison ones to the dead-letter
+//! queue), the outbox sweeper that sends what SQS missed, and search, over HTTP against the local
+//! stack.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use api_tests::{Fault, FaultProxy, Stack, User, eventually};
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
-use shared::domain::Role;
-use shared::domain::{IndexJob, JobOp};
+use shared::domain::{IndexJob, JobOp, Role};
 
 const UNRELATED: [&str; 10] = [
     "Will Bitcoin close above its all-time high",
@@ -29,18 +30,16 @@ async fn a_new_market_is_found_first_within_two_seconds() {
     for i in 0..50 {
         stack.create_market(&alice, &format!("{} (round {i})?", UNRELATED[i % UNRELATED.len()])).await;
     }
-    let created =
-        stack.send_json(Method::POST, "/api/markets", &alice, json!({"name": "Will it rain in Paris tomorrow?"})).await;
-    let rain = created.body["data"].clone();
+    let rain = stack.create_market(&alice, "Will it rain in Paris tomorrow?").await;
     let took = eventually(Duration::from_secs(2), async || {
-        stack.search_ids("rain%20Paris", 5).await.first() == rain["id"].as_str().map(str::to_owned).as_ref()
+        stack.search_ids("rain%20Paris", 5).await.first() == Some(&rain.id)
     })
     .await;
     assert!(took.is_some(), "not found first within 2 s");
     println!("searchable after {:?}", took.unwrap());
     // The worker's line for the job carries the id of the request that caused it.
-    let request_id = created.header("x-request-id").unwrap();
-    let job_done = |l: &Value| l["message"] == "job done" && l["market_id"] == rain["id"];
+    let request_id = rain.reply.header("x-request-id").unwrap();
+    let job_done = |l: &Value| l["message"] == "job done" && l["market_id"] == rain.id.as_str();
     let logs = stack.logs_when(|logs| logs.iter().any(job_done));
     let job_lines = logs.iter().filter(|l| job_done(l)).count();
     let correlated = logs.iter().filter(|l| job_done(l) && l["spans"].to_string().contains(request_id)).count();
@@ -58,10 +57,9 @@ async fn a_new_market_is_found_first_within_two_seconds() {
     assert_eq!(ops, (&json!("QueryVectors"), &json!("UpdateItem,BatchGetItem")), "{log}");
     // Texts without a word of two letters still embed to a vector a cosine index takes.
     let one_letter = stack.create_market(&alice, "A").await;
-    let found = eventually(Duration::from_secs(10), async || {
-        stack.search_ids("A", 5).await.first() == one_letter["id"].as_str().map(str::to_owned).as_ref()
-    })
-    .await;
+    let found =
+        eventually(Duration::from_secs(10), async || stack.search_ids("A", 5).await.first() == Some(&one_letter.id))
+            .await;
     assert!(found.is_some(), "a market named \"A\" is indexed and found");
     assert_eq!(stack.get("/api/markets/search?q=%3F%21").await.status, StatusCode::OK);
     for bad in ["", "q=", "q=x&limit=0", "q=x&limit=51", &format!("q={}", "a".repeat(501))] {
@@ -78,8 +76,7 @@ async fn jobs_written_while_sqs_is_down_are_all_delivered_when_it_returns() {
     sqs.inject(&[], Fault::Refuse, None);
     let mut ids = Vec::new();
     for i in 0..20 {
-        let market = stack.create_market(&alice, &format!("Outage market number {i} about volcanoes")).await;
-        ids.push(market["id"].as_str().unwrap().to_owned());
+        ids.push(stack.create_market(&alice, &format!("Outage market number {i} about volcanoes")).await.id);
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(stack.search_ids("volcanoes", 50).await.is_empty(), "nothing reached the queue while it was down");
@@ -104,7 +101,7 @@ async fn poison_messages_go_to_the_dead_letter_queue_and_the_rest_are_processed_
     let mut jobs = Vec::new();
     for i in 0..7 {
         let market = stack.create_market(&alice, &format!("Batch market {i}")).await;
-        jobs.push(IndexJob::new(market["id"].as_str().unwrap(), 1, JobOp::Upsert));
+        jobs.push(IndexJob::new(&market.id, 1, JobOp::Upsert));
     }
     let (sqs, queue) = stack.queue("IndexQueue").await;
     let (_, dead_letters) = stack.queue("IndexDeadLetterQueue").await;
@@ -153,21 +150,15 @@ async fn an_update_delivered_after_the_delete_does_not_bring_the_market_back() {
     let stack = Stack::start();
     let (alice, moderator) = (User::new(Role::User), User::new(Role::Moderator));
     let market = stack.create_market(&alice, "Will the glacier melt this summer?").await;
-    let id = market["id"].as_str().unwrap().to_owned();
+    let id = market.id.clone();
     assert!(
         eventually(Duration::from_secs(5), async || stack.search_ids("glacier", 5).await.contains(&id)).await.is_some()
     );
 
-    let renamed = stack
-        .send_json(
-            Method::PATCH,
-            &format!("/api/markets/{id}"),
-            &alice,
-            json!({"name": "Will the glacier melt by autumn?"}),
-        )
-        .await;
+    let renamed =
+        stack.patch(&market.path).as_user(&alice).json(json!({"name": "Will the glacier melt by autumn?"})).await;
     assert_eq!(renamed.status, StatusCode::OK);
-    assert_eq!(stack.delete(&format!("/api/markets/{id}"), &moderator).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(stack.delete(&market.path).as_user(&moderator).await.status, StatusCode::NO_CONTENT);
     // The rename's job, delivered again after the delete's, as SQS may.
     let (sqs, queue) = stack.queue("IndexQueue").await;
     let late = serde_json::to_string(&IndexJob::new(&id, 2, JobOp::Upsert)).unwrap();
@@ -182,11 +173,10 @@ async fn repeated_and_reordered_jobs_leave_the_latest_version_indexed() {
     let stack = Stack::start();
     let alice = User::new(Role::User);
     let market = stack.create_market(&alice, "Will the comet be visible?").await;
-    let id = market["id"].as_str().unwrap().to_owned();
-    let path = format!("/api/markets/{id}");
-    let renamed = stack.send_json(Method::PATCH, &path, &alice, json!({"name": "Will the meteors peak?"})).await;
+    let id = market.id.clone();
+    let renamed = stack.patch(&market.path).as_user(&alice).json(json!({"name": "Will the meteors peak?"})).await;
     assert_eq!(renamed.body["data"]["version"], 2, "{}", renamed.body);
-    let closed = stack.send_json(Method::PATCH, &path, &alice, json!({"status": "closed"})).await;
+    let closed = stack.patch(&market.path).as_user(&alice).json(json!({"status": "closed"})).await;
     assert_eq!(closed.body["data"]["version"], 3, "{}", closed.body);
     // Every version's job again, newest first and twice over, as SQS may redeliver them.
     let (sqs, queue) = stack.queue("IndexQueue").await;
@@ -216,7 +206,7 @@ async fn the_sweeper_skips_unreadable_items_and_leaves_recent_jobs_to_their_publ
     let stack = Stack::start_with(&["--schedule-seconds", "1", "--env", "OUTBOX_GRACE_SECONDS=5"]);
     let alice = User::new(Role::User);
     let market = stack.create_market(&alice, "Will the sweeper get past the corrupt items").await;
-    let market_id = market["id"].as_str().unwrap();
+    let market_id = market.id.as_str();
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
     let table = format!("{}-OutboxTable", stack.prefix);

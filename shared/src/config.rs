@@ -44,6 +44,20 @@ pub struct Tables {
     pub rate_limits: String,
 }
 
+/// The name the local stack gives a resource of the stack with this prefix: `<prefix>-<LogicalId>`
+/// (dev/localstack/common.py's `resource_name` is its twin). The seed tool and the tests find a local
+/// stack's tables, queues and vector index by it.
+pub fn local_name(prefix: &str, logical_id: &str) -> String {
+    format!("{prefix}-{logical_id}")
+}
+
+/// The ARN of a local stack's search index (S3 Vectors names allow no capitals: lower-cased).
+pub fn local_vector_index_arn(prefix: &str) -> String {
+    let name = |logical_id: &str| local_name(prefix, logical_id).to_lowercase();
+    let (bucket, index) = (name("SearchVectorBucket"), name("SearchIndex"));
+    format!("arn:aws:s3vectors:us-east-1:123456789012:bucket/{bucket}/index/{index}")
+}
+
 /// A setting that is missing or unsafe; the function refuses to start with it.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -327,10 +341,9 @@ impl Config {
 }
 
 impl Tables {
-    /// The tables of a stack whose resources are named `<prefix>-<LogicalId>`, as the local stack
-    /// names them (the seed tool and the tests find a local stack's tables this way).
+    /// The tables of a local stack (see [`local_name`]).
     pub fn with_prefix(prefix: &str, write_shards: usize) -> Self {
-        let table = |logical_id: &str| format!("{prefix}-{logical_id}");
+        let table = |logical_id: &str| local_name(prefix, logical_id);
         Self {
             write_shards,
             markets: table("MarketsTable"),

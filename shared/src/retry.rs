@@ -1,6 +1,7 @@
 //! Retry with exponential backoff and full jitter, for the failures the AWS SDK does not retry
-//! itself (a cancelled transaction's conflict, unprocessed batch keys, later the embedder and the
-//! outbox send). Only what `is_transient` accepts is retried, and never past the deadline.
+//! itself: a cancelled transaction's conflict, unprocessed batch keys, the embedder's transient
+//! errors and the outbox sweeper's sends. Only what `is_transient` accepts is retried, and never
+//! past the deadline.
 
 use std::future::Future;
 use std::time::{Duration, Instant};

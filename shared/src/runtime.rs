@@ -31,7 +31,13 @@ fn deadline(context: &lambda_runtime::Context) -> Instant {
 /// Builds what a function needs at cold start, or logs why it refuses to start.
 async fn start<T: 'static>(build: impl AsyncFnOnce(&Wiring) -> Result<T, BoxError>) -> Result<&'static T, BoxError> {
     crate::observability::init_logging();
-    let built = async { build(&Wiring::from_env().await?).await }.await;
+    let built = async {
+        let wiring = Wiring::from_env().await?;
+        // The connection opens while the function reads its secrets and builds its clients.
+        let (built, ()) = tokio::join!(build(&wiring), wiring.open_dynamodb_connection());
+        built
+    }
+    .await;
     match built {
         Ok(built) => Ok(Box::leak(Box::new(built))),
         Err(error) => {

@@ -40,6 +40,16 @@ impl Wiring {
         Ok(Self { dynamodb: dynamodb_client(&aws), aws, config })
     }
 
+    /// Opens the DynamoDB connection (TCP and TLS) now, during init, where Lambda gives the function
+    /// its full CPU, rather than in the first request: one `DescribeEndpoints`, which reads nothing.
+    /// A failure only leaves the first request to connect.
+    pub async fn open_dynamodb_connection(&self) {
+        if let Err(error) = self.dynamodb.describe_endpoints().send().await {
+            let error = aws_sdk_dynamodb::error::DisplayErrorContext(error);
+            tracing::warn!(error = %error, "DynamoDB connection not opened during init");
+        }
+    }
+
     /// The token verifier: the HS256 secret from Secrets Manager, or the identity provider's keys.
     pub async fn authenticator(&self) -> Result<Authenticator, BoxError> {
         let auth = AuthSettings::from_env()?;

@@ -1,8 +1,8 @@
-//! A fault-injecting HTTP proxy for one AWS service: the stack's functions reach DynamoDB (or SQS)
-//! through it (`--env AWS_ENDPOINT_URL_DYNAMODB=<proxy url>`), and a test decides, request by
-//! request, which calls fail and how. Requests are matched on their `X-Amz-Target` (the
+//! A fault-injecting HTTP proxy for one AWS service: the stack's functions reach DynamoDB (or SQS,
+//! or S3 Vectors) through it (`--env AWS_ENDPOINT_URL_DYNAMODB=<proxy url>`), and a test decides,
+//! request by request, which calls fail and how. Requests are matched on their `X-Amz-Target` (the
 //! operation, e.g. `DynamoDB_20120810.GetItem` or `AmazonSQS.SendMessageBatch`) and their body
-//! (e.g. a table name), so one table can fail while the others work.
+//! (e.g. a table name, or S3 Vectors' `"vectors":[`), so one table can fail while the others work.
 //!
 //! Each proxy serves one test, on its own port and thread, and stops when dropped; a black-holed
 //! request is held for at most [`HOLD_LIMIT`].

