@@ -85,11 +85,44 @@ pub async fn serve_outbox_sweeper(
     .await
 }
 
-/// What every market route's envelope holds: the token verifier and the rate limiter.
-struct Envelope<S> {
+/// What every market route's requests go through: the token verifier, the rate limiter, and the
+/// state its handler is given.
+pub struct Envelope<S> {
     auth: Authenticator,
     limiter: RateLimiter,
     state: AppState<S>,
+}
+
+impl<S> Envelope<S> {
+    pub fn new(auth: Authenticator, limiter: RateLimiter, state: AppState<S>) -> Self {
+        Self { auth, limiter, state }
+    }
+
+    /// One request: authenticated, counted by the rate limiter, routed, handled by `handler`, its
+    /// error mapped, logged (see [`respond`]).
+    pub async fn handle<'a, F, Fut>(&'a self, handler: &F, request: Request) -> Response<Body>
+    where
+        F: Fn(&'a AppState<S>, Caller, Request) -> Fut,
+        Fut: Future<Output = Result<ApiResponse, ApiError>>,
+    {
+        let info = RequestInfo::of(&request);
+        let caller = self.auth.authenticate(request.headers()).await;
+        let user_id = caller.as_ref().ok().and_then(Caller::principal).map(|p| p.user_id.clone());
+        // Identity: the token's subject, else the address API Gateway saw (never X-Forwarded-For).
+        let identity = match &user_id {
+            Some(user) => format!("user:{user}"),
+            None => format!("ip:{}", info.source_ip.as_deref().unwrap_or("unknown")),
+        };
+        // A browser's CORS preflight carries no credentials and is cached by the browser: no budget.
+        let preflight = is_cors_preflight(&request);
+        let limit = async { if preflight { None } else { self.limiter.check(&identity).await } };
+        // Routing's 405 and 400 come before authentication's 401, but behind the rate limit.
+        let work = async {
+            check_route(&request)?;
+            handler(&self.state, caller?, request).await
+        };
+        respond(info, user_id, limit, work).await
+    }
 }
 
 /// Runs a market route: `handler(state, caller, request)` for every invocation, behind the rate
@@ -103,34 +136,15 @@ where
     F: Fn(&'static AppState<S>, Caller, Request) -> Fut + Sync,
     Fut: Future<Output = Result<ApiResponse, ApiError>> + Send,
 {
-    let envelope = start(async |wiring: &Wiring| {
+    let envelope: &'static Envelope<S> = start(async |wiring: &Wiring| {
         let (auth, limiter) = (wiring.authenticator().await?, wiring.rate_limiter());
-        Ok::<_, BoxError>(Envelope {
-            auth,
-            limiter,
-            state: AppState::new(build(wiring).await?, wiring.cursors().await?),
-        })
+        let state = AppState::new(build(wiring).await?, wiring.cursors().await?);
+        Ok::<_, BoxError>(Envelope::new(auth, limiter, state))
     })
     .await?;
-    let (state, handler) = (&envelope.state, &handler);
+    let handler = &handler;
     lambda_http::run(service_fn(move |request: Request| async move {
-        let info = RequestInfo::of(&request);
-        let caller = envelope.auth.authenticate(request.headers()).await;
-        let user_id = caller.as_ref().ok().and_then(Caller::principal).map(|p| p.user_id.clone());
-        // Identity: the token's subject, else the address API Gateway saw (never X-Forwarded-For).
-        let identity = match &user_id {
-            Some(user) => format!("user:{user}"),
-            None => format!("ip:{}", info.source_ip.as_deref().unwrap_or("unknown")),
-        };
-        // A browser's CORS preflight carries no credentials and is cached by the browser: no budget.
-        let preflight = is_cors_preflight(&request);
-        let limit = async move { if preflight { None } else { envelope.limiter.check(&identity).await } };
-        // Routing's 405 and 400 come before authentication's 401, but behind the rate limit.
-        let work = async move {
-            check_route(&request)?;
-            handler(state, caller?, request).await
-        };
-        respond(info, user_id, limit, work).await
+        Ok::<_, std::convert::Infallible>(envelope.handle(handler, request).await)
     }))
     .await
 }
@@ -148,8 +162,10 @@ where
         let checked = check_route(&request);
         let info = RequestInfo::of(&request);
         match checked {
-            Ok(()) => respond(info, None, std::future::ready(None), handler(request)).await,
-            Err(refused) => respond(info, None, std::future::ready(None), std::future::ready(Err(refused))).await,
+            Ok(()) => {
+                Ok::<_, std::convert::Infallible>(respond(info, None, std::future::ready(None), handler(request)).await)
+            }
+            Err(refused) => Ok(respond(info, None, std::future::ready(None), std::future::ready(Err(refused))).await),
         }
     }))
     .await
@@ -182,7 +198,7 @@ async fn respond(
     user_id: Option<String>,
     limit: impl Future<Output = Option<Quota>>,
     work: impl Future<Output = Result<ApiResponse, ApiError>>,
-) -> Result<Response<Body>, std::convert::Infallible> {
+) -> Response<Body> {
     let span = tracing::info_span!("request", request_id = %info.request_id, route = %info.route);
     async {
         let started = Instant::now();
@@ -243,7 +259,7 @@ async fn respond(
             cold_start,
             facts: &facts,
         });
-        Ok(response.into_lambda_response())
+        response.into_lambda_response()
     }
     .instrument(span)
     .await

@@ -61,9 +61,13 @@ impl<N: Copy> Transaction<N> {
         self.add(name, WriteItem::Update(update))
     }
 
-    /// All the writes or none.
+    /// All the writes or none. The SDK retries a call that timed out or failed in transit; the
+    /// request token makes that retry idempotent (for 10 minutes DynamoDB answers a repeat of a
+    /// committed transaction with success), where it would otherwise fail its own conditions and
+    /// report a write that happened as refused.
     pub(super) async fn commit(self, client: &Client) -> Result<(), Refused<N>> {
-        let Err(error) = client.transact_write_items().set_transact_items(Some(self.items)).send().await else {
+        let request = client.transact_write_items().set_transact_items(Some(self.items));
+        let Err(error) = request.client_request_token(ulid::Ulid::new().to_string()).send().await else {
             return Ok(());
         };
         let SdkError::ServiceError(service) = &error else { return Err(Refused::Failed(store_error(error))) };

@@ -1,0 +1,129 @@
+//! The warm overhead of a route function's request path, with the network taken away: the sample
+//! event of each route (events/) parsed as lambda_http parses it, then the whole envelope (token,
+//! rate limit, routing, the handler and its service over the in-memory repositories, error mapping,
+//! the JSON log line, the Lambda response). Issue 11's target: p99 ≤ 1 ms.
+//!
+//! `target/release/warm-overhead [REQUESTS] > /dev/null`: the figures go to stderr, the functions'
+//! log lines to stdout (written, as in Lambda, then discarded).
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use lambda_http::Request;
+use serde_json::Value;
+use shared::app::AppState;
+use shared::auth::{Authenticator, Caller};
+use shared::config::{ClaimRules, LOCAL_DEV_JWT_SECRET, RateLimit};
+use shared::error::ApiError;
+use shared::http::{ApiResponse, CursorCodec};
+use shared::repo::memory::InMemoryStore;
+use shared::routes;
+use shared::runtime::Envelope;
+use shared::service::{Dependencies, RateLimiter};
+
+/// The market id the sample events name.
+const SAMPLE_ID: &str = "01JDZQ8G4X5R7N2M3K4P5Q6R7S";
+
+/// A route's sample event, as text, with `edit` applied.
+fn event(name: &str, edit: impl FnOnce(&mut Value)) -> String {
+    let path = format!("{}/../events/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    let mut event: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("sample event")).unwrap();
+    edit(&mut event);
+    event.to_string()
+}
+
+fn envelope<S>(service: S) -> Envelope<S> {
+    let auth = Authenticator::with_secret(LOCAL_DEV_JWT_SECRET.as_bytes(), &ClaimRules::default());
+    // The in-memory counter, with a limit no run reaches: every request still counts.
+    let limiter =
+        RateLimiter::new(Arc::new(InMemoryStore::default()), RateLimit { limit: u64::MAX, window_seconds: 60 });
+    Envelope::new(auth, limiter, AppState::new(service, Some(CursorCodec::new(b"warm-overhead-cursor-key-0123456789"))))
+}
+
+/// p50 and p99 of `requests` requests through `envelope`, taking `events` in turn, each answered
+/// with `status`.
+async fn measure<'a, S, F, Fut>(
+    envelope: &'a Envelope<S>,
+    handler: F,
+    events: &[String],
+    status: u16,
+    requests: usize,
+) -> (Duration, Duration)
+where
+    F: Fn(&'a AppState<S>, Caller, Request) -> Fut,
+    Fut: Future<Output = Result<ApiResponse, ApiError>>,
+{
+    let mut times = Vec::with_capacity(requests);
+    for i in 0..requests {
+        let event = &events[i % events.len()];
+        let started = Instant::now();
+        let request = lambda_http::request::from_str(event).expect("an API Gateway v2 event");
+        let response = envelope.handle(&handler, request).await;
+        times.push(started.elapsed());
+        assert_eq!(response.status().as_u16(), status, "{event}");
+    }
+    times.sort();
+    (times[requests / 2], times[requests * 99 / 100])
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    shared::observability::init_logging();
+    let requests: usize = std::env::args().nth(1).map_or(5000, |n| n.parse().expect("a number of requests"));
+    let dependencies = Dependencies::in_memory();
+    let (writes, reads) = (envelope(dependencies.market_service()), envelope(dependencies.market_reads()));
+    let positions = envelope(dependencies.position_service());
+
+    // One market to read, edit and take positions on.
+    let created = writes
+        .handle(&routes::create_market, lambda_http::request::from_str(&event("create-market", |_| ())).unwrap())
+        .await;
+    let body: Value = match created.body() {
+        lambda_http::Body::Text(text) => serde_json::from_str(text).unwrap(),
+        other => panic!("{other:?}"),
+    };
+    let id = body["data"]["id"].as_str().unwrap().to_owned();
+    // The sample events name one market id: this run's market instead.
+    let at_id = |name: &str, body: Option<&str>| {
+        let text = event(name, |event| {
+            if let Some(body) = body {
+                event["body"] = body.into();
+            }
+            if let Some(headers) = event["headers"].as_object_mut() {
+                headers.remove("idempotency-key");
+                headers.remove("if-match");
+            }
+        });
+        text.replace(SAMPLE_ID, &id)
+    };
+    let no_key =
+        |name: &str| event(name, |event| drop(event["headers"].as_object_mut().map(|h| h.remove("idempotency-key"))));
+
+    // Every edit writes: two names in turn.
+    let renames = [
+        at_id("update-market", Some(r#"{"name": "Rain in Paris?"}"#)),
+        at_id("update-market", Some(r#"{"name": "Rain in Lyon?"}"#)),
+    ];
+    let rows = [
+        ("get-market", measure(&reads, routes::get_market, &[at_id("get-market", None)], 200, requests).await),
+        ("list-markets", measure(&reads, routes::list_markets, &[event("list-markets", |_| ())], 200, requests).await),
+        (
+            "create-position",
+            measure(&positions, routes::create_position, &[at_id("create-position", None)], 201, requests).await,
+        ),
+        ("update-market", measure(&writes, routes::update_market, &renames, 200, requests).await),
+        ("create-market", measure(&writes, routes::create_market, &[no_key("create-market")], 201, requests).await),
+    ];
+    eprintln!("warm overhead over in-memory repositories, {requests} requests per route (target: p99 <= 1 ms)");
+    eprintln!("{:<16} {:>10} {:>10}", "route", "p50", "p99");
+    for (route, (p50, p99)) in rows {
+        let ms = |d: Duration| format!("{:.3} ms", d.as_secs_f64() * 1000.0);
+        eprintln!(
+            "{route:<16} {:>10} {:>10}{}",
+            ms(p50),
+            ms(p99),
+            if p99 > Duration::from_millis(1) { "  over target" } else { "" }
+        );
+    }
+}
