@@ -11,18 +11,23 @@ use aws_smithy_runtime_api::client::orchestrator::Metadata;
 
 use crate::failure::BoxError;
 
-/// JSON logs; the level comes from `RUST_LOG` or Lambda's `AWS_LAMBDA_LOG_LEVEL`.
+/// JSON logs; the levels come from `RUST_LOG` or Lambda's `AWS_LAMBDA_LOG_LEVEL`: `level`, or
+/// `level,target=level,...` (tracing-subscriber's `Targets`, which links no regular-expression
+/// engine, unlike its `EnvFilter`); anything else means `info`.
 pub fn init_logging() {
-    let level = std::env::var("RUST_LOG")
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+
+    let directives = std::env::var("RUST_LOG")
         .or_else(|_| std::env::var("AWS_LAMBDA_LOG_LEVEL").map(|level| level.to_lowercase()))
-        .unwrap_or_else(|_| "info".into());
-    let _ = tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(level))
-        .with_target(false)
-        .with_current_span(false)
-        .flatten_event(true)
-        .try_init();
+        .unwrap_or_default();
+    let info = || tracing_subscriber::filter::Targets::new().with_default(tracing::Level::INFO);
+    let levels = match directives.trim() {
+        "" => info(),
+        directives => directives.parse().unwrap_or_else(|_| info()),
+    };
+    let json = tracing_subscriber::fmt::layer().json().with_target(false).with_current_span(false).flatten_event(true);
+    let _ = tracing_subscriber::registry().with(json).with(levels).try_init();
 }
 
 /// What one request did, collected while it runs.
