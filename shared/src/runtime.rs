@@ -137,9 +137,9 @@ where
     Fut: Future<Output = Result<ApiResponse, ApiError>> + Send,
 {
     let envelope: &'static Envelope<S> = start(async |wiring: &Wiring| {
-        let (auth, limiter) = (wiring.authenticator().await?, wiring.rate_limiter());
-        let state = AppState::new(build(wiring).await?, wiring.cursors().await?);
-        Ok::<_, BoxError>(Envelope::new(auth, limiter, state))
+        let (auth, cursors) = wiring.envelope_keys().await?;
+        let state = AppState::new(build(wiring).await?, cursors);
+        Ok::<_, BoxError>(Envelope::new(auth, wiring.rate_limiter(), state))
     })
     .await?;
     let handler = &handler;

@@ -50,23 +50,23 @@ impl Wiring {
         }
     }
 
-    /// The token verifier: the HS256 secret from Secrets Manager, or the identity provider's keys.
-    pub async fn authenticator(&self) -> Result<Authenticator, BoxError> {
+    /// What the envelope checks and signs with, read once at cold start with one Secrets Manager
+    /// client: the token verifier (the HS256 secret, or the identity provider's keys) and, in a
+    /// function that pages (only those may read the cursor secret), the cursor codec.
+    pub async fn envelope_keys(&self) -> Result<(Authenticator, Option<CursorCodec>), BoxError> {
         let auth = AuthSettings::from_env()?;
-        Ok(match auth.keys {
+        let secrets = aws_sdk_secretsmanager::Client::new(&self.aws);
+        let authenticator = match auth.keys {
             TokenKeys::Secret { arn } => {
-                Authenticator::with_secret(&self.read_secret("JWT_SECRET_ARN", &arn).await?, &auth.claims)
+                Authenticator::with_secret(&read_secret(&secrets, "JWT_SECRET_ARN", &arn).await?, &auth.claims)
             }
             TokenKeys::Jwks(jwks) => Authenticator::with_jwks(JwksKeys::load(jwks).await?, &auth.claims),
-        })
-    }
-
-    /// The cursor codec, in a function that pages (only those may read the cursor secret).
-    pub async fn cursors(&self) -> Result<Option<CursorCodec>, BoxError> {
-        match AuthSettings::from_env()?.cursor_secret_arn {
-            Some(arn) => Ok(Some(CursorCodec::new(&self.read_secret("CURSOR_SECRET_ARN", &arn).await?))),
-            None => Ok(None),
-        }
+        };
+        let cursors = match &auth.cursor_secret_arn {
+            Some(arn) => Some(CursorCodec::new(&read_secret(&secrets, "CURSOR_SECRET_ARN", arn).await?)),
+            None => None,
+        };
+        Ok((authenticator, cursors))
     }
 
     /// The shared rate limiter: a DynamoDB counter with its own, shorter budget.
@@ -158,19 +158,6 @@ impl Wiring {
     fn vector_index(&self) -> Arc<S3VectorIndex> {
         Arc::new(S3VectorIndex::new(s3vectors_client(&self.aws), self.config.vector_index_arn.clone()))
     }
-
-    /// A secret's value from Secrets Manager (by ARN or name), checked by [`checked_secret`]: the
-    /// local stack's development secret passes only when Secrets Manager is on this machine (moto).
-    async fn read_secret(&self, setting: &'static str, id: &str) -> Result<Vec<u8>, BoxError> {
-        let client = aws_sdk_secretsmanager::Client::new(&self.aws);
-        let output = client.get_secret_value().secret_id(id).send().await.map_err(|error| {
-            let error = aws_sdk_secretsmanager::error::DisplayErrorContext(error);
-            format!("cannot read the secret of {setting}: {error}")
-        })?;
-        let value = output.secret_string.ok_or_else(|| format!("the secret of {setting} has no string value"))?;
-        let endpoint_is_local = crate::config::secrets_endpoint().is_some_and(|url| is_loopback_url(&url));
-        Ok(checked_secret(setting, value, endpoint_is_local)?)
-    }
 }
 
 /// The AWS SDK's shared config, with the DynamoDB and SQS budgets of [`SdkTimeouts::store`]. The
@@ -184,4 +171,20 @@ async fn sdk_config(timeouts: &SdkTimeouts) -> aws_config::SdkConfig {
         .timeout_config(timeouts.store())
         .load()
         .await
+}
+
+/// A secret's value from Secrets Manager (by ARN or name), checked by [`checked_secret`]: the
+/// local stack's development secret passes only when Secrets Manager is on this machine (moto).
+async fn read_secret(
+    client: &aws_sdk_secretsmanager::Client,
+    setting: &'static str,
+    id: &str,
+) -> Result<Vec<u8>, BoxError> {
+    let output = client.get_secret_value().secret_id(id).send().await.map_err(|error| {
+        let error = aws_sdk_secretsmanager::error::DisplayErrorContext(error);
+        format!("cannot read the secret of {setting}: {error}")
+    })?;
+    let value = output.secret_string.ok_or_else(|| format!("the secret of {setting} has no string value"))?;
+    let endpoint_is_local = crate::config::secrets_endpoint().is_some_and(|url| is_loopback_url(&url));
+    Ok(checked_secret(setting, value, endpoint_is_local)?)
 }
