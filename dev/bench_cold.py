@@ -158,6 +158,7 @@ class Sample:
     rss_bytes: int
     log_lines: list[dict]
     unexpected: int  # answers that were not what the scenario expects (a moto hiccup under load, say)
+    connections: int | None  # TLS connections the instance opened in its life (None: not counted)
 
 
 class BenchError(Exception):
@@ -165,9 +166,11 @@ class BenchError(Exception):
 
 
 def run_instance(api: RuntimeApi, binary: Path, env: dict[str, str], events: list[bytes],
-                 check: Callable[[int, bytes], None]) -> Sample:
-    """Spawns `binary` as a fresh instance, invokes it with `events` one after another, and kills it."""
+                 check: Callable[[int, bytes], None], front: TlsFront | None = None) -> Sample:
+    """Spawns `binary` as a fresh instance, invokes it with `events` one after another, and kills it.
+    With `front`, counts the TLS connections it opened (one per service when its pools are shared)."""
     api.reset()
+    connections_before = front.connections if front else 0
     ids = [str(uuid.uuid4()) for _ in events]
     api.events.put((ids[0], events[0]))
     started = time.perf_counter_ns()
@@ -216,7 +219,8 @@ def run_instance(api: RuntimeApi, binary: Path, env: dict[str, str], events: lis
         if isinstance(entry, dict) and entry.get("message") == "request":
             lines.append(entry)
     assert api.first_next is not None
-    return Sample((api.first_next - started) / 1e6, latencies[0], latencies[1:], rss, lines, unexpected)
+    connections = front.connections - connections_before if front else None
+    return Sample((api.first_next - started) / 1e6, latencies[0], latencies[1:], rss, lines, unexpected, connections)
 
 
 # --------------------------------------------------------------------------- events
@@ -457,6 +461,7 @@ class Figures:
     calls: str
     warm_count: int
     unexpected: int
+    connections: float | None
 
     @classmethod
     def of(cls, samples: list[Sample], zip_size: int) -> "Figures":
@@ -471,15 +476,16 @@ class Figures:
         return cls(median([s.init_ms for s in samples]), median([s.first_ms for s in samples]),
                    median([s.init_ms + s.first_ms for s in samples]), percentile(warm, 0.5), percentile(warm, 0.99),
                    median([s.rss_bytes for s in samples]), zip_size, calls, len(warm),
-                   sum(s.unexpected for s in samples))
+                   sum(s.unexpected for s in samples),
+                   median([s.connections for s in samples]) if samples[0].connections is not None else None)
 
 
 def table(figures: dict[str, Figures]) -> list[str]:
     floor = figures["floor"]
     ratio = lambda v, f: f" ({v / f:.2f}×)" if f else ""  # noqa: E731
     rows = ["| function | init | first invocation | init + first | warm p50 | warm p99 | peak RSS | zip "
-            "| targets missed (and notes) | DynamoDB calls per request (ops) |",
-            "|---|---|---|---|---|---|---|---|---|---|"]
+            "| targets missed (and notes) | DynamoDB calls per request (ops) | connections per instance |",
+            "|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, f in figures.items():
         missed = []
         if name not in REFERENCES:
@@ -495,7 +501,8 @@ def table(figures: dict[str, Figures]) -> list[str]:
         rows.append(f"| {name} | {f.init:.1f} ms{ratio(f.init, floor.init)} | {f.first:.1f} ms "
                     f"| {f.total:.1f} ms{ratio(f.total, floor.total)} | {f.p50:.2f} ms | {f.p99:.2f} ms "
                     f"| {f.rss / 1e6:.1f} MB{ratio(f.rss, floor.rss)} | {f.zip / 1e6:.2f} MB{ratio(f.zip, floor.zip)} "
-                    f"| {', '.join(missed) or ('—' if name in REFERENCES else 'none')} | {f.calls or '—'} |")
+                    f"| {', '.join(missed) or ('—' if name in REFERENCES else 'none')} | {f.calls or '—'} "
+                    f"| {'—' if f.connections is None else f'{f.connections:g}'} |")
     return rows
 
 
@@ -555,6 +562,9 @@ def report(args: argparse.Namespace, build_seconds: float | None, results: dict[
         "`GET /next`; an invocation is the event handed over → its response received. moto answers in about "
         "a millisecond, not DynamoDB's few: compare functions with each other and with the floor, not with AWS.",
         f"- TLS check: {untrusted}",
+        "- Connections per instance (TLS): the TLS connections one instance opened in its life (cold start and "
+        "warm invocations), counted by the front: one per AWS service it calls when its SDK clients share their "
+        "connection pools.",
         f"- Load average (1 min) at the start and the end: {args.load_at_start:.1f}, {os.getloadavg()[0]:.1f} "
         "(other work on the machine inflates the figures, the floor's too).",
         "",
@@ -634,7 +644,8 @@ def main(argv: list[str] | None = None) -> int:
             for mode, endpoint in endpoints.items():
                 for binary in args.binaries:
                     events, check = scenarios.events(binary, 1 + args.warm_per_run)
-                    sample = run_instance(api, bin_dir / binary, env.function_env(binary, endpoint, hot[0]), events, check)
+                    sample = run_instance(api, bin_dir / binary, env.function_env(binary, endpoint, hot[0]), events,
+                                          check, front if mode == "TLS" else None)
                     samples[mode][binary].append(sample)
             log(f"run {run + 1}/{args.runs} done ({(time.monotonic() - started) / 60:.1f} min)")
         results = {mode: {b: Figures.of(s, sizes[b]) for b, s in by_binary.items()} for mode, by_binary in samples.items()}

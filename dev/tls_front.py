@@ -70,6 +70,7 @@ class TlsFront:
         self.loop = asyncio.new_event_loop()
         threading.Thread(target=self.loop.run_forever, daemon=True).start()
         self.servers: list[asyncio.Server] = []
+        self.connections = 0  # handshakes completed, every port together
         self.ports = [asyncio.run_coroutine_threadsafe(self._listen(), self.loop).result(10) for _ in SERVICE_SETTINGS]
 
     async def _listen(self) -> int:
@@ -86,6 +87,7 @@ class TlsFront:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _forward(self, client_in: asyncio.StreamReader, client_out: asyncio.StreamWriter) -> None:
+        self.connections += 1
         try:
             backend_in, backend_out = await asyncio.open_connection("127.0.0.1", self.backend_port)
         except OSError:

@@ -207,9 +207,11 @@ impl SdkTimeouts {
     }
 
     /// The rate-limit count, in front of every request: past this the limiter fails open rather
-    /// than make the request slow.
+    /// than make the request slow. The connect timeout is the store's (the attempt's 350 ms bounds
+    /// a connect anyway) because the HTTP client keeps one connection pool per connect and read
+    /// timeout: with its own, the counter would pay a second TLS handshake on the first request.
     pub fn rate_counter(&self) -> TimeoutConfig {
-        self.budget(250, 350, 500)
+        self.budget(800, 350, 500)
     }
 
     /// A model call (tens to hundreds of milliseconds): more room, still far inside the
@@ -397,7 +399,8 @@ mod tests {
         assert!(worst < Duration::from_secs(3), "limiter then one store call: {worst:?}");
         let emulated = SdkTimeouts { scale: 10 };
         assert_eq!(emulated.store().operation_attempt_timeout(), Some(Duration::from_secs(8)));
-        assert_eq!(emulated.rate_counter().connect_timeout(), Some(Duration::from_millis(2500)));
+        assert_eq!(emulated.rate_counter().operation_attempt_timeout(), Some(Duration::from_millis(3500)));
+        assert_eq!(deployed.rate_counter().connect_timeout(), deployed.store().connect_timeout(), "one pool");
     }
 
     #[test]

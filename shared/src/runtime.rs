@@ -4,8 +4,10 @@
 //! authentication, error mapping and one log line.
 
 use std::future::Future;
+use std::pin::pin;
 use std::time::{Duration, Instant};
 
+use futures::future::{self, Either};
 use lambda_http::http::HeaderValue;
 use lambda_http::{Body, Request, RequestExt as _, Response, service_fn};
 use tracing::Instrument;
@@ -116,12 +118,13 @@ impl<S> Envelope<S> {
         // A browser's CORS preflight carries no credentials and is cached by the browser: no budget.
         let preflight = is_cors_preflight(&request);
         let limit = async { if preflight { None } else { self.limiter.check(&identity).await } };
+        let read_only = request.method().is_safe();
         // Routing's 405 and 400 come before authentication's 401, but behind the rate limit.
         let work = async {
             check_route(&request)?;
             handler(&self.state, caller?, request).await
         };
-        respond(info, user_id, limit, work).await
+        respond(info, user_id, within_limit(limit, work, read_only)).await
     }
 }
 
@@ -163,9 +166,9 @@ where
         let info = RequestInfo::of(&request);
         match checked {
             Ok(()) => {
-                Ok::<_, std::convert::Infallible>(respond(info, None, std::future::ready(None), handler(request)).await)
+                Ok::<_, std::convert::Infallible>(respond(info, None, async { (None, handler(request).await) }).await)
             }
-            Err(refused) => Ok(respond(info, None, std::future::ready(None), std::future::ready(Err(refused))).await),
+            Err(refused) => Ok(respond(info, None, std::future::ready((None, Err(refused)))).await),
         }
     }))
     .await
@@ -190,31 +193,54 @@ impl RequestInfo {
     }
 }
 
-/// The envelope of every request: the rate limit (`limit`), then the handler's future with its
-/// DynamoDB calls recorded, its error mapped to the contract's body, `x-request-id` and the
-/// `RateLimit-*` headers stamped, one log line and one metrics line.
+/// The rate limit (`limit`) and the handler's `work`. A read runs alongside its limit check, so
+/// that it waits for one round trip instead of two, and a refused read's answer is dropped (the
+/// limiter remembers a refused caller: its next requests are refused before any work starts). A
+/// write starts only once the check has passed: a refused caller changes nothing.
+async fn within_limit(
+    limit: impl Future<Output = Option<Quota>>,
+    work: impl Future<Output = Result<ApiResponse, ApiError>>,
+    read_only: bool,
+) -> (Option<Quota>, Result<ApiResponse, ApiError>) {
+    if !read_only {
+        let quota = limit.await;
+        return (quota, unless_refused(quota, work).await);
+    }
+    // The limit is polled first: a caller already refused never starts the read.
+    match future::select(pin!(limit), pin!(work)).await {
+        Either::Left((quota, work)) => (quota, unless_refused(quota, work).await),
+        Either::Right((answer, limit)) => {
+            let quota = limit.await;
+            (quota, unless_refused(quota, std::future::ready(answer)).await)
+        }
+    }
+}
+
+/// `work`'s answer, or 429 when `quota` refuses the caller (then `work` is not polled).
+async fn unless_refused(
+    quota: Option<Quota>,
+    work: impl Future<Output = Result<ApiResponse, ApiError>>,
+) -> Result<ApiResponse, ApiError> {
+    match quota.and_then(|quota| quota.retry_after) {
+        Some(retry_after) => Err(ApiError::RateLimited { retry_after }),
+        None => work.await,
+    }
+}
+
+/// The envelope of every request: `outcome` (the rate limit and the handler's work, see
+/// [`within_limit`]) with its DynamoDB calls recorded, its error mapped to the contract's body,
+/// `x-request-id` and the `RateLimit-*` headers stamped, one log line and one metrics line.
 async fn respond(
     info: RequestInfo,
     user_id: Option<String>,
-    limit: impl Future<Output = Option<Quota>>,
-    work: impl Future<Output = Result<ApiResponse, ApiError>>,
+    outcome: impl Future<Output = (Option<Quota>, Result<ApiResponse, ApiError>)>,
 ) -> Response<Body> {
     let span = tracing::info_span!("request", request_id = %info.request_id, route = %info.route);
     async {
         let started = Instant::now();
         let cold_start = first_invocation();
         // The limiter's call is one of the request's: it is counted with the handler's.
-        let ((quota, result), facts) = with_request_id(
-            info.request_id.clone(),
-            record_facts(async {
-                let quota = limit.await;
-                match quota.and_then(|quota| quota.retry_after) {
-                    Some(retry_after) => (quota, Err(ApiError::RateLimited { retry_after })),
-                    None => (quota, work.await),
-                }
-            }),
-        )
-        .await;
+        let ((quota, result), facts) = with_request_id(info.request_id.clone(), record_facts(outcome)).await;
         let rate_limited = quota.is_some_and(|quota| quota.retry_after.is_some());
         let mut response = result.unwrap_or_else(|error| {
             let (status, code) = error.status_and_code();
@@ -263,4 +289,91 @@ async fn respond(
     }
     .instrument(span)
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
+
+    use lambda_http::http::StatusCode;
+    use tokio::sync::oneshot;
+
+    use super::*;
+
+    fn quota(retry_after: Option<u64>) -> Option<Quota> {
+        Some(Quota { limit: 10, remaining: if retry_after.is_some() { 0 } else { 9 }, reset_seconds: 30, retry_after })
+    }
+
+    fn status(result: &Result<ApiResponse, ApiError>) -> StatusCode {
+        match result {
+            Ok(response) => response.status(),
+            Err(error) => error.status_and_code().0,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_read_runs_while_its_limit_is_checked() {
+        // The check answers only once the read has started: run one after the other, they would
+        // wait for each other forever.
+        let (started, read_started) = oneshot::channel();
+        let limit = async {
+            read_started.await.unwrap();
+            quota(None)
+        };
+        let work = async {
+            started.send(()).unwrap();
+            Ok(ApiResponse::empty(StatusCode::OK))
+        };
+        let outcome = tokio::time::timeout(Duration::from_secs(5), within_limit(limit, work, true)).await;
+        let (quota, result) = outcome.expect("the read waited for the limit check");
+        assert_eq!(quota.unwrap().remaining, 9);
+        assert_eq!(status(&result), StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn a_refused_read_is_answered_429_whether_or_not_it_started() {
+        let started = AtomicBool::new(false);
+        let work = async {
+            started.store(true, Ordering::SeqCst);
+            Ok(ApiResponse::empty(StatusCode::OK))
+        };
+        // A caller the limiter already remembers as refused: the read never starts.
+        let (_, result) = within_limit(std::future::ready(quota(Some(7))), work, true).await;
+        assert_eq!(status(&result), StatusCode::TOO_MANY_REQUESTS);
+        assert!(!started.load(Ordering::SeqCst), "the read started for a refused caller");
+
+        // Refused by the counter after the read has answered: the answer is dropped.
+        let slow_refusal = async {
+            tokio::task::yield_now().await;
+            quota(Some(7))
+        };
+        let (_, result) = within_limit(slow_refusal, async { Ok(ApiResponse::empty(StatusCode::OK)) }, true).await;
+        assert_eq!(status(&result), StatusCode::TOO_MANY_REQUESTS);
+    }
+
+    #[tokio::test]
+    async fn a_write_starts_only_after_its_limit_check_passes() {
+        let checked = &AtomicBool::new(false);
+        let slow_check = |retry_after| async move {
+            tokio::task::yield_now().await;
+            checked.store(true, Ordering::SeqCst);
+            quota(retry_after)
+        };
+        let write = async {
+            assert!(checked.load(Ordering::SeqCst), "the write started before its limit check");
+            Ok(ApiResponse::empty(StatusCode::CREATED))
+        };
+        let (_, result) = within_limit(slow_check(None), write, false).await;
+        assert_eq!(status(&result), StatusCode::CREATED);
+
+        let wrote = AtomicBool::new(false);
+        let write = async {
+            wrote.store(true, Ordering::SeqCst);
+            Ok(ApiResponse::empty(StatusCode::CREATED))
+        };
+        let (_, result) = within_limit(slow_check(Some(3)), write, false).await;
+        assert_eq!(status(&result), StatusCode::TOO_MANY_REQUESTS);
+        assert!(!wrote.load(Ordering::SeqCst), "a refused caller's write ran");
+    }
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
+use aws_smithy_http_client::tls;
 
 use crate::auth::{Authenticator, JwksKeys};
 use crate::cache::{MarketCache, NoCache, RedisCache};
@@ -164,7 +165,16 @@ impl Wiring {
 /// endpoint comes from the standard settings (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_DYNAMODB`,
 /// `AWS_ENDPOINT_URL_SQS`, ...), so the same binary talks to AWS or moto.
 async fn sdk_config(timeouts: &SdkTimeouts) -> aws_config::SdkConfig {
+    // One HTTPS client for every SDK client built from this config. Left to itself, each client
+    // (DynamoDB, the rate counter's, Secrets Manager, SQS) makes its own: its own parse of the
+    // root certificates and its own connection pool, so the pool opened during init would not be
+    // the one the first request's calls use. (Unlike the SDK's default, it does not read proxy
+    // settings from the environment: Lambda reaches AWS directly or through VPC endpoints.)
+    let https = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc))
+        .build_https();
     aws_config::defaults(BehaviorVersion::latest())
+        .http_client(https)
         // Explicit, not by accident: 3 attempts with exponential backoff and full jitter. The first
         // backoff is short (the SDK's default is 1 s) so that all three fit in the operation budget.
         .retry_config(RetryConfig::standard().with_max_attempts(3).with_initial_backoff(Duration::from_millis(100)))
