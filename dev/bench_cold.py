@@ -563,8 +563,9 @@ def report(args: argparse.Namespace, build_seconds: float | None, results: dict[
         "a millisecond, not DynamoDB's few: compare functions with each other and with the floor, not with AWS.",
         f"- TLS check: {untrusted}",
         "- Connections per instance (TLS): the TLS connections one instance opened in its life (cold start and "
-        "warm invocations), counted by the front: one per AWS service it calls when its SDK clients share their "
-        "connection pools.",
+        "warm invocations), counted by the front, which keeps connections alive as AWS does (moto closes each "
+        "after one answer; the front reconnects to moto on its side): one per AWS service it calls when its "
+        "SDK clients share their connection pools.",
         f"- Load average (1 min) at the start and the end: {args.load_at_start:.1f}, {os.getloadavg()[0]:.1f} "
         "(other work on the machine inflates the figures, the floor's too).",
         "",

@@ -6,6 +6,12 @@ reads (aws-smithy-http-client loads its roots with rustls-native-certs, which re
 `SSL_CERT_FILE` names instead of the system store). The file holds the system's roots too, so the
 cold start parses as many certificates as on Lambda. Each service the functions call gets its own
 port, as each AWS service has its own host: one connection and one handshake per service.
+
+The front keeps the functions' connections alive as AWS does, although moto does not: werkzeug's
+server answers every request with `Connection: close`. So the front reads one request at a time
+from the function's connection, sends it to moto on a fresh loopback connection, and hands back
+moto's response without that header. Without this, every call would reconnect and resume TLS, and
+a connection opened during init would be gone by the first request.
 """
 from __future__ import annotations
 
@@ -89,22 +95,24 @@ class TlsFront:
     async def _forward(self, client_in: asyncio.StreamReader, client_out: asyncio.StreamWriter) -> None:
         self.connections += 1
         try:
-            backend_in, backend_out = await asyncio.open_connection("127.0.0.1", self.backend_port)
-        except OSError:
+            while True:
+                head = await client_in.readuntil(b"\r\n\r\n")
+                request = head + await client_in.readexactly(_content_length(head))
+                backend_in, backend_out = await asyncio.open_connection("127.0.0.1", self.backend_port)
+                backend_out.write(request)
+                await backend_out.drain()
+                response = await _response(backend_in)
+                backend_out.close()
+                response, framed = _kept_alive(response)
+                client_out.write(response)
+                await client_out.drain()
+                if not framed:
+                    break
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, OSError, ssl.SSLError,
+                asyncio.CancelledError):
+            pass  # the function closed its connection (or was killed), or the front is closing
+        finally:
             client_out.close()
-            return
-
-        async def pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            try:
-                while data := await reader.read(65536):
-                    writer.write(data)
-                    await writer.drain()
-            except (OSError, ssl.SSLError):
-                pass
-            finally:
-                writer.close()
-
-        await asyncio.gather(pump(client_in, backend_out), pump(backend_in, client_out))
 
     def env(self) -> dict[str, str]:
         """The settings that point a function at this front and make it trust the CA."""
@@ -120,3 +128,33 @@ class TlsFront:
         asyncio.run_coroutine_threadsafe(self._stop(), self.loop).result(10)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.dir.cleanup()
+
+
+def _content_length(head: bytes) -> int:
+    """A request's body length (the SDK sends every body of these services with Content-Length)."""
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return int(value)
+    return 0
+
+
+async def _response(backend: asyncio.StreamReader) -> bytes:
+    """moto's answer: to its Content-Length when it gives one, else to the end of the connection
+    (moto closes it after every answer, but waiting for that costs milliseconds)."""
+    head = await backend.readuntil(b"\r\n\r\n")
+    if any(line.lower().startswith(b"content-length:") for line in head.split(b"\r\n")):
+        return head + await backend.readexactly(_content_length(head))
+    return head + await backend.read()
+
+
+def _kept_alive(response: bytes) -> tuple[bytes, bool]:
+    """moto's `response` without its `Connection: close`, and whether the client can tell where it
+    ends without the connection closing (Content-Length or chunked): if not, it keeps the header."""
+    head, _, body = response.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    names = {line.partition(b":")[0].strip().lower() for line in lines[1:]}
+    framed = b"content-length" in names or b"transfer-encoding" in names or lines[0].split(b" ")[1] in (b"204", b"304")
+    if framed:
+        lines = [line for line in lines if line.partition(b":")[0].strip().lower() != b"connection"]
+    return b"\r\n".join(lines) + b"\r\n\r\n" + body, framed
