@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::{Value, json};
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     let table = std::env::var("MARKETS_TABLE")?;
     let id = std::env::var("FLOOR_MARKET_ID")?;

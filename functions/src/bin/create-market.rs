@@ -2,7 +2,7 @@
 
 use shared::wiring::Wiring;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     // Writes markets: the markets, users, idempotency and outbox tables, the index queue and the
     // shared cache.

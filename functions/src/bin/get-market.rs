@@ -2,7 +2,7 @@
 
 use shared::wiring::Wiring;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     // Reads markets: the markets and users tables and the shared cache; no queue, no search.
     shared::runtime::serve(Wiring::market_reads, shared::routes::get_market).await

@@ -3,7 +3,7 @@
 
 use shared::wiring::Wiring;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     // The outbox table and the index queue.
     shared::runtime::serve_outbox_sweeper(Wiring::job_publisher).await
