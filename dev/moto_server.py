@@ -3,7 +3,8 @@
 
 moto handles requests on parallel threads, so two conditional writes to one item can both pass their
 condition (DynamoDB never lets that happen). Here DynamoDB requests run one at a time; SQS requests
-stay parallel, since a long poll holds its request open for seconds.
+stay parallel, since a long poll holds its request open for seconds. TransactWriteItems keeps its
+ClientRequestToken promise: a retried transaction that already succeeded is not applied twice.
 
 moto has S3 Vectors' buckets, indexes and Put/Get/List/DeleteVectors but no QueryVectors: this adds
 an exact one (every vector of the index scored, so it finds what an approximate index may miss).
@@ -22,11 +23,14 @@ from __future__ import annotations
 
 import argparse
 import heapq
+import io
+import json
 import math
 import operator
 import os
 import sys
 import threading
+import time
 from typing import Any, Callable, Iterable
 
 from decimal import Decimal
@@ -42,17 +46,51 @@ from werkzeug.serving import run_simple
 
 
 class OneDynamoDBRequestAtATime:
-    """WSGI middleware: DynamoDB's item-level atomicity, the simple way (a global lock)."""
+    """WSGI middleware: DynamoDB's item-level atomicity, the simple way (a global lock); and
+    TransactWriteItems' ClientRequestToken, which moto ignores. As on DynamoDB, a transaction that
+    succeeded and comes again with the same token within 10 minutes (the SDK retrying after its
+    answer was lost) is answered again without being applied again; the same token with other
+    parameters is an IdempotentParameterMismatchException."""
+
+    TOKEN_LIFETIME_SECONDS = 600
 
     def __init__(self, app: Callable[..., Iterable[bytes]]):
         self.app = app
         self.lock = threading.Lock()
+        self.transactions: dict[str, tuple[float, bytes, str, list[tuple[str, str]], bytes]] = {}
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        if not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB"):
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if not target.startswith("DynamoDB"):
             return self.app(environ, start_response)
         with self.lock:
+            if target.endswith(".TransactWriteItems"):
+                return self.transact(environ, start_response)
             return list(self.app(environ, start_response))  # the whole response, inside the lock
+
+    def transact(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        environ["wsgi.input"] = io.BytesIO(body)
+        token = json.loads(body or b"{}").get("ClientRequestToken")
+        now = time.monotonic()
+        self.transactions = {t: v for t, v in self.transactions.items() if now - v[0] < self.TOKEN_LIFETIME_SECONDS}
+        if token in self.transactions:
+            _, first_body, status, headers, answer = self.transactions[token]
+            if first_body != body:
+                mismatch = json.dumps({"__type": "com.amazonaws.dynamodb.v20120810#IdempotentParameterMismatchException",
+                                       "message": "the ClientRequestToken was used with other parameters"}).encode()
+                start_response("400 Bad Request", [("Content-Type", "application/x-amz-json-1.0"),
+                                                   ("Content-Length", str(len(mismatch)))])
+                return [mismatch]
+            start_response(status, headers)
+            return [answer]
+        answered: list[Any] = []
+        answer = b"".join(self.app(environ, lambda status, headers, *rest: answered.append((status, headers))
+                                   or start_response(status, headers, *rest)))
+        status, headers = answered[0]
+        if token and status.startswith("200"):
+            self.transactions[token] = (now, body, status, list(headers), answer)
+        return [answer]
 
 
 def norm(vector: Any) -> float:

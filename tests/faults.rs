@@ -199,3 +199,30 @@ async fn the_rate_limit_table_throttled_is_a_429_unreachable_is_served_and_refus
     assert!(asked_again < instances, "{asked_again} more counter calls with {instances} instances");
     println!("faults injected: {}, 5xx seen: 0", dynamodb.injected());
 }
+
+#[tokio::test]
+async fn a_transaction_whose_answer_is_lost_is_retried_with_its_token_and_applied_once() {
+    let dynamodb = FaultProxy::for_moto();
+    let stack = Stack::start_behind(&dynamodb, "DYNAMODB", &[]);
+    let alice = User::new(Role::User);
+    const TRANSACT: &str = "DynamoDB_20120810.TransactWriteItems";
+
+    // The market's transaction commits, its answer is lost, and the SDK sends it again with the
+    // same ClientRequestToken: DynamoDB answers the retry as a success without applying it twice.
+    dynamodb.inject(&[TRANSACT], Fault::LoseAnswer, Some(1));
+    let market = stack.create_market(&alice, "Lost answers?").await;
+    assert_eq!((dynamodb.injected(), dynamodb.seen(&[TRANSACT])), (1, 2), "one lost answer, one retry");
+    assert_eq!(stack.get(&market.path).await.body["data"]["name"], "Lost answers?");
+
+    // A position's transaction moves the market's volume: a retry must not move it twice.
+    dynamodb.inject(&[TRANSACT], Fault::LoseAnswer, Some(1));
+    let reply = stack
+        .post(&api_tests::positions_path(&market.id))
+        .as_user(&alice)
+        .json(json!({"outcome": "yes", "amount": 7}))
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    assert_eq!(dynamodb.seen(&[TRANSACT]), 4);
+    let after = stack.get(&market.path).await;
+    assert_eq!(after.exact_field("volume"), "7");
+}

@@ -27,6 +27,9 @@ pub enum Fault {
     BlackHole,
     /// The connection is closed without an answer (the service unreachable).
     Refuse,
+    /// Passed on and applied, then the connection is closed before the answer comes back (the
+    /// request took effect, the caller cannot know it).
+    LoseAnswer,
     /// Answered with HTTP 400 and this AWS JSON error type, e.g.
     /// `ProvisionedThroughputExceededException` or `ThrottlingException`.
     Error(&'static str),
@@ -192,7 +195,8 @@ async fn handle(
     let body = body.collect().await.map_err(|_| Dropped)?.to_bytes();
     let operation = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
     let text = format!("{operation} {}", String::from_utf8_lossy(&body));
-    match shared.fault_for(text) {
+    let fault = shared.fault_for(text);
+    match fault {
         Some(Fault::Refuse) => return Err(Dropped),
         Some(Fault::BlackHole) => {
             let _held = Held::new(&shared.held);
@@ -200,7 +204,7 @@ async fn handle(
             return Err(Dropped);
         }
         Some(Fault::Error(code)) => return Ok(aws_error(code)),
-        None => {}
+        Some(Fault::LoseAnswer) | None => {}
     }
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let mut forward = client.request(parts.method, format!("{target}{path}")).body(body);
@@ -217,6 +221,9 @@ async fn handle(
         }
     }
     let body = answer.bytes().await.map_err(|_| Dropped)?;
+    if fault == Some(Fault::LoseAnswer) {
+        return Err(Dropped);
+    }
     response.body(Full::new(body)).map_err(|_| Dropped)
 }
 
