@@ -73,7 +73,9 @@ class OneDynamoDBRequestAtATime:
         environ["wsgi.input"] = io.BytesIO(body)
         token = json.loads(body or b"{}").get("ClientRequestToken")
         now = time.monotonic()
-        self.transactions = {t: v for t, v in self.transactions.items() if now - v[0] < self.TOKEN_LIFETIME_SECONDS}
+        # Tokens are kept in the order they came, so the expired ones are the first ones.
+        while self.transactions and now - next(iter(self.transactions.values()))[0] >= self.TOKEN_LIFETIME_SECONDS:
+            del self.transactions[next(iter(self.transactions))]
         if token in self.transactions:
             _, first_body, status, headers, answer = self.transactions[token]
             if first_body != body:
@@ -84,10 +86,14 @@ class OneDynamoDBRequestAtATime:
                 return [mismatch]
             start_response(status, headers)
             return [answer]
-        answered: list[Any] = []
-        answer = b"".join(self.app(environ, lambda status, headers, *rest: answered.append((status, headers))
-                                   or start_response(status, headers, *rest)))
-        status, headers = answered[0]
+        answered: list[tuple[str, list[tuple[str, str]]]] = []
+
+        def start_and_keep(status: str, headers: list[tuple[str, str]], *exc_info: Any) -> Any:
+            answered.append((status, headers))
+            return start_response(status, headers, *exc_info)
+
+        answer = b"".join(self.app(environ, start_and_keep))
+        status, headers = answered[-1]
         if token and status.startswith("200"):
             self.transactions[token] = (now, body, status, list(headers), answer)
         return [answer]

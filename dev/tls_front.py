@@ -97,12 +97,14 @@ class TlsFront:
         try:
             while True:
                 head = await client_in.readuntil(b"\r\n\r\n")
-                request = head + await client_in.readexactly(_content_length(head))
+                request = head + await client_in.readexactly(_content_length(head) or 0)
                 backend_in, backend_out = await asyncio.open_connection("127.0.0.1", self.backend_port)
-                backend_out.write(request)
-                await backend_out.drain()
-                response = await _response(backend_in)
-                backend_out.close()
+                try:
+                    backend_out.write(request)
+                    await backend_out.drain()
+                    response = await _response(backend_in)
+                finally:
+                    backend_out.close()
                 response, framed = _kept_alive(response)
                 client_out.write(response)
                 await client_out.drain()
@@ -130,31 +132,35 @@ class TlsFront:
         self.dir.cleanup()
 
 
-def _content_length(head: bytes) -> int:
-    """A request's body length (the SDK sends every body of these services with Content-Length)."""
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            return int(value)
-    return 0
+def _header_names(head: bytes) -> list[bytes]:
+    """The header names of a request's or response's head, lower-cased, in order."""
+    return [line.partition(b":")[0].strip().lower() for line in head.split(b"\r\n")[1:]]
+
+
+def _content_length(head: bytes) -> int | None:
+    """The body length a head announces, if it does (the SDK sends every request body of these
+    services with one)."""
+    for name, line in zip(_header_names(head), head.split(b"\r\n")[1:]):
+        if name == b"content-length":
+            return int(line.partition(b":")[2])
+    return None
 
 
 async def _response(backend: asyncio.StreamReader) -> bytes:
     """moto's answer: to its Content-Length when it gives one, else to the end of the connection
     (moto closes it after every answer, but waiting for that costs milliseconds)."""
     head = await backend.readuntil(b"\r\n\r\n")
-    if any(line.lower().startswith(b"content-length:") for line in head.split(b"\r\n")):
-        return head + await backend.readexactly(_content_length(head))
-    return head + await backend.read()
+    length = _content_length(head)
+    return head + (await backend.read() if length is None else await backend.readexactly(length))
 
 
 def _kept_alive(response: bytes) -> tuple[bytes, bool]:
     """moto's `response` without its `Connection: close`, and whether the client can tell where it
     ends without the connection closing (Content-Length or chunked): if not, it keeps the header."""
     head, _, body = response.partition(b"\r\n\r\n")
-    lines = head.split(b"\r\n")
-    names = {line.partition(b":")[0].strip().lower() for line in lines[1:]}
-    framed = b"content-length" in names or b"transfer-encoding" in names or lines[0].split(b" ")[1] in (b"204", b"304")
+    status, *lines = head.split(b"\r\n")
+    names = _header_names(head)
+    framed = b"content-length" in names or b"transfer-encoding" in names or status.split(b" ")[1] in (b"204", b"304")
     if framed:
-        lines = [line for line in lines if line.partition(b":")[0].strip().lower() != b"connection"]
-    return b"\r\n".join(lines) + b"\r\n\r\n" + body, framed
+        lines = [line for name, line in zip(names, lines) if name != b"connection"]
+    return b"\r\n".join([status, *lines]) + b"\r\n\r\n" + body, framed

@@ -167,14 +167,12 @@ where
     crate::observability::init_logging();
     let handler = &handler;
     lambda_http::run(service_fn(move |request: Request| async move {
-        let checked = check_route(&request);
         let info = RequestInfo::of(&request);
-        match checked {
-            Ok(()) => {
-                Ok::<_, std::convert::Infallible>(respond(info, None, async { (None, handler(request).await) }).await)
-            }
-            Err(refused) => Ok(respond(info, None, std::future::ready((None, Err(refused)))).await),
-        }
+        let work = async {
+            check_route(&request)?;
+            handler(request).await
+        };
+        Ok::<_, std::convert::Infallible>(respond(info, None, async { (None, work.await) }).await)
     }))
     .await
 }
