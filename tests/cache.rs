@@ -253,11 +253,12 @@ async fn on_the_real_server_racing_fills_never_show_a_version_older_than_the_las
         .map(|_| {
             let (cache, committed, answered, done) = (cache.clone(), committed.clone(), answered.clone(), done.clone());
             tokio::spawn(async move {
-                let mut stale = 0;
+                let (mut stale, mut hits) = (0, 0);
                 while !done.load(Ordering::SeqCst) {
                     let floor = answered.load(Ordering::SeqCst);
                     match cache.lookup("hot").await.unwrap() {
                         Lookup::Hit(m) if m.version < floor => stale += 1,
+                        Lookup::Hit(_) => hits += 1,
                         Lookup::Miss(Some(lease)) => {
                             let loaded = committed.load(Ordering::SeqCst);
                             tokio::time::sleep(Duration::from_micros(fastrand::u64(0..2000))).await;
@@ -266,7 +267,7 @@ async fn on_the_real_server_racing_fills_never_show_a_version_older_than_the_las
                         _ => {}
                     }
                 }
-                stale
+                (stale, hits)
             })
         })
         .collect();
@@ -281,8 +282,12 @@ async fn on_the_real_server_racing_fills_never_show_a_version_older_than_the_las
     }
     cache.tombstone("hot").await.unwrap();
     done.store(true, Ordering::SeqCst);
-    let stale: usize = futures::future::join_all(readers).await.into_iter().map(|r| r.unwrap()).sum();
+    let counts = futures::future::join_all(readers).await.into_iter().map(|r| r.unwrap());
+    let (stale, hits) = counts.fold((0, 0), |(stale, hits), (s, h)| (stale + s, hits + h));
     assert_eq!(stale, 0, "hits older than the last answered write");
+    // A cache that never answers a lookup would pass the line above: the fills must serve readers.
+    assert!(hits >= 100, "only {hits} fresh hits over 149 writes");
+    println!("racing fills: {hits} fresh hits, {stale} stale");
     assert_eq!(cache.lookup("hot").await.unwrap(), Lookup::Deleted);
 }
 

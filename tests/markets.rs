@@ -2,7 +2,7 @@
 
 use api_tests::{Stack, User, market_path};
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 use shared::domain::Role;
 
 #[tokio::test]
@@ -83,11 +83,17 @@ async fn list_filters_by_status() {
     let all = stack.get("/api/markets").await;
     assert_eq!(all.status, StatusCode::OK);
     assert_eq!(all.body["meta"], json!({"count": 2, "limit": 20, "nextCursor": null}));
-    let active = stack.get("/api/markets?status=active").await;
-    assert_eq!(active.body["data"].as_array().unwrap().len(), 1);
-    assert_eq!(active.body["data"][0]["id"], open.data()["id"]);
-    let closed_list = stack.get("/api/markets?status=closed&sort=name&order=asc").await;
-    assert_eq!(closed_list.body["data"][0]["id"], closed.data()["id"]);
+    // Each list holds exactly its status's markets, every one of them with that status.
+    for (query, expected, status) in
+        [("status=active", &open, "active"), ("status=closed&order=asc", &closed, "closed")]
+    {
+        let list = stack.get(&format!("/api/markets?{query}")).await;
+        assert_eq!(list.status, StatusCode::OK, "{}", list.text);
+        let ids: Vec<&Value> = list.body["data"].as_array().unwrap().iter().map(|m| &m["id"]).collect();
+        assert_eq!(ids, [&expected.data()["id"]], "{query}: {}", list.text);
+        assert_eq!(list.body["data"][0]["status"], status, "{query}");
+        assert_eq!(list.body["meta"]["count"], 1, "{query}");
+    }
 }
 
 #[tokio::test]

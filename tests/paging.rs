@@ -11,10 +11,15 @@ use shared::domain::{Amount, IndexJob, JobOp, Market, MarketStatus, Role, UserPr
 
 const MARKETS: usize = 250;
 
+/// Every market the cursor walk of `query` yields, page by page. A walk that repeats a cursor or
+/// runs past the pages the stack's markets could fill (the very bugs it hunts) fails instead of
+/// looping.
 async fn walk(stack: &Stack, query: &str, limit: usize) -> Vec<Value> {
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;
-    loop {
+    let mut cursors = HashSet::new();
+    let most_pages = MARKETS * 2 / limit + 2;
+    for _ in 0..most_pages {
         let path = match &cursor {
             Some(cursor) => format!("/api/markets?{query}&limit={limit}&cursor={cursor}"),
             None => format!("/api/markets?{query}&limit={limit}"),
@@ -26,10 +31,18 @@ async fn walk(stack: &Stack, query: &str, limit: usize) -> Vec<Value> {
         assert!(page.len() <= limit);
         seen.extend(page);
         match reply.body["meta"]["nextCursor"].as_str() {
-            Some(next) => cursor = Some(next.to_owned()),
+            Some(next) => {
+                assert!(
+                    cursors.insert(next.to_owned()),
+                    "{query}: cursor {next} came back after {} markets",
+                    seen.len()
+                );
+                cursor = Some(next.to_owned());
+            }
             None => return seen,
         }
     }
+    panic!("{query}: still a next cursor after {most_pages} pages of {limit} ({} markets seen)", seen.len())
 }
 
 fn sort_value(market: &Value, sort: &str) -> String {
