@@ -172,3 +172,20 @@ async fn walks_are_exact_through_ties_on_one_shard_and_on_eight_while_markets_ar
         }
     }
 }
+
+#[tokio::test]
+async fn a_cursor_from_another_shard_count_is_an_invalid_cursor() {
+    let four = Stack::start_with(&["--param", "WriteShards=4"]);
+    // The same tables and secrets, redeployed with another shard count.
+    let eight = Stack::start_with_prefix(&four.prefix, &["--param", "WriteShards=8"]);
+    let alice = User::new(Role::User);
+    for i in 0..3 {
+        four.create_market(&alice, &format!("Sharded market {i}")).await;
+    }
+    let first = four.get("/api/markets?limit=1").await;
+    let cursor = first.body["meta"]["nextCursor"].as_str().expect("a next page");
+    let path = format!("/api/markets?limit=1&cursor={cursor}");
+    assert_eq!(four.get(&path).await.status, StatusCode::OK, "the cursor is good where it was made");
+    let reply = eight.get(&path).await;
+    assert_eq!((reply.status, reply.error_code()), (StatusCode::BAD_REQUEST, "INVALID_CURSOR"), "{}", reply.text);
+}
