@@ -295,3 +295,43 @@ async fn bedrock_unreachable_is_a_503_for_search_while_writes_succeed_and_their_
     );
     println!("faults injected: {}, the search's 503 in {took:?}, the write's job retried", bedrock.injected());
 }
+
+#[tokio::test]
+async fn a_write_answered_503_after_it_committed_is_replayed_to_a_retry_with_the_same_key() {
+    let dynamodb = FaultProxy::for_moto();
+    let stack = Stack::start_behind(&dynamodb, "DYNAMODB", &[]);
+    let alice = User::new(Role::User);
+    let market = stack.create_market(&alice, "Will the careful client win?").await;
+    const TRANSACT: &str = "DynamoDB_20120810.TransactWriteItems";
+    let create_body = json!({"name": "Created under a lost answer", "initialPosition": {"outcome": "no", "amount": 4}});
+    let writes = [
+        ("/api/markets".to_owned(), create_body, "create-once"),
+        (api_tests::positions_path(&market.id), json!({"outcome": "yes", "amount": 2.5}), "position-once"),
+    ];
+    for (path, body, key) in writes {
+        // The transaction commits and its answer is lost; every retry of the SDK is refused: the
+        // function cannot know the write happened and answers 503.
+        dynamodb.inject(&[TRANSACT], Fault::LoseAnswer, Some(1));
+        dynamodb.inject(&[TRANSACT], Fault::Refuse, None);
+        let write = || stack.post(&path).as_user(&alice).idempotency_key(key).json(body.clone());
+        assert_unavailable(&write().await);
+        dynamodb.clear();
+        // The careful client sends it again with the same key: the first answer, nothing new.
+        let retried = write().await;
+        assert_eq!(retried.status, StatusCode::CREATED, "{path}: {}", retried.text);
+        let again = write().await;
+        assert_eq!((again.status, &again.body), (StatusCode::CREATED, &retried.body), "{path}: one first answer");
+        let id = retried.body["data"]["id"].as_str().unwrap();
+        if path == "/api/markets" {
+            let created = stack.get(&api_tests::market_path(id)).await;
+            assert_eq!((created.exact_field("volume").as_str(), &created.body["data"]["version"]), ("4", &json!(1)));
+        }
+    }
+    let after = stack.get(&market.path).await;
+    assert_eq!(after.exact_field("volume"), "2.5", "the position moved the volume once");
+    let positions = stack.get(&api_tests::positions_path(&market.id)).await;
+    assert_eq!(positions.body["meta"]["count"], 1, "{}", positions.text);
+    let mine = stack.get("/api/markets?limit=100").await;
+    let named = mine.body["data"].as_array().unwrap().iter().filter(|m| m["name"] == "Created under a lost answer");
+    assert_eq!(named.count(), 1, "one market for the key");
+}
