@@ -24,12 +24,6 @@ fn assert_unavailable(reply: &Reply) {
     assert!(!reply.text.contains("Table") && !reply.text.contains("Exception"), "no internals: {}", reply.text);
 }
 
-/// How long the function took to answer `reply`, by its own request log line.
-fn took(stack: &Stack, reply: &Reply) -> Duration {
-    let log = stack.request_log(reply.header("x-request-id").expect("every answer has a request id"));
-    Duration::from_secs_f64(log["latency_ms"].as_f64().expect("latency_ms") / 1000.0)
-}
-
 /// Whether a log line is the worker's "job done" for market `id`.
 fn job_done(id: &str) -> impl Fn(&Value) -> bool + '_ {
     move |line| line["message"] == "job done" && line["market_id"] == id
@@ -52,7 +46,7 @@ async fn unreachable_dynamodb_is_a_503_with_retry_after_within_3_s_then_recovers
         for request in [stack.get(path), create] {
             let reply = request.await;
             assert_unavailable(&reply);
-            let took = took(&stack, &reply);
+            let took = stack.latency(&reply);
             assert!(took < UNAVAILABLE_WITHIN, "{fault:?}: answered in {took:?}");
             answers.push((fault, took));
         }
@@ -77,7 +71,7 @@ async fn throttled_dynamodb_is_retried_then_a_503_and_a_short_burst_is_absorbed(
     dynamodb.inject(&[GET_ITEM], Fault::Error("ProvisionedThroughputExceededException"), None);
     let reply = stack.get(&market.path).await;
     assert_unavailable(&reply);
-    let took = took(&stack, &reply);
+    let took = stack.latency(&reply);
     assert!(took < UNAVAILABLE_WITHIN, "answered in {took:?}");
     assert_eq!(dynamodb.injected(), 3, "the SDK tried three times before giving up");
     dynamodb.clear();
@@ -103,7 +97,7 @@ async fn a_black_holed_sqs_neither_fails_nor_stalls_a_write_and_its_job_is_index
     let reply =
         stack.post("/api/markets").as_user(&alice).json(json!({"name": "Written while SQS hangs: glaciers"})).await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
-    let took = took(&stack, &reply);
+    let took = stack.latency(&reply);
     assert!(took < UNAVAILABLE_WITHIN, "the send after the commit is bounded: {took:?}");
     let id = reply.body["data"]["id"].as_str().unwrap().to_owned();
     assert!(sqs.injected() >= 1);
@@ -186,7 +180,7 @@ async fn the_rate_limit_table_throttled_is_a_429_unreachable_is_served_and_refus
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
     assert_eq!(reply.header("ratelimit-limit"), None, "served without a limit");
     // The limiter's own budget is 0.5 s (its timeout): the request is served soon after.
-    let took = took(&stack, &reply);
+    let took = stack.latency(&reply);
     assert!(took < Duration::from_secs(2), "the limiter gave up quickly: {took:?}");
     dynamodb.clear();
 
@@ -256,7 +250,7 @@ async fn s3_vectors_unreachable_is_a_503_for_search_while_writes_succeed_and_are
     vectors.inject(&[], Fault::Refuse, None);
     let reply = stack.get("/api/markets/search?q=comets").await;
     assert_unavailable(&reply);
-    let took = took(&stack, &reply);
+    let took = stack.latency(&reply);
     assert!(took < UNAVAILABLE_WITHIN, "answered in {took:?}");
 
     let market = stack.create_market(&alice, "Will the comets come back?").await;
@@ -282,7 +276,7 @@ async fn bedrock_unreachable_is_a_503_for_search_while_writes_succeed_and_their_
     let alice = User::new(Role::User);
     let reply = stack.get("/api/markets/search?q=tides").await;
     assert_unavailable(&reply);
-    let took = took(&stack, &reply);
+    let took = stack.latency(&reply);
     assert!(took < UNAVAILABLE_WITHIN, "answered in {took:?}");
 
     let market = stack.create_market(&alice, "Will the tides turn?").await;

@@ -96,6 +96,8 @@ impl Stack {
     /// A stack on the tables of `prefix`: a second stack on a first one's tables is a second set
     /// of function instances sharing the same data.
     pub fn start_with_prefix(prefix: &str, extra_args: &[&str]) -> Stack {
+        // From the start: a stack that never says it is listening must not hang the test either.
+        let watchdog = Watchdog::start();
         let root = repo_root();
         let python = root.join("dev/.venv/bin/python");
         assert!(python.exists(), "dev/.venv is missing: run the tests with dev/test");
@@ -139,7 +141,7 @@ impl Stack {
             .iter()
             .find_map(|arg| arg.strip_prefix("WriteShards=")?.parse().ok())
             .unwrap_or(shared::config::DEFAULT_WRITE_SHARDS);
-        Stack { url, prefix, write_shards, log_file, http, process, _stdin: stdin, _watchdog: Watchdog::start() }
+        Stack { url, prefix, write_shards, log_file, http, process, _stdin: stdin, _watchdog: watchdog }
     }
 
     /// A request with any method (even one HTTP does not define) to `path`, sent as is.
@@ -272,6 +274,13 @@ impl Stack {
             }
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
+    }
+
+    /// How long the function took to answer `reply`, by its own request log line (not the test's
+    /// clock, which a loaded machine stretches with the gateway's and the client's time).
+    pub fn latency(&self, reply: &Reply) -> std::time::Duration {
+        let log = self.request_log(reply.header("x-request-id").expect("every answer has a request id"));
+        std::time::Duration::from_secs_f64(log["latency_ms"].as_f64().expect("latency_ms") / 1000.0)
     }
 
     /// The JSON log line the function wrote for the request with this id.
