@@ -201,9 +201,8 @@ impl PositionRepository for InMemoryStore {
 
 #[async_trait]
 impl UserRepository for InMemoryStore {
-    async fn create_if_absent(&self, profile: &UserProfile) -> Result<(), RepoError> {
-        self.state().users.entry(profile.id.clone()).or_insert_with(|| profile.clone());
-        Ok(())
+    async fn create_if_absent(&self, profile: &UserProfile) -> Result<UserProfile, RepoError> {
+        Ok(self.state().users.entry(profile.id.clone()).or_insert_with(|| profile.clone()).clone())
     }
 
     async fn get_many(&self, ids: &[&str]) -> Result<HashMap<String, UserProfile>, RepoError> {
