@@ -1,9 +1,9 @@
 //! The review's small findings (issue 20, item 5), each through the real path: the creator's name
 //! is the stored profile on every route, whatever name a later token carries.
 
-use api_tests::{Stack, User, market_path};
+use api_tests::{Fault, FaultProxy, Stack, User, market_path};
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 use shared::domain::Role;
 
 #[tokio::test]
@@ -26,4 +26,48 @@ async fn the_creator_is_the_stored_profile_on_every_route_whatever_a_later_token
     for market in listed.body["data"].as_array().unwrap() {
         assert_eq!(market["creator"]["name"], "First Name", "the list");
     }
+}
+
+#[tokio::test]
+async fn a_subject_too_long_to_key_is_a_401_and_the_longest_keyable_one_works_end_to_end() {
+    let stack = Stack::start();
+    let longest = User { id: "s".repeat(1024), role: Role::User };
+    let created = stack.post("/api/markets").as_user(&longest).idempotency_key(&"k".repeat(128));
+    let created = created.json(json!({ "name": "Keyed", "initialPosition": { "outcome": "yes", "amount": 1 } })).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    for length in [1025, 3000] {
+        let unkeyable = User { id: "s".repeat(length), role: Role::User };
+        for reply in [
+            stack.get("/api/markets").as_user(&unkeyable).await,
+            stack.post("/api/markets").as_user(&unkeyable).json(json!({ "name": "x" })).await,
+        ] {
+            assert_eq!(
+                (reply.status, reply.error_code()),
+                (StatusCode::UNAUTHORIZED, "UNAUTHORIZED"),
+                "{length}: {}",
+                reply.text
+            );
+            assert!(reply.text.contains("subject is longer than 1,024 bytes"), "{}", reply.text);
+        }
+    }
+}
+
+/// The limiter fails open only when its table cannot be reached, and counts it in a metric.
+#[tokio::test]
+async fn an_unreachable_limiter_serves_counted_in_a_metric_and_a_refusing_one_fails() {
+    let proxy = FaultProxy::for_moto();
+    let stack = Stack::start_behind(&proxy, "DYNAMODB", &["--env", "RATE_LIMIT_PER_MINUTE=1"]);
+    proxy.inject(&["UpdateItem", "RateLimitTable"], Fault::Refuse, None);
+    for _ in 0..3 {
+        let reply = stack.get("/api/markets").await;
+        assert_eq!((reply.status, reply.header("ratelimit-limit")), (StatusCode::OK, None), "{}", reply.text);
+    }
+    let is_metric = |line: &Value| line["RateLimiterUnreachable"] == 1.0 && line["Component"] == "rate-limiter";
+    let metrics = stack.logs_when(|logs| logs.iter().filter(|line| is_metric(line)).count() >= 3);
+    assert_eq!(metrics.iter().filter(|line| is_metric(line)).count(), 3, "one metric per request served unlimited");
+
+    proxy.clear();
+    proxy.inject(&["UpdateItem", "RateLimitTable"], Fault::Error("AccessDeniedException"), None);
+    let reply = stack.get("/api/markets").await;
+    assert_eq!((reply.status, reply.error_code()), (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL"), "{}", reply.text);
 }
