@@ -1,9 +1,13 @@
 //! The review's small findings (issue 20, item 5), each through the real path: the creator's name
 //! is the stored profile on every route, whatever name a later token carries.
 
-use api_tests::{Fault, FaultProxy, Stack, User, market_path};
+use std::time::Duration;
+
+use api_tests::{CacheServer, Fault, FaultProxy, Stack, User, market_path};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use shared::cache::{CachedMarket, Lookup, MarketCache, RedisCache};
+use shared::config::CacheSettings;
 use shared::domain::Role;
 
 #[tokio::test]
@@ -70,4 +74,33 @@ async fn an_unreachable_limiter_serves_counted_in_a_metric_and_a_refusing_one_fa
     proxy.inject(&["UpdateItem", "RateLimitTable"], Fault::Error("AccessDeniedException"), None);
     let reply = stack.get("/api/markets").await;
     assert_eq!((reply.status, reply.error_code()), (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL"), "{}", reply.text);
+}
+
+/// Every entry the cache scripts leave on the server expires, whatever the order of the calls: a
+/// write that finds only a reader's lease used to re-create the entry without a TTL.
+#[tokio::test]
+async fn every_cache_entry_has_a_ttl_after_any_sequence_of_scripts() {
+    let server = CacheServer::start();
+    let settings = CacheSettings { timeout: Duration::from_secs(5), ..CacheSettings::default() };
+    let cache = RedisCache::connect(&server.endpoint, &settings).await.expect("connect");
+    let mut raw =
+        redis::Client::open(server.endpoint.as_str()).unwrap().get_multiplexed_async_connection().await.unwrap();
+    let market = |version: u64| CachedMarket { version, view: format!("{{\"version\":{version}}}") };
+    let writes = ["update", "invalidate", "tombstone"];
+    for (n, (first, second)) in writes.iter().flat_map(|a| writes.iter().map(move |b| (a, b))).enumerate() {
+        let id = format!("ttl-{n}");
+        // A reader's miss leaves a lease; then two writes, then maybe the reader's fill.
+        let Lookup::Miss(Some(lease)) = cache.lookup(&id).await.unwrap() else { panic!("a miss with a lease") };
+        for (version, write) in [(2, first), (3, second)] {
+            match *write {
+                "update" => cache.update(&id, &market(version)).await.unwrap(),
+                "invalidate" => cache.invalidate(&id).await.unwrap(),
+                _ => cache.tombstone(&id).await.unwrap(),
+            }
+        }
+        cache.fill(&id, &lease, &market(1)).await.unwrap();
+        let ttl: i64 = redis::cmd("TTL").arg(format!("market:{id}")).query_async(&mut raw).await.unwrap();
+        // -2: no entry at all; -1: an entry that never expires.
+        assert_ne!(ttl, -1, "{first} then {second} after a reader's miss left an entry without a TTL");
+    }
 }
