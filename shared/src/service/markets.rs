@@ -45,11 +45,11 @@ pub struct MarketService {
     jobs: JobPublisher,
 }
 
-/// The profile of a user, stored the first time they write.
+/// The profile of a user, stored the first time they write: the stored one, not the one this
+/// token's claims would make, so that every route shows the same creator name.
 pub(super) async fn remember(users: &dyn UserRepository, principal: &Principal) -> Result<UserProfile, Error> {
     let profile = UserProfile::first_seen(&principal.user_id, principal.name.as_deref(), principal.email.as_deref());
-    users.create_if_absent(&profile).await?;
-    Ok(profile)
+    Ok(users.create_if_absent(&profile).await?)
 }
 
 impl MarketReads {

@@ -11,7 +11,7 @@ pub use error::Error;
 pub use idempotency::{FirstResult, IdempotentRequest, Written};
 pub use markets::{Creators, MarketPage, MarketReads, MarketService};
 pub use positions::PositionService;
-pub use rate_limit::{Quota, RateLimiter};
+pub use rate_limit::{Admission, Quota, RateLimiter};
 pub use search::SearchService;
 
 use std::future::Future;
