@@ -35,6 +35,7 @@ class FunctionSpec:
     routes: list[Route] = field(default_factory=list)
     sqs: list[SqsSource] = field(default_factory=list)
     schedules: list[float] = field(default_factory=list)   # seconds between scheduled invocations
+    credentials: dict[str, str] = field(default_factory=dict)  # its role's, as AWS_* variables
     pool: "FunctionPool | None" = None
 
 
