@@ -8,10 +8,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .common import ACCOUNT, MANAGED_POLICY, StartupError, resource_name
+from .common import ACCOUNT, LAMBDA_FUNCTION, MANAGED_POLICY, StartupError, resource_name
 from .template import Resolver, function_binary, referenced_ids
 
-LAMBDA_FUNCTION, ROLE = "AWS::Lambda::Function", "AWS::IAM::Role"
+ROLE = "AWS::IAM::Role"
 
 
 def without_action(policies: list[dict], action: str, role: str) -> list[dict]:

@@ -13,7 +13,7 @@ from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 
 from .common import FUNCTION, REGION, StartupError
-from .template import PSEUDO
+from .template import PSEUDO, Resolver
 
 
 @functools.cache
@@ -41,3 +41,10 @@ def translate(template: dict, params: dict[str, str]) -> dict:
     except InvalidDocumentException as e:
         causes = "; ".join(cause.message for cause in e.causes)
         raise StartupError(f"SAM cannot translate the template: {causes}") from e
+
+
+def translation(res: Resolver) -> dict:
+    """SAM's translation of the resolver's template for its parameters, made once per resolver."""
+    if res.translated is None:
+        res.translated = translate(res.template, res.params)
+    return res.translated

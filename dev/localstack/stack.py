@@ -26,7 +26,7 @@ from .resources import create_queues, create_secrets, create_tables, create_vect
 from .iam import create_roles
 from .router import Router
 from .runtime_api import RuntimeApiHandler
-from .sam import translate
+from .sam import translation
 from .schedule import Scheduler
 from .server import QuietServer
 from .sqs import SqsPoller
@@ -171,8 +171,8 @@ class Stack:
             create_vector_indexes(self.client("s3vectors"), self.resolver)
         # Each function runs as its role (SAM's translation of the template), once the resources its
         # policies name exist.
-        credentials = create_roles(self.client("iam"), self.client("sts"), self.resolver,
-                                   translate(self.resolver.template, self.resolver.params), self.args.without_permission)
+        credentials = create_roles(self.client("iam"), self.client("sts"), self.resolver, translation(self.resolver),
+                                   self.args.without_permission)
         if self.args.write_env_file:
             self.write_env_file(Path(self.args.write_env_file))
         for fn in self.functions:

@@ -97,6 +97,7 @@ class Resolver:
 
     def __init__(self, template: dict, params: dict[str, str], prefix: str):
         self.template = template
+        self.translated: dict | None = None  # SAM's translation of it (sam.translation)
         self.resources: dict[str, dict] = template.get("Resources") or {}
         self.conditions: dict[str, Any] = template.get("Conditions") or {}
         self.params, self.prefix = params, prefix
