@@ -33,7 +33,8 @@ export interface paths {
         };
         /**
          * This OpenAPI document
-         * @description No auth, no rate limit; the document the API's own tests check it against.
+         * @description No auth, no rate limit; the document the API's own tests check it against. Gzipped when
+         *     `Accept-Encoding` takes gzip; `If-None-Match` with its ETag is a 304 with no body.
          */
         get: operations["getOpenApiDocument"];
         put?: never;
@@ -54,6 +55,7 @@ export interface paths {
         /**
          * The API reference page
          * @description An HTML page rendering this document; every asset is in the page, nothing comes from a CDN.
+         *     Gzipped when `Accept-Encoding` takes gzip; `If-None-Match` with its ETag is a 304 with no body.
          */
         get: operations["getDocsPage"];
         put?: never;
@@ -342,6 +344,18 @@ export interface components {
         };
     };
     responses: {
+        /** @description The caller's copy is current (its ETag was in `If-None-Match`); no body. */
+        DocumentNotModified: {
+            headers: {
+                "x-request-id": components["headers"]["RequestId"];
+                "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                ETag: components["headers"]["DocumentETag"];
+                "Cache-Control": components["headers"]["DocumentCacheControl"];
+                Vary: components["headers"]["VaryAcceptEncoding"];
+                [name: string]: unknown;
+            };
+            content?: never;
+        };
         /** @description The market after the change. */
         MarketChanged: {
             headers: {
@@ -615,6 +629,14 @@ export interface components {
         AccessControlAllowOrigin: string;
         /** @description The market's version as a strong entity tag. */
         ETag: string;
+        /** @description The document's version as a strong entity tag, one per representation (the gzip's ends in `-gzip`). */
+        DocumentETag: string;
+        /** @description A cache may keep a document for 5 minutes, then revalidates it with its ETag. */
+        DocumentCacheControl: "public, max-age=300";
+        /** @description The representation depends on `Accept-Encoding`. */
+        VaryAcceptEncoding: "accept-encoding";
+        /** @description `gzip` when the request's `Accept-Encoding` takes it; absent for the identity. */
+        ContentEncoding: "gzip";
         /** @description `no-cache`: the answer may be stored but must be revalidated (send its ETag as If-None-Match; a 304 costs no body), since a read is never older than the last answered write. */
         CacheControl: "no-cache";
         /** @description `true` when this is the stored first response to an earlier request with the same Idempotency-Key. */
@@ -659,7 +681,10 @@ export interface operations {
     getOpenApiDocument: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description ETags the client has (a list, weak tags and `*` allowed). */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -670,6 +695,10 @@ export interface operations {
                 headers: {
                     "x-request-id": components["headers"]["RequestId"];
                     "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    ETag: components["headers"]["DocumentETag"];
+                    "Cache-Control": components["headers"]["DocumentCacheControl"];
+                    Vary: components["headers"]["VaryAcceptEncoding"];
+                    "Content-Encoding": components["headers"]["ContentEncoding"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -680,6 +709,7 @@ export interface operations {
                     };
                 };
             };
+            304: components["responses"]["DocumentNotModified"];
             400: components["responses"]["BadRequest"];
             500: components["responses"]["InternalServerError"];
         };
@@ -687,7 +717,10 @@ export interface operations {
     getDocsPage: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description ETags the client has (a list, weak tags and `*` allowed). */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -698,12 +731,17 @@ export interface operations {
                 headers: {
                     "x-request-id": components["headers"]["RequestId"];
                     "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    ETag: components["headers"]["DocumentETag"];
+                    "Cache-Control": components["headers"]["DocumentCacheControl"];
+                    Vary: components["headers"]["VaryAcceptEncoding"];
+                    "Content-Encoding": components["headers"]["ContentEncoding"];
                     [name: string]: unknown;
                 };
                 content: {
                     "text/html": unknown;
                 };
             };
+            304: components["responses"]["DocumentNotModified"];
             400: components["responses"]["BadRequest"];
             500: components["responses"]["InternalServerError"];
         };
