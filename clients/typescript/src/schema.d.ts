@@ -197,8 +197,10 @@ export interface components {
         Timestamp: string;
         /** @enum {string} */
         MarketStatus: "active" | "closed" | "resolved";
+        /** @description A user's id, the `sub` of their tokens (a longer `sub` is a 401). */
+        UserId: string;
         RequestId: string;
-        /** @description Opaque: a signed page key (base64url, a dot, a 43-character tag); a valid one is far shorter than the bound, since it carries one market's sort key. */
+        /** @description Opaque: a signed page key (base64url, a dot, a 43-character tag); a valid one is at most 854 characters, since it carries one place in the list's order. */
         Cursor: string;
         /** @enum {string} */
         Outcome: "yes" | "no";
@@ -244,7 +246,7 @@ export interface components {
             endDate?: components["schemas"]["EndDate"];
         };
         UserProfile: {
-            id: string;
+            id: components["schemas"]["UserId"];
             name: string;
         };
         MarketFields: {
@@ -255,7 +257,7 @@ export interface components {
             /** @description The exact sum of the market's position amounts (read-only). */
             volume: number;
             /** @description The creating user's id (the token's `sub`). */
-            creatorId: string;
+            creatorId: components["schemas"]["UserId"];
             creator: components["schemas"]["UserProfile"] | null;
             endDate: components["schemas"]["EndDate"];
             createdAt: components["schemas"]["Timestamp"];
@@ -274,7 +276,7 @@ export interface components {
         Position: {
             id: components["schemas"]["Ulid"];
             marketId: components["schemas"]["Ulid"];
-            userId: string;
+            userId: components["schemas"]["UserId"];
             outcome: components["schemas"]["Outcome"];
             amount: components["schemas"]["Amount"];
             createdAt: components["schemas"]["Timestamp"];
