@@ -22,14 +22,17 @@ class StackDidNotStart(Exception):
 
 
 @contextmanager
-def local_stack(name: str, jwt_secret: str, log_file: Path, env: dict[str, str]) -> Iterator[str]:
-    """Starts a stack with tables of its own (prefix `name` + pid) and yields its base URL; stops
-    everything it started on the way out."""
+def local_stack(name: str, jwt_secret: str, log_file: Path, env: dict[str, str],
+                params: dict[str, str] | None = None) -> Iterator[str]:
+    """Starts a stack with tables of its own (prefix `name` + pid), the functions' environment `env`
+    and template parameters `params`, and yields its base URL; stops everything it started on the
+    way out."""
     env = {"CACHE_TIMEOUT_MS": "1000", "SDK_TIMEOUT_SCALE": "10", **env}
     stack = subprocess.Popen(
         [sys.executable, str(REPO / "dev/local.py"), "serve", "--port", "0", "--prefix", f"{name}{os.getpid()}",
          "--quiet", "--exit-with-stdin", "--log-file", str(log_file), "--secret", f"JwtSecret={jwt_secret}",
-         *(argument for key, value in env.items() for argument in ("--env", f"{key}={value}"))],
+         *(argument for key, value in env.items() for argument in ("--env", f"{key}={value}")),
+         *(argument for key, value in (params or {}).items() for argument in ("--param", f"{key}={value}"))],
         cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         first_line = stack.stdout.readline().strip()
