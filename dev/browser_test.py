@@ -11,14 +11,12 @@ PATCH with If-Match; from another origin, a call the browser blocks. Exits with 
 """
 from __future__ import annotations
 
-import os
 import shutil
 import socket
-import subprocess
 import sys
 
 import yaml
-from test_stack import REPO, StackDidNotStart, local_stack, mint_token
+from test_stack import REPO, mint_token, run_on_stack
 
 JWT_SECRET = "browser-test-secret-0123456789abcdefghijklm"
 CHROMIUM = "/usr/bin/chromium"
@@ -41,19 +39,12 @@ def main() -> int:
     report.mkdir(parents=True, exist_ok=True)
     port = free_port()
     token = mint_token(JWT_SECRET, "browser-user", "user", "Browser User")
-    try:
-        with local_stack("br", JWT_SECRET, report / "functions.log", {"RATE_LIMIT_PER_MINUTE": "100000"},
-                         {"CorsAllowedOrigins": f"http://127.0.0.1:{port}"}) as base:
-            check = subprocess.run(
-                ["node", str(REPO / "dev/npm/browser-check.mjs")], cwd=REPO,
-                env={**os.environ, "MARKETS_API_URL": base, "TOKEN": token, "ALLOWED_ORIGIN_PORT": str(port),
-                     "SCREENSHOT": str(report / "docs.png"), "OPERATIONS": ",".join(operations),
-                     "CHROMIUM": CHROMIUM})
-            return check.returncode
-    except StackDidNotStart as error:
-        print(f"dev/browser-test: {error}", file=sys.stderr)
-        return 1
-
+    return run_on_stack(
+        "dev/browser-test", "br", JWT_SECRET, report / "functions.log", {"RATE_LIMIT_PER_MINUTE": "100000"},
+        ["node", str(REPO / "dev/npm/browser-check.mjs")], REPO,
+        {"TOKEN": token, "ALLOWED_ORIGIN_PORT": str(port), "SCREENSHOT": str(report / "docs.png"),
+         "OPERATIONS": ",".join(operations), "CHROMIUM": CHROMIUM},
+        {"CorsAllowedOrigins": f"http://127.0.0.1:{port}"})
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -11,13 +11,12 @@ line, `typescript client: N passed, M failed`; exits with the scenario's status.
 """
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from test_stack import REPO, StackDidNotStart, local_stack, mint_token
+from test_stack import REPO, mint_token, run_on_stack
 
 CLIENT = REPO / "clients/typescript"
 JWT_SECRET = "client-test-secret-0123456789abcdefghijklmn"
@@ -55,16 +54,8 @@ def main() -> int:
         "ADMIN_TOKEN": mint_token(JWT_SECRET, "client-admin", "admin", "Client Admin"),
         "BURST_TOKEN": mint_token(JWT_SECRET, "client-burst", "user", "Client Burst"),
     }
-    try:
-        with local_stack("ts", JWT_SECRET, log, {"RATE_LIMIT_PER_MINUTE": str(RATE_LIMIT)}) as base:
-            scenario = subprocess.run(
-                ["node", "dist/scenario.js"], cwd=CLIENT,
-                env={**os.environ, **tokens, "MARKETS_API_URL": base, "RATE_LIMIT": str(RATE_LIMIT)})
-            return scenario.returncode
-    except StackDidNotStart as error:
-        print(f"dev/client-test: {error}", file=sys.stderr)
-        return 1
-
+    return run_on_stack("dev/client-test", "ts", JWT_SECRET, log, {"RATE_LIMIT_PER_MINUTE": str(RATE_LIMIT)},
+                        ["node", "dist/scenario.js"], CLIENT, {**tokens, "RATE_LIMIT": str(RATE_LIMIT)})
 
 if __name__ == "__main__":
     sys.exit(main())

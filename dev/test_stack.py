@@ -51,3 +51,16 @@ def mint_token(jwt_secret: str, sub: str, role: str, name: str) -> str:
          "--sub", sub, "--role", role, "--name", name, "--ttl", "3600"],
         cwd=REPO, env={**os.environ, "JWT_SECRET": jwt_secret}, capture_output=True, text=True, check=True)
     return out.stdout.strip()
+
+
+def run_on_stack(tool: str, name: str, jwt_secret: str, log_file: Path, stack_env: dict[str, str],
+                 command: list[str], cwd: Path, env: dict[str, str], params: dict[str, str] | None = None) -> int:
+    """Runs `command` against a stack of its own (`local_stack`), with the stack's URL in
+    MARKETS_API_URL and `env`: its exit status, or 1 (said on stderr, as `tool`) when the stack did
+    not start."""
+    try:
+        with local_stack(name, jwt_secret, log_file, stack_env, params) as base:
+            return subprocess.run(command, cwd=cwd, env={**os.environ, **env, "MARKETS_API_URL": base}).returncode
+    except StackDidNotStart as error:
+        print(f"{tool}: {error}", file=sys.stderr)
+        return 1
