@@ -14,7 +14,6 @@ documented). Prints the run's numbers last and exits with Schemathesis' status.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -23,17 +22,9 @@ from pathlib import Path
 
 import openapi_spec_validator
 import yaml
+from test_stack import REPO, StackDidNotStart, local_stack, mint_token
 
-REPO = Path(__file__).resolve().parent.parent
 JWT_SECRET = "schemathesis-secret-0123456789abcdefghijklm"
-
-
-def mint_admin_token() -> str:
-    out = subprocess.run(
-        ["cargo", "run", "-q", "-p", "dev", "--bin", "mint-token", "--",
-         "--sub", "schemathesis", "--role", "admin", "--name", "Schemathesis", "--ttl", "3600"],
-        cwd=REPO, env={**os.environ, "JWT_SECRET": JWT_SECRET}, capture_output=True, text=True, check=True)
-    return out.stdout.strip()
 
 
 def main() -> int:
@@ -44,38 +35,32 @@ def main() -> int:
     events, functions_log = report / "events.ndjson", report / "functions.log"
     for stale in (events, functions_log):
         stale.unlink(missing_ok=True)
-    stack = subprocess.Popen(
-        [sys.executable, str(REPO / "dev/local.py"), "serve", "--port", "0", "--prefix", f"st{os.getpid()}",
-         "--quiet", "--exit-with-stdin", "--log-file", str(functions_log),
-         "--secret", f"JwtSecret={JWT_SECRET}", "--env", "RATE_LIMIT_PER_MINUTE=100000000",
-         # As the black-box tests' stacks: cache and SDK timeouts for moto on a loaded machine, so
-         # that a slow emulator is not taken for an outage (a 503).
-         "--env", "CACHE_TIMEOUT_MS=1000", "--env", "SDK_TIMEOUT_SCALE=10"],
-        cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
-        first_line = stack.stdout.readline().strip()
-        if not first_line.startswith("Markets API listening on "):
-            print(f"dev/schemathesis: the local stack did not start: {first_line!r}", file=sys.stderr)
+        with local_stack("st", JWT_SECRET, functions_log, {"RATE_LIMIT_PER_MINUTE": "100000000"}) as base:
+            return check(base, events, functions_log)
+    except StackDidNotStart as error:
+        print(f"dev/schemathesis: {error}", file=sys.stderr)
+        return 1
+
+
+def check(base: str, events: Path, functions_log: Path) -> int:
+    """Schemathesis against the stack at `base`, once it serves this openapi.yaml."""
+    with urllib.request.urlopen(f"{base}/api/openapi.yaml") as response:
+        if response.read() != (REPO / "openapi.yaml").read_bytes():
+            print("dev/schemathesis: GET /api/openapi.yaml is not openapi.yaml (rebuild the functions)",
+                  file=sys.stderr)
             return 1
-        base = first_line.removeprefix("Markets API listening on ")
-        with urllib.request.urlopen(f"{base}/api/openapi.yaml") as response:
-            if response.read() != (REPO / "openapi.yaml").read_bytes():
-                print("dev/schemathesis: GET /api/openapi.yaml is not openapi.yaml (rebuild the functions)",
-                      file=sys.stderr)
-                return 1
-        started = time.monotonic()
-        # The repository's file, not the URL: Schemathesis skips the operation that serves the
-        # document it was loaded from, and the two are the same bytes (checked above).
-        command = [str(REPO / "dev/.venv/bin/st"), "--config-file", str(REPO / "dev/schemathesis.toml"), "run",
-                   str(REPO / "openapi.yaml"), "--url", base, "--header", f"Authorization: Bearer {mint_admin_token()}",
-                   "--no-color", "--report", "ndjson", "--report-ndjson-path", str(events), *sys.argv[1:]]
-        status = subprocess.run(command, cwd=REPO).returncode
-        print(f"dev/schemathesis: {summary(events)}, in {time.monotonic() - started:.0f} s "
-              f"(function logs: {functions_log})", flush=True)
-        return status
-    finally:
-        stack.stdin.close()  # --exit-with-stdin: the stack stops everything it started
-        stack.wait(timeout=30)
+    started = time.monotonic()
+    # The repository's file, not the URL: Schemathesis skips the operation that serves the
+    # document it was loaded from, and the two are the same bytes (checked above).
+    token = mint_token(JWT_SECRET, "schemathesis", "admin", "Schemathesis")
+    command = [str(REPO / "dev/.venv/bin/st"), "--config-file", str(REPO / "dev/schemathesis.toml"), "run",
+               str(REPO / "openapi.yaml"), "--url", base, "--header", f"Authorization: Bearer {token}",
+               "--no-color", "--report", "ndjson", "--report-ndjson-path", str(events), *sys.argv[1:]]
+    status = subprocess.run(command, cwd=REPO).returncode
+    print(f"dev/schemathesis: {summary(events)}, in {time.monotonic() - started:.0f} s "
+          f"(function logs: {functions_log})", flush=True)
+    return status
 
 
 def summary(events: Path) -> str:

@@ -27,12 +27,12 @@ struct Envelope<D, M> {
 }
 
 /// A response before it becomes a Lambda response: a status, headers and an optional body (JSON
-/// but for the API's own documents).
+/// but for the API's own documents, which may be compressed bytes).
 #[derive(Debug)]
 pub struct ApiResponse {
     status: StatusCode,
     headers: HeaderMap,
-    body: Option<String>,
+    body: Option<Body>,
     content_type: &'static str,
 }
 
@@ -48,12 +48,13 @@ impl ApiResponse {
 
     pub fn json(status: StatusCode, body: &impl Serialize) -> Self {
         let body = serde_json::to_string(body).expect("API types serialize to JSON");
-        Self { status, headers: HeaderMap::new(), body: Some(body), content_type: "application/json" }
+        Self { status, headers: HeaderMap::new(), body: Some(Body::Text(body)), content_type: "application/json" }
     }
 
-    /// 200 with a document that is not JSON (the OpenAPI YAML, the HTML reference page).
-    pub fn document(content_type: &'static str, body: String) -> Self {
-        Self { status: StatusCode::OK, headers: HeaderMap::new(), body: Some(body), content_type }
+    /// 200 with a document that is not JSON (the OpenAPI YAML, the HTML reference page), as text or
+    /// as bytes in a `Content-Encoding` the caller sets.
+    pub fn document(content_type: &'static str, body: impl Into<Body>) -> Self {
+        Self { status: StatusCode::OK, headers: HeaderMap::new(), body: Some(body.into()), content_type }
     }
 
     /// 200 with `{"success": true, "data": data}`.
@@ -94,14 +95,22 @@ impl ApiResponse {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
-    /// The body as it is, if there is one.
+    /// The body as it is, if there is one and it is text.
     pub fn body_text(&self) -> Option<&str> {
-        self.body.as_deref()
+        match &self.body {
+            Some(Body::Text(text)) => Some(text),
+            _ => None,
+        }
+    }
+
+    /// The body's bytes, text or not (empty when there is none).
+    pub fn body_bytes(&self) -> &[u8] {
+        self.body.as_deref().unwrap_or_default()
     }
 
     /// The JSON body, or `Null` when there is none (for tests).
     pub fn body_json(&self) -> Value {
-        self.body.as_deref().map_or(Value::Null, |body| serde_json::from_str(body).expect("bodies are JSON"))
+        self.body_text().map_or(Value::Null, |body| serde_json::from_str(body).expect("bodies are JSON"))
     }
 
     pub fn into_lambda_response(self) -> Response<Body> {
@@ -109,9 +118,9 @@ impl ApiResponse {
         let headers = builder.headers_mut().expect("a fresh builder has headers");
         headers.extend(self.headers);
         let body = match self.body {
-            Some(text) => {
+            Some(body) => {
                 headers.insert("content-type", HeaderValue::from_static(self.content_type));
-                Body::Text(text)
+                body
             }
             None => Body::Empty,
         };
