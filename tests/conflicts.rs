@@ -110,3 +110,58 @@ async fn an_edit_without_if_match_that_loses_a_race_is_applied_to_the_new_versio
     let stored = stack.get(&market.path).await;
     assert_eq!(stored.body["data"], renamed.body["data"], "GET shows the edit on the new version");
 }
+
+#[tokio::test]
+async fn a_moderator_edits_and_then_deletes_a_market_busy_with_positions() {
+    let dynamodb = FaultProxy::for_moto();
+    let stack = Stack::start_behind(&dynamodb, "DYNAMODB", &["--env", "SDK_TIMEOUT_SCALE=10"]);
+    let (alice, moderator) = (User::new(Role::User), User::new(Role::Moderator));
+    let market = stack.create_market(&alice, "Will the busy market stay moderated?").await;
+    let (path, positions) = (market.path.as_str(), positions_path(&market.id));
+    // On AWS every write to the market contends for its item: DynamoDB cancels the moderator's
+    // edit (the only transaction that sets #name) and delete three times each, and the positions
+    // twenty times between them.
+    let (edit, delete) = ([TRANSACT, &market.id, "#name"], [TRANSACT, &market.id, "\"Delete\":"]);
+    let sent = |matching: &[&str]| dynamodb.seen(matching);
+    let (edits_before, deletes_before) = (sent(&edit), sent(&delete));
+    dynamodb.inject(&edit, Fault::Conflict, Some(3));
+    dynamodb.inject(&delete, Fault::Conflict, Some(3));
+    dynamodb.inject(&[TRANSACT, &market.id], Fault::Conflict, Some(20));
+
+    let stack = &stack;
+    let writers = (0..20).map(|i| {
+        let (user, positions) = (User::new(Role::User), positions.as_str());
+        let outcome = if i % 2 == 0 { "yes" } else { "no" };
+        async move {
+            let mut statuses = Vec::new();
+            for _ in 0..3 {
+                let body = json!({"outcome": outcome, "amount": 1});
+                statuses.push(stack.post(positions).as_user(&user).json(body).await.status);
+            }
+            statuses
+        }
+    });
+    let moderation = async {
+        let busy = eventually(Duration::from_secs(30), async || sent(&[TRANSACT, &market.id]) >= 10).await;
+        assert!(busy.is_some(), "the position writers are at work");
+        let edited = stack.patch(path).as_user(&moderator).json(json!({"name": "Moderated while busy"})).await;
+        (edited, stack.delete(path).as_user(&moderator).await)
+    };
+    let (statuses, (edited, deleted)) = futures::join!(futures::future::join_all(writers), moderation);
+    assert_eq!(edited.status, StatusCode::OK, "{}", edited.text);
+    assert_eq!(edited.body["data"]["name"], "Moderated while busy");
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.text);
+    // Each was cancelled at least three times (more when it met the positions' conflicts too).
+    let tries = (sent(&edit) - edits_before, sent(&delete) - deletes_before);
+    assert!(tries.0 >= 4 && tries.1 >= 4, "edit and delete sent {tries:?} times");
+    let statuses: Vec<StatusCode> = statuses.into_iter().flatten().collect();
+    let taken = statuses.iter().filter(|status| **status == StatusCode::CREATED).count();
+    // A position is taken, or finds the market gone: never refused for the traffic.
+    assert!(statuses.iter().all(|s| [StatusCode::CREATED, StatusCode::NOT_FOUND].contains(s)), "{statuses:?}");
+    assert!(taken >= 10, "{taken} positions taken before the delete");
+    assert_eq!(stack.get(path).await.status, StatusCode::NOT_FOUND);
+    println!(
+        "{taken} positions taken, {} conflicts injected, edit and delete sent {tries:?} times",
+        dynamodb.injected()
+    );
+}

@@ -7,7 +7,8 @@
 //! errors to statuses); [`service`] holds the use cases and their [`service::Error`]; [`jobs`],
 //! [`cache`], [`search`] and [`repo`] are what the services stand on (every storage trait is in
 //! `repo`, with its DynamoDB implementation); [`domain`] is what a market is and its rules; and
-//! [`config`], [`observability`], [`json`], [`retry`], [`stable_hash`] and [`failure`] serve them all.
+//! [`config`], [`observability`], [`json`], [`packed_text`], [`retry`], [`stable_hash`] and [`failure`]
+//! serve them all.
 
 pub mod app;
 pub mod auth;
@@ -20,6 +21,7 @@ pub mod http;
 pub mod jobs;
 pub mod json;
 pub mod observability;
+pub mod packed_text;
 pub mod repo;
 pub mod retry;
 pub mod routes;

@@ -196,6 +196,12 @@ pub fn emit_sweep_metrics(sent: usize, unreadable: usize) {
     );
 }
 
+/// One request served without a rate limit because the counter was unreachable (fail open);
+/// `RateLimiterUnreachable` has an alarm (template.yaml).
+pub fn emit_rate_limiter_unreachable() {
+    emit_emf("Component", "rate-limiter", &[("RateLimiterUnreachable", "Count", 1.0)], serde_json::json!({}));
+}
+
 /// True the first time it is called in this process: the invocation that paid the cold start.
 pub fn first_invocation() -> bool {
     static SEEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);

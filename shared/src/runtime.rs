@@ -26,7 +26,7 @@ use crate::jobs::JobPublisher;
 use crate::jobs::worker::Indexer;
 use crate::observability::{RequestMetrics, emit_request_metrics, first_invocation, record_facts, with_request_id};
 use crate::routes::{check_route, is_cors_preflight};
-use crate::service::{Quota, RateLimiter};
+use crate::service::{Admission, Quota, RateLimiter};
 use crate::wiring::Wiring;
 
 /// How long an invocation that came without a usable deadline may take: the template's Timeout.
@@ -129,7 +129,7 @@ impl<S> Envelope<S> {
         };
         // A browser's CORS preflight carries no credentials and is cached by the browser: no budget.
         let preflight = is_cors_preflight(&request);
-        let limit = async { if preflight { None } else { self.limiter.check(&identity).await } };
+        let limit = async { if preflight { Admission::Uncounted } else { self.limiter.check(&identity).await } };
         let read_only = request.method().is_safe();
         // Routing's 405 and 400 come before authentication's 401, but behind the rate limit.
         let work = async {
@@ -208,32 +208,34 @@ impl RequestInfo {
 /// limiter remembers a refused caller: its next requests are refused before any work starts). A
 /// write starts only once the check has passed: a refused caller changes nothing.
 async fn within_limit(
-    limit: impl Future<Output = Option<Quota>>,
+    limit: impl Future<Output = Admission>,
     work: impl Future<Output = Result<ApiResponse, ApiError>>,
     read_only: bool,
 ) -> (Option<Quota>, Result<ApiResponse, ApiError>) {
     if !read_only {
-        let quota = limit.await;
-        return (quota, unless_refused(quota, work).await);
+        let admission = limit.await;
+        return (admission.quota(), unless_refused(admission, work).await);
     }
     // The limit is polled first: a caller already refused never starts the read.
     match future::select(pin!(limit), pin!(work)).await {
-        Either::Left((quota, work)) => (quota, unless_refused(quota, work).await),
+        Either::Left((admission, work)) => (admission.quota(), unless_refused(admission, work).await),
         Either::Right((answer, limit)) => {
-            let quota = limit.await;
-            (quota, unless_refused(quota, std::future::ready(answer)).await)
+            let admission = limit.await;
+            (admission.quota(), unless_refused(admission, std::future::ready(answer)).await)
         }
     }
 }
 
-/// `work`'s answer, or 429 when `quota` refuses the caller (then `work` is not polled).
+/// `work`'s answer, or 429 when `admission` refuses the caller, or 500 when the limiter failed
+/// (then `work` is not polled).
 async fn unless_refused(
-    quota: Option<Quota>,
+    admission: Admission,
     work: impl Future<Output = Result<ApiResponse, ApiError>>,
 ) -> Result<ApiResponse, ApiError> {
-    match quota.and_then(|quota| quota.retry_after) {
-        Some(retry_after) => Err(ApiError::RateLimited { retry_after }),
-        None => work.await,
+    match admission {
+        Admission::Counted(Quota { retry_after: Some(retry_after), .. }) => Err(ApiError::RateLimited { retry_after }),
+        Admission::Failed => Err(ApiError::internal("the rate limiter failed")),
+        Admission::Counted(_) | Admission::Uncounted => work.await,
     }
 }
 
@@ -311,8 +313,9 @@ mod tests {
 
     use super::*;
 
-    fn quota(retry_after: Option<u64>) -> Option<Quota> {
-        Some(Quota { limit: 10, remaining: if retry_after.is_some() { 0 } else { 9 }, reset_seconds: 30, retry_after })
+    fn quota(retry_after: Option<u64>) -> Admission {
+        let remaining = if retry_after.is_some() { 0 } else { 9 };
+        Admission::Counted(Quota { limit: 10, remaining, reset_seconds: 30, retry_after })
     }
 
     fn status(result: &Result<ApiResponse, ApiError>) -> StatusCode {
@@ -385,5 +388,19 @@ mod tests {
         let (_, result) = within_limit(slow_check(Some(3)), write, false).await;
         assert_eq!(status(&result), StatusCode::TOO_MANY_REQUESTS);
         assert!(!wrote.load(Ordering::SeqCst), "a refused caller's write ran");
+    }
+
+    #[tokio::test]
+    async fn a_failed_limiter_is_a_500_and_an_unreachable_one_serves() {
+        let ran = AtomicBool::new(false);
+        let work = || async {
+            ran.store(true, Ordering::SeqCst);
+            Ok(ApiResponse::empty(StatusCode::OK))
+        };
+        let (quota, result) = within_limit(std::future::ready(Admission::Failed), work(), true).await;
+        assert_eq!((quota, status(&result)), (None, StatusCode::INTERNAL_SERVER_ERROR));
+        assert!(!ran.load(Ordering::SeqCst), "served without a limit");
+        let (quota, result) = within_limit(std::future::ready(Admission::Uncounted), work(), false).await;
+        assert_eq!((quota, status(&result)), (None, StatusCode::OK));
     }
 }

@@ -158,9 +158,17 @@ impl Authenticator {
         if claims.sub.trim().is_empty() {
             return Err(ApiError::InvalidToken("the bearer token has no subject"));
         }
+        if claims.sub.len() > MAX_SUBJECT_BYTES {
+            return Err(ApiError::InvalidToken("the bearer token's subject is longer than 1,024 bytes"));
+        }
         Ok(Caller(Some(Principal { user_id: claims.sub, role: claims.role, name: claims.name, email: claims.email })))
     }
 }
+
+/// The longest user id: it is part of keys of at most 2,048 bytes, the rate counter's
+/// (`user:<id>#<window>`) and the idempotency record's (with a client key of up to 512 bytes). A
+/// longer one could be keyed nowhere: refused, not served without a limit.
+const MAX_SUBJECT_BYTES: usize = 1024;
 
 /// The rules every token must pass. Pinning the algorithm refuses `alg: none` and HS/RS confusion.
 /// The audience is checked after decoding, since Cognito access tokens carry it in `client_id`.

@@ -42,7 +42,8 @@ return 1
 
 // Only an entry that exists (absent stays absent), never a tombstone, never over a newer version;
 // and only a body that is there: an entry without one may have been invalidated by a later write
-// (a position) whose version is not known here, so it only learns this version as a floor.
+// (a position) whose version is not known here, so it only learns this version as a floor. (An
+// entry of only a lease is gone once the lease is: the floor written then needs its own TTL.)
 const UPDATE: &str = r"
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local entry = redis.call('HMGET', KEYS[1], 'v', 'body')
@@ -52,6 +53,7 @@ local known = tonumber(entry[1])
 if known and known >= tonumber(ARGV[1]) then return 0 end
 if not entry[2] then
   redis.call('HSET', KEYS[1], 'v', ARGV[1])
+  redis.call('EXPIRE', KEYS[1], ARGV[3])
   return 0
 end
 redis.call('HSET', KEYS[1], 'v', ARGV[1], 'body', ARGV[2])

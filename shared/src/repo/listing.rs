@@ -1,15 +1,15 @@
 //! Lists over write-sharded index partitions. Every list index spreads its markets over N shards
 //! (a market's shard comes from its id), so no index partition takes more than 1/N of the writes.
-//! A page reads each shard from where the cursor left it, merges the shards by the sort value
-//! (ties broken by id) and moves each shard's position past what the page took: every market is
-//! served exactly once, in order, however the values tie.
+//! Every shard holds its markets in the same total order (sort value, then id), so one place in
+//! that order, after the last market served, is where each shard continues: a page reads every
+//! shard from there and merges them, and its cursor carries that one place, whatever the number of
+//! shards. Every market is served exactly once, in order, however the values tie.
 
 use std::cmp::Ordering;
 
-use serde::{Deserialize, Serialize};
-
 use super::{KeyAttr, SortOrder};
 use crate::domain::Amount;
+use crate::packed_text;
 
 /// The shard of a market among `shards`: FNV-1a of its id, so it is stable across processes.
 pub fn shard_of(id: &str, shards: usize) -> usize {
@@ -24,6 +24,20 @@ pub struct Listed {
     pub sort: KeyAttr,
 }
 
+/// A place in a list's order: just after the market with this sort value and id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct After {
+    pub sort: KeyAttr,
+    pub id: String,
+}
+
+impl Listed {
+    /// The place just after this market.
+    pub fn place(&self) -> After {
+        After { sort: self.sort.clone(), id: self.id.clone() }
+    }
+}
+
 /// Sort values compare as DynamoDB compares them: numbers by value, strings by their bytes.
 fn compare_values(a: &KeyAttr, b: &KeyAttr) -> Ordering {
     match (a, b) {
@@ -35,34 +49,61 @@ fn compare_values(a: &KeyAttr, b: &KeyAttr) -> Ordering {
     }
 }
 
-/// The order of a list: by sort value, then by id, both reversed for `desc`.
-pub fn compare(order: SortOrder, a: &Listed, b: &Listed) -> Ordering {
-    let ordering = compare_values(&a.sort, &b.sort).then_with(|| a.id.cmp(&b.id));
+fn compare_places(order: SortOrder, (a_sort, a_id): (&KeyAttr, &str), (b_sort, b_id): (&KeyAttr, &str)) -> Ordering {
+    let ordering = compare_values(a_sort, b_sort).then_with(|| a_id.cmp(b_id));
     if order == SortOrder::Asc { ordering } else { ordering.reverse() }
 }
 
-/// Where a list continues in one shard.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ShardPosition {
-    /// Nothing of this shard served yet.
-    #[serde(rename = "s")]
-    Start,
-    /// After this market (its sort value and id).
-    #[serde(rename = "a")]
-    After(KeyAttr, String),
-    /// Every market of this shard served.
-    #[serde(rename = "d")]
-    Done,
+/// The order of a list: by sort value, then by id, both reversed for `desc`.
+pub fn compare(order: SortOrder, a: &Listed, b: &Listed) -> Ordering {
+    compare_places(order, (&a.sort, &a.id), (&b.sort, &b.id))
 }
 
-/// Where a list continues, shard by shard: what a signed cursor carries.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ListPosition(pub Vec<ShardPosition>);
+/// Whether `market` comes after `place` in the list's order.
+pub fn follows(order: SortOrder, market: &Listed, place: &After) -> bool {
+    compare_places(order, (&market.sort, &market.id), (&place.sort, &place.id)) == Ordering::Greater
+}
+
+/// Where a list continues: after `after`, in a list spread over `shards` shards (a cursor from
+/// before the shard count changed does not fit: the markets were not all re-written yet).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListPosition {
+    pub shards: usize,
+    pub after: After,
+}
+
+/// The first byte of a position's bytes: another layout would have another.
+const POSITION_FORMAT: u8 = 1;
 
 impl ListPosition {
-    /// A list's beginning over `shards` shards.
-    pub fn start(shards: usize) -> Self {
-        Self(vec![ShardPosition::Start; shards])
+    /// What a cursor carries, in few bytes whatever the sort value (a 200-character name of 4-byte
+    /// characters takes 577): the format, the shard count, the value's type, the value and the id.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut bytes = vec![POSITION_FORMAT];
+        packed_text::push_number(&mut bytes, self.shards as u64);
+        let (kind, value) = match &self.after.sort {
+            KeyAttr::S(text) => (b'S', text),
+            KeyAttr::N(text) => (b'N', text),
+        };
+        bytes.push(kind);
+        packed_text::push(&mut bytes, value);
+        packed_text::push(&mut bytes, &self.after.id);
+        bytes
+    }
+
+    /// The position [`Self::to_bytes`] wrote; `None` for anything else.
+    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        let (&POSITION_FORMAT, mut rest) = bytes.split_first()? else { return None };
+        let shards = usize::try_from(packed_text::take_number(&mut rest)?).ok()?;
+        let (&kind, mut rest) = rest.split_first()?;
+        let value = packed_text::take(&mut rest)?;
+        let sort = match kind {
+            b'S' => KeyAttr::S(value),
+            b'N' => KeyAttr::N(value),
+            _ => return None,
+        };
+        let id = packed_text::take(&mut rest)?;
+        rest.is_empty().then_some(Self { shards, after: After { sort, id } })
     }
 }
 
@@ -89,8 +130,8 @@ fn first_read(wanted: usize, shards: usize) -> usize {
 
 /// The shards whose read stopped, not at their end, before the `wanted`-th entry of the merged
 /// order: they may hold more of the page.
-fn short_shards(order: SortOrder, reads: &[Option<ShardRead>], wanted: usize) -> Vec<usize> {
-    let mut all: Vec<&Listed> = reads.iter().flatten().flat_map(|read| &read.markets).collect();
+fn short_shards(order: SortOrder, reads: &[ShardRead], wanted: usize) -> Vec<usize> {
+    let mut all: Vec<&Listed> = reads.iter().flat_map(|read| &read.markets).collect();
     all.sort_by(|a, b| compare(order, a, b));
     let frontier = all.get(wanted - 1);
     let short = |read: &ShardRead| match (read.markets.last(), frontier) {
@@ -98,68 +139,49 @@ fn short_shards(order: SortOrder, reads: &[Option<ShardRead>], wanted: usize) ->
         (Some(last), Some(frontier)) => compare(order, last, frontier) == Ordering::Less,
         _ => true,
     };
-    reads.iter().enumerate().filter(|(_, read)| read.as_ref().is_some_and(short)).map(|(shard, _)| shard).collect()
+    reads.iter().enumerate().filter(|(_, read)| short(read)).map(|(shard, _)| shard).collect()
 }
 
-/// Reads from every shard what a page of `wanted` entries (offset, page, and one to tell whether
-/// more follow) needs, so that [`merge`] is exact: an even share from each shard, concurrently,
-/// then, rarely, the rest from the shards that stopped before the page's last entry (at most two
-/// rounds). `read(shard, after, limit)` reads up to `limit` entries of a shard after a position.
+/// Reads from each of `shards` shards, after `after` (from the list's start when `None`), what a
+/// page of `wanted` entries (offset, page, and one to tell whether more follow) needs, so that
+/// [`merge`] is exact: an even share from each shard, concurrently, then, rarely, the rest from the
+/// shards that stopped before the page's last entry (at most two rounds). `read(shard, after,
+/// limit)` reads up to `limit` entries of a shard after a place.
 pub async fn read_shards<F, Fut, E>(
     order: SortOrder,
-    from: &ListPosition,
+    shards: usize,
+    after: Option<&After>,
     wanted: usize,
     read: F,
-) -> Result<Vec<Option<ShardRead>>, E>
+) -> Result<Vec<ShardRead>, E>
 where
-    F: Fn(usize, ShardPosition, usize) -> Fut,
+    F: Fn(usize, Option<After>, usize) -> Fut,
     Fut: std::future::Future<Output = Result<ShardRead, E>>,
 {
-    let share = first_read(wanted, from.0.len());
-    let first = from.0.iter().enumerate().map(|(shard, position)| {
-        let read = (*position != ShardPosition::Done).then(|| read(shard, position.clone(), share));
-        async move {
-            match read {
-                Some(read) => read.await.map(Some),
-                None => Ok(None),
-            }
-        }
-    });
-    let mut reads = futures::future::try_join_all(first).await?;
+    let share = first_read(wanted, shards);
+    let mut reads = futures::future::try_join_all((0..shards).map(|shard| read(shard, after.cloned(), share))).await?;
     let short = short_shards(order, &reads, wanted);
     let rest = short.iter().map(|&shard| {
-        let done = reads[shard].as_ref().map_or(&[][..], |read| &read.markets);
-        let after =
-            done.last().map_or(from.0[shard].clone(), |last| ShardPosition::After(last.sort.clone(), last.id.clone()));
-        read(shard, after, wanted - done.len())
+        let done = &reads[shard].markets;
+        read(shard, done.last().map(Listed::place).or_else(|| after.cloned()), wanted - done.len())
     });
     let rest = futures::future::try_join_all(rest).await?;
     for (shard, more) in short.into_iter().zip(rest) {
-        if let Some(read) = &mut reads[shard] {
-            read.markets.extend(more.markets);
-            read.exhausted = more.exhausted;
-        }
+        reads[shard].markets.extend(more.markets);
+        reads[shard].exhausted = more.exhausted;
     }
     Ok(reads)
 }
 
-/// Merges the shards' reads (`None` for a shard already done), skips `offset` markets and takes
+/// Merges the shards' reads of a list over `shards` shards, skips `offset` markets and takes
 /// `limit`. The reads must reach past the merged order's `offset + limit + 1`-th entry (or to their
 /// shard's end), as [`read_shards`] makes them: that is what makes "is there a next page" exact.
-pub fn merge(
-    order: SortOrder,
-    from: &ListPosition,
-    reads: Vec<Option<ShardRead>>,
-    offset: usize,
-    limit: usize,
-) -> ListPage {
-    let mut position = from.clone();
-    let exhausted: Vec<Option<bool>> = reads.iter().map(|read| read.as_ref().map(|read| read.exhausted)).collect();
-    let mut heads: Vec<_> =
-        reads.into_iter().map(|read| read.unwrap_or_default().markets.into_iter().peekable()).collect();
+pub fn merge(order: SortOrder, shards: usize, reads: Vec<ShardRead>, offset: usize, limit: usize) -> ListPage {
+    let unread = reads.iter().any(|read| !read.exhausted);
+    let mut heads: Vec<_> = reads.into_iter().map(|read| read.markets.into_iter().peekable()).collect();
     let mut taken = Vec::with_capacity(limit);
-    let mut served = 0;
-    while served < offset + limit {
+    let mut last_skipped = None;
+    for served in 0..offset + limit {
         let best = heads
             .iter_mut()
             .enumerate()
@@ -168,22 +190,17 @@ pub fn merge(
             .map(|(shard, _)| shard);
         let Some(shard) = best else { break };
         let market = heads[shard].next().expect("peeked");
-        position.0[shard] = ShardPosition::After(market.sort.clone(), market.id.clone());
         if served >= offset {
             taken.push(market);
-        }
-        served += 1;
-    }
-    // A shard read to its end and wholly served is done; the list goes on while any shard is not.
-    let mut more = false;
-    for (shard, exhausted) in exhausted.into_iter().enumerate() {
-        match exhausted {
-            Some(true) if heads[shard].peek().is_none() => position.0[shard] = ShardPosition::Done,
-            Some(_) => more = true,
-            None => {}
+        } else {
+            last_skipped = Some(market);
         }
     }
-    ListPage { markets: taken, next: more.then_some(position) }
+    // The list goes on while a shard has markets read and not served, or was not read to its end.
+    let more = unread || heads.iter_mut().any(|head| head.peek().is_some());
+    let last = taken.last().or(last_skipped.as_ref()).filter(|_| more);
+    let next = last.map(|last| ListPosition { shards, after: last.place() });
+    ListPage { markets: taken, next }
 }
 
 #[cfg(test)]
@@ -206,31 +223,27 @@ mod tests {
             shard.sort_by(|a, b| compare(order, a, b));
         }
         let reads = std::sync::atomic::AtomicUsize::new(0);
-        let read = |shard: usize, position: ShardPosition, wanted: usize| {
+        let read = |shard: usize, after: Option<After>, wanted: usize| {
             reads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let rest: Vec<Listed> = match position {
-                ShardPosition::After(sort, id) => {
-                    let after = Listed { id, creator_id: String::new(), sort };
-                    per_shard[shard]
-                        .iter()
-                        .filter(|m| compare(order, m, &after) == Ordering::Greater)
-                        .cloned()
-                        .collect()
-                }
-                _ => per_shard[shard].clone(),
-            };
+            let rest: Vec<Listed> = per_shard[shard]
+                .iter()
+                .filter(|market| after.as_ref().is_none_or(|after| follows(order, market, after)))
+                .cloned()
+                .collect();
             let exhausted = rest.len() <= wanted;
             std::future::ready(Ok::<_, ()>(ShardRead { markets: rest.into_iter().take(wanted).collect(), exhausted }))
         };
-        let mut position = ListPosition::start(shards);
+        let mut position: Option<ListPosition> = None;
         let mut served = Vec::new();
         loop {
-            let read_all = read_shards(order, &position, limit + 1, read).await.unwrap();
-            let page = merge(order, &position, read_all, 0, limit);
+            let after = position.as_ref().map(|position| &position.after);
+            let read_all = read_shards(order, shards, after, limit + 1, read).await.unwrap();
+            let page = merge(order, shards, read_all, 0, limit);
             assert!(page.markets.len() <= limit);
             served.extend(page.markets.into_iter().map(|m| m.id));
             match page.next {
-                Some(next) => position = next,
+                // What the cursor carries is what the next page starts from.
+                Some(next) => position = Some(ListPosition::from_bytes(&next.to_bytes()).unwrap()),
                 None => return (served, reads.into_inner()),
             }
         }
@@ -277,16 +290,16 @@ mod tests {
         assert_eq!(all.len(), 40);
         let (served, reads) = walk(&all, 8, SortOrder::Desc, 20).await;
         assert_eq!(served, sorted_ids(&all, SortOrder::Desc));
-        // Page 1: 8 shards, then shard 0 again; page 2: shard 0 (the others are done), twice.
-        assert_eq!(reads, 8 + 1 + 2);
+        // Each page: 8 shards, then shard 0 again.
+        assert_eq!(reads, 2 * (8 + 1));
     }
 
     #[tokio::test]
     async fn the_last_page_has_no_cursor_and_an_empty_list_one_empty_page() {
         assert_eq!(walk(&[], 8, SortOrder::Desc, 5).await, (Vec::new(), 8));
         let two = [listed("a", "1"), listed("b", "2")];
-        let reads = vec![Some(ShardRead { markets: two.to_vec(), exhausted: true })];
-        let page = merge(SortOrder::Asc, &ListPosition::start(1), reads, 0, 2);
+        let reads = vec![ShardRead { markets: two.to_vec(), exhausted: true }];
+        let page = merge(SortOrder::Asc, 1, reads, 0, 2);
         assert_eq!((page.markets.len(), page.next), (2, None));
     }
 
@@ -299,11 +312,34 @@ mod tests {
         for market in &sorted {
             per_shard[shard_of(&market.id, 8)].push(market.clone());
         }
-        let reads = per_shard.into_iter().map(|markets| Some(ShardRead { markets, exhausted: true })).collect();
-        let page = merge(SortOrder::Desc, &ListPosition::start(8), reads, 12, 5);
+        let reads = per_shard.into_iter().map(|markets| ShardRead { markets, exhausted: true }).collect();
+        let page = merge(SortOrder::Desc, 8, reads, 12, 5);
         let ids: Vec<&str> = page.markets.iter().map(|m| m.id.as_str()).collect();
         let expected: Vec<&str> = sorted[12..17].iter().map(|m| m.id.as_str()).collect();
         assert_eq!(ids, expected);
-        assert!(page.next.is_some());
+        assert_eq!(page.next.map(|next| next.after), Some(sorted[16].place()));
+    }
+
+    #[test]
+    fn a_position_round_trips_through_its_bytes_and_nothing_else_passes_for_one() {
+        let name = ListPosition {
+            shards: 64,
+            after: After { sort: KeyAttr::S("\u{1F600}".repeat(200)), id: "01JABCDEFGHJKMNPQRSTVWXYZ0".into() },
+        };
+        let volume = ListPosition { shards: 1, after: After { sort: KeyAttr::N("9.5".into()), id: "m1".into() } };
+        for position in [&name, &volume] {
+            assert_eq!(ListPosition::from_bytes(&position.to_bytes()).as_ref(), Some(position));
+        }
+        // The largest sort value (a name's key) with a ULID: 607 bytes, 810 in base64.
+        assert_eq!(name.to_bytes().len(), 607);
+        let bytes = volume.to_bytes();
+        for end in 0..bytes.len() {
+            assert_eq!(ListPosition::from_bytes(&bytes[..end]), None, "cut at {end}");
+        }
+        let mut longer = bytes.clone();
+        longer.push(0);
+        let mut other_format = bytes.clone();
+        other_format[0] = 2;
+        assert_eq!((ListPosition::from_bytes(&longer), ListPosition::from_bytes(&other_format)), (None, None));
     }
 }

@@ -1,13 +1,12 @@
 //! In-memory repositories with the same behaviour as the DynamoDB ones, for unit tests: one store
 //! behind every trait, so that a position moves its market's volume as the transaction does.
 
-use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
-use super::listing::{ShardPosition, ShardRead, compare, merge};
+use super::listing::{ShardRead, compare, follows, merge};
 use super::{
     IdempotencyRecord, IdempotencyRepository, IndexEntry, JobQueue, KeyAttr, ListPage, ListPosition, ListQuery, Listed,
     MarketRepository, Outbox, Page, PageKey, PendingJobs, PositionRepository, RepoError, SearchHit, SortField,
@@ -138,27 +137,19 @@ impl MarketRepository for InMemoryStore {
         offset: usize,
         limit: usize,
     ) -> Result<ListPage, RepoError> {
-        let from = start.cloned().unwrap_or_else(|| ListPosition::start(1));
-        let read = match from.0.as_slice() {
-            [ShardPosition::Done] => None,
-            [position] => {
-                let mut markets: Vec<Listed> = self
-                    .state()
-                    .markets
-                    .values()
-                    .filter(|market| query.status.is_none_or(|status| market.status == status))
-                    .map(|market| listed(market, query.sort))
-                    .collect();
-                markets.sort_by(|a, b| compare(query.order, a, b));
-                if let ShardPosition::After(sort, id) = position {
-                    let after = Listed { id: id.clone(), creator_id: String::new(), sort: sort.clone() };
-                    markets.retain(|market| compare(query.order, market, &after) == Ordering::Greater);
-                }
-                Some(ShardRead { markets, exhausted: true })
-            }
-            _ => return Err(RepoError::InvalidPosition),
-        };
-        Ok(merge(query.order, &from, vec![read], offset, limit))
+        if start.is_some_and(|start| start.shards != 1) {
+            return Err(RepoError::InvalidPosition);
+        }
+        let mut markets: Vec<Listed> = self
+            .state()
+            .markets
+            .values()
+            .filter(|market| query.status.is_none_or(|status| market.status == status))
+            .map(|market| listed(market, query.sort))
+            .filter(|market| start.is_none_or(|start| follows(query.order, market, &start.after)))
+            .collect();
+        markets.sort_by(|a, b| compare(query.order, a, b));
+        Ok(merge(query.order, 1, vec![ShardRead { markets, exhausted: true }], offset, limit))
     }
 }
 
@@ -210,9 +201,8 @@ impl PositionRepository for InMemoryStore {
 
 #[async_trait]
 impl UserRepository for InMemoryStore {
-    async fn create_if_absent(&self, profile: &UserProfile) -> Result<(), RepoError> {
-        self.state().users.entry(profile.id.clone()).or_insert_with(|| profile.clone());
-        Ok(())
+    async fn create_if_absent(&self, profile: &UserProfile) -> Result<UserProfile, RepoError> {
+        Ok(self.state().users.entry(profile.id.clone()).or_insert_with(|| profile.clone()).clone())
     }
 
     async fn get_many(&self, ids: &[&str]) -> Result<HashMap<String, UserProfile>, RepoError> {

@@ -231,8 +231,9 @@ pub trait PositionRepository: Send + Sync {
 
 #[async_trait]
 pub trait UserRepository: Send + Sync {
-    /// Stores the profile unless the user already has one.
-    async fn create_if_absent(&self, profile: &UserProfile) -> Result<(), RepoError>;
+    /// Stores the profile unless the user already has one, and returns the stored one (the first
+    /// profile stays the user's, whatever later tokens say).
+    async fn create_if_absent(&self, profile: &UserProfile) -> Result<UserProfile, RepoError>;
 
     /// The profiles of `ids` that exist, in one batch read.
     async fn get_many(&self, ids: &[&str]) -> Result<HashMap<String, UserProfile>, RepoError>;

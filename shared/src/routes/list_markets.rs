@@ -41,9 +41,15 @@ pub async fn list_markets(
     let query = ListQuery { status, sort, order };
     let scope = query.scope();
     let cursors = state.cursors()?;
-    let start: Option<ListPosition> = cursor.map(|cursor| cursors.decode(&scope, cursor)).transpose()?;
+    let start = cursor
+        .map(|cursor| ListPosition::from_bytes(&cursors.decode_bytes(&scope, cursor)?).ok_or(ApiError::InvalidCursor))
+        .transpose()?;
     let page = state.service.list(&query, start.as_ref(), offset.unwrap_or(0), limit).await?;
     let views: Vec<_> = page.markets.iter().map(|market| market.view(page.creators.get(&market.creator_id))).collect();
-    let meta = ListMeta { count: views.len(), limit, next_cursor: page.next.map(|key| cursors.encode(&scope, &key)) };
+    let meta = ListMeta {
+        count: views.len(),
+        limit,
+        next_cursor: page.next.map(|next| cursors.encode_bytes(&scope, &next.to_bytes())),
+    };
     Ok(ApiResponse::list(views, meta))
 }

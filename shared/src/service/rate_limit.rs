@@ -7,7 +7,8 @@ use std::time::Duration;
 use crate::config::RateLimit;
 use crate::domain::unix_seconds;
 use crate::failure::error_chain;
-use crate::repo::{Count, RateCounter};
+use crate::observability::emit_rate_limiter_unreachable;
+use crate::repo::{Count, RateCounter, RepoError};
 
 /// What the limiter decided, with what the `RateLimit-*` headers say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,6 +19,29 @@ pub struct Quota {
     pub reset_seconds: u64,
     /// Set when the request is refused: seconds until it is worth retrying (`Retry-After`).
     pub retry_after: Option<u64>,
+}
+
+/// What the limiter made of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// Counted: served, or refused (429) when the quota's `retry_after` is set.
+    Counted(Quota),
+    /// Not counted, and served: a CORS preflight, or the counter unreachable (fail open, counted
+    /// by the `RateLimiterUnreachable` metric, which has an alarm).
+    Uncounted,
+    /// Not counted, and not served: the counter refused the call for a reason an outage does not
+    /// explain (a missing permission, a malformed request), a misconfiguration that serving every
+    /// caller without a limit would hide.
+    Failed,
+}
+
+impl Admission {
+    pub fn quota(self) -> Option<Quota> {
+        match self {
+            Self::Counted(quota) => Some(quota),
+            Self::Uncounted | Self::Failed => None,
+        }
+    }
 }
 
 /// How many refused identities an instance remembers (the oldest are forgotten first, and then
@@ -44,11 +68,12 @@ impl RateLimiter {
         Self { counter, rate, refused_until }
     }
 
-    /// Counts one request by `identity` (a user id or a source address). `None` when the counter
-    /// cannot be reached: the request is served (fail open) and a warning logged. An identity
-    /// over its limit, or whose counter is throttled, is refused, and refused again by this
-    /// instance without a DynamoDB call until the window resets (or the throttling pause ends).
-    pub async fn check(&self, identity: &str) -> Option<Quota> {
+    /// Counts one request by `identity` (a user id or a source address). When the counter cannot
+    /// be reached the request is served uncounted (fail open), with a warning and a metric; when
+    /// it fails otherwise, the request fails. An identity over its limit, or whose counter is
+    /// throttled, is refused, and refused again by this instance without a DynamoDB call until the
+    /// window resets (or the throttling pause ends).
+    pub async fn check(&self, identity: &str) -> Admission {
         let now = unix_seconds();
         let window = self.rate.window_seconds.max(1);
         let window_start = now - now % window;
@@ -60,7 +85,7 @@ impl RateLimiter {
             retry_after: Some(until.saturating_sub(now).max(1)),
         };
         if let Some(until) = self.refused_until.get(identity).filter(|until| *until > now) {
-            return Some(refused(until));
+            return Admission::Counted(refused(until));
         }
         let key = format!("{identity}#{window_start}");
         // Kept a window past its end, so that TTL (which deletes lazily) never removes a live one.
@@ -68,27 +93,36 @@ impl RateLimiter {
         let until = match self.counter.increment_below(&key, self.rate.limit, expires_at).await {
             Ok(Count::Counted(count)) => {
                 let remaining = self.rate.limit.saturating_sub(count);
-                return Some(Quota { limit: self.rate.limit, remaining, reset_seconds, retry_after: None });
+                return Admission::Counted(Quota {
+                    limit: self.rate.limit,
+                    remaining,
+                    reset_seconds,
+                    retry_after: None,
+                });
             }
             Ok(Count::LimitReached) => window_start + window,
             Ok(Count::Throttled) => {
                 tracing::warn!(identity, "rate-limit counter throttled: refusing the caller");
                 now + THROTTLED_PAUSE_SECONDS
             }
-            Err(error) => {
+            Err(error @ RepoError::Unavailable(_)) => {
                 tracing::warn!(error = %error_chain(&error), "rate limiter unreachable: serving without a limit");
-                return None;
+                emit_rate_limiter_unreachable();
+                return Admission::Uncounted;
+            }
+            Err(error) => {
+                tracing::error!(error = %error_chain(&error), "rate limiter failed: refusing the request");
+                return Admission::Failed;
             }
         };
         self.refused_until.insert(identity.to_owned(), until);
-        Some(refused(until))
+        Admission::Counted(refused(until))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::repo::RepoError;
     use crate::repo::memory::InMemoryStore;
     use async_trait::async_trait;
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -97,7 +131,7 @@ mod tests {
     #[derive(Default)]
     struct Counting {
         store: InMemoryStore,
-        outcome: Option<Result<Count, ()>>,
+        outcome: Option<Result<Count, fn() -> RepoError>>,
         calls: AtomicUsize,
     }
 
@@ -108,7 +142,7 @@ mod tests {
             match self.outcome {
                 None => self.store.increment_below(key, limit, expires_at).await,
                 Some(Ok(count)) => Ok(count),
-                Some(Err(())) => Err(RepoError::Unavailable("table gone".into())),
+                Some(Err(error)) => Err(error()),
             }
         }
     }
@@ -123,15 +157,15 @@ mod tests {
         let limiter = limiter(&counter, 3);
         let mut decisions = Vec::new();
         for _ in 0..6 {
-            let quota = limiter.check("user:alice").await.unwrap();
+            let quota = limiter.check("user:alice").await.quota().unwrap();
             decisions.push((quota.retry_after.is_none(), quota.remaining));
         }
         assert_eq!(decisions, [(true, 2), (true, 1), (true, 0), (false, 0), (false, 0), (false, 0)]);
         assert_eq!(counter.calls.load(Ordering::SeqCst), 4, "refused from memory after the first refusal");
-        let quota = limiter.check("user:alice").await.unwrap();
+        let quota = limiter.check("user:alice").await.quota().unwrap();
         assert!(quota.reset_seconds >= 1 && quota.reset_seconds <= 3600);
         assert_eq!(quota.retry_after, Some(quota.reset_seconds), "refused until the window resets");
-        assert!(limiter.check("user:bob").await.unwrap().retry_after.is_none(), "others are not refused");
+        assert!(limiter.check("user:bob").await.quota().unwrap().retry_after.is_none(), "others are not refused");
     }
 
     #[tokio::test]
@@ -139,18 +173,24 @@ mod tests {
         let counter = Arc::new(Counting { outcome: Some(Ok(Count::Throttled)), ..Counting::default() });
         let limiter = limiter(&counter, 100);
         for _ in 0..3 {
-            let quota = limiter.check("user:flood").await.unwrap();
+            let quota = limiter.check("user:flood").await.quota().unwrap();
             assert_eq!((quota.retry_after, quota.remaining), (Some(1), 0));
         }
         assert_eq!(counter.calls.load(Ordering::SeqCst), 1);
     }
 
     #[tokio::test]
-    async fn fails_open_when_the_counter_is_unreachable() {
-        let counter = Arc::new(Counting { outcome: Some(Err(())), ..Counting::default() });
-        let limiter = limiter(&counter, 1);
-        assert_eq!(limiter.check("ip:1.2.3.4").await, None);
-        assert_eq!(limiter.check("ip:1.2.3.4").await, None, "an outage is not remembered as a refusal");
+    async fn fails_open_only_when_the_counter_is_unreachable() {
+        let unreachable = || RepoError::Unavailable("timed out".into());
+        let counter = Arc::new(Counting { outcome: Some(Err(unreachable)), ..Counting::default() });
+        let open = limiter(&counter, 1);
+        assert_eq!(open.check("ip:1.2.3.4").await, Admission::Uncounted);
+        assert_eq!(open.check("ip:1.2.3.4").await, Admission::Uncounted, "an outage is not remembered as a refusal");
         assert_eq!(counter.calls.load(Ordering::SeqCst), 2);
+
+        // A missing permission is no outage: not a reason to serve every caller without a limit.
+        let denied = || RepoError::Internal("AccessDeniedException".into());
+        let counter = Arc::new(Counting { outcome: Some(Err(denied)), ..Counting::default() });
+        assert_eq!(limiter(&counter, 1).check("ip:1.2.3.4").await, Admission::Failed);
     }
 }

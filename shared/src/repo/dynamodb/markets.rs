@@ -22,7 +22,7 @@ use super::{Item, batch_get_by_ids, batch_write, get_s, key_value, n, s, store_e
 use crate::config::Tables;
 use crate::domain::IndexJob;
 use crate::domain::{Market, Position, UserProfile};
-use crate::repo::listing::{ShardPosition, ShardRead, merge, read_shards};
+use crate::repo::listing::{ShardRead, merge, read_shards};
 use crate::repo::{
     IdempotencyRecord, KeyAttr, ListPage, ListPosition, ListQuery, Listed, MarketRepository, RepoError, SortField,
     SortOrder, name_key,
@@ -273,19 +273,18 @@ impl MarketRepository for DynamoMarkets {
         limit: usize,
     ) -> Result<ListPage, RepoError> {
         let shards = self.tables.write_shards;
-        let from = start.cloned().unwrap_or_else(|| ListPosition::start(shards));
-        if from.0.len() != shards {
+        if start.is_some_and(|start| start.shards != shards) {
             return Err(RepoError::InvalidPosition);
         }
-        let reads = read_shards(query.order, &from, offset + limit + 1, |shard, position, wanted| async move {
+        let after = start.map(|start| &start.after);
+        let reads = read_shards(query.order, shards, after, offset + limit + 1, |shard, after, wanted| async move {
             let key = shard_key(query, shard);
-            let start = match &position {
-                ShardPosition::After(sort, id) => Some(key.after(sort, id)),
-                ShardPosition::Start | ShardPosition::Done => None,
-            };
+            // Every shard resumes at the same place of the one order: a key of this shard's
+            // partition with the last market's sort value and id (not necessarily an item of it).
+            let start = after.map(|after| key.after(&after.sort, &after.id));
             self.read_shard(key, start, wanted).await
         })
         .await?;
-        Ok(merge(query.order, &from, reads, offset, limit))
+        Ok(merge(query.order, shards, reads, offset, limit))
     }
 }

@@ -5,7 +5,10 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 
-use super::{Item, batch_get_by_id, get_s, is_condition_failed, s, store_error};
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
+
+use super::{Item, batch_get_by_id, get_s, s, store_error};
 use crate::domain::UserProfile;
 use crate::repo::{RepoError, UserRepository};
 
@@ -23,7 +26,7 @@ impl DynamoUsers {
 #[async_trait]
 impl UserRepository for DynamoUsers {
     #[tracing::instrument(skip_all, fields(user = %profile.id), err(Debug))]
-    async fn create_if_absent(&self, profile: &UserProfile) -> Result<(), RepoError> {
+    async fn create_if_absent(&self, profile: &UserProfile) -> Result<UserProfile, RepoError> {
         let result = self
             .client
             .put_item()
@@ -31,11 +34,19 @@ impl UserRepository for DynamoUsers {
             .item("id", s(&profile.id))
             .item("name", s(&profile.name))
             .condition_expression("attribute_not_exists(id)")
+            // The stored profile comes back with the refusal: no second call to read it.
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
         match result {
-            Err(error) if !is_condition_failed(&error) => Err(store_error(error)),
-            _ => Ok(()),
+            Ok(_) => Ok(profile.clone()),
+            Err(error) => match error.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(refused)) => match &refused.item {
+                    Some(stored) => from_item(stored),
+                    None => Err(RepoError::Internal("a refused profile write returned no profile".into())),
+                },
+                _ => Err(store_error(error)),
+            },
         }
     }
 
