@@ -104,3 +104,25 @@ async fn every_cache_entry_has_a_ttl_after_any_sequence_of_scripts() {
         assert_ne!(ttl, -1, "{first} then {second} after a reader's miss left an entry without a TTL");
     }
 }
+
+/// A body of many long unknown keys is refused with `details` capped: at most 20 entries, each
+/// field name cut to 100 characters, so the answer is far smaller than the request.
+#[tokio::test]
+async fn validation_details_are_capped_in_number_and_length() {
+    let stack = Stack::start();
+    let alice = User::new(Role::User);
+    let mut body = serde_json::Map::new();
+    body.insert("name".into(), json!("Capped"));
+    for i in 0..120 {
+        body.insert(format!("{i:03}{}", "k".repeat(400)), json!(1));
+    }
+    let sent = Value::Object(body).to_string();
+    let reply = stack.post("/api/markets").as_user(&alice).json_text(sent.clone()).await;
+    assert_eq!((reply.status, reply.error_code()), (StatusCode::BAD_REQUEST, "VALIDATION_FAILED"), "{}", reply.text);
+    let details = reply.body["details"].as_array().unwrap();
+    assert_eq!(details.len(), 20, "at most 20 details");
+    for detail in details {
+        assert_eq!(detail["field"].as_str().unwrap().chars().count(), 100, "{detail}");
+    }
+    assert!(reply.text.len() < sent.len() / 10, "{} bytes answered to {} sent", reply.text.len(), sent.len());
+}
