@@ -11,7 +11,7 @@ use tracing::Instrument;
 
 use crate::domain::{IndexJob, JobOp, Market, MarketStatus};
 use crate::failure::{BoxError, error_chain};
-use crate::repo::{IndexEntry, MarketRepository, VectorIndex};
+use crate::repo::{IndexEntry, MarketRepository, PositionRepository, VectorIndex};
 use crate::retry::{Backoff, retry};
 use crate::search::{Embedder, market_text};
 
@@ -25,6 +25,9 @@ const SAFETY_MARGIN: Duration = Duration::from_secs(2);
 /// before it gives up and SQS brings it back later.
 const MAX_WRITES: usize = 3;
 
+/// How many of a deleted market's positions one round removes (one Query, four BatchWriteItems).
+const POSITIONS_PER_ROUND: usize = 100;
+
 /// What a job did to the index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Applied {
@@ -34,6 +37,7 @@ pub enum Applied {
 
 pub struct Indexer {
     markets: Arc<dyn MarketRepository>,
+    positions: Arc<dyn PositionRepository>,
     embedder: Arc<dyn Embedder>,
     index: Arc<dyn VectorIndex>,
 }
@@ -44,8 +48,13 @@ fn indexed_fields(market: &Market) -> (&str, &str, MarketStatus) {
 }
 
 impl Indexer {
-    pub fn new(markets: Arc<dyn MarketRepository>, embedder: Arc<dyn Embedder>, index: Arc<dyn VectorIndex>) -> Self {
-        Self { markets, embedder, index }
+    pub fn new(
+        markets: Arc<dyn MarketRepository>,
+        positions: Arc<dyn PositionRepository>,
+        embedder: Arc<dyn Embedder>,
+        index: Arc<dyn VectorIndex>,
+    ) -> Self {
+        Self { markets, positions, embedder, index }
     }
 
     /// Makes the market's entry match the market as it is now, whatever version the job names, so
@@ -53,7 +62,8 @@ impl Indexer {
     /// so two workers on one market could each write what they read, an older state last. Hence
     /// read (consistently), write, and read again: if the market changed in between, write again.
     /// The last write to land is then always followed by a read that found that very state (or the
-    /// market gone, and the entry removed). A delete is final: ids are never reused.
+    /// market gone, and the entry removed). A delete is final: ids are never reused, and the
+    /// market's positions are removed here, after the DELETE has answered, not in its transaction.
     pub async fn apply(&self, job: &IndexJob, deadline: Instant) -> Result<Applied, BoxError> {
         let mut current = match job.op {
             JobOp::Delete => None,
@@ -62,6 +72,7 @@ impl Indexer {
         for _ in 0..MAX_WRITES {
             let Some(market) = current else {
                 self.index.remove(&job.market_id).await?;
+                self.remove_positions(&job.market_id, deadline).await?;
                 return Ok(Applied::Removed);
             };
             self.index.put(&self.entry(&market, deadline).await?).await?;
@@ -71,6 +82,17 @@ impl Indexer {
             }
         }
         Err("the market kept changing while it was indexed".into())
+    }
+
+    /// A deleted market's positions, a round at a time while the invocation has time; what is
+    /// left is removed when the job comes back.
+    async fn remove_positions(&self, market_id: &str, deadline: Instant) -> Result<(), BoxError> {
+        while self.positions.remove_some(market_id, POSITIONS_PER_ROUND).await? {
+            if Instant::now() + SAFETY_MARGIN >= deadline {
+                return Err("the deleted market's positions are not all removed yet".into());
+            }
+        }
+        Ok(())
     }
 
     async fn entry(&self, market: &Market, deadline: Instant) -> Result<IndexEntry, BoxError> {
@@ -179,7 +201,7 @@ mod tests {
             let market = market(&format!("m{i}"), &format!("market number {i}"));
             store.create(&market, &creator, None, None, &job).await.unwrap();
         }
-        let indexer = Indexer::new(store.clone(), Arc::new(HashingEmbedder), store.clone());
+        let indexer = Indexer::new(store.clone(), store.clone(), Arc::new(HashingEmbedder), store.clone());
         (store, indexer)
     }
 
@@ -225,6 +247,36 @@ mod tests {
         assert_eq!(store.index_entry("m1"), None);
         let hits = store.search(&HashingEmbedder.embed_now("market number 1"), 10).await.unwrap();
         assert!(hits.iter().all(|hit| hit.market_id != "m1"));
+    }
+
+    #[tokio::test]
+    async fn a_deleted_markets_positions_are_removed_and_no_others() {
+        let (store, indexer) = setup().await;
+        for (market, count) in [("m4", 250), ("m5", 3)] {
+            for _ in 0..count {
+                let position = crate::domain::Position {
+                    id: crate::domain::new_id(),
+                    market_id: market.into(),
+                    user_id: "bob".into(),
+                    outcome: crate::domain::Outcome::Yes,
+                    amount: Amount::from_stored("1").unwrap(),
+                    created_at: "2026-01-01T00:00:00.000Z".into(),
+                };
+                store.add(&position, None, None).await.unwrap();
+            }
+        }
+        let delete = IndexJob::new("m4", 1, JobOp::Delete);
+        store.delete("m4", None, &delete).await.unwrap();
+        assert_eq!(indexer.apply(&delete, later()).await.unwrap(), Applied::Removed);
+        assert!(
+            PositionRepository::list(store.as_ref(), "m4", None, 10).await.unwrap().items.is_empty(),
+            "the deleted market's positions"
+        );
+        assert_eq!(
+            PositionRepository::list(store.as_ref(), "m5", None, 10).await.unwrap().items.len(),
+            3,
+            "another market's positions"
+        );
     }
 
     async fn rename(store: &InMemoryStore, id: &str, name: &str) -> Market {
@@ -279,7 +331,7 @@ mod tests {
     async fn a_write_that_lands_after_a_newer_edit_is_written_again() {
         let (store, _) = setup().await;
         let index = Arc::new(EditedDuringWrite { store: store.clone(), writes: Default::default() });
-        let indexer = Indexer::new(store.clone(), Arc::new(HashingEmbedder), index.clone());
+        let indexer = Indexer::new(store.clone(), store.clone(), Arc::new(HashingEmbedder), index.clone());
         let job = IndexJob::new("m3", 1, JobOp::Upsert);
         assert_eq!(indexer.apply(&job, later()).await.unwrap(), Applied::Indexed);
         assert_eq!(*index.writes.lock().unwrap(), [1, 2]);
