@@ -62,11 +62,13 @@ async fn the_token_secret_is_read_from_secrets_manager_at_cold_start() {
         shared::auth::mint_token(secret.as_bytes(), &claims)
     };
     let stack = &stack;
-    let post =
-        |token: String| async move { stack.post("/api/markets").bearer(token).json(json!({"name": "x"})).await.status };
-    assert_eq!(post(signed_with(&value)).await, StatusCode::CREATED);
-    assert_eq!(post(signed_with(api_tests::JWT_SECRET)).await, StatusCode::UNAUTHORIZED);
-    let everything = std::fs::read_to_string(&stack.log_file).unwrap_or_default();
+    let post = |token: String| stack.post("/api/markets").bearer(token).json(json!({"name": "x"}));
+    assert_eq!(post(signed_with(&value)).await.status, StatusCode::CREATED);
+    let refused = post(signed_with(api_tests::JWT_SECRET)).await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    // Once the last request's line is in the log, so is everything the functions logged before it.
+    stack.request_log(refused.header("x-request-id").unwrap());
+    let everything = std::fs::read_to_string(&stack.log_file).expect("the stack's log file");
     assert!(!everything.contains(&value), "the secret is never logged");
 }
 

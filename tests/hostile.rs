@@ -244,6 +244,13 @@ async fn hostile_requests_get_the_contracts_4xx_and_change_nothing() {
         // Unicode: NUL, lone surrogates, RTL and zero-width only, combining marks only, too long.
         create_with("NUL in a name", r#"{"name":"a\u0000b"}"#).invalid("control characters"),
         create_with("a bell in a description", r#"{"name":"n","description":"\u0007"}"#).invalid("control characters"),
+        create_with("DEL in a name", r#"{"name":"a\u007fb"}"#).invalid("control characters"),
+        create_with("a C1 control (NEL) in a name", r#"{"name":"a\u0085b"}"#).invalid("control characters"),
+        create_with("a tab in a name", r#"{"name":"a\tb"}"#).invalid("control characters"),
+        create_with("an escape in a description", r#"{"name":"n","description":"\u001b[31mred"}"#)
+            .invalid("control characters"),
+        create_with("a C1 control (CSI) in a description", r#"{"name":"n","description":"\u009b"}"#)
+            .invalid("control characters"),
         create_with("a lone high surrogate", r#"{"name":"\ud800"}"#).invalid_json("json"),
         create_with("a lone low surrogate", r#"{"name":"x\udc00"}"#).invalid_json("json"),
         create_with("zero-width characters only", r#"{"name":"\u200b\ufeff\u2060"}"#).invalid("blank"),

@@ -2,7 +2,7 @@
 
 use api_tests::{Stack, User, market_path};
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 use shared::domain::Role;
 
 #[tokio::test]
@@ -83,11 +83,17 @@ async fn list_filters_by_status() {
     let all = stack.get("/api/markets").await;
     assert_eq!(all.status, StatusCode::OK);
     assert_eq!(all.body["meta"], json!({"count": 2, "limit": 20, "nextCursor": null}));
-    let active = stack.get("/api/markets?status=active").await;
-    assert_eq!(active.body["data"].as_array().unwrap().len(), 1);
-    assert_eq!(active.body["data"][0]["id"], open.data()["id"]);
-    let closed_list = stack.get("/api/markets?status=closed&sort=name&order=asc").await;
-    assert_eq!(closed_list.body["data"][0]["id"], closed.data()["id"]);
+    // Each list holds exactly its status's markets, every one of them with that status.
+    for (query, expected, status) in
+        [("status=active", &open, "active"), ("status=closed&order=asc", &closed, "closed")]
+    {
+        let list = stack.get(&format!("/api/markets?{query}")).await;
+        assert_eq!(list.status, StatusCode::OK, "{}", list.text);
+        let ids: Vec<&Value> = list.body["data"].as_array().unwrap().iter().map(|m| &m["id"]).collect();
+        assert_eq!(ids, [&expected.data()["id"]], "{query}: {}", list.text);
+        assert_eq!(list.body["data"][0]["status"], status, "{query}");
+        assert_eq!(list.body["meta"]["count"], 1, "{query}");
+    }
 }
 
 #[tokio::test]
@@ -197,4 +203,44 @@ async fn concurrent_patches_with_one_if_match_let_exactly_one_win() {
     assert!(statuses[1..].iter().all(|status| *status == StatusCode::PRECONDITION_FAILED), "{statuses:?}");
     let after = stack.get(&market.path).await;
     assert_eq!(after.body["data"]["version"], 2);
+}
+
+#[tokio::test]
+async fn if_match_star_matches_any_existing_market_and_tags_compare_as_exact_strings() {
+    let stack = Stack::start();
+    let (alice, moderator) = (User::new(Role::User), User::new(Role::Moderator));
+    let market = stack.create_market(&alice, "Will a star match?").await;
+    let path = market.path.as_str();
+
+    let starred = stack.patch(path).as_user(&alice).if_match("*").json(json!({"description": "matched by *"})).await;
+    assert_eq!((starred.status, &starred.body["data"]["version"]), (StatusCode::OK, &json!(2)), "{}", starred.text);
+    for other in ["\"v1\"", "\"v02\"", "W/\"v2\""] {
+        let refused = stack.patch(path).as_user(&alice).if_match(other).json(json!({"description": "no"})).await;
+        assert_eq!(
+            (refused.status, refused.error_code()),
+            (StatusCode::PRECONDITION_FAILED, "PRECONDITION_FAILED"),
+            "{other}"
+        );
+    }
+    assert_eq!(
+        stack.get(path).await.body["data"]["description"],
+        "matched by *",
+        "nothing written by the refused edits"
+    );
+
+    assert_eq!(stack.delete(path).as_user(&moderator).if_match("*").await.status, StatusCode::NO_CONTENT);
+    // No market to match: the answer is what it would be without the condition (RFC 9110, 13.2.1).
+    let gone = stack.patch(path).as_user(&alice).if_match("*").json(json!({"description": "late"})).await;
+    assert_eq!((gone.status, gone.error_code()), (StatusCode::NOT_FOUND, "NOT_FOUND"), "{}", gone.text);
+}
+
+#[tokio::test]
+async fn descriptions_keep_their_line_breaks_and_tabs() {
+    let stack = Stack::start();
+    let alice = User::new(Role::User);
+    let description = "First line\nsecond line\r\n\tindented";
+    let market =
+        stack.create_market_with(&alice, json!({"name": "Will the lines stay?", "description": description})).await;
+    assert_eq!(market.data()["description"], description);
+    assert_eq!(stack.get(&market.path).await.body["data"]["description"], description);
 }

@@ -11,10 +11,15 @@ use shared::domain::{Amount, IndexJob, JobOp, Market, MarketStatus, Role, UserPr
 
 const MARKETS: usize = 250;
 
+/// Every market the cursor walk of `query` yields, page by page. A walk that repeats a cursor or
+/// runs past the pages the stack's markets could fill (the very bugs it hunts) fails instead of
+/// looping.
 async fn walk(stack: &Stack, query: &str, limit: usize) -> Vec<Value> {
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;
-    loop {
+    let mut cursors = HashSet::new();
+    let most_pages = MARKETS * 2 / limit + 2;
+    for _ in 0..most_pages {
         let path = match &cursor {
             Some(cursor) => format!("/api/markets?{query}&limit={limit}&cursor={cursor}"),
             None => format!("/api/markets?{query}&limit={limit}"),
@@ -26,10 +31,18 @@ async fn walk(stack: &Stack, query: &str, limit: usize) -> Vec<Value> {
         assert!(page.len() <= limit);
         seen.extend(page);
         match reply.body["meta"]["nextCursor"].as_str() {
-            Some(next) => cursor = Some(next.to_owned()),
+            Some(next) => {
+                assert!(
+                    cursors.insert(next.to_owned()),
+                    "{query}: cursor {next} came back after {} markets",
+                    seen.len()
+                );
+                cursor = Some(next.to_owned());
+            }
             None => return seen,
         }
     }
+    panic!("{query}: still a next cursor after {most_pages} pages of {limit} ({} markets seen)", seen.len())
 }
 
 fn sort_value(market: &Value, sort: &str) -> String {
@@ -158,4 +171,21 @@ async fn walks_are_exact_through_ties_on_one_shard_and_on_eight_while_markets_ar
             }
         }
     }
+}
+
+#[tokio::test]
+async fn a_cursor_from_another_shard_count_is_an_invalid_cursor() {
+    let four = Stack::start_with(&["--param", "WriteShards=4"]);
+    // The same tables and secrets, redeployed with another shard count.
+    let eight = Stack::start_with_prefix(&four.prefix, &["--param", "WriteShards=8"]);
+    let alice = User::new(Role::User);
+    for i in 0..3 {
+        four.create_market(&alice, &format!("Sharded market {i}")).await;
+    }
+    let first = four.get("/api/markets?limit=1").await;
+    let cursor = first.body["meta"]["nextCursor"].as_str().expect("a next page");
+    let path = format!("/api/markets?limit=1&cursor={cursor}");
+    assert_eq!(four.get(&path).await.status, StatusCode::OK, "the cursor is good where it was made");
+    let reply = eight.get(&path).await;
+    assert_eq!((reply.status, reply.error_code()), (StatusCode::BAD_REQUEST, "INVALID_CURSOR"), "{}", reply.text);
 }

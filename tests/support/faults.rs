@@ -33,6 +33,13 @@ pub enum Fault {
     /// Answered with HTTP 400 and this AWS JSON error type, e.g.
     /// `ProvisionedThroughputExceededException` or `ThrottlingException`.
     Error(&'static str),
+    /// A `TransactWriteItems` cancelled because another transaction held its first item, as
+    /// DynamoDB does under contention (moto runs one call at a time, so it never does): a
+    /// `TransactionCanceledException` with one reason per item, `TransactionConflict` first.
+    Conflict,
+    /// Passed on and applied at once, its answer held back this long: the caller sees the state
+    /// as it was when the call was made, and others may write in between.
+    Delay(Duration),
 }
 
 struct Rule {
@@ -48,7 +55,7 @@ struct Shared {
     rules: Mutex<Vec<Rule>>,
     /// Faults applied so far.
     injected: AtomicUsize,
-    /// Requests held (black-holed) right now.
+    /// Requests held (black-holed or delayed) right now.
     held: AtomicUsize,
     /// The target and body of every request seen, in order.
     seen: Mutex<Vec<String>>,
@@ -203,8 +210,9 @@ async fn handle(
             tokio::time::sleep(HOLD_LIMIT).await;
             return Err(Dropped);
         }
-        Some(Fault::Error(code)) => return Ok(aws_error(code)),
-        Some(Fault::LoseAnswer) | None => {}
+        Some(Fault::Error(code)) => return Ok(aws_error(code, serde_json::Map::new())),
+        Some(Fault::Conflict) => return Ok(transaction_conflict(&body)),
+        Some(Fault::LoseAnswer | Fault::Delay(_)) | None => {}
     }
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let mut forward = client.request(parts.method, format!("{target}{path}")).body(body);
@@ -221,18 +229,39 @@ async fn handle(
         }
     }
     let body = answer.bytes().await.map_err(|_| Dropped)?;
-    if fault == Some(Fault::LoseAnswer) {
-        return Err(Dropped);
+    match fault {
+        Some(Fault::LoseAnswer) => return Err(Dropped),
+        Some(Fault::Delay(delay)) => {
+            let _held = Held::new(&shared.held);
+            tokio::time::sleep(delay).await;
+        }
+        _ => {}
     }
     response.body(Full::new(body)).map_err(|_| Dropped)
 }
 
-/// An AWS JSON-protocol error, as DynamoDB (and SQS) send them.
-fn aws_error(code: &str) -> Response<Full<Bytes>> {
-    let body = serde_json::json!({
+/// A `TransactWriteItems` request's cancellation by a conflict on its first item.
+fn transaction_conflict(request: &[u8]) -> Response<Full<Bytes>> {
+    let request: serde_json::Value = serde_json::from_slice(request).unwrap_or_default();
+    let items = request["TransactItems"].as_array().map_or(1, Vec::len);
+    let reasons: Vec<serde_json::Value> = (0..items)
+        .map(|i| match i {
+            0 => serde_json::json!({"Code": "TransactionConflict", "Message": "Transaction is ongoing for the item"}),
+            _ => serde_json::json!({"Code": "None"}),
+        })
+        .collect();
+    let mut fields = serde_json::Map::new();
+    fields.insert("CancellationReasons".into(), reasons.into());
+    aws_error("TransactionCanceledException", fields)
+}
+
+/// An AWS JSON-protocol error, as DynamoDB (and SQS) send them, with the error's own `fields`.
+fn aws_error(code: &str, fields: serde_json::Map<String, serde_json::Value>) -> Response<Full<Bytes>> {
+    let mut body = serde_json::json!({
         "__type": format!("com.amazonaws.dynamodb.v20120810#{code}"),
         "message": "injected by the fault proxy",
     });
+    body.as_object_mut().expect("an object").extend(fields);
     Response::builder()
         .status(StatusCode::BAD_REQUEST)
         .header("content-type", "application/x-amz-json-1.0")

@@ -10,7 +10,7 @@
 //! (`AWS_ENDPOINT_URL`). Without it, each stack starts a moto server of its own, but the tests
 //! that look behind the API or inject faults need `dev/test`'s.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 
@@ -23,6 +23,11 @@ mod faults;
 mod request;
 pub use faults::{Fault, FaultProxy};
 pub use request::{CreatedMarket, Reply, Request, market_path, positions_path};
+
+/// The longest a test may run with a stack: past it the test binary stops with the test's name, so a
+/// test that would hang fails CI instead of running out its time. The slowest test takes about a
+/// minute on a loaded machine.
+pub const TEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// The token secret every test stack puts into its Secrets Manager secret (unless a test gives its own).
 pub const JWT_SECRET: &str = "black-box-test-secret-0123456789abcdefghij";
@@ -42,6 +47,30 @@ pub struct Stack {
     process: Child,
     // Held open: the stack exits when this pipe closes, even if the test process is killed.
     _stdin: ChildStdin,
+    _watchdog: Watchdog,
+}
+
+/// Ends the test binary if the test that started a stack is still running after [`TEST_TIMEOUT`];
+/// dropped with the stack.
+struct Watchdog {
+    _running: std::sync::mpsc::Sender<()>,
+}
+
+impl Watchdog {
+    fn start() -> Watchdog {
+        let (running, finished) = std::sync::mpsc::channel::<()>();
+        // libtest names each test's thread after the test.
+        let test = std::thread::current().name().unwrap_or("a test").to_owned();
+        std::thread::spawn(move || {
+            if finished.recv_timeout(TEST_TIMEOUT) == Err(std::sync::mpsc::RecvTimeoutError::Timeout) {
+                // Straight to stderr: libtest captures eprintln! and exit skips its replay.
+                let message = format!("{test} is still running after {TEST_TIMEOUT:?}: stopping the test binary");
+                let _ = writeln!(std::io::stderr(), "{message}");
+                std::process::exit(101);
+            }
+        });
+        Watchdog { _running: running }
+    }
 }
 
 impl Stack {
@@ -56,7 +85,7 @@ impl Stack {
         Self::start_with_prefix(&format!("t{}", ulid::Ulid::new().to_string().to_lowercase()), extra_args)
     }
 
-    /// A stack whose functions reach `service` (`DYNAMODB`, `SQS` or `S3VECTORS`, as in
+    /// A stack whose functions reach `service` (`DYNAMODB`, `SQS`, `S3VECTORS` or `BEDROCK_RUNTIME`, as in
     /// `AWS_ENDPOINT_URL_<service>`) through `proxy`, with the deployed SDK timeouts (the faults
     /// are what the test is about) and more `dev/local.py serve` arguments.
     pub fn start_behind(proxy: &FaultProxy, service: &str, extra_args: &[&str]) -> Stack {
@@ -67,6 +96,8 @@ impl Stack {
     /// A stack on the tables of `prefix`: a second stack on a first one's tables is a second set
     /// of function instances sharing the same data.
     pub fn start_with_prefix(prefix: &str, extra_args: &[&str]) -> Stack {
+        // From the start: a stack that never says it is listening must not hang the test either.
+        let watchdog = Watchdog::start();
         let root = repo_root();
         let python = root.join("dev/.venv/bin/python");
         assert!(python.exists(), "dev/.venv is missing: run the tests with dev/test");
@@ -110,7 +141,7 @@ impl Stack {
             .iter()
             .find_map(|arg| arg.strip_prefix("WriteShards=")?.parse().ok())
             .unwrap_or(shared::config::DEFAULT_WRITE_SHARDS);
-        Stack { url, prefix, write_shards, log_file, http, process, _stdin: stdin }
+        Stack { url, prefix, write_shards, log_file, http, process, _stdin: stdin, _watchdog: watchdog }
     }
 
     /// A request with any method (even one HTTP does not define) to `path`, sent as is.
@@ -229,7 +260,13 @@ impl Stack {
     /// The stack's log lines once `ready` holds for them (function output reaches the log file a
     /// moment after the response, through the gateway's pipe), or after 5 s whatever they are.
     pub fn logs_when(&self, ready: impl Fn(&[Value]) -> bool) -> Vec<Value> {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        self.logs_within(std::time::Duration::from_secs(5), ready)
+    }
+
+    /// The stack's log lines once `ready` holds for them, or after `within` whatever they are (for
+    /// lines that come from work after the response, such as a job retried).
+    pub fn logs_within(&self, within: std::time::Duration, ready: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+        let deadline = std::time::Instant::now() + within;
         loop {
             let logs = self.logs();
             if ready(&logs) || std::time::Instant::now() > deadline {
@@ -237,6 +274,13 @@ impl Stack {
             }
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
+    }
+
+    /// How long the function took to answer `reply`, by its own request log line (not the test's
+    /// clock, which a loaded machine stretches with the gateway's and the client's time).
+    pub fn latency(&self, reply: &Reply) -> std::time::Duration {
+        let log = self.request_log(reply.header("x-request-id").expect("every answer has a request id"));
+        std::time::Duration::from_secs_f64(log["latency_ms"].as_f64().expect("latency_ms") / 1000.0)
     }
 
     /// The JSON log line the function wrote for the request with this id.

@@ -85,15 +85,18 @@ mod tests {
     use crate::repo::memory::{InMemoryQueue, InMemoryStore};
     use async_trait::async_trait;
 
-    /// A queue whose sends wait until the test lets them through, like a publisher mid-send.
+    /// A queue whose sends wait until the test lets them through, like a publisher mid-send, and
+    /// say when one has started.
     struct SlowQueue {
         inner: InMemoryQueue,
+        started: tokio::sync::Notify,
         release: tokio::sync::Notify,
     }
 
     #[async_trait]
     impl JobQueue for SlowQueue {
         async fn send(&self, jobs: &[IndexJob]) -> Result<Vec<String>, BoxError> {
+            self.started.notify_one();
             self.release.notified().await;
             self.inner.send(jobs).await
         }
@@ -102,7 +105,11 @@ mod tests {
     #[tokio::test]
     async fn a_job_being_published_is_not_swept_too() {
         let store = Arc::new(InMemoryStore::default());
-        let queue = Arc::new(SlowQueue { inner: InMemoryQueue::default(), release: tokio::sync::Notify::new() });
+        let queue = Arc::new(SlowQueue {
+            inner: InMemoryQueue::default(),
+            started: tokio::sync::Notify::new(),
+            release: tokio::sync::Notify::new(),
+        });
         let publisher = JobPublisher::new(queue.clone(), store.clone());
         let job = IndexJob::new("m1", 1, JobOp::Upsert);
         store.park(job.clone());
@@ -110,6 +117,8 @@ mod tests {
             let (publisher, job) = (publisher.clone(), job.clone());
             async move { publisher.publish(&[job]).await }
         });
+        // The publisher is mid-send (on this current-thread runtime it would not start otherwise).
+        queue.started.notified().await;
         let deadline = Instant::now() + Duration::from_secs(5);
         // A sweep that took the job would wait on the queue with the publisher: bound it.
         let sweep = tokio::time::timeout(Duration::from_secs(5), publisher.sweep(DEFAULT_SWEEP_GRACE, deadline));

@@ -249,9 +249,18 @@ mod tests {
         }
     }
 
+    /// The ids in the list's order, worked out without the module's `compare`: by numeric value,
+    /// then id, reversed for `desc`.
     fn sorted_ids(all: &[Listed], order: SortOrder) -> Vec<String> {
+        let value = |market: &Listed| match &market.sort {
+            KeyAttr::N(number) => number.parse::<f64>().expect("test volumes are numbers"),
+            other => panic!("test volumes are numbers, not {other:?}"),
+        };
         let mut sorted = all.to_vec();
-        sorted.sort_by(|a, b| compare(order, a, b));
+        sorted.sort_by(|a, b| value(a).total_cmp(&value(b)).then_with(|| a.id.cmp(&b.id)));
+        if order == SortOrder::Desc {
+            sorted.reverse();
+        }
         sorted.into_iter().map(|m| m.id).collect()
     }
 

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::idempotency::Replays;
-use super::{Error, IdempotentRequest, Written};
+use super::{Error, IdempotentRequest, Written, retrying_conflicts};
 use crate::cache::{CachedMarket, Lookup, MarketCache, Refresh, refresh_after_commit};
 use crate::domain::{
     Amount, Market, MarketPatch, MarketReplacement, MarketStatus, NewMarket, Permission, Position, Precondition,
@@ -16,7 +16,7 @@ use crate::failure::error_chain;
 use crate::jobs::JobPublisher;
 use crate::observability::{current_request_id, note_cache};
 use crate::repo::{IdempotencyRepository, ListPosition, ListQuery, MarketRepository, RepoError, UserRepository};
-use crate::retry::{Backoff, retry};
+use crate::retry::Backoff;
 
 /// How an edit without `If-Match` retries after losing a race (positions bump the version too).
 const EDIT_RETRIES: Backoff = Backoff { max_attempts: 5, ..Backoff::CONTENTION };
@@ -198,7 +198,7 @@ impl MarketService {
         });
         let job = index_job(&market.id, market.version, JobOp::Upsert);
         let write = || self.reads.markets.create(&market, &creator, first_position.as_ref(), record.as_ref(), &job);
-        match retry(Backoff::CONTENTION, None, |e| matches!(e, RepoError::TransactionConflict), write).await {
+        match retrying_conflicts(write).await {
             Ok(()) => {
                 self.jobs.publish(&[job]).await;
                 Ok(Written::New((market, creator)))
@@ -263,7 +263,8 @@ impl MarketService {
             let (current, creator) = self.reads.get_with_creator(id).await?;
             let Some(changed) = current.edited(editor, &patch, precondition)? else { return Ok((current, creator)) };
             let job = index_job(&changed.id, changed.version, JobOp::Upsert);
-            match self.reads.markets.update(&changed, &job).await {
+            // Position traffic on the market cancels edits too: a moderator's edit is retried, not refused.
+            match retrying_conflicts(|| self.reads.markets.update(&changed, &job)).await {
                 Ok(()) => {
                     self.jobs.publish(&[job]).await;
                     return Ok((changed, creator));
@@ -290,7 +291,7 @@ impl MarketService {
         }
         let expected = precondition.expected_version()?;
         let job = index_job(id, expected.unwrap_or_default(), JobOp::Delete);
-        match self.reads.markets.delete(id, expected, &job).await {
+        match retrying_conflicts(|| self.reads.markets.delete(id, expected, &job)).await {
             Ok(()) => {}
             Err(RepoError::VersionConflict) => return Err(Error::PreconditionFailed),
             Err(RepoError::NotFound) => return Err(Error::market_not_found(id)),

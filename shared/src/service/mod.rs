@@ -14,14 +14,26 @@ pub use positions::PositionService;
 pub use rate_limit::{Admission, Quota, RateLimiter};
 pub use search::SearchService;
 
+use std::future::Future;
 use std::sync::Arc;
 
 use crate::cache::MarketCache;
 use crate::repo::{
-    IdempotencyRepository, JobQueue, MarketRepository, Outbox, PositionRepository, RateCounter, UserRepository,
-    VectorIndex,
+    IdempotencyRepository, JobQueue, MarketRepository, Outbox, PositionRepository, RateCounter, RepoError,
+    UserRepository, VectorIndex,
 };
 use crate::search::Embedder;
+
+/// Runs a transactional write again while DynamoDB cancels it for a conflict with another
+/// transaction on the same items (nothing was written; every write to a busy market contends for
+/// its item), with jittered backoff and a bounded number of attempts.
+async fn retrying_conflicts<T, Fut>(write: impl FnMut() -> Fut) -> Result<T, RepoError>
+where
+    Fut: Future<Output = Result<T, RepoError>>,
+{
+    let conflict = |error: &RepoError| matches!(error, RepoError::TransactionConflict);
+    crate::retry::retry(crate::retry::Backoff::CONTENTION, None, conflict, write).await
+}
 
 /// Everything the services stand on, in memory: for unit tests and benchmarks of the services and
 /// routes without a network. Deployed functions build only what they use (see `crate::wiring`).

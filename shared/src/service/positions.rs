@@ -5,14 +5,13 @@ use std::sync::Arc;
 
 use super::idempotency::Replays;
 use super::markets::{invalidate_if_uncertain, remember};
-use super::{Error, IdempotentRequest, Written};
+use super::{Error, IdempotentRequest, Written, retrying_conflicts};
 use crate::cache::{MarketCache, Refresh, refresh_after_commit};
 use crate::domain::Principal;
 use crate::domain::{Position, PositionInput, Precondition, new_id, now};
 use crate::repo::{
     IdempotencyRepository, MarketRepository, Page, PageKey, PositionRepository, RepoError, UserRepository,
 };
-use crate::retry::{Backoff, retry};
 
 pub struct PositionService {
     markets: Arc<dyn MarketRepository>,
@@ -62,7 +61,7 @@ impl PositionService {
         });
         // Positions on one market contend for its item: a cancelled transaction is retried with jitter.
         let write = || self.positions.add(&position, expected, record.as_ref());
-        match retry(Backoff::CONTENTION, None, |e| matches!(e, RepoError::TransactionConflict), write).await {
+        match retrying_conflicts(write).await {
             Ok(_) => {
                 // The market's new version is not known here (positions add to it in DynamoDB).
                 refresh_after_commit(self.cache.as_ref(), market_id, Refresh::Invalidate).await;

@@ -4,7 +4,7 @@
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{CancellationReason, Delete, Put, TransactWriteItem, Update};
 
 use super::{Item, store_error};
 use crate::repo::RepoError;
@@ -74,20 +74,75 @@ impl<N: Copy> Transaction<N> {
         let TransactWriteItemsError::TransactionCanceledException(cancelled) = service.err() else {
             return Err(Refused::Failed(store_error(error)));
         };
-        // One reason per item, in order.
-        let reasons = cancelled.cancellation_reasons();
-        if reasons.iter().any(|reason| reason.code() == Some("TransactionConflict")) {
-            return Err(Refused::Failed(RepoError::TransactionConflict));
+        let refused = refusal(cancelled.cancellation_reasons(), &self.names);
+        Err(refused.unwrap_or_else(|| Refused::Failed(store_error(error))))
+    }
+}
+
+/// Why a cancelled transaction did not commit, from its reasons (one per item, in the items'
+/// order): a conflict (worth retrying at once) before throttling before a failed condition, since
+/// DynamoDB may report several; `None` for reasons this code does not know.
+fn refusal<N: Copy>(reasons: &[CancellationReason], names: &[N]) -> Option<Refused<N>> {
+    if reasons.iter().any(|reason| reason.code() == Some("TransactionConflict")) {
+        return Some(Refused::Failed(RepoError::TransactionConflict));
+    }
+    let throttled = ["ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"];
+    if reasons.iter().any(|reason| reason.code().is_some_and(|code| throttled.contains(&code))) {
+        return Some(Refused::Failed(RepoError::Unavailable("transaction throttled".into())));
+    }
+    let (reason, name) =
+        reasons.iter().zip(names).find(|(reason, _)| reason.code() == Some("ConditionalCheckFailed"))?;
+    Some(Refused::Condition { item: *name, old: reason.item().cloned() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_dynamodb::types::AttributeValue;
+
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum Write {
+        Market,
+        Position,
+        Outbox,
+    }
+
+    const NAMES: [Write; 3] = [Write::Market, Write::Position, Write::Outbox];
+
+    fn reasons(codes: [&str; 3]) -> Vec<CancellationReason> {
+        codes.iter().map(|code| CancellationReason::builder().code(*code).build()).collect()
+    }
+
+    #[test]
+    fn a_failed_condition_is_named_by_its_item_with_the_item_as_it_was() {
+        let old = std::collections::HashMap::from([("version".to_owned(), AttributeValue::N("4".into()))]);
+        let mut with_old = reasons(["None", "ConditionalCheckFailed", "None"]);
+        with_old[1] = CancellationReason::builder().code("ConditionalCheckFailed").set_item(Some(old.clone())).build();
+        let refused = refusal(&with_old, &NAMES);
+        assert!(
+            matches!(refused, Some(Refused::Condition { item: Write::Position, old: Some(ref item) }) if *item == old)
+        );
+        let first = refusal(&reasons(["ConditionalCheckFailed", "None", "ConditionalCheckFailed"]), &NAMES);
+        assert!(matches!(first, Some(Refused::Condition { item: Write::Market, old: None })), "{first:?}");
+    }
+
+    #[test]
+    fn a_conflict_anywhere_is_a_conflict_even_beside_a_failed_condition() {
+        for codes in
+            [["TransactionConflict", "None", "None"], ["ConditionalCheckFailed", "None", "TransactionConflict"]]
+        {
+            let refused = refusal(&reasons(codes), &NAMES);
+            assert!(matches!(refused, Some(Refused::Failed(RepoError::TransactionConflict))), "{codes:?}: {refused:?}");
         }
-        let throttled = ["ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"];
-        if reasons.iter().any(|reason| reason.code().is_some_and(|code| throttled.contains(&code))) {
-            return Err(Refused::Failed(RepoError::Unavailable("transaction throttled".into())));
+    }
+
+    #[test]
+    fn throttling_is_unavailable_and_unknown_reasons_are_left_to_the_caller() {
+        for throttled in ["ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"] {
+            let refused = refusal(&reasons(["None", throttled, "ConditionalCheckFailed"]), &NAMES);
+            assert!(matches!(refused, Some(Refused::Failed(RepoError::Unavailable(_)))), "{throttled}: {refused:?}");
         }
-        let failed =
-            reasons.iter().zip(&self.names).find(|(reason, _)| reason.code() == Some("ConditionalCheckFailed"));
-        Err(match failed {
-            Some((reason, name)) => Refused::Condition { item: *name, old: reason.item().cloned() },
-            None => Refused::Failed(store_error(error)),
-        })
+        assert!(refusal(&reasons(["None", "ValidationError", "None"]), &NAMES).is_none());
+        assert!(refusal::<Write>(&[], &[]).is_none());
     }
 }
