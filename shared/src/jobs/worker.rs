@@ -17,9 +17,14 @@ use crate::search::{Embedder, market_text};
 
 /// Jobs of one batch in flight at once.
 const CONCURRENCY: usize = 8;
-/// No job starts with less time than this left: it is reported failed and comes back later,
-/// rather than being cut off mid-way when the invocation times out.
-const SAFETY_MARGIN: Duration = Duration::from_secs(2);
+/// The longest one job takes with the SDK budgets: a read (1.8 s), an embedding (5 s), a write
+/// (1.8 s) and a read again (1.8 s), rounded up. No job starts with less time than this left
+/// before the cut: it is reported failed, unstarted, and comes back later.
+const JOB_BUDGET: Duration = Duration::from_secs(11);
+
+/// Kept after the cut to answer the batch: a job still running then is stopped and reported
+/// failed, so the invocation never times out and no job's receive is spent on another's slowness.
+const REPLY_MARGIN: Duration = Duration::from_millis(500);
 
 /// How many times one job writes the market's entry when the market keeps changing meanwhile,
 /// before it gives up and SQS brings it back later.
@@ -72,7 +77,7 @@ impl Indexer {
         for _ in 0..MAX_WRITES {
             let Some(market) = current else {
                 self.index.remove(&job.market_id).await?;
-                self.remove_positions(&job.market_id, deadline).await?;
+                self.remove_positions(&job.market_id).await?;
                 return Ok(Applied::Removed);
             };
             self.index.put(&self.entry(&market, deadline).await?).await?;
@@ -84,14 +89,10 @@ impl Indexer {
         Err("the market kept changing while it was indexed".into())
     }
 
-    /// A deleted market's positions, a round at a time while the invocation has time; what is
-    /// left is removed when the job comes back.
-    async fn remove_positions(&self, market_id: &str, deadline: Instant) -> Result<(), BoxError> {
-        while self.positions.remove_some(market_id, POSITIONS_PER_ROUND).await? {
-            if Instant::now() + SAFETY_MARGIN >= deadline {
-                return Err("the deleted market's positions are not all removed yet".into());
-            }
-        }
+    /// A deleted market's positions, a round at a time (a job cut at the deadline removes the
+    /// rest when it comes back).
+    async fn remove_positions(&self, market_id: &str) -> Result<(), BoxError> {
+        while self.positions.remove_some(market_id, POSITIONS_PER_ROUND).await? {}
         Ok(())
     }
 
@@ -135,8 +136,9 @@ impl Indexer {
             .and_then(|attribute| attribute.string_value.clone())
             .unwrap_or_default();
         let span = tracing::info_span!("job", message_id = %message_id, request_id = %request_id);
+        let cut = deadline.checked_sub(REPLY_MARGIN).unwrap_or(deadline);
         async {
-            if Instant::now() + SAFETY_MARGIN >= deadline {
+            if Instant::now() + JOB_BUDGET >= cut {
                 tracing::warn!("not started: too close to the deadline");
                 return Some(message_id);
             }
@@ -147,7 +149,8 @@ impl Indexer {
                     return Some(message_id);
                 }
             };
-            match self.apply(&job, deadline).await {
+            let applied = tokio::time::timeout_at(cut.into(), self.apply(&job, cut)).await;
+            match applied.unwrap_or_else(|_| Err("stopped at the invocation's deadline".into())) {
                 Ok(applied) => {
                     tracing::info!(market_id = %job.market_id, version = job.version, outcome = ?applied, "job done");
                     None
@@ -354,5 +357,45 @@ mod tests {
         event.records = vec![message("late", &serde_json::to_string(&IndexJob::new("m0", 1, JobOp::Upsert)).unwrap())];
         let response = indexer.handle_batch(event, Instant::now() + Duration::from_millis(500)).await;
         assert_eq!(response.batch_item_failures.len(), 1);
+    }
+
+    /// A vector index that never answers for one market: a store that hangs.
+    struct HangsOn(&'static str, Arc<InMemoryStore>);
+
+    #[async_trait::async_trait]
+    impl VectorIndex for HangsOn {
+        async fn put(&self, entry: &IndexEntry) -> Result<(), crate::repo::RepoError> {
+            if entry.market_id == self.0 {
+                std::future::pending::<()>().await;
+            }
+            self.1.put(entry).await
+        }
+        async fn remove(&self, market_id: &str) -> Result<(), crate::repo::RepoError> {
+            self.1.remove(market_id).await
+        }
+        async fn search(&self, query: &[f32], k: usize) -> Result<Vec<SearchHit>, crate::repo::RepoError> {
+            self.1.search(query, k).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_job_that_hangs_is_stopped_before_the_deadline_and_the_batch_answered() {
+        let (store, _) = setup().await;
+        let index = Arc::new(HangsOn("m6", store.clone()));
+        let indexer = Indexer::new(store.clone(), store.clone(), Arc::new(HashingEmbedder), index);
+        let mut event = SqsEvent::default();
+        event.records = (0..7)
+            .map(|i| {
+                let job = IndexJob::new(&format!("m{i}"), 1, JobOp::Upsert);
+                message(&format!("job-{i}"), &serde_json::to_string(&job).unwrap())
+            })
+            .collect();
+        // Just enough time to start every job.
+        let deadline = Instant::now() + JOB_BUDGET + REPLY_MARGIN + Duration::from_millis(300);
+        let answered = tokio::time::timeout(3 * JOB_BUDGET, indexer.handle_batch(event, deadline)).await;
+        let response = answered.expect("the batch is answered, not cut off by the invocation's timeout");
+        let failed: Vec<String> = response.batch_item_failures.into_iter().map(|f| f.item_identifier).collect();
+        assert_eq!(failed, ["job-6"], "only the job that hung");
+        assert!(store.index_entry("m5").is_some());
     }
 }
