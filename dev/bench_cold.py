@@ -390,7 +390,7 @@ class Environment:
                                        "--endpoint", f"http://127.0.0.1:{self.moto_port}", "--bin-dir", str(bin_dir),
                                        "--log-file", log_file, "--env", "RATE_LIMIT_PER_MINUTE=100000000",
                                        "--schedule-seconds", "86400"])
-        args.env, args.secret = key_values(args.env, "--env"), {}
+        args.env, args.secret, args.without_permission = key_values(args.env, "--env"), {}, {}
         template = load_template(Path(args.template))
         resolver = Resolver(template, parameter_values(template, {}), args.prefix)
         self.functions = {fn.binary: fn for fn in discover_functions(template, resolver)}

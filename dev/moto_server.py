@@ -18,6 +18,14 @@ index items are sorted on their keys cast once per item (same results, several t
 
 --exit-with-stdin: exit when stdin closes, so a parent that dies (even by SIGKILL) never leaves
 this server behind.
+--iam-log FILE: append every IAM decision on a function's call (and each role's statements) to FILE
+as JSON lines, for dev/iam_report.py.
+
+IAM: a call signed with a function's credentials (an assumed role's ASIA... key, which the local stack
+gets from STS for each function's role) is allowed only if the role's policies allow every (action,
+resource) it needs (localstack/iam_policy.py); a refused call answers AccessDeniedException as AWS does
+and prints `IAM DENIED function=... action=... resource=...` on stderr. Calls signed with other keys
+(the tests' and the local stack's `test`) are not checked.
 """
 from __future__ import annotations
 
@@ -28,6 +36,7 @@ import json
 import math
 import operator
 import os
+import re
 import sys
 import threading
 import time
@@ -35,14 +44,23 @@ from typing import Any, Callable, Iterable
 
 from decimal import Decimal
 
+from moto.core.config import default_user_config
 from moto.core.responses import ActionResult
 from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.table import Table
+from moto.iam.models import iam_backends
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from moto.s3vectors import urls as s3vectors_urls
 from moto.s3vectors.exceptions import ValidationError
 from moto.s3vectors.responses import S3VectorsResponse
+from moto.secretsmanager.models import secretsmanager_backends
+from moto.sts.models import sts_backends
 from werkzeug.serving import run_simple
+
+from localstack.common import ACCOUNT, REGION
+from localstack.iam_policy import Grant, Request, decide, grants, needs
+
+CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/[^/]+/[^/]+/([^/]+)/")
 
 
 class OneDynamoDBRequestAtATime:
@@ -97,6 +115,86 @@ class OneDynamoDBRequestAtATime:
         if token and status.startswith("200"):
             self.transactions[token] = (now, body, status, list(headers), answer)
         return [answer]
+
+
+class EnforceIam:
+    """WSGI middleware: a call signed with a function's assumed-role key is refused unless the role's
+    policies (inline and attached, as moto's IAM holds them) allow every (action, resource) the call
+    needs, as AWS's IAM would."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]], log_path: str | None):
+        self.app = app
+        self.log = open(log_path, "a", encoding="utf-8", buffering=1) if log_path else None
+        self.log_lock = threading.Lock()
+        self.logged_roles: set[str] = set()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        credential = CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION", ""))
+        if not credential or not credential.group(1).startswith("ASIA"):
+            return self.app(environ, start_response)  # not a function's role: the tests, the local stack
+        key, service = credential.groups()
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        environ["wsgi.input"] = io.BytesIO(body)
+        assumed = sts_backends[ACCOUNT]["aws"].get_assumed_role_from_access_key(key)
+        if assumed is None:
+            return self.refuse(start_response, service, f"The security token included in the request is invalid ({key})")
+        role = iam_backends[ACCOUNT]["aws"].get_role(assumed.role_arn.rsplit("/", 1)[-1])
+        documents: dict[str, str | dict] = dict(role.policies)
+        for policy in role.managed_policies.values():
+            documents[policy.name] = next(v.document for v in policy.versions if v.is_default)
+        role_grants = grants(documents)
+        self.log_role(role, assumed.session_name, role_grants)
+        request = Request(service, environ.get("HTTP_X_AMZ_TARGET", ""), environ.get("PATH_INFO", ""), body)
+        for action, resource in needs(request, secret_arn):
+            allowed, grant = decide(role_grants, action, resource)
+            self.log_decision(role, assumed.session_name, action, resource, allowed, grant)
+            if not allowed:
+                on_purpose = {t["Key"]: t["Value"] for t in role.tags or []}.get("local:without-permission")
+                sys.stderr.write(f"IAM DENIED function={assumed.session_name} action={action} resource={resource} "
+                                 f"role={role.name}{f' (on purpose: the role was started without {on_purpose})' if on_purpose else ''}\n")
+                sys.stderr.flush()
+                return self.refuse(start_response, service,
+                                   f"User: {assumed.arn} is not authorized to perform: {action} on resource: "
+                                   f"{resource} because no identity-based policy allows the {action} action")
+        return self.app(environ, start_response)
+
+    @staticmethod
+    def refuse(start_response: Callable[..., Any], service: str, message: str) -> list[bytes]:
+        """AccessDeniedException as the service answers it: 400 from the JSON protocols (DynamoDB,
+        SQS, Secrets Manager), 403 from the REST ones (S3 Vectors, Bedrock)."""
+        rest = service in ("s3vectors", "bedrock")
+        answer = json.dumps({"__type": "AccessDeniedException", "message": message, "Message": message}).encode()
+        start_response("403 Forbidden" if rest else "400 Bad Request", [
+            ("Content-Type", "application/json" if rest else "application/x-amz-json-1.0"),
+            ("x-amzn-ErrorType", "AccessDeniedException"), ("x-amzn-query-error", "AccessDenied;Sender"),
+            ("Content-Length", str(len(answer)))])
+        return [answer]
+
+    def log_role(self, role: Any, function: str, role_grants: list[Grant]) -> None:
+        if not self.log or role.name in self.logged_roles:
+            return
+        tags = {t["Key"]: t["Value"] for t in role.tags or []}
+        record = {"kind": "role", "role": role.name, "function": function, "tags": tags,
+                  "grants": [{"policy": g.policy, "index": g.index, "statement": g.statement} for g in role_grants]}
+        with self.log_lock:
+            self.logged_roles.add(role.name)
+            self.log.write(json.dumps(record) + "\n")
+
+    def log_decision(self, role: Any, function: str, action: str, resource: str, allowed: bool,
+                     grant: Grant | None) -> None:
+        if not self.log:
+            return
+        record = {"kind": "decision", "role": role.name, "function": function, "action": action,
+                  "resource": resource, "allowed": allowed,
+                  "grant": [grant.policy, grant.index] if grant else None}
+        with self.log_lock:
+            self.log.write(json.dumps(record) + "\n")
+
+
+def secret_arn(secret_id: str) -> str:
+    """The ARN IAM checks for a secret named by its name or ARN (the id itself if there is no such secret)."""
+    secret = secretsmanager_backends[ACCOUNT][REGION].secrets.get(secret_id)
+    return secret.arn if secret else secret_id
 
 
 def norm(vector: Any) -> float:
@@ -213,13 +311,16 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=4566)
     parser.add_argument("--exit-with-stdin", action="store_true")
+    parser.add_argument("--iam-log", help="append IAM decisions on the functions' calls to this file (JSON lines)")
     args = parser.parse_args()
     if args.exit_with_stdin:
         threading.Thread(target=exit_when_stdin_closes, daemon=True).start()
     os.environ.setdefault("MOTO_PORT", str(args.port))
+    # The roles SAM makes attach AWS managed policies (AWSLambdaBasicExecutionRole...): moto has them.
+    default_user_config["iam"]["load_aws_managed_policies"] = True
     add_query_vectors()
     speed_up_dynamodb_queries()
-    app = OneDynamoDBRequestAtATime(DomainDispatcherApplication(create_backend_app))
+    app = EnforceIam(OneDynamoDBRequestAtATime(DomainDispatcherApplication(create_backend_app)), args.iam_log)
     run_simple(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
 
 

@@ -21,9 +21,13 @@
 Startup prints `Markets API listening on http://HOST:PORT` as the first stdout line. Ctrl-C,
 SIGTERM (or stdin EOF with --exit-with-stdin) stops everything it started.
 
+Each function runs as its own IAM role, from SAM's own translation of the template (aws-sam-translator):
+its role is created in moto and its credentials come from STS; dev/moto_server.py refuses any call of
+the function that the role does not allow.
+
 Modules, from the template inwards: common (account, resource types, the naming rule), template
-(CloudFormation intrinsics), functions (the template's functions, their events, where their binaries
-are), router, events (the API Gateway v2 event and response), cors, gateway, server (HTTP plumbing),
+(CloudFormation intrinsics), sam (SAM's translation), functions (the translated functions, their
+events, where their binaries are), iam (their roles in moto) and iam_policy (how IAM decides), router, events (the API Gateway v2 event and response), cors, gateway, server (HTTP plumbing),
 pool (Lambda instances), runtime_api, sqs and schedule (event sources), resources (queues, tables,
 secrets, vector indexes in moto), processes, stack (starts and stops it all), cli.
 """

@@ -61,6 +61,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     serve.add_argument("--exit-with-stdin", action="store_true", help="stop when stdin reaches EOF")
     serve.add_argument("--schedule-seconds", type=float, default=0,
                        help="run Schedule events this often instead of their rate (e.g. 2, for quick local retries)")
+    serve.add_argument("--without-permission", action="append", metavar="BINARY=ACTION",
+                       default=[v for v in os.environ.get("LOCAL_WITHOUT_PERMISSION", "").split() if v],
+                       help="take ACTION (e.g. dynamodb:ConditionCheckItem) out of that function's role, to see "
+                            "what needs it (default: $LOCAL_WITHOUT_PERMISSION, space-separated)")
+    serve.add_argument("--write-env-file", metavar="PATH",
+                       help="write every function's environment (one KEY=VALUE a line) for `cargo lambda watch "
+                            "--env-file`")
     serve.add_argument("--quiet", action="store_true", help="don't echo function logs to stderr")
     serve.add_argument("--log-file", help="append all function output to this file")
     return parser.parse_args(argv)
@@ -92,6 +99,7 @@ def interrupt(*_: Any) -> None:
 def serve(args: argparse.Namespace) -> int:
     args.env = key_values(args.env, "--env")
     args.secret = key_values(args.secret, "--secret")
+    args.without_permission = key_values(args.without_permission, "--without-permission")
     template = load_template(Path(args.template))
     resolver = Resolver(template, parameter_values(template, key_values(args.param, "--param")), args.prefix)
     functions = discover_functions(template, resolver)

@@ -14,6 +14,7 @@ TOKEN_SECRET = "JwtSecret"   # the template's HS256 token secret: locally, the d
 TABLE, QUEUE, SECRET = "AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::SecretsManager::Secret"
 VECTOR_BUCKET, VECTOR_INDEX = "AWS::S3Vectors::VectorBucket", "AWS::S3Vectors::Index"
 FUNCTION, HTTP_API = "AWS::Serverless::Function", "AWS::Serverless::HttpApi"
+MANAGED_POLICY, LAMBDA_FUNCTION = "AWS::IAM::ManagedPolicy", "AWS::Lambda::Function"  # in SAM's translation
 print_lock = threading.Lock()
 
 

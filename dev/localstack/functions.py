@@ -1,5 +1,5 @@
-"""The template's functions: each AWS::Serverless::Function with its settings (Globals merged), its
-HttpApi routes, SQS sources and schedules, and where cargo puts its binary."""
+"""The template's functions as SAM's translator makes them: each AWS::Lambda::Function with its
+settings, its HTTP API routes, SQS sources and schedules, and where cargo puts its binary."""
 from __future__ import annotations
 
 import functools
@@ -9,10 +9,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .common import FUNCTION, QUEUE, REPO, StartupError
+from .common import LAMBDA_FUNCTION, QUEUE, REPO, StartupError
 from .router import Route, split_path
+from .sam import translation
 from .schedule import rate_seconds
 from .template import Resolver, env_str, function_binary, referenced_ids
+
+EVENT_SOURCE_MAPPING, SCHEDULE_RULE = "AWS::Lambda::EventSourceMapping", "AWS::Events::Rule"
+HTTP_API_V2, HTTP_API_STAGE = "AWS::ApiGatewayV2::Api", "AWS::ApiGatewayV2::Stage"
 
 if TYPE_CHECKING:
     from .pool import FunctionPool
@@ -32,47 +36,76 @@ class FunctionSpec:
     timeout: float
     memory: int
     env: dict[str, str]
+    reserved: int | None = None   # ReservedConcurrentExecutions: at most this many instances
     routes: list[Route] = field(default_factory=list)
     sqs: list[SqsSource] = field(default_factory=list)
     schedules: list[float] = field(default_factory=list)   # seconds between scheduled invocations
+    credentials: dict[str, str] = field(default_factory=dict)  # its role's, as AWS_* variables
     pool: "FunctionPool | None" = None
 
 
 def discover_functions(template: dict, res: Resolver) -> list[FunctionSpec]:
-    """Every AWS::Serverless::Function with its settings (Globals merged), routes and SQS sources."""
-    globals_ = (template.get("Globals") or {}).get("Function") or {}
-    functions = []
-    for lid, resource in res.resources.items():
-        if resource.get("Type") != FUNCTION:
+    """Every function as CloudFormation gets it from SAM's translator (AWS::Lambda::Function, Globals
+    merged: environment, memory, timeout, reserved concurrency), with its event sources from the same
+    translation: the HTTP API's routes (its OpenAPI body), SQS event source mappings, schedule rules."""
+    resources = translation(res)["Resources"]
+    functions: dict[str, FunctionSpec] = {}
+    for lid, resource in resources.items():
+        if resource.get("Type") != LAMBDA_FUNCTION:
             continue
         props = resource.get("Properties") or {}
-        variables = {**((globals_.get("Environment") or {}).get("Variables") or {}),
-                     **((props.get("Environment") or {}).get("Variables") or {})}
-        fn = FunctionSpec(lid, function_binary(lid, resource),
-                          float(res.resolve(props.get("Timeout", globals_.get("Timeout", 3)))),
-                          int(res.resolve(props.get("MemorySize", globals_.get("MemorySize", 128)))),
-                          variables)  # resolved later, once queue URLs exist
-        for event in (props.get("Events") or {}).values():
-            ep = event.get("Properties") or {}
-            if event.get("Type") == "HttpApi":
-                fn.routes.append(make_route(fn, ep, res))
-            elif event.get("Type") == "SQS":
-                queue = next(iter(referenced_ids(ep.get("Queue"))), None)
-                if res.resources.get(queue, {}).get("Type") != QUEUE:
-                    raise StartupError(f"{lid}: SQS event Queue must be !GetAtt <Queue>.Arn of a template queue")
-                fn.sqs.append(SqsSource(queue, int(ep.get("BatchSize", 10)),
-                                        "ReportBatchItemFailures" in (ep.get("FunctionResponseTypes") or [])))
-            elif event.get("Type") == "Schedule":
-                fn.schedules.append(rate_seconds(str(res.resolve(ep.get("Schedule", "")))))
-        functions.append(fn)
-    return functions
+        reserved = res.resolve(props.get("ReservedConcurrentExecutions"))
+        functions[lid] = FunctionSpec(
+            lid, function_binary(lid, resource), float(res.resolve(props.get("Timeout", 3))),
+            int(res.resolve(props.get("MemorySize", 128))),
+            dict((props.get("Environment") or {}).get("Variables") or {}),  # resolved once queue URLs exist
+            None if reserved is None else int(reserved))
+    for lid, resource in resources.items():
+        props = resource.get("Properties") or {}
+        if resource.get("Type") == HTTP_API_V2:
+            add_routes(functions, props, api_stage(resources, lid, res), res)
+        elif resource.get("Type") == EVENT_SOURCE_MAPPING:
+            fn = functions[target_function(props.get("FunctionName"), functions)]
+            queue = next(iter(referenced_ids(props.get("EventSourceArn"))), None)
+            if res.resources.get(queue, {}).get("Type") != QUEUE:
+                raise StartupError(f"{fn.logical_id}: SQS event Queue must be !GetAtt <Queue>.Arn of a template queue")
+            fn.sqs.append(SqsSource(queue, int(res.resolve(props.get("BatchSize", 10))),
+                                    "ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or [])))
+        elif resource.get("Type") == SCHEDULE_RULE:
+            for target in props.get("Targets") or []:
+                functions[target_function(target.get("Arn"), functions)].schedules.append(
+                    rate_seconds(str(res.resolve(props.get("ScheduleExpression", "")))))
+    return list(functions.values())
 
 
-def make_route(fn: FunctionSpec, props: dict, res: Resolver) -> Route:
-    api = res.resources.get(next(iter(referenced_ids(props.get("ApiId"))), ""), {})
-    stage = env_str(res.resolve((api.get("Properties") or {}).get("StageName", "$default")))
-    path = props.get("Path", "$default")
-    route = Route(str(props.get("Method", "ANY")).upper(), path, fn, stage)
+def target_function(reference: object, among: dict | set) -> str:
+    """The logical id (one of `among`) that a translated reference (Ref, GetAtt, ${X.Arn}) names."""
+    return next((lid for lid in referenced_ids(reference) if lid in among), "")
+
+
+def api_stage(resources: dict, api: str, res: Resolver) -> str:
+    """The stage SAM made for the HTTP API ($default unless StageName says otherwise)."""
+    for resource in resources.values():
+        props = resource.get("Properties") or {}
+        if resource.get("Type") == HTTP_API_STAGE and target_function(props.get("ApiId"), {api}) == api:
+            return env_str(res.resolve(props.get("StageName", "$default")))
+    return "$default"
+
+
+def add_routes(functions: dict[str, FunctionSpec], api: dict, stage: str, res: Resolver) -> None:
+    """The routes of an HTTP API's OpenAPI body, each to the function its integration invokes."""
+    for path, methods in ((api.get("Body") or {}).get("paths") or {}).items():
+        for method, operation in methods.items():
+            integration = operation.get("x-amazon-apigateway-integration") if isinstance(operation, dict) else None
+            if not integration:
+                continue  # path-level parameters, not an operation
+            fn = functions[target_function(integration.get("uri"), functions)]
+            verb = "ANY" if method == "x-amazon-apigateway-any-method" else method.upper()
+            fn.routes.append(make_route(fn, verb, path, stage))
+
+
+def make_route(fn: FunctionSpec, method: str, path: str, stage: str) -> Route:
+    route = Route(method, path, fn, stage)
     # A named stage prefixes every URL path with /<stage>; $default serves paths as they are.
     route.segments = ([stage] if stage != "$default" else []) + (split_path(path) if path != "$default" else [])
     return route

@@ -103,7 +103,9 @@ class FunctionPool:
     def _scale(self) -> None:
         """Start instances while queued invocations outnumber idle and starting ones (locked)."""
         available = sum(1 for i in self.instances.values() if i.alive and i.state != "busy")
-        while len(self.queue) > available and len(self.instances) < self.stack.max_instances:
+        # At most --max-instances, and no more than the function's reserved concurrency.
+        limit = min(self.stack.max_instances, self.spec.reserved or self.stack.max_instances)
+        while len(self.queue) > available and len(self.instances) < limit:
             if not self._spawn():
                 break
             available += 1

@@ -55,7 +55,8 @@ class SqsPoller(threading.Thread):
         self.stack, self.fn, self.source = stack, fn, source
         self.url = stack.resolver.queue_urls[source.queue]
         self.arn = stack.resolver.queue_arn(source.queue)
-        self.sqs = stack.client("sqs")  # one client per thread
+        # One client per thread, with the function's role: Lambda's event source mapping polls as it.
+        self.sqs = stack.client("sqs", fn.credentials)
 
     def run(self) -> None:
         while not self.stack.stopping.is_set():

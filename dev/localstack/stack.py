@@ -23,8 +23,10 @@ from .functions import FunctionSpec
 from .pool import FunctionPool, Instance
 from .processes import die_with_parent, free_port, stop_processes, wait_for_port
 from .resources import create_queues, create_secrets, create_tables, create_vector_indexes
+from .iam import create_roles
 from .router import Router
 from .runtime_api import RuntimeApiHandler
+from .sam import translation
 from .schedule import Scheduler
 from .server import QuietServer
 from .sqs import SqsPoller
@@ -64,8 +66,12 @@ class Stack:
                     sys.stderr.write(f"[{binary}] {text}\n")
                     sys.stderr.flush()
 
-    def client(self, service: str) -> Any:
-        return boto3.client(service, endpoint_url=self.endpoint, region_name=REGION,
+    def client(self, service: str, credentials: dict[str, str] | None = None) -> Any:
+        """A client with the stack's own credentials, or with a function's (`credentials`)."""
+        keys = {"aws_access_key_id": credentials["AWS_ACCESS_KEY_ID"],
+                "aws_secret_access_key": credentials["AWS_SECRET_ACCESS_KEY"],
+                "aws_session_token": credentials["AWS_SESSION_TOKEN"]} if credentials else {}
+        return boto3.client(service, endpoint_url=self.endpoint, region_name=REGION, **keys,
                             config=Config(retries={"max_attempts": 3}, connect_timeout=5, read_timeout=10))
 
     def serve_in_thread(self, server: QuietServer) -> None:
@@ -79,9 +85,16 @@ class Stack:
         cmd = [sys.executable, str(REPO / "dev/moto_server.py"), "--exit-with-stdin"]
         self.moto = subprocess.Popen(cmd + ["--host", "127.0.0.1", "--port", str(port)], stdin=subprocess.PIPE,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
-        threading.Thread(target=lambda: self.moto_errors.extend(
-            line.decode(errors="replace").rstrip() for line in self.moto.stderr), daemon=True).start()
+        threading.Thread(target=self.read_moto_errors, daemon=True).start()
         self.endpoint = f"http://127.0.0.1:{port}"
+
+    def read_moto_errors(self) -> None:
+        """Keeps moto's last lines (for a failed start) and shows each call IAM refused."""
+        for raw in self.moto.stderr:
+            line = raw.decode(errors="replace").rstrip()
+            self.moto_errors.append(line)
+            if "IAM DENIED" in line:
+                log(line)
 
     def start_cache(self) -> None:
         server = REPO / "dev/.venv/bin/redis-server"
@@ -104,22 +117,39 @@ class Stack:
             detail = "\n".join(self.moto_errors) if self.moto else "is it running?"
             raise StartupError(f"DynamoDB/SQS endpoint {self.endpoint} does not answer: {detail}")
 
+    def template_variables(self, fn: FunctionSpec) -> dict[str, str]:
+        """The function's variables from the template, resolved, with the stack's cache for the
+        functions the template gives the cache."""
+        variables = {k: env_str(v) for k, v in self.resolver.resolve(fn.env).items() if v is not None}
+        if "CACHE_ENDPOINT" in fn.env:
+            variables["CACHE_ENDPOINT"] = self.cache_endpoint
+        return variables
+
     def function_env(self, fn: FunctionSpec) -> dict[str, str]:
         """Parent env < endpoint < template variables < Lambda's reserved variables < --env."""
         env = {k: v for k, v in os.environ.items() if k != "AWS_LAMBDA_MAX_CONCURRENCY"}
         env.update({"AWS_ENDPOINT_URL": self.endpoint, "NO_COLOR": "1"})  # plain logs for grepping
-        env.update({k: env_str(v) for k, v in self.resolver.resolve(fn.env).items() if v is not None})
-        if "CACHE_ENDPOINT" in fn.env:  # the functions the template gives the cache
-            env["CACHE_ENDPOINT"] = self.cache_endpoint
+        env.update(self.template_variables(fn))
         env.update({
             "AWS_LAMBDA_FUNCTION_NAME": fn.binary, "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory), "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{fn.binary}",
             "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand", "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION,
-            "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "test"),
-            "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "test"),
-            "_HANDLER": "bootstrap", "LAMBDA_TASK_ROOT": str(self.bin_dir), "TZ": ":UTC"})
+            **fn.credentials, "_HANDLER": "bootstrap", "LAMBDA_TASK_ROOT": str(self.bin_dir), "TZ": ":UTC"})
         env.update(self.args.env)
         return env
+
+    def write_env_file(self, path: Path) -> None:
+        """One environment for every function, for `cargo lambda watch --env-file`, which runs them all
+        with one: the template's variables of all of them (they differ only in which secret and cache
+        a function is given), the endpoint, and the stack's own credentials (IAM is not enforced there)."""
+        env = {"AWS_ENDPOINT_URL": self.endpoint, "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION,
+               "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "test"),
+               "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "test")}
+        for fn in self.functions:
+            env.update({k: v for k, v in self.template_variables(fn).items() if v or k not in env})
+        env.update(self.args.env)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(f"{k}={v}\n" for k, v in sorted(env.items())), encoding="utf-8")
 
     def start(self, gateway: QuietServer) -> None:
         if not self.args.no_cache and not self.cache_endpoint:
@@ -139,7 +169,14 @@ class Stack:
             self.secret_values = create_secrets(self.client("secretsmanager"), self.resolver, self.args.secret)
         if VECTOR_BUCKET in kinds:
             create_vector_indexes(self.client("s3vectors"), self.resolver)
+        # Each function runs as its role (SAM's translation of the template), once the resources its
+        # policies name exist.
+        credentials = create_roles(self.client("iam"), self.client("sts"), self.resolver, translation(self.resolver),
+                                   self.args.without_permission)
+        if self.args.write_env_file:
+            self.write_env_file(Path(self.args.write_env_file))
         for fn in self.functions:
+            fn.credentials = credentials[fn.logical_id]
             fn.env, fn.pool = self.function_env(fn), FunctionPool(fn, self)
             for source in fn.sqs:
                 self.pollers.append(SqsPoller(self, fn, source))

@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 import yaml
 
-from .common import (ACCOUNT, FUNCTION, HTTP_API, QUEUE, REGION, SECRET, TABLE, VECTOR_BUCKET, VECTOR_INDEX,
+from .common import (ACCOUNT, FUNCTION, HTTP_API, MANAGED_POLICY, QUEUE, REGION, SECRET, TABLE, VECTOR_BUCKET, VECTOR_INDEX,
                      StartupError, log, resource_name)
 
 PSEUDO = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws",
@@ -96,6 +96,8 @@ class Resolver:
     """Evaluates CloudFormation intrinsics against the local resources."""
 
     def __init__(self, template: dict, params: dict[str, str], prefix: str):
+        self.template = template
+        self.translated: dict | None = None  # SAM's translation of it (sam.translation)
         self.resources: dict[str, dict] = template.get("Resources") or {}
         self.conditions: dict[str, Any] = template.get("Conditions") or {}
         self.params, self.prefix = params, prefix
@@ -155,6 +157,8 @@ class Resolver:
             return self.vector_arn(name)
         if kind == FUNCTION:
             return function_binary(name, self.resources[name])
+        if kind == MANAGED_POLICY:
+            return f"arn:aws:iam::{ACCOUNT}:policy/{resource_name(self.prefix, name)}"
         return "local" if kind == HTTP_API else name
 
     def get_att(self, name: str, attr: str) -> str:

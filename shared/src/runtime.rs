@@ -29,10 +29,17 @@ use crate::routes::{check_route, is_cors_preflight};
 use crate::service::{Admission, Quota, RateLimiter};
 use crate::wiring::Wiring;
 
-/// The instant a Lambda invocation must be done by.
+/// How long an invocation that came without a usable deadline may take: the template's Timeout.
+const TIMEOUT_WITHOUT_DEADLINE: Duration = Duration::from_secs(10);
+
+/// The instant a Lambda invocation must be done by. Lambda's deadline is when the invocation
+/// started plus the function's timeout, so it is never past on arrival; one that is came from an
+/// emulator that gives none (`cargo lambda watch` sends 600,000 ms after 1970), and the invocation
+/// gets [`TIMEOUT_WITHOUT_DEADLINE`] instead of failing every job as too late.
 fn deadline(context: &lambda_runtime::Context) -> Instant {
     let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
-    Instant::now() + Duration::from_millis(context.deadline.saturating_sub(now_ms))
+    let left = context.deadline.checked_sub(now_ms).filter(|ms| *ms > 0).map(Duration::from_millis);
+    Instant::now() + left.unwrap_or(TIMEOUT_WITHOUT_DEADLINE)
 }
 
 /// Builds what a function needs at cold start, or logs why it refuses to start.

@@ -15,7 +15,8 @@ def test_rates():
 
 
 def test_settings_merge_globals():
-    template = {"Globals": {"Function": {"Timeout": 10, "MemorySize": 256,
+    template = {"Globals": {"Function": {"Runtime": "provided.al2023", "Handler": "bootstrap", "Timeout": 10,
+                                         "MemorySize": 256,
                                          "Environment": {"Variables": {"A": "global", "B": "global"}}}},
                 "Resources": {"F": {"Type": "AWS::Serverless::Function", "Properties": {
                     "Timeout": 3, "Environment": {"Variables": {"B": "own"}}}}}}
@@ -24,7 +25,8 @@ def test_settings_merge_globals():
 
 
 def test_an_sqs_event_must_name_a_template_queue():
-    template = {"Resources": {"F": {"Type": "AWS::Serverless::Function", "Properties": {"Events": {
+    template = {"Resources": {"F": {"Type": "AWS::Serverless::Function", "Properties": {
+        "Runtime": "provided.al2023", "Handler": "bootstrap", "Events": {
         "Q": {"Type": "SQS", "Properties": {"Queue": "arn:aws:sqs:us-east-1:1:elsewhere"}}}}}}}
     with pytest.raises(StartupError, match="F: SQS event Queue must be"):
         functions.discover_functions(template, functions.Resolver(template, {}, "t"))

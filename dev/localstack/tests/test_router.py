@@ -15,7 +15,7 @@ def router(events: dict[str, str], stage: str = "$default") -> Router:
         properties = {"ApiId": {"Ref": "Api"}, **({"Path": path, "Method": method} if path else {})}
         resources[name] = {"Type": "AWS::Serverless::Function",
                            "Properties": {"Events": {"Http": {"Type": "HttpApi", "Properties": properties}}}}
-    template = {"Resources": resources}
+    template = {"Globals": {"Function": {"Runtime": "provided.al2023", "Handler": "bootstrap"}}, "Resources": resources}
     functions = discover_functions(template, Resolver(template, {}, "t"))
     return Router([route for fn in functions for route in fn.routes])
 
@@ -93,7 +93,19 @@ def test_the_repository_template():
 
 def test_loader_reads_yaml_events():
     template = yaml.load("Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties:\n"
+                         "      Runtime: provided.al2023\n      Handler: bootstrap\n"
                          "      Events: { E: { Type: HttpApi, Properties: { Path: /a, Method: get } } }\n",
                          Loader=CfnLoader)
     r = Router(discover_functions(template, Resolver(template, {}, "t"))[0].routes)
     assert chosen(r, "GET", "/a") == ("F", {})
+
+
+def test_settings_come_from_sams_translation_with_conditions_resolved():
+    template = load_template(REPO / "template.yaml")
+    by_binary = {fn.binary: fn for fn in discover_functions(template, Resolver(template, parameter_values(template, {}), "t"))}
+    assert (by_binary["outbox-sweeper"].timeout, by_binary["outbox-sweeper"].reserved) == (30.0, 1)
+    assert (by_binary["get-market"].memory, by_binary["get-market"].reserved) == (256, 20)
+    assert by_binary["get-market"].env["POSITIONS_TABLE"] == {"Ref": "PositionsTable"}  # Globals' variables
+    unreserved = parameter_values(template, {"ReadRouteConcurrency": "0"})
+    by_binary = {fn.binary: fn for fn in discover_functions(template, Resolver(template, unreserved, "t"))}
+    assert by_binary["get-market"].reserved is None and by_binary["create-market"].reserved == 10

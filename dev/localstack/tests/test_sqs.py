@@ -74,8 +74,8 @@ def poll(answer: bytes | Exception, count: int = 3, report_failures: bool = True
     resolver = Resolver({"Resources": {"Jobs": {"Type": "AWS::SQS::Queue"}}}, {}, "t")
     resolver.queue_urls["Jobs"] = "http://moto/t-Jobs"
     sqs, pool = FakeSqs(), FakePool(answer)
-    stack = SimpleNamespace(resolver=resolver, client=lambda service: sqs, stopping=threading.Event())
-    fn = SimpleNamespace(pool=pool, binary="index-worker")
+    stack = SimpleNamespace(resolver=resolver, client=lambda service, credentials: sqs, stopping=threading.Event())
+    fn = SimpleNamespace(pool=pool, binary="index-worker", credentials={})
     SqsPoller(stack, fn, SqsSource("Jobs", 10, report_failures)).process([message(n) for n in range(1, count + 1)])
     return sqs, pool
 
