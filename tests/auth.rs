@@ -174,3 +174,41 @@ async fn a_warm_function_follows_the_identity_providers_key_rotation() {
     assert_eq!(stack.request_log(&first)["cold_start"], true);
     assert_eq!(stack.request_log(&rotated)["cold_start"], false, "the same instance, still warm");
 }
+
+/// An RS256 token of `body` signed with `key`.
+fn rs256_with(key: &TestKey, body: &serde_json::Value) -> String {
+    let der = base64::engine::general_purpose::STANDARD.decode(key.der_base64.trim()).unwrap();
+    let header =
+        jsonwebtoken::Header { kid: Some(key.kid.into()), ..jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256) };
+    jsonwebtoken::encode(&header, body, &jsonwebtoken::EncodingKey::from_rsa_der(&der)).unwrap()
+}
+
+/// In JWKS mode a token's `role` claim (an identity provider's user-writable attribute) makes no
+/// one a moderator: the role comes from the groups claim (Cognito's `cognito:groups` by default).
+#[tokio::test]
+async fn jwks_roles_come_from_cognito_groups_not_from_a_role_claim() {
+    let provider = KeyServer::start().await;
+    provider.publish(&[&KEY_1]);
+    let params =
+        [format!("JwtJwksUrl={}", provider.url), format!("JwtIssuer={ISSUER}"), format!("JwtAudience={AUDIENCE}")];
+    let mut args = vec![];
+    for param in &params {
+        args.extend(["--param", param.as_str()]);
+    }
+    let stack = Stack::start_with(&args);
+    let token = |sub: &str, extra: serde_json::Value| {
+        let mut body = json!({"sub": sub, "exp": api_tests::now() + 600, "iss": ISSUER, "aud": AUDIENCE});
+        body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        rs256_with(&KEY_1, &body)
+    };
+    let created =
+        stack.post("/api/markets").bearer(token("alice", json!({"role": "user"}))).json(json!({"name": "x"})).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let path = format!("/api/markets/{}", created.body["data"]["id"].as_str().unwrap());
+
+    let self_made_admin = token("mallory", json!({"role": "admin"}));
+    let reply = stack.delete(&path).bearer(self_made_admin).await;
+    assert_eq!((reply.status, reply.error_code()), (StatusCode::FORBIDDEN, "FORBIDDEN"), "{}", reply.text);
+    let moderator = token("mia", json!({"cognito:groups": ["moderator"]}));
+    assert_eq!(stack.delete(&path).bearer(moderator).await.status, StatusCode::NO_CONTENT);
+}

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use api_tests::{CacheServer, Fault, FaultProxy, Stack, User, market_path};
+use api_tests::{CacheServer, Fault, FaultProxy, Stack, User, eventually, market_path, positions_path};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use shared::cache::{CachedMarket, Lookup, MarketCache, RedisCache};
@@ -103,4 +103,61 @@ async fn every_cache_entry_has_a_ttl_after_any_sequence_of_scripts() {
         // -2: no entry at all; -1: an entry that never expires.
         assert_ne!(ttl, -1, "{first} then {second} after a reader's miss left an entry without a TTL");
     }
+}
+
+/// A body of many long unknown keys is refused with `details` capped: at most 20 entries, each
+/// field name cut to 100 characters, so the answer is far smaller than the request.
+#[tokio::test]
+async fn validation_details_are_capped_in_number_and_length() {
+    let stack = Stack::start();
+    let alice = User::new(Role::User);
+    let mut body = serde_json::Map::new();
+    body.insert("name".into(), json!("Capped"));
+    for i in 0..120 {
+        body.insert(format!("{i:03}{}", "k".repeat(400)), json!(1));
+    }
+    let sent = Value::Object(body).to_string();
+    let reply = stack.post("/api/markets").as_user(&alice).json_text(sent.clone()).await;
+    assert_eq!((reply.status, reply.error_code()), (StatusCode::BAD_REQUEST, "VALIDATION_FAILED"), "{}", reply.text);
+    let details = reply.body["details"].as_array().unwrap();
+    assert_eq!(details.len(), 20, "at most 20 details");
+    for detail in details {
+        assert_eq!(detail["field"].as_str().unwrap().chars().count(), 100, "{detail}");
+    }
+    assert!(reply.text.len() < sent.len() / 10, "{} bytes answered to {} sent", reply.text.len(), sent.len());
+}
+
+/// The positions left in the stack's table for `market_id`.
+async fn stored_positions(stack: &Stack, market_id: &str) -> usize {
+    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let found = aws_sdk_dynamodb::Client::new(&aws)
+        .query()
+        .table_name(format!("{}-PositionsTable", stack.prefix))
+        .key_condition_expression("marketId = :market")
+        .expression_attribute_values(":market", aws_sdk_dynamodb::types::AttributeValue::S(market_id.to_owned()))
+        .send()
+        .await
+        .unwrap();
+    found.items().len()
+}
+
+/// A DELETE answers as before (one transaction); its index job then removes the market's positions.
+#[tokio::test]
+async fn a_deleted_markets_positions_are_removed_after_the_delete() {
+    let stack = Stack::start();
+    let alice = User::new(Role::User);
+    let (doomed, kept) = (stack.create_market(&alice, "Doomed").await, stack.create_market(&alice, "Kept").await);
+    for market in [&doomed, &kept] {
+        for _ in 0..12 {
+            let position = json!({ "outcome": "yes", "amount": 1 });
+            let reply = stack.post(&positions_path(&market.id)).as_user(&alice).json(position).await;
+            assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+        }
+    }
+    assert_eq!(stored_positions(&stack, &doomed.id).await, 12);
+    let moderator = User::new(Role::Moderator);
+    assert_eq!(stack.delete(&doomed.path).as_user(&moderator).await.status, StatusCode::NO_CONTENT);
+    let removed = eventually(Duration::from_secs(30), async || stored_positions(&stack, &doomed.id).await == 0).await;
+    assert!(removed.is_some(), "{} positions of the deleted market left", stored_positions(&stack, &doomed.id).await);
+    assert_eq!(stored_positions(&stack, &kept.id).await, 12, "another market's positions stay");
 }

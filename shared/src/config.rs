@@ -103,13 +103,30 @@ pub struct JwksSettings {
     pub min_refetch: Duration,
 }
 
-/// The claims a token must carry besides `sub`, `role` and `exp`.
+/// The claims a token must carry besides `sub` and `exp`, and where its role comes from.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClaimRules {
     pub issuer: Option<String>,
     /// Matched against `aud`, or against `client_id` for Cognito access tokens (which have no `aud`).
     pub audience: Option<String>,
+    pub role: RoleClaim,
 }
+
+/// Where a token's role comes from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum RoleClaim {
+    /// The `role` claim (admin, moderator or user), required: what this API's own HS256 secret
+    /// signs, or an identity provider's claim that only its administrators can set.
+    #[default]
+    Role,
+    /// A claim of group names that the identity provider sets and its users cannot (Cognito's
+    /// `cognito:groups`): a group `admin` or `moderator` gives that role, none of them `user`. An
+    /// identity provider's user-writable attribute (a custom `role`) must never decide.
+    Groups(String),
+}
+
+/// The claim JWKS mode takes roles from unless `JWT_ROLE_CLAIM` names another.
+pub const DEFAULT_JWKS_ROLE_CLAIM: &str = "cognito:groups";
 
 impl AuthSettings {
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -118,7 +135,7 @@ impl AuthSettings {
 
     /// The settings from `var` (the environment, or a test's variables).
     fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let claims = ClaimRules { issuer: var("JWT_ISSUER"), audience: var("JWT_AUDIENCE") };
+        let mut claims = ClaimRules { issuer: var("JWT_ISSUER"), audience: var("JWT_AUDIENCE"), role: RoleClaim::Role };
         let seconds =
             |name: &'static str, default: u64| parse_number(name, var(name), default).map(Duration::from_secs);
         let keys = match var("JWT_JWKS_URL") {
@@ -134,6 +151,10 @@ impl AuthSettings {
                 if claims.audience.is_none() {
                     return Err(ConfigError::Missing("JWT_AUDIENCE (required with JWT_JWKS_URL)"));
                 }
+                claims.role = match var("JWT_ROLE_CLAIM").as_deref().unwrap_or(DEFAULT_JWKS_ROLE_CLAIM) {
+                    "role" => RoleClaim::Role,
+                    groups => RoleClaim::Groups(groups.to_owned()),
+                };
                 TokenKeys::Jwks(JwksSettings {
                     url,
                     cache_ttl: seconds("JWT_JWKS_CACHE_SECONDS", 3600)?,
@@ -432,6 +453,18 @@ mod tests {
         assert!(matches!(settings(&[]), Err(ConfigError::Missing("JWT_SECRET_ARN"))), "HS256 needs its secret");
         let hs256 = settings(&[("JWT_SECRET_ARN", "arn:aws:secretsmanager:eu-west-1:1:secret:jwt")]).unwrap();
         assert!(matches!(hs256.keys, TokenKeys::Secret { .. }) && hs256.cursor_secret_arn.is_none());
+    }
+
+    #[test]
+    fn jwks_mode_takes_roles_from_cognito_groups_unless_told_otherwise_and_hs256_from_role() {
+        let jwks =
+            [("JWT_JWKS_URL", "https://i.example/jwks"), ("JWT_ISSUER", "https://i.example"), ("JWT_AUDIENCE", "m")];
+        assert_eq!(settings(&jwks).unwrap().claims.role, RoleClaim::Groups("cognito:groups".into()));
+        let with = |claim| settings(&[jwks.as_slice(), &[("JWT_ROLE_CLAIM", claim)]].concat()).unwrap().claims.role;
+        assert_eq!(with("groups"), RoleClaim::Groups("groups".into()));
+        assert_eq!(with("role"), RoleClaim::Role);
+        let hs256 = [("JWT_SECRET_ARN", "arn:jwt"), ("JWT_ROLE_CLAIM", "cognito:groups")];
+        assert_eq!(settings(&hs256).unwrap().claims.role, RoleClaim::Role, "this API's own tokens");
     }
 
     #[test]

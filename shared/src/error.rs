@@ -54,6 +54,12 @@ pub enum ApiError {
     Unavailable(#[source] BoxError),
 }
 
+/// What a 400's `details` shows at most: so many entries, and so much of each field name and
+/// message, so that a body of many long unknown keys is not echoed back several times over.
+const MAX_DETAILS: usize = 20;
+const MAX_FIELD_CHARS: usize = 100;
+const MAX_MESSAGE_CHARS: usize = 200;
+
 impl ApiError {
     pub fn internal(source: impl Into<BoxError>) -> Self {
         Self::Internal(source.into())
@@ -96,7 +102,11 @@ impl ApiError {
             "requestId": request_id,
         });
         if let Self::Validation(details) = self {
-            body["details"] = json!(details);
+            let cut = |text: &str, chars: usize| text.chars().take(chars).collect::<String>();
+            let shown = details.iter().take(MAX_DETAILS).map(|detail| {
+                json!({ "field": cut(&detail.field, MAX_FIELD_CHARS), "message": cut(&detail.message, MAX_MESSAGE_CHARS) })
+            });
+            body["details"] = shown.collect();
         }
         body
     }

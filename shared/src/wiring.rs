@@ -111,9 +111,10 @@ impl Wiring {
         Ok(SearchService::new(self.markets(), self.embedder(), self.vector_index()))
     }
 
-    /// The index worker's: the markets table, the embedder and the vector index.
+    /// The index worker's: the markets and positions tables, the embedder and the vector index.
     pub async fn indexer(&self) -> Result<Indexer, BoxError> {
-        Ok(Indexer::new(self.markets(), self.embedder(), self.vector_index()))
+        let positions = Arc::new(DynamoPositions::new(self.dynamodb.clone(), self.config.tables.clone()));
+        Ok(Indexer::new(self.markets(), positions, self.embedder(), self.vector_index()))
     }
 
     /// The outbox and the index queue.

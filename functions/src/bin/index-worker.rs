@@ -4,6 +4,6 @@ use shared::wiring::Wiring;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    // The markets table, the embedder and the S3 Vectors index.
+    // The markets and positions tables, the embedder and the S3 Vectors index.
     shared::runtime::serve_index_worker(Wiring::indexer).await
 }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Caller;
 use super::jwks::JwksKeys;
-use crate::config::ClaimRules;
+use crate::config::{ClaimRules, RoleClaim};
 use crate::domain::unix_seconds;
 use crate::domain::{Principal, Role};
 use crate::error::ApiError;
@@ -30,11 +30,11 @@ pub struct Claims {
 
 /// What a verified token tells us. `iss` and `exp` are checked by the validation itself; the
 /// audience, `nbf` and `iat` are checked here, the latter two with [`CLOCK_SKEW_SECONDS`] of leeway
-/// (NumericDates may have a fraction, hence `f64`).
+/// (NumericDates may have a fraction, hence `f64`); the role is read from the claim the
+/// [`RoleClaim`] names, among the `others`.
 #[derive(Deserialize)]
 struct VerifiedClaims {
     sub: String,
-    role: Role,
     #[serde(default)]
     name: Option<String>,
     #[serde(default)]
@@ -51,6 +51,8 @@ struct VerifiedClaims {
     /// Cognito's `access` or `id`: only access tokens are credentials for an API.
     #[serde(default)]
     token_use: Option<String>,
+    #[serde(flatten)]
+    others: serde_json::Map<String, serde_json::Value>,
 }
 
 /// `aud` is a string or a list of strings.
@@ -68,6 +70,29 @@ impl VerifiedClaims {
             Some(Audience::One(aud)) => aud == audience,
             Some(Audience::Many(auds)) => auds.iter().any(|aud| aud == audience),
             None => self.client_id.as_deref() == Some(audience),
+        }
+    }
+
+    /// The caller's role, as `claim` says where it is; `None` when a required `role` is missing
+    /// or not a role.
+    fn role(&self, claim: &RoleClaim) -> Option<Role> {
+        match claim {
+            RoleClaim::Role => Role::deserialize(self.others.get("role")?).ok(),
+            RoleClaim::Groups(name) => {
+                let groups = match self.others.get(name) {
+                    Some(serde_json::Value::String(group)) => vec![group.as_str()],
+                    Some(serde_json::Value::Array(groups)) => groups.iter().filter_map(|g| g.as_str()).collect(),
+                    _ => Vec::new(),
+                };
+                let has = |role: &str| groups.contains(&role);
+                Some(if has("admin") {
+                    Role::Admin
+                } else if has("moderator") {
+                    Role::Moderator
+                } else {
+                    Role::User
+                })
+            }
         }
     }
 }
@@ -95,6 +120,7 @@ pub struct Authenticator {
     keys: Keys,
     validation: Validation,
     audience: Option<String>,
+    role: RoleClaim,
 }
 
 impl Authenticator {
@@ -109,7 +135,8 @@ impl Authenticator {
     }
 
     fn new(keys: Keys, rules: &ClaimRules, algorithm: Algorithm) -> Self {
-        Self { keys, validation: validation(rules, algorithm), audience: rules.audience.clone() }
+        let audience = rules.audience.clone();
+        Self { keys, validation: validation(rules, algorithm), audience, role: rules.role.clone() }
     }
 
     /// The key a token names: in HS256 mode the one secret, which has no key id, so a token
@@ -161,7 +188,8 @@ impl Authenticator {
         if claims.sub.len() > MAX_SUBJECT_BYTES {
             return Err(ApiError::InvalidToken("the bearer token's subject is longer than 1,024 bytes"));
         }
-        Ok(Caller(Some(Principal { user_id: claims.sub, role: claims.role, name: claims.name, email: claims.email })))
+        let role = claims.role(&self.role).ok_or(INVALID)?;
+        Ok(Caller(Some(Principal { user_id: claims.sub, role, name: claims.name, email: claims.email })))
     }
 }
 
@@ -215,7 +243,7 @@ mod tests {
     }
 
     fn rules(issuer: Option<&str>, audience: Option<&str>) -> ClaimRules {
-        ClaimRules { issuer: issuer.map(Into::into), audience: audience.map(Into::into) }
+        ClaimRules { issuer: issuer.map(Into::into), audience: audience.map(Into::into), role: RoleClaim::Role }
     }
 
     fn authenticator(issuer: Option<&str>) -> Authenticator {
@@ -331,6 +359,23 @@ mod tests {
         assert!(authenticate(&auth, &cognito("app-client", "access")).await.is_ok());
         assert!(authenticate(&auth, &cognito("other-client", "access")).await.is_err());
         assert!(authenticate(&auth, &cognito("app-client", "id")).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn jwks_roles_come_from_the_groups_claim_never_from_a_role_users_can_write() {
+        let issuer = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_pool";
+        let groups = RoleClaim::Groups("cognito:groups".into());
+        let auth = jwks_authenticator(&ClaimRules { role: groups, ..rules(Some(issuer), Some("app")) }).await;
+        let role_of = async |extra: serde_json::Value| {
+            let mut body = serde_json::json!({"sub": "alice", "exp": now() + 60, "iss": issuer, "aud": "app"});
+            body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            authenticate(&auth, &rs256(&body, Some("test-key"))).await.unwrap().principal().unwrap().role
+        };
+        assert_eq!(role_of(serde_json::json!({"role": "admin"})).await, Role::User, "a role the user wrote");
+        assert_eq!(role_of(serde_json::json!({"cognito:groups": ["moderator"]})).await, Role::Moderator);
+        assert_eq!(role_of(serde_json::json!({"cognito:groups": ["readers", "admin"]})).await, Role::Admin);
+        assert_eq!(role_of(serde_json::json!({"cognito:groups": "moderator"})).await, Role::Moderator);
+        assert_eq!(role_of(serde_json::json!({"cognito:groups": ["Admin"], "role": "admin"})).await, Role::User);
     }
 
     #[tokio::test]

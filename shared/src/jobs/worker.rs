@@ -11,19 +11,27 @@ use tracing::Instrument;
 
 use crate::domain::{IndexJob, JobOp, Market, MarketStatus};
 use crate::failure::{BoxError, error_chain};
-use crate::repo::{IndexEntry, MarketRepository, VectorIndex};
+use crate::repo::{IndexEntry, MarketRepository, PositionRepository, VectorIndex};
 use crate::retry::{Backoff, retry};
 use crate::search::{Embedder, market_text};
 
 /// Jobs of one batch in flight at once.
 const CONCURRENCY: usize = 8;
-/// No job starts with less time than this left: it is reported failed and comes back later,
-/// rather than being cut off mid-way when the invocation times out.
-const SAFETY_MARGIN: Duration = Duration::from_secs(2);
+/// The longest one job takes with the SDK budgets: a read (1.8 s), an embedding (5 s), a write
+/// (1.8 s) and a read again (1.8 s), rounded up. No job starts with less time than this left
+/// before the cut: it is reported failed, unstarted, and comes back later.
+const JOB_BUDGET: Duration = Duration::from_secs(11);
+
+/// Kept after the cut to answer the batch: a job still running then is stopped and reported
+/// failed, so the invocation never times out and no job's receive is spent on another's slowness.
+const REPLY_MARGIN: Duration = Duration::from_millis(500);
 
 /// How many times one job writes the market's entry when the market keeps changing meanwhile,
 /// before it gives up and SQS brings it back later.
 const MAX_WRITES: usize = 3;
+
+/// How many of a deleted market's positions one round removes (one Query, four BatchWriteItems).
+const POSITIONS_PER_ROUND: usize = 100;
 
 /// What a job did to the index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +42,7 @@ pub enum Applied {
 
 pub struct Indexer {
     markets: Arc<dyn MarketRepository>,
+    positions: Arc<dyn PositionRepository>,
     embedder: Arc<dyn Embedder>,
     index: Arc<dyn VectorIndex>,
 }
@@ -44,8 +53,13 @@ fn indexed_fields(market: &Market) -> (&str, &str, MarketStatus) {
 }
 
 impl Indexer {
-    pub fn new(markets: Arc<dyn MarketRepository>, embedder: Arc<dyn Embedder>, index: Arc<dyn VectorIndex>) -> Self {
-        Self { markets, embedder, index }
+    pub fn new(
+        markets: Arc<dyn MarketRepository>,
+        positions: Arc<dyn PositionRepository>,
+        embedder: Arc<dyn Embedder>,
+        index: Arc<dyn VectorIndex>,
+    ) -> Self {
+        Self { markets, positions, embedder, index }
     }
 
     /// Makes the market's entry match the market as it is now, whatever version the job names, so
@@ -53,7 +67,8 @@ impl Indexer {
     /// so two workers on one market could each write what they read, an older state last. Hence
     /// read (consistently), write, and read again: if the market changed in between, write again.
     /// The last write to land is then always followed by a read that found that very state (or the
-    /// market gone, and the entry removed). A delete is final: ids are never reused.
+    /// market gone, and the entry removed). A delete is final: ids are never reused, and the
+    /// market's positions are removed here, after the DELETE has answered, not in its transaction.
     pub async fn apply(&self, job: &IndexJob, deadline: Instant) -> Result<Applied, BoxError> {
         let mut current = match job.op {
             JobOp::Delete => None,
@@ -62,6 +77,7 @@ impl Indexer {
         for _ in 0..MAX_WRITES {
             let Some(market) = current else {
                 self.index.remove(&job.market_id).await?;
+                self.remove_positions(&job.market_id).await?;
                 return Ok(Applied::Removed);
             };
             self.index.put(&self.entry(&market, deadline).await?).await?;
@@ -71,6 +87,13 @@ impl Indexer {
             }
         }
         Err("the market kept changing while it was indexed".into())
+    }
+
+    /// A deleted market's positions, a round at a time (a job cut at the deadline removes the
+    /// rest when it comes back).
+    async fn remove_positions(&self, market_id: &str) -> Result<(), BoxError> {
+        while self.positions.remove_some(market_id, POSITIONS_PER_ROUND).await? {}
+        Ok(())
     }
 
     async fn entry(&self, market: &Market, deadline: Instant) -> Result<IndexEntry, BoxError> {
@@ -113,8 +136,9 @@ impl Indexer {
             .and_then(|attribute| attribute.string_value.clone())
             .unwrap_or_default();
         let span = tracing::info_span!("job", message_id = %message_id, request_id = %request_id);
+        let cut = deadline.checked_sub(REPLY_MARGIN).unwrap_or(deadline);
         async {
-            if Instant::now() + SAFETY_MARGIN >= deadline {
+            if Instant::now() + JOB_BUDGET >= cut {
                 tracing::warn!("not started: too close to the deadline");
                 return Some(message_id);
             }
@@ -125,7 +149,8 @@ impl Indexer {
                     return Some(message_id);
                 }
             };
-            match self.apply(&job, deadline).await {
+            let applied = tokio::time::timeout_at(cut.into(), self.apply(&job, cut)).await;
+            match applied.unwrap_or_else(|_| Err("stopped at the invocation's deadline".into())) {
                 Ok(applied) => {
                     tracing::info!(market_id = %job.market_id, version = job.version, outcome = ?applied, "job done");
                     None
@@ -179,7 +204,7 @@ mod tests {
             let market = market(&format!("m{i}"), &format!("market number {i}"));
             store.create(&market, &creator, None, None, &job).await.unwrap();
         }
-        let indexer = Indexer::new(store.clone(), Arc::new(HashingEmbedder), store.clone());
+        let indexer = Indexer::new(store.clone(), store.clone(), Arc::new(HashingEmbedder), store.clone());
         (store, indexer)
     }
 
@@ -225,6 +250,36 @@ mod tests {
         assert_eq!(store.index_entry("m1"), None);
         let hits = store.search(&HashingEmbedder.embed_now("market number 1"), 10).await.unwrap();
         assert!(hits.iter().all(|hit| hit.market_id != "m1"));
+    }
+
+    #[tokio::test]
+    async fn a_deleted_markets_positions_are_removed_and_no_others() {
+        let (store, indexer) = setup().await;
+        for (market, count) in [("m4", 250), ("m5", 3)] {
+            for _ in 0..count {
+                let position = crate::domain::Position {
+                    id: crate::domain::new_id(),
+                    market_id: market.into(),
+                    user_id: "bob".into(),
+                    outcome: crate::domain::Outcome::Yes,
+                    amount: Amount::from_stored("1").unwrap(),
+                    created_at: "2026-01-01T00:00:00.000Z".into(),
+                };
+                store.add(&position, None, None).await.unwrap();
+            }
+        }
+        let delete = IndexJob::new("m4", 1, JobOp::Delete);
+        store.delete("m4", None, &delete).await.unwrap();
+        assert_eq!(indexer.apply(&delete, later()).await.unwrap(), Applied::Removed);
+        assert!(
+            PositionRepository::list(store.as_ref(), "m4", None, 10).await.unwrap().items.is_empty(),
+            "the deleted market's positions"
+        );
+        assert_eq!(
+            PositionRepository::list(store.as_ref(), "m5", None, 10).await.unwrap().items.len(),
+            3,
+            "another market's positions"
+        );
     }
 
     async fn rename(store: &InMemoryStore, id: &str, name: &str) -> Market {
@@ -279,7 +334,7 @@ mod tests {
     async fn a_write_that_lands_after_a_newer_edit_is_written_again() {
         let (store, _) = setup().await;
         let index = Arc::new(EditedDuringWrite { store: store.clone(), writes: Default::default() });
-        let indexer = Indexer::new(store.clone(), Arc::new(HashingEmbedder), index.clone());
+        let indexer = Indexer::new(store.clone(), store.clone(), Arc::new(HashingEmbedder), index.clone());
         let job = IndexJob::new("m3", 1, JobOp::Upsert);
         assert_eq!(indexer.apply(&job, later()).await.unwrap(), Applied::Indexed);
         assert_eq!(*index.writes.lock().unwrap(), [1, 2]);
@@ -302,5 +357,45 @@ mod tests {
         event.records = vec![message("late", &serde_json::to_string(&IndexJob::new("m0", 1, JobOp::Upsert)).unwrap())];
         let response = indexer.handle_batch(event, Instant::now() + Duration::from_millis(500)).await;
         assert_eq!(response.batch_item_failures.len(), 1);
+    }
+
+    /// A vector index that never answers for one market: a store that hangs.
+    struct HangsOn(&'static str, Arc<InMemoryStore>);
+
+    #[async_trait::async_trait]
+    impl VectorIndex for HangsOn {
+        async fn put(&self, entry: &IndexEntry) -> Result<(), crate::repo::RepoError> {
+            if entry.market_id == self.0 {
+                std::future::pending::<()>().await;
+            }
+            self.1.put(entry).await
+        }
+        async fn remove(&self, market_id: &str) -> Result<(), crate::repo::RepoError> {
+            self.1.remove(market_id).await
+        }
+        async fn search(&self, query: &[f32], k: usize) -> Result<Vec<SearchHit>, crate::repo::RepoError> {
+            self.1.search(query, k).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_job_that_hangs_is_stopped_before_the_deadline_and_the_batch_answered() {
+        let (store, _) = setup().await;
+        let index = Arc::new(HangsOn("m6", store.clone()));
+        let indexer = Indexer::new(store.clone(), store.clone(), Arc::new(HashingEmbedder), index);
+        let mut event = SqsEvent::default();
+        event.records = (0..7)
+            .map(|i| {
+                let job = IndexJob::new(&format!("m{i}"), 1, JobOp::Upsert);
+                message(&format!("job-{i}"), &serde_json::to_string(&job).unwrap())
+            })
+            .collect();
+        // Just enough time to start every job.
+        let deadline = Instant::now() + JOB_BUDGET + REPLY_MARGIN + Duration::from_millis(300);
+        let answered = tokio::time::timeout(3 * JOB_BUDGET, indexer.handle_batch(event, deadline)).await;
+        let response = answered.expect("the batch is answered, not cut off by the invocation's timeout");
+        let failed: Vec<String> = response.batch_item_failures.into_iter().map(|f| f.item_identifier).collect();
+        assert_eq!(failed, ["job-6"], "only the job that hung");
+        assert!(store.index_entry("m5").is_some());
     }
 }

@@ -197,6 +197,17 @@ impl PositionRepository for InMemoryStore {
         matching.sort_by(|a, b| b.id.cmp(&a.id));
         Ok(Page::from_overfetch(matching, limit, PageKey::after_position))
     }
+
+    async fn remove_some(&self, market_id: &str, limit: usize) -> Result<bool, RepoError> {
+        let positions = &mut self.state().positions;
+        let mut removed = 0;
+        positions.retain(|position| {
+            let remove = position.market_id == market_id && removed < limit;
+            removed += usize::from(remove);
+            !remove
+        });
+        Ok(positions.iter().any(|position| position.market_id == market_id))
+    }
 }
 
 #[async_trait]

@@ -227,6 +227,9 @@ pub trait PositionRepository: Send + Sync {
 
     /// A market's positions, newest first.
     async fn list(&self, market_id: &str, start: Option<&PageKey>, limit: usize) -> Result<Page<Position>, RepoError>;
+
+    /// Removes up to `limit` of a deleted market's positions; `true` when some may be left.
+    async fn remove_some(&self, market_id: &str, limit: usize) -> Result<bool, RepoError>;
 }
 
 #[async_trait]

@@ -24,7 +24,7 @@ use std::error::Error;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, WriteRequest};
+use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, KeysAndAttributes, WriteRequest};
 
 use super::{KeyAttr, PageKey, RepoError};
 use crate::failure::BoxError;
@@ -165,6 +165,19 @@ async fn wait_before_retry(attempt: &mut u32, why: &'static str) -> Result<(), R
     }
     *attempt += 1;
     Ok(())
+}
+
+/// Deletes the items of `table` with these keys, with BatchWriteItem (see [`batch_write`]).
+async fn batch_delete(client: &Client, table: &str, keys: impl IntoIterator<Item = Item>) -> Result<(), RepoError> {
+    let deletes = keys
+        .into_iter()
+        .map(|key| {
+            let delete = DeleteRequest::builder().set_key(Some(key)).build();
+            delete.map(|d| (table.to_owned(), WriteRequest::builder().delete_request(d).build()))
+        })
+        .collect::<Result<_, _>>()
+        .map_err(|e| RepoError::Internal(e.into()))?;
+    batch_write(client, deletes).await
 }
 
 /// BatchWriteItem's limit on requests per call.

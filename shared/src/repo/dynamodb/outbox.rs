@@ -8,9 +8,9 @@ use std::time::SystemTime;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{DeleteRequest, Put, WriteRequest};
+use aws_sdk_dynamodb::types::Put;
 
-use super::{Item, batch_write, get_s, s, store_error};
+use super::{Item, batch_delete, get_s, s, store_error};
 use crate::domain::IndexJob;
 use crate::repo::listing::shard_of;
 use crate::repo::{Outbox, PendingJobs, RepoError};
@@ -108,14 +108,6 @@ impl Outbox for DynamoOutbox {
     }
 
     async fn clear(&self, job_ids: &[String]) -> Result<(), RepoError> {
-        let deletes = job_ids
-            .iter()
-            .map(|id| {
-                let delete = DeleteRequest::builder().set_key(Some(key(id))).build();
-                delete.map(|d| (self.table.clone(), WriteRequest::builder().delete_request(d).build()))
-            })
-            .collect::<Result<_, _>>()
-            .map_err(|e| RepoError::Internal(e.into()))?;
-        batch_write(&self.client, deletes).await
+        batch_delete(&self.client, &self.table, job_ids.iter().map(|id| key(id))).await
     }
 }

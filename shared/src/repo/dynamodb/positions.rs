@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{ReturnValuesOnConditionCheckFailure, Update};
 
 use super::exclusive_start_key;
@@ -10,7 +11,7 @@ use super::idempotency::put_record;
 use super::market_item::{from_item as market_from_item, market_key, read as read_market};
 use super::position_item::{POSITION_UPDATE, from_item, put_position};
 use super::transaction::{Refused, Transaction};
-use super::{n, s, store_error};
+use super::{batch_delete, n, s, store_error};
 use crate::config::Tables;
 use crate::domain::{MarketStatus, Position};
 use crate::repo::{IdempotencyRecord, Page, PageKey, PositionRepository, RepoError};
@@ -31,6 +32,15 @@ enum PositionWrite {
 impl DynamoPositions {
     pub fn new(client: Client, tables: Tables) -> Self {
         Self { client, tables }
+    }
+
+    /// A Query of one market's positions.
+    fn market_query(&self, market_id: &str) -> QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.tables.positions)
+            .key_condition_expression("marketId = :market")
+            .expression_attribute_values(":market", s(market_id))
     }
 }
 
@@ -95,11 +105,7 @@ impl PositionRepository for DynamoPositions {
     async fn list(&self, market_id: &str, start: Option<&PageKey>, limit: usize) -> Result<Page<Position>, RepoError> {
         let exclusive_start = start.map(exclusive_start_key);
         let output = self
-            .client
-            .query()
-            .table_name(&self.tables.positions)
-            .key_condition_expression("marketId = :market")
-            .expression_attribute_values(":market", s(market_id))
+            .market_query(market_id)
             .scan_index_forward(false)
             .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))
             .set_exclusive_start_key(exclusive_start)
@@ -108,5 +114,18 @@ impl PositionRepository for DynamoPositions {
             .map_err(store_error)?;
         let positions = output.items.unwrap_or_default().iter().map(from_item).collect::<Result<Vec<_>, _>>()?;
         Ok(Page::from_overfetch(positions, limit, PageKey::after_position))
+    }
+
+    #[tracing::instrument(skip(self), err(Debug))]
+    async fn remove_some(&self, market_id: &str, limit: usize) -> Result<bool, RepoError> {
+        let output = self
+            .market_query(market_id)
+            .projection_expression("marketId, id")
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(store_error)?;
+        batch_delete(&self.client, &self.tables.positions, output.items.unwrap_or_default()).await?;
+        Ok(output.last_evaluated_key.is_some())
     }
 }
