@@ -120,28 +120,35 @@ class OneDynamoDBRequestAtATime:
 class EnforceIam:
     """WSGI middleware: a call signed with a function's assumed-role key is refused unless the role's
     policies (inline and attached, as moto's IAM holds them) allow every (action, resource) the call
-    needs, as AWS's IAM would."""
+    needs, as AWS's IAM would. moto's IAM and STS backends are not thread-safe (a request iterates
+    the roles while another stack's adds one: "dictionary changed size during iteration"), so their
+    calls and these reads of them take one lock."""
 
     def __init__(self, app: Callable[..., Iterable[bytes]], log_path: str | None):
         self.app = app
         self.log = open(log_path, "a", encoding="utf-8", buffering=1) if log_path else None
         self.log_lock = threading.Lock()
+        self.iam_lock = threading.Lock()
         self.logged_roles: set[str] = set()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         credential = CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION", ""))
-        if not credential or not credential.group(1).startswith("ASIA"):
+        key, service = credential.groups() if credential else ("", "")
+        if service in ("iam", "sts"):
+            with self.iam_lock:
+                return list(self.app(environ, start_response))  # the whole response, inside the lock
+        if not key.startswith("ASIA"):
             return self.app(environ, start_response)  # not a function's role: the tests, the local stack
-        key, service = credential.groups()
         body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
         environ["wsgi.input"] = io.BytesIO(body)
-        assumed = sts_backends[ACCOUNT]["aws"].get_assumed_role_from_access_key(key)
-        if assumed is None:
-            return self.refuse(start_response, service, f"The security token included in the request is invalid ({key})")
-        role = iam_backends[ACCOUNT]["aws"].get_role(assumed.role_arn.rsplit("/", 1)[-1])
-        documents: dict[str, str | dict] = dict(role.policies)
-        for policy in role.managed_policies.values():
-            documents[policy.name] = next(v.document for v in policy.versions if v.is_default)
+        with self.iam_lock:
+            assumed = sts_backends[ACCOUNT]["aws"].get_assumed_role_from_access_key(key)
+            if assumed is None:
+                return self.refuse(start_response, service, f"The security token included in the request is invalid ({key})")
+            role = iam_backends[ACCOUNT]["aws"].get_role(assumed.role_arn.rsplit("/", 1)[-1])
+            documents: dict[str, str | dict] = dict(role.policies)
+            for policy in role.managed_policies.values():
+                documents[policy.name] = next(v.document for v in policy.versions if v.is_default)
         role_grants = grants(documents)
         self.log_role(role, assumed.session_name, role_grants)
         request = Request(service, environ.get("HTTP_X_AMZ_TARGET", ""), environ.get("PATH_INFO", ""), body)

