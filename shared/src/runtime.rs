@@ -29,8 +29,10 @@ use crate::routes::{check_route, is_cors_preflight};
 use crate::service::{Admission, Quota, RateLimiter};
 use crate::wiring::Wiring;
 
-/// How long an invocation that came without a usable deadline may take: the template's Timeout.
-const TIMEOUT_WITHOUT_DEADLINE: Duration = Duration::from_secs(10);
+/// How long an invocation that came without a usable deadline may take: the template's Timeout of
+/// the functions that read their deadline (the index worker and the outbox sweeper, 30 s); the
+/// worker starts no job with less than one job's worst case left, which is more than 10 s.
+const TIMEOUT_WITHOUT_DEADLINE: Duration = Duration::from_secs(30);
 
 /// The instant a Lambda invocation must be done by. Lambda's deadline is when the invocation
 /// started plus the function's timeout, so it is never past on arrival; one that is came from an
