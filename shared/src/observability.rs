@@ -202,6 +202,12 @@ pub fn emit_rate_limiter_unreachable() {
     emit_emf("Component", "rate-limiter", &[("RateLimiterUnreachable", "Count", 1.0)], serde_json::json!({}));
 }
 
+/// One write whose cache refresh did not land (answered 503, see `cache::refresh_after_commit`);
+/// `CacheRefreshLost` has an alarm (template.yaml).
+pub fn emit_cache_refresh_lost() {
+    emit_emf("Component", "cache", &[("CacheRefreshLost", "Count", 1.0)], serde_json::json!({}));
+}
+
 /// True the first time it is called in this process: the invocation that paid the cold start.
 pub fn first_invocation() -> bool {
     static SEEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);

@@ -1,7 +1,8 @@
 //! Retry with exponential backoff and full jitter, for the failures the AWS SDK does not retry
 //! itself: a cancelled transaction's conflict, unprocessed batch keys, the embedder's transient
 //! errors and the outbox sweeper's sends. Only what `is_transient` accepts is retried, and never
-//! past the deadline.
+//! past the deadline: the one given, or the deadline of the invocation being served (see
+//! [`within_deadline`]), whichever comes first.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -28,8 +29,29 @@ impl Backoff {
     }
 }
 
+tokio::task_local! {
+    static DEADLINE: Instant;
+}
+
+/// Runs `work` as the handling of an invocation that must answer by `deadline`: every retry inside
+/// it stops sleeping before then (see [`current_deadline`]).
+pub async fn within_deadline<F: Future>(deadline: Instant, work: F) -> F::Output {
+    DEADLINE.scope(deadline, work).await
+}
+
+/// When the invocation being served must have its answer ready, if one is being served.
+pub fn current_deadline() -> Option<Instant> {
+    DEADLINE.try_with(|deadline| *deadline).ok()
+}
+
+/// Whether a sleep of `delay` now would end past `deadline` or the invocation's deadline.
+pub fn sleep_would_pass(delay: Duration, deadline: Option<Instant>) -> bool {
+    let wakes = Instant::now() + delay;
+    [deadline, current_deadline()].into_iter().flatten().any(|deadline| wakes >= deadline)
+}
+
 /// Runs `operation` until it succeeds, fails for good, runs out of attempts, or the next sleep
-/// would end past `deadline` (e.g. the Lambda invocation's).
+/// would end past `deadline` or the invocation's.
 pub async fn retry<T, E, Fut>(
     backoff: Backoff,
     deadline: Option<Instant>,
@@ -44,7 +66,7 @@ where
         match operation().await {
             Err(error) if is_transient(&error) && attempt < backoff.max_attempts => {
                 let delay = backoff.delay(attempt);
-                if deadline.is_some_and(|deadline| Instant::now() + delay >= deadline) {
+                if sleep_would_pass(delay, deadline) {
                     return Err(error);
                 }
                 tracing::debug!(attempt, delay_ms = delay.as_millis() as u64, "transient failure, retrying");
@@ -132,5 +154,25 @@ mod tests {
         .await;
         assert_eq!(result, Err("busy"));
         assert!(calls.get() <= 2 && started.elapsed() < Duration::from_secs(1));
+    }
+
+    #[tokio::test]
+    async fn never_sleeps_past_the_invocations_deadline() {
+        let calls = Cell::new(0);
+        let slow = Backoff { max_attempts: 100, base: Duration::from_secs(10), cap: Duration::from_secs(10) };
+        let result: Result<(), &str> = within_deadline(
+            Instant::now(),
+            retry(
+                slow,
+                None,
+                |_| true,
+                || async {
+                    calls.set(calls.get() + 1);
+                    Err("busy")
+                },
+            ),
+        )
+        .await;
+        assert_eq!((result, calls.get()), (Err("busy"), 1));
     }
 }

@@ -25,6 +25,7 @@ use crate::http::{ApiResponse, request_id, route_key, source_ip};
 use crate::jobs::JobPublisher;
 use crate::jobs::worker::Indexer;
 use crate::observability::{RequestMetrics, emit_request_metrics, first_invocation, record_facts, with_request_id};
+use crate::retry::within_deadline;
 use crate::routes::{check_route, is_cors_preflight};
 use crate::service::{Admission, Quota, RateLimiter};
 use crate::wiring::Wiring;
@@ -33,6 +34,9 @@ use crate::wiring::Wiring;
 /// the functions that read their deadline (the index worker and the outbox sweeper, 30 s); the
 /// worker starts no job with less than one job's worst case left, which is more than 10 s.
 const TIMEOUT_WITHOUT_DEADLINE: Duration = Duration::from_secs(30);
+
+/// What a request keeps of its invocation's time to answer after its last retry gives up.
+const ANSWER_MARGIN: Duration = Duration::from_millis(250);
 
 /// The instant a Lambda invocation must be done by. Lambda's deadline is when the invocation
 /// started plus the function's timeout, so it is never past on arrival; one that is came from an
@@ -192,15 +196,20 @@ struct RequestInfo {
     lambda_request_id: String,
     route: String,
     source_ip: Option<String>,
+    /// When its retries must give up, to answer within the invocation's timeout.
+    retries_until: Instant,
 }
 
 impl RequestInfo {
     fn of(request: &Request) -> Self {
+        let context = request.lambda_context_ref();
+        let invocation_deadline = context.map_or_else(|| Instant::now() + TIMEOUT_WITHOUT_DEADLINE, deadline);
         Self {
             request_id: request_id(request),
-            lambda_request_id: request.lambda_context_ref().map(|c| c.request_id.clone()).unwrap_or_default(),
+            lambda_request_id: context.map(|c| c.request_id.clone()).unwrap_or_default(),
             route: route_key(request),
             source_ip: source_ip(request),
+            retries_until: invocation_deadline.checked_sub(ANSWER_MARGIN).unwrap_or(invocation_deadline),
         }
     }
 }
@@ -254,7 +263,8 @@ async fn respond(
         let started = Instant::now();
         let cold_start = first_invocation();
         // The limiter's call is one of the request's: it is counted with the handler's.
-        let ((quota, result), facts) = with_request_id(info.request_id.clone(), record_facts(outcome)).await;
+        let outcome = within_deadline(info.retries_until, record_facts(outcome));
+        let ((quota, result), facts) = with_request_id(info.request_id.clone(), outcome).await;
         let rate_limited = quota.is_some_and(|quota| quota.retry_after.is_some());
         let mut response = result.unwrap_or_else(|error| {
             let (status, code) = error.status_and_code();

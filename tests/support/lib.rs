@@ -410,6 +410,27 @@ impl CacheServer {
     }
 }
 
+/// A cache endpoint that takes connections and never answers a command (a wedged connection, a
+/// network black hole): a client pointed at it waits for its own timeout on every call. Unlike a
+/// paused server, nothing it was sent ever runs. Its connections live as long as the test binary.
+pub struct CacheBlackHole {
+    pub endpoint: String,
+}
+
+impl CacheBlackHole {
+    pub fn start() -> CacheBlackHole {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+        let port = listener.local_addr().expect("bound").port();
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for connection in listener.incoming().flatten() {
+                held.push(connection);
+            }
+        });
+        CacheBlackHole { endpoint: format!("redis://127.0.0.1:{port}") }
+    }
+}
+
 impl Drop for CacheServer {
     fn drop(&mut self) {
         self.stop();

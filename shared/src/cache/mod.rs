@@ -17,12 +17,13 @@ mod redis;
 pub use memory::InMemoryCache;
 pub use redis::RedisCache;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
 use crate::domain::{Market, UserProfile};
 use crate::failure::BoxError;
+use crate::retry::{Backoff, sleep_would_pass};
 
 /// A market as GET shows it, rendered once: its version (the ETag) and its `data` JSON.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,33 +131,48 @@ pub enum Refresh<'a> {
     Tombstone,
 }
 
-/// How many times a write tries its refresh: one that never lands leaves the entry stale until it
-/// expires, so it is worth more than a reader's single try.
-const REFRESH_ATTEMPTS: u32 = 3;
+/// How long a committed write keeps trying its refresh (after at least [`REFRESH_MIN_ATTEMPTS`]).
+/// A write is answered only once its entry shows it (else a reader that can reach the cache would
+/// serve the past until the TTL), so a refresh that does not land turns the answer into a 503: the
+/// client retries with the same key, and the retry (its replay, or the 412/404/no-op it meets)
+/// repairs the entry.
+const REFRESH_BUDGET: Duration = Duration::from_secs(1);
+const REFRESH_MIN_ATTEMPTS: u32 = 3;
 
-/// Applies `refresh` to market `id` after its write committed, retrying a failed call; logs an
-/// error if it never lands (the entry may then be stale until its TTL).
-pub async fn refresh_after_commit(cache: &dyn MarketCache, id: &str, refresh: Refresh<'_>) {
-    let mut last_error = None;
-    for _ in 0..REFRESH_ATTEMPTS {
+/// The pace of a refresh's attempts (their number is bounded by [`REFRESH_BUDGET`]).
+const REFRESH_RETRIES: Backoff =
+    Backoff { max_attempts: u32::MAX, base: Duration::from_millis(10), cap: Duration::from_millis(200) };
+
+/// Applies `refresh` to market `id` after its write committed (or after a write found the entry
+/// may be wrong), retrying failed calls within [`REFRESH_BUDGET`] and never past the invocation's
+/// deadline. One that never lands is logged and counted (`CacheRefreshLost`, which has an alarm),
+/// and returned: the caller must not answer as if the entry were right.
+pub async fn refresh_after_commit(cache: &dyn MarketCache, id: &str, refresh: Refresh<'_>) -> Result<(), CacheError> {
+    let started = Instant::now();
+    let mut attempt = 1;
+    let error = loop {
         let result = match refresh {
             Refresh::Update(market) => cache.update(id, market).await,
             Refresh::Invalidate => cache.invalidate(id).await,
             Refresh::Tombstone => cache.tombstone(id).await,
         };
-        match result {
-            Ok(()) => return,
-            Err(error) => last_error = Some(error),
+        let Err(error) = result else { return Ok(()) };
+        let delay = REFRESH_RETRIES.delay(attempt);
+        let spent = attempt >= REFRESH_MIN_ATTEMPTS && started.elapsed() + delay >= REFRESH_BUDGET;
+        if spent || sleep_would_pass(delay, None) {
+            break error;
         }
-    }
-    if let Some(error) = last_error {
-        let refresh = match refresh {
-            Refresh::Update(_) => "update",
-            Refresh::Invalidate => "invalidate",
-            Refresh::Tombstone => "tombstone",
-        };
-        tracing::error!(market = id, refresh, error = %crate::failure::error_chain(&error), "cache not refreshed after a write");
-    }
+        tokio::time::sleep(delay).await;
+        attempt += 1;
+    };
+    let refresh = match refresh {
+        Refresh::Update(_) => "update",
+        Refresh::Invalidate => "invalidate",
+        Refresh::Tombstone => "tombstone",
+    };
+    tracing::error!(market = id, refresh, attempts = attempt, error = %crate::failure::error_chain(&error), "cache not refreshed after a write");
+    crate::observability::emit_cache_refresh_lost();
+    Err(error)
 }
 
 #[cfg(test)]

@@ -4,9 +4,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::freshness::{invalidate_if_uncertain, refreshed, repair};
 use super::idempotency::Replays;
 use super::{Error, IdempotentRequest, Written, retrying_conflicts};
-use crate::cache::{CachedMarket, Lookup, MarketCache, Refresh, refresh_after_commit};
+use crate::cache::{CachedMarket, Lookup, MarketCache, Refresh};
 use crate::domain::{
     Amount, Market, MarketPatch, MarketReplacement, MarketStatus, NewMarket, Permission, Position, Precondition,
     Principal, UserProfile, new_id, now,
@@ -16,7 +17,7 @@ use crate::failure::error_chain;
 use crate::jobs::JobPublisher;
 use crate::observability::{current_request_id, note_cache};
 use crate::repo::{IdempotencyRepository, ListPosition, ListQuery, MarketRepository, RepoError, UserRepository};
-use crate::retry::Backoff;
+use crate::retry::{Backoff, sleep_would_pass};
 
 /// How an edit without `If-Match` retries after losing a race (positions bump the version too).
 const EDIT_RETRIES: Backoff = Backoff { max_attempts: 5, ..Backoff::CONTENTION };
@@ -38,7 +39,7 @@ pub struct MarketReads {
     cache: Arc<dyn MarketCache>,
 }
 
-/// Market writes (create, edit, delete), each followed by its index job and its cache refresh.
+/// Market writes (create, edit, delete), each followed by its cache refresh and its index job.
 pub struct MarketService {
     reads: MarketReads,
     replays: Replays,
@@ -229,7 +230,7 @@ impl MarketService {
     }
 
     /// PATCH: the given fields changed, the rest kept; the market and its creator, which the
-    /// shared cache shows too before this returns.
+    /// shared cache shows too before this returns (or the answer is a 503).
     #[tracing::instrument(skip(self, editor, patch), fields(editor = %editor.user_id))]
     pub async fn patch(
         &self,
@@ -238,37 +239,55 @@ impl MarketService {
         patch: MarketPatch,
         precondition: Precondition,
     ) -> Result<(Market, Option<UserProfile>), Error> {
-        let (market, creator) = self.edit(editor, id, patch, precondition).await?;
+        let cache = self.reads.cache.as_ref();
+        let Edited { market, creator, job } = match self.edit(editor, id, patch, precondition).await {
+            Ok(edited) => edited,
+            Err(
+                refused @ (Error::PreconditionFailed | Error::MarketNotFound { .. } | Error::InvalidTransition { .. }),
+            ) => {
+                repair(cache, id).await;
+                return Err(refused);
+            }
+            Err(error) => return Err(error),
+        };
         let view = CachedMarket::render(&market, creator.as_ref());
         // Without its creator the view is not what GET shows: let the next reader fill it instead.
         let refresh = if creator.is_some() { Refresh::Update(&view) } else { Refresh::Invalidate };
-        refresh_after_commit(self.reads.cache.as_ref(), id, refresh).await;
-        Ok((market, creator))
+        // The entry first: readers see the edit sooner than the search index does anyway.
+        let refreshed = refreshed(cache, id, refresh).await;
+        if let Some(job) = job {
+            self.jobs.publish(&[job]).await;
+        }
+        refreshed.map(|()| (market, creator))
     }
 
-    /// The edit itself: the market after it, committed (or unchanged when it changes nothing), and
-    /// its creator.
+    /// The edit itself: the market after it, committed (or unchanged when it changes nothing),
+    /// its creator, and the index job to publish. An edit without `If-Match` that loses a race is
+    /// applied again to what is there now, until it wins or the invocation runs out of time.
     async fn edit(
         &self,
         editor: &Principal,
         id: &str,
         patch: MarketPatch,
         precondition: Precondition,
-    ) -> Result<(Market, Option<UserProfile>), Error> {
+    ) -> Result<Edited, Error> {
         let attempts = if precondition == Precondition::Any { EDIT_RETRIES.max_attempts } else { 1 };
         for attempt in 0..attempts {
             if attempt > 0 {
-                tokio::time::sleep(EDIT_RETRIES.delay(attempt)).await;
+                let delay = EDIT_RETRIES.delay(attempt);
+                if sleep_would_pass(delay, None) {
+                    break;
+                }
+                tokio::time::sleep(delay).await;
             }
             let (current, creator) = self.reads.get_with_creator(id).await?;
-            let Some(changed) = current.edited(editor, &patch, precondition)? else { return Ok((current, creator)) };
+            let Some(changed) = current.edited(editor, &patch, precondition)? else {
+                return Ok(Edited { market: current, creator, job: None });
+            };
             let job = index_job(&changed.id, changed.version, JobOp::Upsert);
             // Position traffic on the market cancels edits too: a moderator's edit is retried, not refused.
             match retrying_conflicts(|| self.reads.markets.update(&changed, &job)).await {
-                Ok(()) => {
-                    self.jobs.publish(&[job]).await;
-                    return Ok((changed, creator));
-                }
+                Ok(()) => return Ok(Edited { market: changed, creator, job: Some(job) }),
                 Err(RepoError::VersionConflict) if precondition != Precondition::Any => {
                     return Err(Error::PreconditionFailed);
                 }
@@ -284,6 +303,8 @@ impl MarketService {
         Err(Error::Conflict("the market keeps changing concurrently; retry"))
     }
 
+    /// Deletes a market; the shared cache answers 404 for it before this returns (or the answer
+    /// is a 503).
     #[tracing::instrument(skip(self, deleter), fields(deleter = %deleter.user_id))]
     pub async fn delete(&self, deleter: &Principal, id: &str, precondition: Precondition) -> Result<(), Error> {
         if !deleter.can(Permission::Delete) {
@@ -291,27 +312,33 @@ impl MarketService {
         }
         let expected = precondition.expected_version()?;
         let job = index_job(id, expected.unwrap_or_default(), JobOp::Delete);
+        let cache = self.reads.cache.as_ref();
         match retrying_conflicts(|| self.reads.markets.delete(id, expected, &job)).await {
             Ok(()) => {}
-            Err(RepoError::VersionConflict) => return Err(Error::PreconditionFailed),
-            Err(RepoError::NotFound) => return Err(Error::market_not_found(id)),
+            Err(RepoError::VersionConflict) => {
+                repair(cache, id).await;
+                return Err(Error::PreconditionFailed);
+            }
+            Err(RepoError::NotFound) => {
+                repair(cache, id).await;
+                return Err(Error::market_not_found(id));
+            }
             Err(error) => {
-                invalidate_if_uncertain(self.reads.cache.as_ref(), id, &error).await;
+                invalidate_if_uncertain(cache, id, &error).await;
                 return Err(error.into());
             }
         }
-        refresh_after_commit(self.reads.cache.as_ref(), id, Refresh::Tombstone).await;
+        let refreshed = refreshed(cache, id, Refresh::Tombstone).await;
         self.jobs.publish(&[job]).await;
-        Ok(())
+        refreshed
     }
 }
 
-/// Invalidates market `id`'s cache entry when a write to it failed in a way that may have committed,
-/// so that no reader keeps serving what came before it.
-pub(super) async fn invalidate_if_uncertain(cache: &dyn MarketCache, id: &str, error: &RepoError) {
-    if error.may_have_committed() {
-        refresh_after_commit(cache, id, Refresh::Invalidate).await;
-    }
+/// A committed (or no-op) edit: the market after it, its creator, and the index job it owes.
+struct Edited {
+    market: Market,
+    creator: Option<UserProfile>,
+    job: Option<IndexJob>,
 }
 
 /// The index job of a market change, carrying the id of the request that made it (the worker's

@@ -1,6 +1,7 @@
 //! The use cases and the rules they keep, written against the repository traits only.
 
 mod error;
+mod freshness;
 mod idempotency;
 mod markets;
 mod positions;

@@ -3,10 +3,11 @@
 
 use std::sync::Arc;
 
+use super::freshness::{invalidate_if_uncertain, refreshed, repair};
 use super::idempotency::Replays;
-use super::markets::{invalidate_if_uncertain, remember};
+use super::markets::remember;
 use super::{Error, IdempotentRequest, Written, retrying_conflicts};
-use crate::cache::{MarketCache, Refresh, refresh_after_commit};
+use crate::cache::{MarketCache, Refresh};
 use crate::domain::Principal;
 use crate::domain::{Position, PositionInput, Precondition, new_id, now};
 use crate::repo::{
@@ -42,9 +43,13 @@ impl PositionService {
         idempotency: Option<IdempotentRequest>,
     ) -> Result<Written<Position>, Error> {
         let expected = precondition.expected_version()?;
+        // The market's version moved with the first write, whose refresh may not have landed (its
+        // answer was then a 503): a replay refreshes the entry too.
+        let cache = self.cache.as_ref();
         if let Some(request) = &idempotency
             && let Some(first) = self.replays.find(request).await?
         {
+            refreshed(cache, market_id, Refresh::Invalidate).await?;
             return Ok(Written::Replayed(first));
         }
         remember(self.users.as_ref(), user).await?;
@@ -64,17 +69,25 @@ impl PositionService {
         match retrying_conflicts(write).await {
             Ok(_) => {
                 // The market's new version is not known here (positions add to it in DynamoDB).
-                refresh_after_commit(self.cache.as_ref(), market_id, Refresh::Invalidate).await;
+                refreshed(cache, market_id, Refresh::Invalidate).await?;
                 Ok(Written::New(position))
             }
-            Err(RepoError::NotFound) => Err(Error::market_not_found(market_id)),
-            Err(RepoError::VersionConflict) => Err(Error::PreconditionFailed),
+            Err(refused @ (RepoError::NotFound | RepoError::VersionConflict | RepoError::MarketNotActive)) => {
+                repair(cache, market_id).await;
+                Err(match refused {
+                    RepoError::NotFound => Error::market_not_found(market_id),
+                    RepoError::VersionConflict => Error::PreconditionFailed,
+                    other => other.into(),
+                })
+            }
             Err(RepoError::IdempotencyKeyUsed) => {
                 let request = idempotency.as_ref().expect("only a keyed write has a record");
-                Ok(Written::Replayed(self.replays.after_losing(request).await?))
+                let first = self.replays.after_losing(request).await?;
+                refreshed(cache, market_id, Refresh::Invalidate).await?;
+                Ok(Written::Replayed(first))
             }
             Err(error) => {
-                invalidate_if_uncertain(self.cache.as_ref(), market_id, &error).await;
+                invalidate_if_uncertain(cache, market_id, &error).await;
                 Err(error.into())
             }
         }
