@@ -114,10 +114,13 @@ class GatewayHandler(BaseHTTPRequestHandler):
         except Exception as e:  # InvocationError, or a response we cannot decode
             log(f"{self.command} {path} -> {name}: {e}")
             # An HTTP API answers every Lambda failure (Invoke refused: throttled or over 6 MB; a function
-            # error, crash or timeout; a response over 6 MB or malformed) with a 500 (as in "My API with a
-            # Lambda integration returns {"message":"Internal Server Error"}",
-            # https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-troubleshooting-lambda.html),
-            # and its integration timeout with a 503 {"message":"Service Unavailable"}.
+            # error, crash or timeout; a response over 6 MB or malformed) with a 500, and its integration
+            # timeout with a 503. "If the Lambda API rejects the invocation request, API Gateway returns
+            # a 500 error code": https://docs.aws.amazon.com/lambda/latest/dg/services-apigateway-errors.html
+            # "My API with a Lambda integration returns {"message":"Internal Server Error"}" (for function
+            # errors too): https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-troubleshooting-lambda.html
+            # The 503 {"message":"Service Unavailable"} at the timeout is what users report, no AWS page
+            # says it: https://github.com/serverless/serverless/issues/11222
             return *aws_error(503 if isinstance(e, InvocationError) and e.timed_out else 500), name
 
     def send(self, status: int, headers: list[tuple[str, str]], data: bytes) -> None:
