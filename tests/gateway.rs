@@ -1,10 +1,9 @@
 //! The edge of the API as the local gateway (dev/local.py) serves it: CORS from template.yaml's
-//! CorsConfiguration, every HTTP method routed, and the gateway's own errors (malformed requests
-//! sent as raw bytes, a function that cannot start) in the contract's shape, each with a request id.
+//! CorsConfiguration, every HTTP method routed, the gateway's own errors (malformed requests sent as
+//! raw bytes) in the contract's shape, each with a request id, and a function that cannot start
+//! answered as API Gateway does (AWS's limits: tests/aws_limits.rs).
 
 use std::collections::HashSet;
-use std::io::{Read, Write};
-use std::time::Duration;
 
 use api_tests::{Reply, Stack};
 use reqwest::{Method, StatusCode};
@@ -81,27 +80,6 @@ async fn only_the_configured_origins_are_allowed() {
     assert_eq!(reply.header("access-control-allow-origin"), None);
 }
 
-/// Sends `request` as raw bytes and reads the whole answer (the gateway closes the connection):
-/// status, lower-case headers, body.
-fn raw(stack: &Stack, request: &[u8]) -> (u16, Vec<(String, String)>, String) {
-    let address = stack.url.trim_start_matches("http://");
-    let mut stream = std::net::TcpStream::connect(address).expect("connect");
-    stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    // The gateway may answer and close before reading all of an oversized request.
-    let _ = stream.write_all(request);
-    let mut answer = Vec::new();
-    let _ = stream.read_to_end(&mut answer);
-    let answer = String::from_utf8_lossy(&answer).into_owned();
-    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or_else(|| panic!("no HTTP answer: {answer:?}"));
-    let mut lines = head.split("\r\n");
-    let status = lines.next().and_then(|line| line.split(' ').nth(1)).and_then(|s| s.parse().ok()).unwrap();
-    let headers = lines
-        .filter_map(|line| line.split_once(':'))
-        .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
-        .collect();
-    (status, headers, body.to_owned())
-}
-
 /// Asserts the contract's error envelope with the response's request id, and returns the code.
 fn envelope_code(headers: &[(String, String)], body: &str) -> String {
     let body: serde_json::Value = serde_json::from_str(body).unwrap_or_else(|_| panic!("a JSON body: {body:?}"));
@@ -124,7 +102,7 @@ async fn any_method_on_a_known_path_is_a_405_listing_each_allowed_method_once() 
     ];
     for (method, path, allow) in cases {
         let request = format!("{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-        let (status, headers, body) = raw(&stack, request.as_bytes());
+        let (status, headers, body) = stack.raw(request.as_bytes());
         assert_eq!(status, 405, "{method} {path}: {body}");
         assert_eq!(envelope_code(&headers, &body), "METHOD_NOT_ALLOWED");
         let allowed: Vec<&str> = headers.iter().find(|(n, _)| n == "allow").unwrap().1.split(", ").collect();
@@ -139,7 +117,7 @@ async fn the_gateways_own_errors_carry_a_request_id_and_the_envelope() {
     let stack = Stack::start();
     let long_header = format!("GET /api/health HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n", "a".repeat(70_000));
     let long_target = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(70_000));
-    let cases: [(&str, Vec<u8>, u16, &str); 8] = [
+    let cases: [(&str, Vec<u8>, u16, &str); 7] = [
         ("garbage", b"GARBAGE\r\n\r\n".to_vec(), 400, "BAD_REQUEST"),
         ("HTTP/0.9", b"GET /api/health\r\n\r\n".to_vec(), 400, "BAD_REQUEST"),
         ("a method that is no token", b"G@T /api/health HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(), 400, "BAD_REQUEST"),
@@ -152,28 +130,23 @@ async fn the_gateways_own_errors_carry_a_request_id_and_the_envelope() {
             400,
             "BAD_REQUEST",
         ),
-        (
-            "a body over API Gateway's 10 MB",
-            b"POST /api/markets HTTP/1.1\r\nHost: x\r\nContent-Length: 20000000\r\n\r\n".to_vec(),
-            413,
-            "PAYLOAD_TOO_LARGE",
-        ),
     ];
     for (what, request, expected_status, expected_code) in cases {
-        let (status, headers, body) = raw(&stack, &request);
+        let (status, headers, body) = stack.raw(&request);
         assert_eq!(status, expected_status, "{what}: {body}");
         assert_eq!(envelope_code(&headers, &body), expected_code, "{what}");
     }
 }
 
 #[tokio::test]
-async fn a_function_that_cannot_start_is_a_502_in_the_envelope() {
+async fn a_function_that_cannot_start_is_api_gateways_own_500() {
     // Every market function refuses to start with a short secret (read from Secrets Manager at cold
-    // start); health needs none.
+    // start); health needs none. An HTTP API answers a failed Lambda invocation itself, without the
+    // contract's envelope.
     let stack = Stack::start_with(&["--secret", "JwtSecret=short"]);
     let reply = stack.get("/api/markets").await;
-    assert_eq!(reply.status, StatusCode::BAD_GATEWAY, "{}", reply.text);
-    assert_eq!(reply.error_code(), "INTERNAL");
+    assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR, "{}", reply.text);
+    assert_eq!(reply.aws_message(), "Internal Server Error");
     assert_eq!(stack.get("/api/health").await.status, StatusCode::OK);
     let refusal = |line: &serde_json::Value| {
         line["message"] == "refusing to start"

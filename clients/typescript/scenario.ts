@@ -6,7 +6,7 @@
 // It prints each step and ends with `typescript client: N passed, M failed`; the exit status is 1
 // when a step failed.
 import { randomUUID } from "node:crypto";
-import { createMarketsClient, type ApiError } from "./src/index.js";
+import { createMarketsClient, type ApiError, type GatewayMessage } from "./src/index.js";
 
 function env(name: string): string {
   const value = process.env[name];
@@ -39,9 +39,15 @@ function expect(condition: boolean, message: string): asserts condition {
   if (!condition) throw new Error(message);
 }
 
-/** An error body as the spec types it, with the status it came with. */
-function describe(status: number, error: ApiError): string {
+/** An error body as the spec types it (the envelope, or API Gateway's own message), with its status. */
+function describe(status: number, error: ApiError | GatewayMessage): string {
+  if (!("code" in error)) return `${status} from API Gateway: ${error.message}`;
   return `${status} ${error.code} "${error.error}" (request ${error.requestId})`;
+}
+
+/** Whether `error` is the envelope with this code. */
+function hasCode(error: ApiError | GatewayMessage | undefined, code: ApiError["code"]): boolean {
+  return error !== undefined && "code" in error && error.code === code;
 }
 
 const idempotencyKey = `scenario-${randomUUID()}`;
@@ -123,7 +129,7 @@ await step("PATCH with the stale ETag is a 412 with a typed error", async () => 
     body: { name: "Never written" },
   });
   expect(data === undefined && error !== undefined, `expected 412, got ${response.status}`);
-  expect(response.status === 412 && error.code === "PRECONDITION_FAILED", describe(response.status, error));
+  expect(response.status === 412 && hasCode(error, "PRECONDITION_FAILED"), describe(response.status, error));
   return describe(response.status, error);
 });
 
@@ -132,7 +138,7 @@ await step("past the rate limit is a 429 with a typed error and Retry-After", as
   for (let request = 1; request <= 2 * (rateLimit + 1); request += 1) {
     const { error, response } = await burst.GET("/api/markets", { params: { query: { limit: 1 } } });
     if (response.status === 429) {
-      expect(error !== undefined && error.code === "RATE_LIMITED", `429 body ${JSON.stringify(error)}`);
+      expect(error !== undefined && hasCode(error, "RATE_LIMITED"), `429 body ${JSON.stringify(error)}`);
       const retryAfter = response.headers.get("retry-after");
       expect(retryAfter !== null && Number(retryAfter) >= 0, `Retry-After: ${retryAfter}`);
       return `request ${request} of a limit of ${rateLimit}: ${describe(429, error)}, Retry-After: ${retryAfter}`;
@@ -146,7 +152,7 @@ await step("delete, then the market is gone", async () => {
   const { response } = await admin.DELETE("/api/markets/{id}", { params: { path: { id: marketId } } });
   expect(response.status === 204, `DELETE: ${response.status}`);
   const { error, response: after } = await admin.GET("/api/markets/{id}", { params: { path: { id: marketId } } });
-  expect(after.status === 404 && error !== undefined && error.code === "NOT_FOUND", `GET after DELETE: ${after.status}`);
+  expect(after.status === 404 && error !== undefined && hasCode(error, "NOT_FOUND"), `GET after DELETE: ${after.status}`);
   return `DELETE 204, then GET ${describe(after.status, error)}`;
 });
 

@@ -8,8 +8,10 @@
   --secret, else the dev token secret for JwtSecret, else generated);
 * serves every HttpApi route on one port, turning each request into the API Gateway HTTP API
   event (payload format 2.0) the deployed function receives, and its answer into the response;
-  applies the HttpApi's CorsConfiguration as API Gateway does, and answers what it refuses itself
-  (malformed requests, a crashed or timed-out function) in the API's JSON error shape;
+  applies the HttpApi's CorsConfiguration as API Gateway does, answers malformed requests in the
+  API's JSON error shape, and keeps AWS's limits with AWS's own answers ({"message": ...}): a body
+  over 10 MB (413), the stage's throttling (429), Lambda's 6 MB event and response, a function's
+  reserved concurrency and any failed invocation (500), the integration timeout (503);
 * runs the real function binaries (<cargo target dir>/debug/<binary>, built by `cargo build -p
   functions`) the way Lambda does: each instance is a child process talking to an embedded Lambda
   Runtime API emulator, started on demand, up to --max-instances concurrent instances per function;

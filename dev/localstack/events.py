@@ -83,6 +83,17 @@ def http_response(raw: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
     return int(value["statusCode"]), headers, data
 
 
+# API Gateway's own answers, which are not the contract's envelope: {"message": <reason>} and its
+# apigw-requestid header (added by the gateway to every answer), no x-request-id.
+AWS_REASONS = {413: "Request Entity Too Large", 429: "Too Many Requests", 500: "Internal Server Error",
+               503: "Service Unavailable"}
+
+
+def aws_error(status: int) -> tuple[int, list[tuple[str, str]], bytes]:
+    """An answer API Gateway gives itself, as an HTTP API does."""
+    return status, JSON_HEADERS, json.dumps({"message": AWS_REASONS[status]}, separators=(",", ":")).encode()
+
+
 def gateway_error(status: int, message: str, code: str, request_id: str,
                   allow: list[str] | None = None) -> tuple[int, list[tuple[str, str]], bytes]:
     """The gateway's own error, in the contract's shape; `allow` lists each method once."""

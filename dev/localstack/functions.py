@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .common import LAMBDA_FUNCTION, QUEUE, REPO, StartupError
-from .router import Route, split_path
+from .router import Route, TokenBucket, split_path
 from .sam import translation
 from .schedule import rate_seconds
 from .template import Resolver, env_str, function_binary, referenced_ids
@@ -83,17 +83,20 @@ def target_function(reference: object, among: dict | set) -> str:
     return next((lid for lid in referenced_ids(reference) if lid in among), "")
 
 
-def api_stage(resources: dict, api: str, res: Resolver) -> str:
-    """The stage SAM made for the HTTP API ($default unless StageName says otherwise)."""
+def api_stage(resources: dict, api: str, res: Resolver) -> dict:
+    """The resolved properties of the stage SAM made for the HTTP API (StageName, DefaultRouteSettings,
+    RouteSettings), {} if it made none."""
     for resource in resources.values():
         props = resource.get("Properties") or {}
         if resource.get("Type") == HTTP_API_STAGE and target_function(props.get("ApiId"), {api}) == api:
-            return env_str(res.resolve(props.get("StageName", "$default")))
-    return "$default"
+            return res.resolve(props)
+    return {}
 
 
-def add_routes(functions: dict[str, FunctionSpec], api: dict, stage: str, res: Resolver) -> None:
-    """The routes of an HTTP API's OpenAPI body, each to the function its integration invokes."""
+def add_routes(functions: dict[str, FunctionSpec], api: dict, stage: dict, res: Resolver) -> None:
+    """The routes of an HTTP API's OpenAPI body, each to the function its integration invokes, with
+    its integration timeout and the stage's throttling for it."""
+    stage_name = env_str(stage.get("StageName", "$default"))
     for path, methods in ((api.get("Body") or {}).get("paths") or {}).items():
         for method, operation in methods.items():
             integration = operation.get("x-amazon-apigateway-integration") if isinstance(operation, dict) else None
@@ -101,7 +104,14 @@ def add_routes(functions: dict[str, FunctionSpec], api: dict, stage: str, res: R
                 continue  # path-level parameters, not an operation
             fn = functions[target_function(integration.get("uri"), functions)]
             verb = "ANY" if method == "x-amazon-apigateway-any-method" else method.upper()
-            fn.routes.append(make_route(fn, verb, path, stage))
+            route = make_route(fn, verb, path, stage_name)
+            route.timeout = int(res.resolve(integration.get("timeoutInMillis", 30000))) / 1000
+            own = (stage.get("RouteSettings") or {}).get(route.key) or {}
+            settings = {**(stage.get("DefaultRouteSettings") or {}), **own}
+            if "ThrottlingBurstLimit" in settings or "ThrottlingRateLimit" in settings:
+                route.throttle = TokenBucket(int(settings.get("ThrottlingBurstLimit", 5000)),
+                                             float(settings.get("ThrottlingRateLimit", 10000)))
+            fn.routes.append(route)
 
 
 def make_route(fn: FunctionSpec, method: str, path: str, stage: str) -> Route:

@@ -11,19 +11,18 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .common import log
-from .events import build_event, gateway_error, http_response
+from .events import aws_error, build_event, gateway_error, http_response
 from .pool import InvocationError
 from .server import read_body
 
 if TYPE_CHECKING:
     from .server import QuietServer
 
-GATEWAY_TIMEOUT = 30.0   # API Gateway's integration timeout: longest a request may wait.
 HOP_BY_HOP = {"connection", "content-length", "keep-alive", "transfer-encoding"}
 # RFC 9110 token: what a method name may be made of.
 METHOD_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 # The contract's code for the gateway's own errors, by status.
-GATEWAY_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE", 504: "UNAVAILABLE"}
+GATEWAY_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
 
 
 class GatewayHandler(BaseHTTPRequestHandler):
@@ -66,17 +65,20 @@ class GatewayHandler(BaseHTTPRequestHandler):
         stack = self.server.stack
         if self.request_version == "HTTP/0.9" or not METHOD_TOKEN.fullmatch(self.command):
             return self.send_error(400, "Malformed request line")
+        too_large = False
         try:
             body = read_body(self)
-        except OverflowError:
-            self.close_connection = True  # the rest of the body is unread: this connection is done
-            return self.send_error(413, "Request body too large")
+        except OverflowError:  # over the 10 MB payload quota (server.MAX_BODY)
+            body, too_large = None, True
         except ValueError:
             return self.send_error(400, "Malformed request body")
         target = self.path if self.path.startswith("/") else urlsplit(self.path).path or "/"
         path, _, query = target.split("#")[0].partition("?")
         origin, name = self.headers.get("origin"), "-"
-        if stack.cors and origin and self.command == "OPTIONS" and "access-control-request-method" in self.headers:
+        if too_large:
+            self.close_connection = True  # the rest of the body is unread: this connection is done
+            (status, headers, data), cors_headers = aws_error(413), self.cors_headers()
+        elif stack.cors and origin and self.command == "OPTIONS" and "access-control-request-method" in self.headers:
             # A preflight: API Gateway answers it itself, whatever the routes.
             status, headers, data = 204, [("x-request-id", request_id)], b""
             cors_headers = stack.cors.preflight(origin, self.headers["access-control-request-method"],
@@ -102,17 +104,24 @@ class GatewayHandler(BaseHTTPRequestHandler):
                                   request_id, match), "-"
         route, params = match
         name = route.function.binary
+        if route.throttle and not route.throttle.take():
+            return *aws_error(429), name
         try:
             event = build_event(self, route, params, path, query, body, request_id)
-            raw = route.function.pool.invoke(json.dumps(event).encode(), wait_limit=GATEWAY_TIMEOUT)
+            raw = route.function.pool.invoke(json.dumps(event).encode(), wait_limit=route.timeout,
+                                             refuse_over_reserved=True)
             return *http_response(raw), name
         except Exception as e:  # InvocationError, or a response we cannot decode
             log(f"{self.command} {path} -> {name}: {e}")
-            if isinstance(e, InvocationError) and e.timed_out:
-                status, headers, data = gateway_error(504, "The function did not answer in time", "UNAVAILABLE",
-                                                      request_id)
-                return status, [*headers, ("retry-after", "1")], data, name
-            return *gateway_error(502, "The function failed", "INTERNAL", request_id), name
+            # An HTTP API answers every Lambda failure (Invoke refused: throttled or over 6 MB; a function
+            # error, crash or timeout; a response over 6 MB or malformed) with a 500, and its integration
+            # timeout with a 503. "If the Lambda API rejects the invocation request, API Gateway returns
+            # a 500 error code": https://docs.aws.amazon.com/lambda/latest/dg/services-apigateway-errors.html
+            # "My API with a Lambda integration returns {"message":"Internal Server Error"}" (for function
+            # errors too): https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-troubleshooting-lambda.html
+            # The 503 {"message":"Service Unavailable"} at the timeout is what users report, no AWS page
+            # says it: https://github.com/serverless/serverless/issues/11222
+            return *aws_error(503 if isinstance(e, InvocationError) and e.timed_out else 500), name
 
     def send(self, status: int, headers: list[tuple[str, str]], data: bytes) -> None:
         self.send_response(status)

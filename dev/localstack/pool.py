@@ -21,14 +21,22 @@ if TYPE_CHECKING:
 
 INIT_TIMEOUT = 10.0      # Lambda's limit for a runtime to reach its first /next.
 GRACE = 0.5              # Slack past the function timeout before the instance is killed.
+# Lambda's synchronous invocation payload limits: an Invoke over the first is refused, a response over
+# the second is refused to the runtime (6 MB each; "Invocation payload (request and response)" in
+# https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html).
+REQUEST_LIMIT = 6 * 1024 * 1024
+RESPONSE_LIMIT = 6 * 1024 * 1024 + 100   # Lambda's own figure: "maximum allowed payload size (6291556 bytes)"
 
 
 class InvocationError(Exception):
-    """The invocation failed: function error, crash, timeout or shutdown."""
+    """The invocation failed: refused (throttled, payload too large), function error, crash, the
+    function's timeout, the caller's wait limit or shutdown."""
 
     def __init__(self, message: str, timed_out: bool = False):
         super().__init__(message)
-        self.timed_out = timed_out   # the function or the wait for an instance ran out of time
+        # The caller's wait limit (API Gateway's integration timeout) passed first; the function's own
+        # timeout is a function error, as Lambda reports it.
+        self.timed_out = timed_out
 
 
 class Invocation:
@@ -70,12 +78,21 @@ class FunctionPool:
         self.instances: dict[str, Instance] = {}
         self.closed = False
 
-    def invoke(self, payload: bytes, wait_limit: float | None = None) -> bytes:
-        """Run one invocation to completion; raises InvocationError."""
+    def invoke(self, payload: bytes, wait_limit: float | None = None, refuse_over_reserved: bool = False) -> bytes:
+        """Run one invocation to completion, or give up on it after `wait_limit` seconds (the function
+        runs on; its answer is dropped); raises InvocationError. With `refuse_over_reserved`, as
+        Lambda's Invoke does, an invocation is refused at once while the function's reserved
+        concurrency is all in use (event sources and schedules wait: Lambda retries those itself)."""
+        if len(payload) > REQUEST_LIMIT:
+            raise InvocationError(f"Request must be smaller than {REQUEST_LIMIT} bytes for the InvokeFunction "
+                                  f"operation (RequestTooLargeException: {len(payload)} bytes)")
         inv, queued_at = Invocation(payload), time.monotonic()
         with self.cond:
             if self.closed:
                 raise InvocationError("the local stack is shutting down")
+            if refuse_over_reserved and self.spec.reserved and self.in_flight() >= self.spec.reserved:
+                raise InvocationError(f"Rate Exceeded. (TooManyRequestsException: ReservedFunctionConcurrentInvocation"
+                                      f"LimitExceeded, {self.spec.reserved} reserved)")
             self.queue.append(inv)
             self._scale()
             self.cond.notify_all()
@@ -85,20 +102,31 @@ class FunctionPool:
                 if inv.done.is_set():
                     break
                 if inv.instance and now > inv.deadline + GRACE:
-                    inv.timed_out = True
                     self._kill(inv.instance, f"{inv.id} Task timed out after {self.spec.timeout:.2f} seconds")
-                elif inv.instance is None and wait_limit and now - queued_at > wait_limit:
-                    self.queue.remove(inv)
+                elif wait_limit and now - queued_at > wait_limit:
+                    if inv.instance is None:
+                        self.queue.remove(inv)
+                    else:  # it runs on: its timeout still ends it
+                        ender = threading.Timer(inv.deadline + GRACE - now, self._end_if_running, (inv.instance, inv))
+                        ender.daemon = True
+                        ender.start()
                     inv.timed_out = True
-                    inv.finish(error=f"no instance became free within {wait_limit:.0f} s")
+                    inv.finish(error=f"no answer within {wait_limit:g} s")
                 for inst in list(self.instances.values()):
                     if inst.state == "starting" and inst.alive and now - inst.started > INIT_TIMEOUT:
                         self._kill(inst, f"init did not finish within {INIT_TIMEOUT:.0f} s")
                 wait = inv.deadline + GRACE - now if inv.instance else 0.5
+                if wait_limit:
+                    wait = min(wait, queued_at + wait_limit - now)
             inv.done.wait(max(0.01, wait))
         if inv.error is not None:
             raise InvocationError(inv.error, inv.timed_out)
         return inv.result or b""
+
+    def in_flight(self) -> int:
+        """Invocations queued or running (locked): the function's concurrency, as Lambda counts it."""
+        running = sum(1 for i in self.instances.values() if i.current and not i.current.done.is_set())
+        return len(self.queue) + running
 
     def _scale(self) -> None:
         """Start instances while queued invocations outnumber idle and starting ones (locked)."""
@@ -149,6 +177,12 @@ class FunctionPool:
                 log(f"{inst.id} {how}")
                 self._scale()
             self.cond.notify_all()
+
+    def _end_if_running(self, inst: Instance, inv: Invocation) -> None:
+        """Kills an instance still running `inv` past its timeout (an invocation its caller gave up on)."""
+        with self.cond:
+            if inst.alive and inst.current is inv:
+                self._kill(inst, f"{inv.id} Task timed out after {self.spec.timeout:.2f} seconds")
 
     def _kill(self, inst: Instance, reason: str) -> None:
         """Fail the instance's invocation and kill it (locked); _watch removes it."""

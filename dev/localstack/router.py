@@ -1,13 +1,37 @@
 """API Gateway HTTP API route selection: a route's key and rank, path matching with {param} and
-{proxy+}, stage prefixes, and the most specific match winning."""
+{proxy+}, stage prefixes, and the most specific match winning; and each route's own settings, its
+integration timeout and its throttling."""
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 if TYPE_CHECKING:
     from .functions import FunctionSpec
+
+
+class TokenBucket:
+    """API Gateway's throttling of one route: `burst` requests at once, refilled at `rate` a second
+    (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-throttling.html)."""
+
+    def __init__(self, burst: int, rate: float):
+        self.burst, self.rate = burst, rate
+        self.tokens, self.refilled = float(burst), time.monotonic()
+        self.lock = threading.Lock()
+
+    def take(self) -> bool:
+        """Whether a request may pass now (taking a token)."""
+        with self.lock:
+            now = time.monotonic()
+            self.tokens = min(self.burst, self.tokens + (now - self.refilled) * self.rate)
+            self.refilled = now
+            if self.tokens < 1:
+                return False
+            self.tokens -= 1
+            return True
 
 
 @dataclass
@@ -17,6 +41,8 @@ class Route:
     function: "FunctionSpec"
     stage: str = "$default"
     segments: list[str] = field(default_factory=list)   # stage-prefixed path template segments
+    timeout: float = 30.0   # the integration's timeoutInMillis, in seconds (HTTP APIs' default and most)
+    throttle: TokenBucket | None = None   # the stage's DefaultRouteSettings or its RouteSettings for this route
 
     @property
     def key(self) -> str:

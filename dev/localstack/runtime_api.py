@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 
 from .common import ACCOUNT, REGION
-from .pool import Invocation
+from .pool import RESPONSE_LIMIT, Invocation
 from .server import read_body
 
 if TYPE_CHECKING:
@@ -55,6 +55,12 @@ class RuntimeApiHandler(BaseHTTPRequestHandler):
             return self.send_next(pool.next_invocation(inst))
         done = re.fullmatch(r"invocation/([^/]+)/(response|error)", action)
         if self.command == "POST" and done:
+            if done.group(2) == "response" and len(body) > RESPONSE_LIMIT:
+                # Lambda refuses it to the runtime and fails the invocation (a function error).
+                too_large = {"errorMessage": f"Exceeded maximum allowed payload size ({RESPONSE_LIMIT} bytes).",
+                             "errorType": "RequestEntityTooLarge"}
+                if pool.complete(inst, done.group(1), json.dumps(too_large).encode(), failed=True):
+                    return self.reply(413, too_large)
             if self.headers.get("Lambda-Runtime-Function-Response-Mode", "").lower() == "streaming":
                 body = streamed_to_v2(body)
             if pool.complete(inst, done.group(1), body, failed=done.group(2) == "error"):

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .stack import Stack
 
-MAX_BODY = 10 * 1024 * 1024   # API Gateway's request payload limit
+# An HTTP API's payload quota: https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html
+MAX_BODY = 10 * 1024 * 1024
 
 
 def read_body(handler: BaseHTTPRequestHandler, limit: int = MAX_BODY) -> bytes | None:

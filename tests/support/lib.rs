@@ -119,7 +119,21 @@ impl Stack {
         // with a timeout a loaded 2-core machine keeps (a timed-out fill makes a hit a miss); and SDK
         // timeouts for moto on a loaded machine, not for DynamoDB.
         command.args(["--env", "RATE_LIMIT_PER_MINUTE=1000000", "--env", "CACHE_TIMEOUT_MS=1000"]);
-        command.args(["--env", "SDK_TIMEOUT_SCALE=10"]).args(extra_args);
+        command.args(["--env", "SDK_TIMEOUT_SCALE=10"]);
+        // And, unless a test sets its own, no reserved concurrency and a stage throttle tests never
+        // reach: the local gateway refuses what AWS would (an invocation over a function's reservation,
+        // a request over the stage's rate), and tests send bursts of 100 concurrent writes to check
+        // what concurrency does to the data. tests/aws_limits.rs sets both low to see the refusals.
+        let unlimited = [
+            "ReadRouteConcurrency=0",
+            "WriteRouteConcurrency=0",
+            "ApiThrottlingBurstLimit=1000000",
+            "ApiThrottlingRateLimit=1000000",
+        ];
+        for param in unlimited {
+            command.args(["--param", param]);
+        }
+        command.args(extra_args);
         let mut process = command.spawn().expect("start dev/local.py");
         let stdin = process.stdin.take().expect("piped stdin");
         let mut stdout = BufReader::new(process.stdout.take().expect("piped stdout"));
@@ -142,6 +156,27 @@ impl Stack {
             .find_map(|arg| arg.strip_prefix("WriteShards=")?.parse().ok())
             .unwrap_or(shared::config::DEFAULT_WRITE_SHARDS);
         Stack { url, prefix, write_shards, log_file, http, process, _stdin: stdin, _watchdog: watchdog }
+    }
+
+    /// Sends `request` as raw bytes and reads the whole answer (the gateway closes the connection):
+    /// status, lower-case headers, body.
+    pub fn raw(&self, request: &[u8]) -> (u16, Vec<(String, String)>, String) {
+        let address = self.url.trim_start_matches("http://");
+        let mut stream = std::net::TcpStream::connect(address).expect("connect");
+        stream.set_read_timeout(Some(std::time::Duration::from_secs(20))).unwrap();
+        // The gateway may answer and close before reading all of an oversized request.
+        let _ = stream.write_all(request);
+        let mut answer = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut stream, &mut answer);
+        let answer = String::from_utf8_lossy(&answer).into_owned();
+        let (head, body) = answer.split_once("\r\n\r\n").unwrap_or_else(|| panic!("no HTTP answer: {answer:?}"));
+        let mut lines = head.split("\r\n");
+        let status = lines.next().and_then(|line| line.split(' ').nth(1)).and_then(|s| s.parse().ok()).unwrap();
+        let headers = lines
+            .filter_map(|line| line.split_once(':'))
+            .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
+            .collect();
+        (status, headers, body.to_owned())
     }
 
     /// A request with any method (even one HTTP does not define) to `path`, sent as is.

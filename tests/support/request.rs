@@ -129,6 +129,17 @@ impl Reply {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
+    /// Asserts an answer API Gateway gives itself, not the contract's envelope (a throttled route, a
+    /// body over 10 MB, a failed invocation): `{"message": ...}` with API Gateway's `apigw-requestid`
+    /// and no `x-request-id`; returns the message.
+    pub fn aws_message(&self) -> &str {
+        assert_eq!(self.header("x-request-id"), None, "{:?}", self.headers);
+        assert!(self.header("apigw-requestid").is_some_and(|id| !id.is_empty()), "{:?}", self.headers);
+        assert_eq!(self.header("content-type"), Some("application/json"));
+        assert_eq!(self.body.as_object().map(|o| o.len()), Some(1), "{}", self.text);
+        self.body["message"].as_str().expect("message")
+    }
+
     /// Asserts the contract's error shape and returns the code.
     pub fn error_code(&self) -> &str {
         assert_eq!(self.body["success"], false, "{}", self.body);

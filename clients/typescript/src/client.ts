@@ -7,6 +7,9 @@ export type { components, paths };
 export type Market = components["schemas"]["Market"];
 export type Position = components["schemas"]["Position"];
 export type ApiError = components["schemas"]["Error"];
+/** What API Gateway answers itself (a body over 10 MB, a throttled route, a failed Lambda invocation,
+ *  its 30 s timeout): not the envelope. */
+export type GatewayMessage = components["schemas"]["GatewayMessage"];
 
 export type MarketsClient = Client<paths>;
 

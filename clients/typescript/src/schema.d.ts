@@ -335,6 +335,11 @@ export interface components {
             field: string;
             message: string;
         };
+        /** @description An answer API Gateway gives itself (a body over 10 MB, a throttled route, a failed Lambda invocation, its 30 s timeout), not the envelope; it carries `apigw-requestid`, no `x-request-id`. */
+        GatewayMessage: {
+            /** @enum {string} */
+            message: "Request Entity Too Large" | "Too Many Requests" | "Internal Server Error" | "Service Unavailable";
+        };
         Error: {
             /** @constant */
             success: false;
@@ -500,10 +505,11 @@ export interface components {
                 };
             };
         };
-        /** @description The body is over 64 KiB. */
+        /** @description The body is over 64 KiB; over 10 MB, API Gateway's own 413 (a `GatewayMessage`). */
         PayloadTooLarge: {
             headers: {
-                "x-request-id": components["headers"]["RequestId"];
+                "x-request-id": components["headers"]["RequestIdUnlessGateway"];
+                "apigw-requestid": components["headers"]["ApigwRequestId"];
                 "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
                 "RateLimit-Limit": components["headers"]["RateLimitLimit"];
                 "RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
@@ -511,10 +517,10 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
-                "application/json": components["schemas"]["Error"] & {
+                "application/json": components["schemas"]["GatewayMessage"] | (components["schemas"]["Error"] & {
                     /** @constant */
                     code?: "PAYLOAD_TOO_LARGE";
-                };
+                });
             };
         };
         /** @description The body is not `application/json`. */
@@ -551,10 +557,11 @@ export interface components {
                 };
             };
         };
-        /** @description Over the caller's limit; retry after `Retry-After` seconds. */
+        /** @description Over the caller's limit; retry after `Retry-After` seconds. Or the route over the stage's throttling: API Gateway's own 429 (a `GatewayMessage`, without `Retry-After`). */
         TooManyRequests: {
             headers: {
-                "x-request-id": components["headers"]["RequestId"];
+                "x-request-id": components["headers"]["RequestIdUnlessGateway"];
+                "apigw-requestid": components["headers"]["ApigwRequestId"];
                 "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
                 "Retry-After": components["headers"]["RetryAfter"];
                 "RateLimit-Limit": components["headers"]["RateLimitLimit"];
@@ -563,30 +570,32 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
-                "application/json": components["schemas"]["Error"] & {
+                "application/json": components["schemas"]["GatewayMessage"] | (components["schemas"]["Error"] & {
                     /** @constant */
                     code?: "RATE_LIMITED";
-                };
+                });
             };
         };
-        /** @description A bug, logged with the request id; nothing internal is shown. */
+        /** @description A bug, logged with the request id; nothing internal is shown. Or an invocation Lambda refused or that failed: API Gateway's own 500 (a `GatewayMessage`). */
         InternalServerError: {
             headers: {
-                "x-request-id": components["headers"]["RequestId"];
+                "x-request-id": components["headers"]["RequestIdUnlessGateway"];
+                "apigw-requestid": components["headers"]["ApigwRequestId"];
                 "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
                 [name: string]: unknown;
             };
             content: {
-                "application/json": components["schemas"]["Error"] & {
+                "application/json": components["schemas"]["GatewayMessage"] | (components["schemas"]["Error"] & {
                     /** @constant */
                     code?: "INTERNAL";
-                };
+                });
             };
         };
-        /** @description DynamoDB or SQS unreachable or throttled after retries; retry after `Retry-After` seconds. */
+        /** @description DynamoDB or SQS unreachable or throttled after retries; retry after `Retry-After` seconds. Or no answer within API Gateway's 30 s: its own 503 (a `GatewayMessage`, without `Retry-After`). */
         ServiceUnavailable: {
             headers: {
-                "x-request-id": components["headers"]["RequestId"];
+                "x-request-id": components["headers"]["RequestIdUnlessGateway"];
+                "apigw-requestid": components["headers"]["ApigwRequestId"];
                 "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
                 "Retry-After": components["headers"]["RetryAfter"];
                 "RateLimit-Limit": components["headers"]["RateLimitLimit"];
@@ -595,10 +604,10 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
-                "application/json": components["schemas"]["Error"] & {
+                "application/json": components["schemas"]["GatewayMessage"] | (components["schemas"]["Error"] & {
                     /** @constant */
                     code?: "UNAVAILABLE";
-                };
+                });
             };
         };
     };
@@ -627,6 +636,10 @@ export interface components {
     headers: {
         /** @description The request's id (API Gateway's), also in error bodies and the logs. */
         RequestId: components["schemas"]["RequestId"];
+        /** @description The request's id (API Gateway's), also in error bodies and the logs; absent when API Gateway answers itself (a `GatewayMessage` body), whose `apigw-requestid` is the same id. */
+        RequestIdUnlessGateway: components["schemas"]["RequestId"];
+        /** @description API Gateway's id of the request, on every answer (the only one on its own answers). */
+        ApigwRequestId: components["schemas"]["RequestId"];
         /** @description CORS: the allowed origin (or `*`), on a response to a request with an `Origin` header from an allowed origin; absent otherwise, and then a browser does not show the response to the page. */
         AccessControlAllowOrigin: string;
         /** @description The market's version as a strong entity tag. */
@@ -649,7 +662,7 @@ export interface components {
         RateLimitRemaining: number;
         /** @description Seconds until the window resets. */
         RateLimitReset: number;
-        /** @description Seconds to wait before retrying. */
+        /** @description Seconds to wait before retrying; absent when API Gateway answers itself. */
         RetryAfter: number;
     };
     pathItems: never;

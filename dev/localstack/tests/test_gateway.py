@@ -1,5 +1,6 @@
 """The gateway over HTTP, with a stand-in function: CORS preflights, the gateway's own 404 and 405,
-and a function's answer reaching the client."""
+a function's answer reaching the client, and what API Gateway answers itself (a body over 10 MB, a
+throttled route, a failed invocation, the integration timeout)."""
 import http.client
 import json
 import threading
@@ -10,21 +11,22 @@ import pytest
 from localstack.cors import Cors
 from localstack.gateway import GatewayHandler
 from localstack.pool import InvocationError
-from localstack.router import Route, Router
+from localstack.router import Route, Router, TokenBucket
 from localstack.server import QuietServer
 
 
 class Function:
-    """A function whose every invocation answers `answer` (or raises it)."""
+    """A function whose every invocation answers `answer` (as JSON unless bytes), or raises it."""
 
-    def __init__(self, answer: dict | Exception):
-        self.binary, self.pool, self.answer, self.events = "stand-in", self, answer, []
+    def __init__(self, answer: dict | bytes | Exception):
+        self.binary, self.pool, self.answer, self.events, self.wait_limits = "stand-in", self, answer, [], []
 
-    def invoke(self, payload: bytes, wait_limit: float | None = None) -> bytes:
+    def invoke(self, payload: bytes, wait_limit: float | None = None, refuse_over_reserved: bool = False) -> bytes:
         self.events.append(json.loads(payload))
+        self.wait_limits.append(wait_limit)
         if isinstance(self.answer, Exception):
             raise self.answer
-        return json.dumps(self.answer).encode()
+        return self.answer if isinstance(self.answer, bytes) else json.dumps(self.answer).encode()
 
 
 @pytest.fixture
@@ -97,10 +99,36 @@ def test_the_gateway_answers_404_and_405_itself(gateway):
     assert (status, json.loads(body)["code"], json.loads(body)["success"]) == (404, "NOT_FOUND", False)
 
 
-def test_failed_and_timed_out_functions(gateway):
+def aws_answer(status: int, headers: dict, body: bytes) -> tuple[int, bytes]:
+    """Status and body of an answer API Gateway gives itself: no envelope, no x-request-id, its own id."""
+    assert "x-request-id" not in headers and headers["apigw-requestid"], headers
+    assert headers["content-type"] == "application/json"
+    return status, body
+
+
+def test_a_failed_invocation_is_a_500_and_the_integration_timeout_a_503(gateway):
+    slow = Function(InvocationError("no answer within 2 s", timed_out=True))
     request = gateway([route("GET", "/crash", Function(InvocationError("function error"))),
-                       route("GET", "/slow", Function(InvocationError("timed out", timed_out=True)))])
-    status, _, body = request("GET", "/crash")
-    assert (status, json.loads(body)["code"]) == (502, "INTERNAL")
-    status, headers, body = request("GET", "/slow")
-    assert (status, json.loads(body)["code"], headers["retry-after"]) == (504, "UNAVAILABLE", "1")
+                       route("GET", "/malformed", Function(b"not JSON")),
+                       Route("GET", "/slow", slow, segments=["slow"], timeout=2.0)])
+    for path in ("/crash", "/malformed"):
+        assert aws_answer(*request("GET", path)) == (500, b'{"message":"Internal Server Error"}'), path
+    assert aws_answer(*request("GET", "/slow")) == (503, b'{"message":"Service Unavailable"}')
+    assert slow.wait_limits == [2.0]  # the route's integration timeout
+
+
+def test_a_body_over_10_mb_is_a_413_without_an_invocation(gateway):
+    fn = Function({"statusCode": 200})
+    request = gateway([route("POST", "/items", fn)])
+    too_large = {"Content-Length": str(10 * 1024 * 1024 + 1)}
+    assert aws_answer(*request("POST", "/items", too_large)) == (413, b'{"message":"Request Entity Too Large"}')
+    assert fn.events == []
+
+
+def test_a_throttled_route_is_a_429_without_an_invocation(gateway):
+    fn = Function({"statusCode": 200, "body": "ok"})
+    request = gateway([Route("GET", "/items", fn, segments=["items"], throttle=TokenBucket(2, 0.001))])
+    answers = [request("GET", "/items") for _ in range(3)]
+    assert [status for status, _, _ in answers] == [200, 200, 429]
+    assert aws_answer(*answers[2]) == (429, b'{"message":"Too Many Requests"}')
+    assert len(fn.events) == 2

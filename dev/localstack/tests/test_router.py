@@ -109,3 +109,26 @@ def test_settings_come_from_sams_translation_with_conditions_resolved():
     unreserved = parameter_values(template, {"ReadRouteConcurrency": "0"})
     by_binary = {fn.binary: fn for fn in discover_functions(template, Resolver(template, unreserved, "t"))}
     assert by_binary["get-market"].reserved is None and by_binary["create-market"].reserved == 10
+
+
+def test_each_route_has_its_integration_timeout_and_the_stages_throttling():
+    template = yaml.load("Resources:\n  Api:\n    Type: AWS::Serverless::HttpApi\n    Properties:\n"
+                         "      DefaultRouteSettings: { ThrottlingBurstLimit: 2, ThrottlingRateLimit: 1 }\n"
+                         "      RouteSettings: { 'GET /b': { ThrottlingBurstLimit: 7 } }\n"
+                         "  F:\n    Type: AWS::Serverless::Function\n    Properties:\n"
+                         "      Runtime: provided.al2023\n      Handler: bootstrap\n      Events:\n"
+                         "        A: { Type: HttpApi, Properties: { ApiId: !Ref Api, Path: /a, Method: get } }\n"
+                         "        B: { Type: HttpApi, Properties: { ApiId: !Ref Api, Path: /b, Method: get,"
+                         " TimeoutInMillis: 1500 } }\n", Loader=CfnLoader)
+    routes = {r.path: r for r in discover_functions(template, Resolver(template, {}, "t"))[0].routes}
+    assert (routes["/a"].timeout, routes["/b"].timeout) == (30.0, 1.5)  # an HTTP API's default: 30 s
+    assert (routes["/a"].throttle.burst, routes["/a"].throttle.rate) == (2, 1.0)
+    assert (routes["/b"].throttle.burst, routes["/b"].throttle.rate) == (7, 1.0)
+    assert [routes["/a"].throttle.take() for _ in range(3)] == [True, True, False]
+
+
+def test_the_templates_routes_take_the_stage_throttling_parameters():
+    template = load_template(REPO / "template.yaml")
+    params = parameter_values(template, {"ApiThrottlingBurstLimit": "3", "ApiThrottlingRateLimit": "2"})
+    routes = [r for fn in discover_functions(template, Resolver(template, params, "t")) for r in fn.routes]
+    assert {(r.throttle.burst, r.throttle.rate, r.timeout) for r in routes} == {(3, 2.0, 30.0)}

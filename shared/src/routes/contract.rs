@@ -140,9 +140,12 @@ fn response_name(status: StatusCode) -> String {
     status.canonical_reason().unwrap().split([' ', '-']).collect()
 }
 
-/// The codes an error response of the spec allows (`allOf: [Error, {code: const | enum}]`).
+/// The codes an error response of the spec allows (`allOf: [Error, {code: const | enum}]`, alone or
+/// in a `oneOf` beside API Gateway's own message).
 fn codes_of(response: &Value) -> Option<BTreeSet<String>> {
-    let schema = &response["content"]["application/json"]["schema"]["allOf"];
+    let schema = &response["content"]["application/json"]["schema"];
+    let envelope = schema["oneOf"].as_array().and_then(|one_of| one_of.iter().find(|s| s.get("allOf").is_some()));
+    let schema = &envelope.unwrap_or(schema)["allOf"];
     if schema[0]["$ref"] != "#/components/schemas/Error" {
         return None;
     }
