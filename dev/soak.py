@@ -77,6 +77,7 @@ class Stats:
         self.latencies: list[float] = []
         self.statuses: dict[int, int] = {}
         self.lost = 0
+        self.dropped = 0  # answers the client threw away on purpose, to send the same request again
         self.bad_5xx: list[str] = []
 
     def answered(self, method: str, path: str, status: int, retry_after: str | None, seconds: float) -> None:
@@ -89,6 +90,10 @@ class Stats:
     def lost_answer(self) -> None:
         with self.lock:
             self.lost += 1
+
+    def dropped_answer(self) -> None:
+        with self.lock:
+            self.dropped += 1
 
 
 class Client:
@@ -212,6 +217,7 @@ class User(threading.Thread):
         key = str(uuid.uuid4())
         headers = {"idempotency-key": key}
         if self.rng.random() < 0.1:
+            self.client.stats.dropped_answer()
             self.client.once("POST", path, body, {**headers, "authorization": f"Bearer {self.token}",
                                                   "content-type": "application/json"})
         answer = self.client.call("POST", path, body, self.token, headers)
@@ -426,7 +432,8 @@ def soak(base: str, args: argparse.Namespace) -> int:
     positions = sum(len(m.positions) for m in markets)
     print(f"dev/soak: {args.users} users for {elapsed:.0f} s: {requests} requests, {requests / elapsed:.1f} req/s, "
           f"p50 {quantiles[49] * 1000:.0f} ms, p99 {quantiles[98] * 1000:.0f} ms, "
-          f"503 {unavailable / max(1, requests):.2%} ({unavailable}), {load.lost} answers lost")
+          f"503 {unavailable / max(1, requests):.2%} ({unavailable}), {load.lost} answers lost, "
+          f"{load.dropped} dropped on purpose and sent again")
     print(f"dev/soak: {len(markets)} markets ({sum(m.deleted for m in markets)} deleted, "
           f"{sum(m.closed for m in markets)} closed), {positions} positions, "
           f"{sum(m.edits for m in markets)} edits; statuses {dict(sorted(load.statuses.items()))}")
