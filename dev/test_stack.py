@@ -1,5 +1,5 @@
-"""A local stack of a test run's own, and tokens for it: what dev/schemathesis.py and
-dev/client_test.py share.
+"""A local stack of a test run's own, and tokens for it: what dev/schemathesis.py,
+dev/client_test.py and dev/soak.py share.
 
 The stack is dev/local.py's (on $AWS_ENDPOINT_URL's moto when set, as in dev/test, else on a moto of
 its own), with the JWT secret given and, as the black-box tests' stacks, cache and SDK timeouts for

@@ -1,7 +1,8 @@
 //! Fault tests: DynamoDB and SQS failing under the stack (through the fault proxy in
-//! support/faults.rs), the index worker killed mid-batch (its S3 Vectors writes held), and the
-//! rate-limit table throttled or unreachable. Each asserts what the contract says the client sees,
-//! and that the only 5xx answers are the specified 503 UNAVAILABLE.
+//! support/faults.rs), the index worker killed mid-batch (its S3 Vectors writes held) or slowed
+//! past its deadline (its S3 Vectors writes delayed), and the rate-limit table throttled or
+//! unreachable. Each asserts what the contract says the client sees, and that the only 5xx answers
+//! are the specified 503 UNAVAILABLE.
 
 use std::time::Duration;
 
@@ -27,6 +28,19 @@ fn assert_unavailable(reply: &Reply) {
 /// Whether a log line is the worker's "job done" for market `id`.
 fn job_done(id: &str) -> impl Fn(&Value) -> bool + '_ {
     move |line| line["message"] == "job done" && line["market_id"] == id
+}
+
+/// Whether a search for `query` finds exactly the markets `ids` (their jobs done) within `within`.
+async fn search_finds_exactly(stack: &Stack, query: &str, ids: &[String], within: Duration) -> bool {
+    let mut expected = ids.to_vec();
+    expected.sort();
+    let found_all = eventually(within, async || {
+        let mut found = stack.search_ids(query, 50).await;
+        found.sort();
+        found == expected
+    })
+    .await;
+    found_all.is_some()
 }
 
 #[tokio::test]
@@ -133,15 +147,8 @@ async fn the_index_worker_killed_mid_batch_loses_no_job() {
     }
     vectors.clear();
 
-    let mut expected = ids.clone();
-    expected.sort();
-    let all_indexed = eventually(Duration::from_secs(30), async || {
-        let mut found = stack.search_ids("lighthouses", 50).await;
-        found.sort();
-        found == expected
-    })
-    .await;
-    assert!(all_indexed.is_some(), "every job of the killed batch came back and was indexed");
+    let all_indexed = search_finds_exactly(&stack, "lighthouses", &ids, Duration::from_secs(30)).await;
+    assert!(all_indexed, "every job of the killed batch came back and was indexed");
     println!(
         "faults injected: {}, a worker killed with {batch} jobs in flight, all {} indexed",
         vectors.injected(),
@@ -328,4 +335,64 @@ async fn a_write_answered_503_after_it_committed_is_replayed_to_a_retry_with_the
     let mine = stack.get("/api/markets?limit=100").await;
     let named = mine.body["data"].as_array().unwrap().iter().filter(|m| m["name"] == "Created under a lost answer");
     assert_eq!(named.count(), 1, "one market for the key");
+}
+
+#[tokio::test]
+async fn a_slow_vector_store_leaves_late_jobs_unstarted_not_cut_and_none_in_the_dead_letter_queue() {
+    let vectors = FaultProxy::for_moto();
+    // SDK budgets scaled 30 times (a vector write may take 24 s), so that the slow store is slow and
+    // not failing: every job that starts can finish. Failed items come back 2 s later.
+    let slow = ["--env", "SDK_TIMEOUT_SCALE=30", "--param", "IndexVisibilityTimeout=2"];
+    let stack = Stack::start_behind(&vectors, "S3VECTORS", &slow);
+    let alice = User::new(Role::User);
+    // Every vector write (PutVectors: the only request with a vector list) lands at once and is
+    // answered 20 s later: eight jobs at once take 20 s, so the worker (30 s timeout, 8 jobs at
+    // once) has less than a job's worst case (11 s) left for the ninth and tenth of a batch.
+    vectors.inject(&["\"vectors\":[", "float32"], Fault::Delay(Duration::from_secs(20)), None);
+    // A first job holds the worker while ten more queue up: the next batch is a full one.
+    let first = stack.create_market(&alice, "Slow store market 0: sandbanks").await;
+    assert!(eventually(Duration::from_secs(30), async || vectors.held() >= 1).await.is_some(), "the first job");
+    let names: Vec<String> = (1..=10).map(|i| format!("Slow store market {i}: sandbanks")).collect();
+    let created = futures::future::join_all(names.iter().map(|name| stack.create_market(&alice, name))).await;
+    let ids: Vec<String> = created.into_iter().map(|market| market.id).chain([first.id]).collect();
+
+    // Every job either runs to its end or is not started: none is started with too little time
+    // left and stopped at the deadline, which would spend its receive on the others' slowness.
+    let not_started = |line: &Value| line["message"] == "not started: too close to the deadline";
+    let assert_none_cut = |logs: &[Value]| {
+        let cut: Vec<&Value> = logs.iter().filter(|line| line["message"] == "job failed").collect();
+        assert!(cut.is_empty(), "jobs started too late and stopped at the deadline: {cut:?}");
+    };
+    let logs = stack.logs_within(Duration::from_secs(120), |logs| {
+        logs.iter().any(|line| not_started(line) || line["message"] == "job failed")
+    });
+    assert_none_cut(&logs);
+    assert!(logs.iter().any(not_started), "a batch left jobs unstarted near its deadline");
+    // The store recovers.
+    vectors.clear();
+    let all_indexed = search_finds_exactly(&stack, "sandbanks", &ids, Duration::from_secs(60)).await;
+    assert!(all_indexed, "every job was done once the store was fast again");
+
+    let logs = stack.logs();
+    assert_none_cut(&logs);
+    let (sqs, dead_letters) = stack.queue("IndexDeadLetterQueue").await;
+    let attributes = sqs
+        .get_queue_attributes()
+        .queue_url(&dead_letters)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+        .send()
+        .await
+        .expect("GetQueueAttributes");
+    let count = |name: aws_sdk_sqs::types::QueueAttributeName| {
+        attributes.attributes().and_then(|all| all.get(&name)).cloned().unwrap_or_default()
+    };
+    let waiting = count(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages);
+    let in_flight = count(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible);
+    assert_eq!((waiting.as_str(), in_flight.as_str()), ("0", "0"), "nothing in the dead-letter queue");
+    println!(
+        "faults injected: {}, {} jobs not started near a deadline, all {} indexed, none cut, none dead-lettered",
+        vectors.injected(),
+        logs.iter().filter(|line| not_started(line)).count(),
+        ids.len()
+    );
 }
