@@ -19,8 +19,11 @@ use crate::observability::{current_request_id, note_cache};
 use crate::repo::{IdempotencyRepository, ListPosition, ListQuery, MarketRepository, RepoError, UserRepository};
 use crate::retry::{Backoff, sleep_would_pass};
 
-/// How an edit without `If-Match` retries after losing a race (positions bump the version too).
-const EDIT_RETRIES: Backoff = Backoff { max_attempts: 5, ..Backoff::CONTENTION };
+/// How an edit without `If-Match` retries after losing a race (positions bump the version too): on
+/// a market busy with positions it may lose many times, so it keeps trying until the invocation's
+/// deadline (50 attempts take longer than a route's timeout; the number only bounds a call made
+/// outside an invocation).
+const EDIT_RETRIES: Backoff = Backoff { max_attempts: 50, ..Backoff::CONTENTION };
 
 /// The profiles of the creators of some markets, by user id.
 pub type Creators = HashMap<String, UserProfile>;
