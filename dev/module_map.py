@@ -1,7 +1,7 @@
-"""The module map of a Rust crate (dev/module-map runs it on shared/src): its modules with their files
-and lines, the dependencies between them, their cycles and layers, and which top-level modules use
-the watched external crates. `--check RULES` fails on a broken layering rule, `--compare REV` shows a
-git revision's map beside today's.
+"""The module map of a Rust crate (dev/module-map runs it on core/src, or on aws/src or lambda/src
+with `--src`): its modules with their files and lines, the dependencies between them, their cycles
+and layers, and which top-level modules use the watched external crates. `--check RULES` fails on a
+broken layering rule, `--compare REV` shows a git revision's map beside today's.
 
 What counts: `code` and `test` are non-blank, non-comment lines outside and inside test code (items
 under `#[cfg(test)]`, files of modules declared `#[cfg(test)] mod name;`); `total` is every line.
@@ -321,7 +321,7 @@ def at_revision(rev, src, tmp):
 def main():
     parser = argparse.ArgumentParser(
         prog="dev/module-map", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--src", default="shared/src", help="the crate's source directory (default shared/src)")
+    parser.add_argument("--src", default="core/src", help="the crate's source directory (default core/src)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument("--files", action="store_true", help="list each module's files in the table")
     parser.add_argument("--check", metavar="RULES", help="exit 1, with one line per violation, if a rule is broken")

@@ -4,9 +4,9 @@
 
 use api_tests::{Stack, User};
 use base64::Engine as _;
+use markets_core::domain::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-use shared::domain::Role;
 
 fn unsigned_token(user: &User) -> String {
     let encode = |value: serde_json::Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(value.to_string());
@@ -50,7 +50,7 @@ async fn the_token_secret_is_read_from_secrets_manager_at_cold_start() {
     let stack = Stack::start_with(&["--secret", &format!("JwtSecret={value}")]);
     let alice = User::new(Role::User);
     let signed_with = |secret: &str| {
-        let claims = shared::auth::Claims {
+        let claims = markets_lambda::auth::Claims {
             sub: alice.id.clone(),
             role: Role::User,
             exp: api_tests::now() + 600,
@@ -59,7 +59,7 @@ async fn the_token_secret_is_read_from_secrets_manager_at_cold_start() {
             iss: None,
             aud: None,
         };
-        shared::auth::mint_token(secret.as_bytes(), &claims)
+        markets_lambda::auth::mint_token(secret.as_bytes(), &claims)
     };
     let stack = &stack;
     let post = |token: String| stack.post("/api/markets").bearer(token).json(json!({"name": "x"}));
@@ -107,7 +107,7 @@ impl KeyServer {
     }
 }
 
-/// An RSA key made for tests only (shared/src/auth/test-rsa-key*.{der.b64,n.txt}).
+/// An RSA key made for tests only (lambda/src/auth/test-rsa-key*.{der.b64,n.txt}).
 struct TestKey {
     kid: &'static str,
     der_base64: &'static str,
@@ -116,20 +116,20 @@ struct TestKey {
 
 const KEY_1: TestKey = TestKey {
     kid: "key-1",
-    der_base64: include_str!("../shared/src/auth/test-rsa-key.der.b64"),
-    modulus: include_str!("../shared/src/auth/test-rsa-key.n.txt"),
+    der_base64: include_str!("../lambda/src/auth/test-rsa-key.der.b64"),
+    modulus: include_str!("../lambda/src/auth/test-rsa-key.n.txt"),
 };
 const KEY_2: TestKey = TestKey {
     kid: "key-2",
-    der_base64: include_str!("../shared/src/auth/test-rsa-key-2.der.b64"),
-    modulus: include_str!("../shared/src/auth/test-rsa-key-2.n.txt"),
+    der_base64: include_str!("../lambda/src/auth/test-rsa-key-2.der.b64"),
+    modulus: include_str!("../lambda/src/auth/test-rsa-key-2.n.txt"),
 };
 
 const ISSUER: &str = "https://issuer.test";
 const AUDIENCE: &str = "markets-api";
 
 fn rs256_token(key: &TestKey, user: &User) -> String {
-    let claims = shared::auth::Claims {
+    let claims = markets_lambda::auth::Claims {
         sub: user.id.clone(),
         role: user.role,
         exp: api_tests::now() + 600,

@@ -9,8 +9,8 @@
 use std::time::Duration;
 
 use api_tests::{Fault, FaultProxy, Reply, Stack, User};
+use markets_core::domain::Role;
 use reqwest::StatusCode;
-use shared::domain::Role;
 
 const TEN_MB: usize = 10 * 1024 * 1024;
 

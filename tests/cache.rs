@@ -7,11 +7,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use api_tests::{CacheBlackHole, CacheServer, CreatedMarket, Reply, Stack, User, eventually, positions_path};
+use markets_aws::settings::CacheSettings;
+use markets_aws::valkey::RedisCache;
+use markets_core::cache::{CachedMarket, Lookup, MarketCache};
+use markets_core::domain::Role;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use shared::cache::{CachedMarket, Lookup, MarketCache, RedisCache};
-use shared::config::CacheSettings;
-use shared::domain::Role;
 
 const LOOPS: usize = 200;
 /// Reads after each write, sent at once so that they land on different instances.

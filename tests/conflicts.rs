@@ -6,10 +6,10 @@
 use std::time::Duration;
 
 use api_tests::{Fault, FaultProxy, Stack, User, eventually, positions_path};
+use markets_core::domain::Role;
+use markets_core::retry::Backoff;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use shared::domain::Role;
-use shared::retry::Backoff;
 
 const TRANSACT: &str = "DynamoDB_20120810.TransactWriteItems";
 

@@ -7,8 +7,8 @@ use std::collections::HashSet;
 
 use api_tests::{Stack, User};
 use futures::StreamExt;
+use markets_core::domain::Role;
 use reqwest::StatusCode;
-use shared::domain::Role;
 
 /// The largest cursor a walk may produce: well inside API Gateway's 10,240-byte request line.
 const MAX_CURSOR_BYTES: usize = 1024;

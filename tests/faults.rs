@@ -7,9 +7,9 @@
 use std::time::Duration;
 
 use api_tests::{Fault, FaultProxy, Reply, Stack, User, away_from_window_end, eventually};
+use markets_core::domain::Role;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use shared::domain::Role;
 
 /// How fast a 503 must come when a store is unreachable, as the function itself measures it (its
 /// log line's `latency_ms`, not the test's clock, which a loaded machine stretches): the SDK's

@@ -4,11 +4,12 @@
 use std::time::Duration;
 
 use api_tests::{CacheServer, Fault, FaultProxy, Stack, User, eventually, market_path, positions_path};
+use markets_aws::settings::CacheSettings;
+use markets_aws::valkey::RedisCache;
+use markets_core::cache::{CachedMarket, Lookup, MarketCache};
+use markets_core::domain::Role;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use shared::cache::{CachedMarket, Lookup, MarketCache, RedisCache};
-use shared::config::CacheSettings;
-use shared::domain::Role;
 
 #[tokio::test]
 async fn the_creator_is_the_stored_profile_on_every_route_whatever_a_later_token_says() {

@@ -5,9 +5,9 @@
 
 use api_tests::{JWT_SECRET, Stack, User, market_path, now, positions_path};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use markets_core::domain::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use shared::domain::Role;
 
 /// What a case must get back.
 enum Expect {

@@ -4,9 +4,9 @@
 use std::collections::HashSet;
 
 use api_tests::{JWT_SECRET, Stack, User};
+use markets_core::domain::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use shared::domain::Role;
 
 const WINDOW: u64 = 600;
 

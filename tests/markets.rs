@@ -1,9 +1,9 @@
 //! Every market route's success path and the contract's errors for them, over HTTP.
 
 use api_tests::{Stack, User, market_path};
+use markets_core::domain::Role;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use shared::domain::Role;
 
 #[tokio::test]
 async fn health_answers_without_a_token() {

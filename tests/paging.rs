@@ -5,9 +5,9 @@ use std::collections::HashSet;
 
 use api_tests::{Stack, User};
 use futures::StreamExt;
+use markets_core::domain::{Amount, IndexJob, JobOp, Market, MarketStatus, Role, UserProfile};
 use reqwest::StatusCode;
 use serde_json::Value;
-use shared::domain::{Amount, IndexJob, JobOp, Market, MarketStatus, Role, UserProfile};
 
 const MARKETS: usize = 250;
 
@@ -112,7 +112,7 @@ async fn tied_markets(stack: &Stack, count: usize) -> Vec<Market> {
     let mut markets = Vec::new();
     for i in 0..count {
         let market = Market {
-            id: shared::domain::new_id(),
+            id: markets_core::domain::new_id(),
             name: ["Tie", "tie", "Alpha", "beta", "Zed"][i % 5].to_owned(),
             description: String::new(),
             status: if i % 3 == 0 { MarketStatus::Closed } else { MarketStatus::Active },

@@ -4,10 +4,10 @@ use std::collections::HashSet;
 
 use api_tests::{Reply, Stack, User, market_path, positions_path};
 use futures::StreamExt;
+use markets_core::domain::{Amount, IndexJob, JobOp, Market, MarketStatus, Outcome, Position, Role, UserProfile};
+use markets_core::repo::RepoError;
 use reqwest::StatusCode;
 use serde_json::json;
-use shared::domain::{Amount, IndexJob, JobOp, Market, MarketStatus, Outcome, Position, Role, UserProfile};
-use shared::repo::RepoError;
 
 fn decimal(micros: u64) -> String {
     Amount::from_stored(&format!("{}.{:06}", micros / 1_000_000, micros % 1_000_000)).unwrap().to_stored()
@@ -175,7 +175,7 @@ async fn a_page_of_markets_reads_its_creators_in_one_batch() {
     // The rate limiter's UpdateItem, one Query per shard of the list index, then the markets and
     // their creators in one batch.
     let log = stack.request_log(page.header("x-request-id").unwrap());
-    let shards = shared::config::DEFAULT_WRITE_SHARDS;
+    let shards = markets_aws::settings::DEFAULT_WRITE_SHARDS;
     assert_eq!(log["dynamodb_ops"], format!("UpdateItem,{}BatchGetItem", "Query,".repeat(shards)), "{log}");
     assert_eq!(log["dynamodb_calls"], shards + 2);
 }

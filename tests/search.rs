@@ -6,9 +6,9 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use api_tests::{Fault, FaultProxy, Stack, User, eventually};
+use markets_core::domain::{IndexJob, JobOp, Role};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use shared::domain::{IndexJob, JobOp, Role};
 
 const UNRELATED: [&str; 10] = [
     "Will Bitcoin close above its all-time high",
@@ -223,7 +223,7 @@ async fn repeated_and_reordered_jobs_leave_the_latest_version_indexed() {
 /// stand for a corrupt one).
 fn outbox_item(id: &str, job: &str) -> HashMap<String, aws_sdk_dynamodb::types::AttributeValue> {
     use aws_sdk_dynamodb::types::AttributeValue::S;
-    let shard = shared::repo::listing::shard_of(id, shared::config::DEFAULT_WRITE_SHARDS);
+    let shard = markets_core::repo::listing::shard_of(id, markets_aws::settings::DEFAULT_WRITE_SHARDS);
     let queue = S(format!("index#{shard}"));
     HashMap::from([("queue".into(), queue), ("id".into(), S(id.into())), ("job".into(), S(job.into()))])
 }

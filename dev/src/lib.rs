@@ -1,6 +1,6 @@
 //! Shared bits of the developer tools.
 
-use shared::config::LOCAL_DEV_JWT_SECRET;
+use markets_lambda::config::LOCAL_DEV_JWT_SECRET;
 
 /// `JWT_SECRET` if set, else the local stack's dev secret.
 pub fn jwt_secret() -> String {

@@ -14,10 +14,10 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 
+use markets_core::domain::Role;
+use markets_lambda::auth::{Claims, mint_token};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use shared::auth::{Claims, mint_token};
-use shared::domain::Role;
 
 mod faults;
 mod request;
@@ -154,7 +154,7 @@ impl Stack {
         let write_shards = extra_args
             .iter()
             .find_map(|arg| arg.strip_prefix("WriteShards=")?.parse().ok())
-            .unwrap_or(shared::config::DEFAULT_WRITE_SHARDS);
+            .unwrap_or(markets_aws::settings::DEFAULT_WRITE_SHARDS);
         Stack { url, prefix, write_shards, log_file, http, process, _stdin: stdin, _watchdog: watchdog }
     }
 
@@ -224,7 +224,7 @@ impl Stack {
 
 /// A stack's repositories, as the functions see them.
 pub struct Repositories {
-    pub markets: std::sync::Arc<dyn shared::repo::MarketRepository>,
+    pub markets: std::sync::Arc<dyn markets_core::repo::MarketRepository>,
 }
 
 impl Stack {
@@ -232,8 +232,8 @@ impl Stack {
     /// states HTTP cannot reach, and for looking behind the API).
     pub async fn repositories(&self) -> Repositories {
         let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        let tables = shared::config::Tables::with_prefix(&self.prefix, self.write_shards);
-        let markets = shared::repo::dynamodb::DynamoMarkets::new(aws_sdk_dynamodb::Client::new(&aws), tables);
+        let tables = markets_aws::settings::Tables::with_prefix(&self.prefix, self.write_shards);
+        let markets = markets_aws::dynamodb::DynamoMarkets::new(aws_sdk_dynamodb::Client::new(&aws), tables);
         Repositories { markets: std::sync::Arc::new(markets) }
     }
 
@@ -241,7 +241,7 @@ impl Stack {
     pub async fn queue(&self, logical_id: &str) -> (aws_sdk_sqs::Client, String) {
         let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         let sqs = aws_sdk_sqs::Client::new(&aws);
-        let name = shared::config::local_name(&self.prefix, logical_id);
+        let name = markets_aws::settings::local_name(&self.prefix, logical_id);
         let url =
             sqs.get_queue_url().queue_name(name).send().await.expect("queue exists").queue_url.unwrap_or_default();
         (sqs, url)
@@ -251,7 +251,7 @@ impl Stack {
     /// its vector, if it has one.
     pub async fn vector_entry(&self, market_id: &str) -> Option<(u64, String)> {
         let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        let index = shared::config::local_vector_index_arn(&self.prefix);
+        let index = markets_aws::settings::local_vector_index_arn(&self.prefix);
         let output = aws_sdk_s3vectors::Client::new(&aws)
             .get_vectors()
             .index_arn(index)
@@ -376,7 +376,7 @@ impl User {
     }
 }
 
-pub use shared::domain::unix_seconds as now;
+pub use markets_core::domain::unix_seconds as now;
 
 /// Polls `check` every 100 ms until it holds (returns how long that took) or `within` has passed.
 pub async fn eventually(

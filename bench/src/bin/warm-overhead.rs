@@ -11,16 +11,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lambda_http::Request;
+use markets_core::repo::memory::InMemoryStore;
+use markets_core::service::RateLimit;
+use markets_core::service::{Dependencies, RateLimiter};
+use markets_lambda::app::AppState;
+use markets_lambda::auth::{Authenticator, Caller};
+use markets_lambda::config::{ClaimRules, LOCAL_DEV_JWT_SECRET};
+use markets_lambda::error::ApiError;
+use markets_lambda::http::{ApiResponse, CursorCodec};
+use markets_lambda::routes;
+use markets_lambda::runtime::Envelope;
 use serde_json::Value;
-use shared::app::AppState;
-use shared::auth::{Authenticator, Caller};
-use shared::config::{ClaimRules, LOCAL_DEV_JWT_SECRET, RateLimit};
-use shared::error::ApiError;
-use shared::http::{ApiResponse, CursorCodec};
-use shared::repo::memory::InMemoryStore;
-use shared::routes;
-use shared::runtime::Envelope;
-use shared::service::{Dependencies, RateLimiter};
 
 /// The market id the sample events name.
 const SAMPLE_ID: &str = "01JDZQ8G4X5R7N2M3K4P5Q6R7S";
@@ -69,7 +70,7 @@ where
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    shared::observability::init_logging();
+    markets_core::observability::init_logging();
     let requests: usize = std::env::args().nth(1).map_or(5000, |n| n.parse().expect("a number of requests"));
     let dependencies = Dependencies::in_memory();
     let (writes, reads) = (envelope(dependencies.market_service()), envelope(dependencies.market_reads()));

@@ -3,8 +3,8 @@
 //! `cargo run -q -p dev --bin mint-token -- --sub alice --role user --name Alice --ttl 3600`
 
 use clap::Parser;
-use shared::auth::{Claims, mint_token};
-use shared::domain::Role;
+use markets_core::domain::Role;
+use markets_lambda::auth::{Claims, mint_token};
 
 #[derive(Parser)]
 #[command(about = "Mint a bearer token signed with JWT_SECRET (default: the local dev secret)")]
@@ -43,7 +43,7 @@ fn parse_role(text: &str) -> Result<Role, String> {
 
 fn main() {
     let args = Args::parse();
-    let now = shared::domain::unix_seconds();
+    let now = markets_core::domain::unix_seconds();
     let claims = Claims {
         sub: args.sub,
         role: args.role,

@@ -9,12 +9,13 @@
 use clap::Parser;
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
-use shared::config::Tables;
-use shared::domain::{Amount, Market, MarketStatus, Outcome, Position, UserProfile, new_id, now};
-use shared::repo::UserRepository as _;
-use shared::repo::dynamodb::{DynamoMarkets, DynamoUsers};
-use shared::repo::{IndexEntry, S3VectorIndex};
-use shared::search::{HashingEmbedder, market_text};
+use markets_aws::dynamodb::{DynamoMarkets, DynamoUsers};
+use markets_aws::s3vectors::S3VectorIndex;
+use markets_aws::settings::Tables;
+use markets_core::domain::{Amount, Market, MarketStatus, Outcome, Position, UserProfile, new_id, now};
+use markets_core::repo::IndexEntry;
+use markets_core::repo::UserRepository as _;
+use markets_core::search::{HashingEmbedder, market_text};
 
 #[derive(Parser)]
 #[command(
@@ -29,7 +30,7 @@ struct Args {
     #[arg(long, default_value = "local")]
     prefix: String,
     /// The stack's WriteShards: markets land in the list shards the stack reads.
-    #[arg(long, default_value_t = shared::config::DEFAULT_WRITE_SHARDS)]
+    #[arg(long, default_value_t = markets_aws::settings::DEFAULT_WRITE_SHARDS)]
     write_shards: usize,
     /// Batches of 500 markets in flight at once.
     #[arg(long, default_value_t = 4)]
@@ -108,7 +109,7 @@ fn sample_market() -> (Market, Position) {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     let tables = Tables::with_prefix(&args.prefix, args.write_shards);
-    let index_arn = shared::config::local_vector_index_arn(&args.prefix);
+    let index_arn = markets_aws::settings::local_vector_index_arn(&args.prefix);
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
     let users = DynamoUsers::new(dynamodb.clone(), tables.users.clone());
@@ -133,7 +134,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .collect();
             markets.import(&batch).await?;
             index.put_many(&entries).await?;
-            Ok::<_, shared::repo::RepoError>(size)
+            Ok::<_, markets_core::repo::RepoError>(size)
         })
         .buffer_unordered(args.concurrency);
     while let Some(written) = writes.next().await {

@@ -1,6 +1,6 @@
-//! The `api-docs` function: see `shared::routes::api_docs`.
+//! The `api-docs` function: see `markets_lambda::routes::api_docs`.
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::runtime::serve_stateless(shared::routes::api_docs).await
+    markets_lambda::runtime::serve_stateless(markets_lambda::routes::api_docs).await
 }

@@ -1,10 +1,10 @@
-//! The `create-market` function: see `shared::routes::create_market`.
+//! The `create-market` function: see `markets_lambda::routes::create_market`.
 
-use shared::wiring::Wiring;
+use markets_lambda::wiring::Wiring;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     // Writes markets: the markets, users, idempotency and outbox tables, the index queue and the
     // shared cache.
-    shared::runtime::serve(Wiring::market_service, shared::routes::create_market).await
+    markets_lambda::runtime::serve(Wiring::market_service, markets_lambda::routes::create_market).await
 }

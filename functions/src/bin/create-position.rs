@@ -1,9 +1,9 @@
-//! The `create-position` function: see `shared::routes::create_position`.
+//! The `create-position` function: see `markets_lambda::routes::create_position`.
 
-use shared::wiring::Wiring;
+use markets_lambda::wiring::Wiring;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     // Positions: the markets, positions, users and idempotency tables and the shared cache.
-    shared::runtime::serve(Wiring::position_service, shared::routes::create_position).await
+    markets_lambda::runtime::serve(Wiring::position_service, markets_lambda::routes::create_position).await
 }

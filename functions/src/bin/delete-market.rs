@@ -1,9 +1,9 @@
-//! The `delete-market` function: see `shared::routes::delete_market`.
+//! The `delete-market` function: see `markets_lambda::routes::delete_market`.
 
-use shared::wiring::Wiring;
+use markets_lambda::wiring::Wiring;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     // Writes markets: the markets and outbox tables, the index queue and the shared cache.
-    shared::runtime::serve(Wiring::market_service, shared::routes::delete_market).await
+    markets_lambda::runtime::serve(Wiring::market_service, markets_lambda::routes::delete_market).await
 }

@@ -1,6 +1,6 @@
-//! The `health` function: see `shared::routes::health`.
+//! The `health` function: see `markets_lambda::routes::health`.
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::runtime::serve_stateless(shared::routes::health).await
+    markets_lambda::runtime::serve_stateless(markets_lambda::routes::health).await
 }

@@ -1,9 +1,9 @@
-//! The `index-worker` function: consumes the index queue, see `shared::jobs::worker`.
+//! The `index-worker` function: consumes the index queue, see `markets_core::jobs::worker`.
 
-use shared::wiring::Wiring;
+use markets_lambda::wiring::Wiring;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     // The markets and positions tables, the embedder and the S3 Vectors index.
-    shared::runtime::serve_index_worker(Wiring::indexer).await
+    markets_lambda::runtime::serve_index_worker(Wiring::indexer).await
 }

@@ -1,9 +1,9 @@
-//! The `list-positions` function: see `shared::routes::list_positions`.
+//! The `list-positions` function: see `markets_lambda::routes::list_positions`.
 
-use shared::wiring::Wiring;
+use markets_lambda::wiring::Wiring;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     // Positions: the markets and positions tables.
-    shared::runtime::serve(Wiring::position_service, shared::routes::list_positions).await
+    markets_lambda::runtime::serve(Wiring::position_service, markets_lambda::routes::list_positions).await
 }

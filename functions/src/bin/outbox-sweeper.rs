@@ -1,10 +1,10 @@
 //! The `outbox-sweeper` function: on a schedule, sends the index jobs still in the outbox,
-//! see `shared::jobs::JobPublisher::sweep`.
+//! see `markets_core::jobs::JobPublisher::sweep`.
 
-use shared::wiring::Wiring;
+use markets_lambda::wiring::Wiring;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     // The outbox table and the index queue.
-    shared::runtime::serve_outbox_sweeper(Wiring::job_publisher).await
+    markets_lambda::runtime::serve_outbox_sweeper(Wiring::job_publisher).await
 }

@@ -1,9 +1,9 @@
-//! The `route-not-found` function: see `shared::routes::route_not_found`.
+//! The `route-not-found` function: see `markets_lambda::routes::route_not_found`.
 
-use shared::wiring::Wiring;
+use markets_lambda::wiring::Wiring;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     // Nothing beyond the envelope (the token verifier and the rate limiter).
-    shared::runtime::serve(Wiring::no_service, shared::routes::route_not_found).await
+    markets_lambda::runtime::serve(Wiring::no_service, markets_lambda::routes::route_not_found).await
 }

@@ -1,0 +1,96 @@
+//! The use cases and the rules they keep, written against the repository traits only.
+
+mod error;
+mod freshness;
+mod idempotency;
+mod markets;
+mod positions;
+mod rate_limit;
+mod search;
+
+pub use error::Error;
+pub use idempotency::{FirstResult, IdempotentRequest, Written};
+pub use markets::{Creators, MarketPage, MarketReads, MarketService};
+pub use positions::PositionService;
+pub use rate_limit::{Admission, Quota, RateLimit, RateLimiter};
+pub use search::SearchService;
+
+use std::future::Future;
+
+use crate::repo::RepoError;
+#[cfg(any(test, feature = "in-memory"))]
+use {
+    crate::cache::MarketCache,
+    crate::repo::{
+        IdempotencyRepository, JobQueue, MarketRepository, Outbox, PositionRepository, RateCounter, UserRepository,
+        VectorIndex,
+    },
+    crate::search::Embedder,
+    std::sync::Arc,
+};
+
+/// Runs a transactional write again while DynamoDB cancels it for a conflict with another
+/// transaction on the same items (nothing was written; every write to a busy market contends for
+/// its item), with jittered backoff and a bounded number of attempts.
+async fn retrying_conflicts<T, Fut>(write: impl FnMut() -> Fut) -> Result<T, RepoError>
+where
+    Fut: Future<Output = Result<T, RepoError>>,
+{
+    let conflict = |error: &RepoError| matches!(error, RepoError::TransactionConflict);
+    crate::retry::retry(crate::retry::Backoff::CONTENTION, None, conflict, write).await
+}
+
+/// Everything the services stand on, in memory: for unit tests and benchmarks of the services and
+/// routes without a network. Deployed functions build only what they use (see `markets_lambda::wiring`).
+#[cfg(any(test, feature = "in-memory"))]
+#[derive(Clone)]
+pub struct Dependencies {
+    pub markets: Arc<dyn MarketRepository>,
+    pub positions: Arc<dyn PositionRepository>,
+    pub users: Arc<dyn UserRepository>,
+    pub idempotency: Arc<dyn IdempotencyRepository>,
+    pub outbox: Arc<dyn Outbox>,
+    pub queue: Arc<dyn JobQueue>,
+    pub embedder: Arc<dyn Embedder>,
+    pub vectors: Arc<dyn VectorIndex>,
+    pub rate_counter: Arc<dyn RateCounter>,
+    pub cache: Arc<dyn MarketCache>,
+}
+
+#[cfg(any(test, feature = "in-memory"))]
+impl Dependencies {
+    /// Everything in memory.
+    pub fn in_memory() -> Self {
+        let store = Arc::new(crate::repo::memory::InMemoryStore::default());
+        Self {
+            markets: store.clone(),
+            positions: store.clone(),
+            users: store.clone(),
+            idempotency: store.clone(),
+            outbox: store.clone(),
+            queue: Arc::new(crate::repo::memory::InMemoryQueue::default()),
+            embedder: Arc::new(crate::search::HashingEmbedder),
+            vectors: store.clone(),
+            rate_counter: store,
+            cache: Arc::new(crate::cache::InMemoryCache::default()),
+        }
+    }
+
+    pub fn market_reads(&self) -> MarketReads {
+        MarketReads::new(self.markets.clone(), self.users.clone(), self.cache.clone())
+    }
+
+    pub fn market_service(&self) -> MarketService {
+        let jobs = crate::jobs::JobPublisher::new(self.queue.clone(), self.outbox.clone());
+        MarketService::new(self.market_reads(), self.idempotency.clone(), jobs)
+    }
+
+    pub fn position_service(&self) -> PositionService {
+        let (markets, positions, users) = (self.markets.clone(), self.positions.clone(), self.users.clone());
+        PositionService::new(markets, positions, users, self.idempotency.clone(), self.cache.clone())
+    }
+
+    pub fn search_service(&self) -> SearchService {
+        SearchService::new(self.markets.clone(), self.embedder.clone(), self.vectors.clone())
+    }
+}

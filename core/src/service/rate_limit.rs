@@ -1,0 +1,203 @@
+//! Fixed-window rate limiting per caller, on a counter shared by every function instance, with
+//! each instance remembering who is already refused so that a flood costs it no DynamoDB call.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::domain::unix_seconds;
+use crate::failure::error_chain;
+use crate::observability::emit_rate_limiter_unreachable;
+use crate::repo::{Count, RateCounter, RepoError};
+
+/// The limit and window (the edge reads them from `RATE_LIMIT_PER_MINUTE`, default 100, and
+/// `RATE_LIMIT_WINDOW_SECONDS`, default 60).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    pub limit: u64,
+    pub window_seconds: u64,
+}
+
+/// What the limiter decided, with what the `RateLimit-*` headers say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quota {
+    pub limit: u64,
+    pub remaining: u64,
+    /// Seconds until the window resets.
+    pub reset_seconds: u64,
+    /// Set when the request is refused: seconds until it is worth retrying (`Retry-After`).
+    pub retry_after: Option<u64>,
+}
+
+/// What the limiter made of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// Counted: served, or refused (429) when the quota's `retry_after` is set.
+    Counted(Quota),
+    /// Not counted, and served: a CORS preflight, or the counter unreachable (fail open, counted
+    /// by the `RateLimiterUnreachable` metric, which has an alarm).
+    Uncounted,
+    /// Not counted, and not served: the counter refused the call for a reason an outage does not
+    /// explain (a missing permission, a malformed request), a misconfiguration that serving every
+    /// caller without a limit would hide.
+    Failed,
+}
+
+impl Admission {
+    pub fn quota(self) -> Option<Quota> {
+        match self {
+            Self::Counted(quota) => Some(quota),
+            Self::Uncounted | Self::Failed => None,
+        }
+    }
+}
+
+/// How many refused identities an instance remembers (the oldest are forgotten first, and then
+/// merely cost a DynamoDB call again).
+const REMEMBERED_IDENTITIES: u64 = 10_000;
+
+/// How long a throttled identity is refused: DynamoDB throttles one item past ~1,000 writes a
+/// second, so its caller is flooding, but whether it is over its limit is unknown.
+const THROTTLED_PAUSE_SECONDS: u64 = 1;
+
+pub struct RateLimiter {
+    counter: Arc<dyn RateCounter>,
+    rate: RateLimit,
+    /// Identity → the Unix second until which it is refused without asking the counter.
+    refused_until: moka::sync::Cache<String, u64>,
+}
+
+impl RateLimiter {
+    pub fn new(counter: Arc<dyn RateCounter>, rate: RateLimit) -> Self {
+        let refused_until = moka::sync::Cache::builder()
+            .max_capacity(REMEMBERED_IDENTITIES)
+            .time_to_live(Duration::from_secs(rate.window_seconds.max(1)))
+            .build();
+        Self { counter, rate, refused_until }
+    }
+
+    /// Counts one request by `identity` (a user id or a source address). When the counter cannot
+    /// be reached the request is served uncounted (fail open), with a warning and a metric; when
+    /// it fails otherwise, the request fails. An identity over its limit, or whose counter is
+    /// throttled, is refused, and refused again by this instance without a DynamoDB call until the
+    /// window resets (or the throttling pause ends).
+    pub async fn check(&self, identity: &str) -> Admission {
+        let now = unix_seconds();
+        let window = self.rate.window_seconds.max(1);
+        let window_start = now - now % window;
+        let reset_seconds = window_start + window - now;
+        let refused = |until: u64| Quota {
+            limit: self.rate.limit,
+            remaining: 0,
+            reset_seconds,
+            retry_after: Some(until.saturating_sub(now).max(1)),
+        };
+        if let Some(until) = self.refused_until.get(identity).filter(|until| *until > now) {
+            return Admission::Counted(refused(until));
+        }
+        let key = format!("{identity}#{window_start}");
+        // Kept a window past its end, so that TTL (which deletes lazily) never removes a live one.
+        let expires_at = window_start + 2 * window;
+        let until = match self.counter.increment_below(&key, self.rate.limit, expires_at).await {
+            Ok(Count::Counted(count)) => {
+                let remaining = self.rate.limit.saturating_sub(count);
+                return Admission::Counted(Quota {
+                    limit: self.rate.limit,
+                    remaining,
+                    reset_seconds,
+                    retry_after: None,
+                });
+            }
+            Ok(Count::LimitReached) => window_start + window,
+            Ok(Count::Throttled) => {
+                tracing::warn!(identity, "rate-limit counter throttled: refusing the caller");
+                now + THROTTLED_PAUSE_SECONDS
+            }
+            Err(error @ RepoError::Unavailable(_)) => {
+                tracing::warn!(error = %error_chain(&error), "rate limiter unreachable: serving without a limit");
+                emit_rate_limiter_unreachable();
+                return Admission::Uncounted;
+            }
+            Err(error) => {
+                tracing::error!(error = %error_chain(&error), "rate limiter failed: refusing the request");
+                return Admission::Failed;
+            }
+        };
+        self.refused_until.insert(identity.to_owned(), until);
+        Admission::Counted(refused(until))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::repo::memory::InMemoryStore;
+    use async_trait::async_trait;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A counter that answers `outcome` (or the in-memory store's count) and counts its calls.
+    #[derive(Default)]
+    struct Counting {
+        store: InMemoryStore,
+        outcome: Option<Result<Count, fn() -> RepoError>>,
+        calls: AtomicUsize,
+    }
+
+    #[async_trait]
+    impl RateCounter for Counting {
+        async fn increment_below(&self, key: &str, limit: u64, expires_at: u64) -> Result<Count, RepoError> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            match self.outcome {
+                None => self.store.increment_below(key, limit, expires_at).await,
+                Some(Ok(count)) => Ok(count),
+                Some(Err(error)) => Err(error()),
+            }
+        }
+    }
+
+    fn limiter(counter: &Arc<Counting>, limit: u64) -> RateLimiter {
+        RateLimiter::new(counter.clone(), RateLimit { limit, window_seconds: 3600 })
+    }
+
+    #[tokio::test]
+    async fn allows_the_limit_per_identity_then_refuses_without_asking_the_counter_again() {
+        let counter = Arc::new(Counting::default());
+        let limiter = limiter(&counter, 3);
+        let mut decisions = Vec::new();
+        for _ in 0..6 {
+            let quota = limiter.check("user:alice").await.quota().unwrap();
+            decisions.push((quota.retry_after.is_none(), quota.remaining));
+        }
+        assert_eq!(decisions, [(true, 2), (true, 1), (true, 0), (false, 0), (false, 0), (false, 0)]);
+        assert_eq!(counter.calls.load(Ordering::SeqCst), 4, "refused from memory after the first refusal");
+        let quota = limiter.check("user:alice").await.quota().unwrap();
+        assert!(quota.reset_seconds >= 1 && quota.reset_seconds <= 3600);
+        assert_eq!(quota.retry_after, Some(quota.reset_seconds), "refused until the window resets");
+        assert!(limiter.check("user:bob").await.quota().unwrap().retry_after.is_none(), "others are not refused");
+    }
+
+    #[tokio::test]
+    async fn a_throttled_counter_refuses_for_a_second_and_never_serves_unlimited() {
+        let counter = Arc::new(Counting { outcome: Some(Ok(Count::Throttled)), ..Counting::default() });
+        let limiter = limiter(&counter, 100);
+        for _ in 0..3 {
+            let quota = limiter.check("user:flood").await.quota().unwrap();
+            assert_eq!((quota.retry_after, quota.remaining), (Some(1), 0));
+        }
+        assert_eq!(counter.calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn fails_open_only_when_the_counter_is_unreachable() {
+        let unreachable = || RepoError::Unavailable("timed out".into());
+        let counter = Arc::new(Counting { outcome: Some(Err(unreachable)), ..Counting::default() });
+        let open = limiter(&counter, 1);
+        assert_eq!(open.check("ip:1.2.3.4").await, Admission::Uncounted);
+        assert_eq!(open.check("ip:1.2.3.4").await, Admission::Uncounted, "an outage is not remembered as a refusal");
+        assert_eq!(counter.calls.load(Ordering::SeqCst), 2);
+
+        // A missing permission is no outage: not a reason to serve every caller without a limit.
+        let denied = || RepoError::Internal("AccessDeniedException".into());
+        let counter = Arc::new(Counting { outcome: Some(Err(denied)), ..Counting::default() });
+        assert_eq!(limiter(&counter, 1).check("ip:1.2.3.4").await, Admission::Failed);
+    }
+}
