@@ -8,8 +8,8 @@ use serde_json::json;
 
 use aws_sdk_bedrockruntime::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
-use markets_core::failure::BoxError;
-use markets_core::search::{DIMENSIONS, EmbedError, Embedder};
+use markets_core::embedder::{DIMENSIONS, EmbedError, Embedder};
+use markets_core::error::BoxError;
 
 pub struct BedrockEmbedder {
     client: Client,

@@ -4,7 +4,7 @@
 use aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
-use markets_core::failure::BoxError;
+use markets_core::error::BoxError;
 use markets_core::observability::{Store, note_store_call};
 
 /// Notes each operation of one store (once per call, not per retry attempt) in the current

@@ -1,4 +1,4 @@
-//! The AWS adapters: the core's traits (`markets_core::repo`, `cache`, `search`) implemented on
+//! The AWS adapters: the core's traits (`markets_core::repo`, `cache`, `embedder`) implemented on
 //! AWS services, and the plain settings they are given. It may depend on the core and on the AWS
 //! SDK and Redis clients, never on Lambda or HTTP routing (`markets-lambda` wires these adapters
 //! into functions; the core never sees them).

@@ -6,7 +6,7 @@ use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
 
 use markets_core::domain::IndexJob;
-use markets_core::failure::BoxError;
+use markets_core::error::BoxError;
 use markets_core::repo::JobQueue;
 
 /// SQS's limit on entries per batch.

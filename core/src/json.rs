@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::failure::printable;
+use crate::error::printable;
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_json::value::RawValue;
 use struson::reader::{JsonReader, JsonStreamReader, ReaderError, ReaderSettings, ValueType};

@@ -6,20 +6,20 @@
 //!
 //! Top-down, each layer using only those below it: [`service`] holds the use cases and their
 //! [`service::Error`]; [`jobs`] (the outbox publisher and the index worker's logic), [`cache`],
-//! [`search`] and [`repo`] are what the services stand on (every storage trait is in `repo`);
+//! [`embedder`] and [`repo`] are what the services stand on (every storage trait is in `repo`);
 //! [`domain`] is what a market is and its rules; and [`observability`], [`json`],
-//! [`packed_text`], [`retry`], [`stable_hash`] and [`failure`] serve them all. With the
+//! [`packed_text`], [`retry`], [`stable_hash`] and [`error`] serve them all. With the
 //! `in-memory` feature (unit tests, the warm-overhead benchmark) every trait has an in-memory twin.
 
 pub mod cache;
 pub mod domain;
-pub mod failure;
+pub mod embedder;
+pub mod error;
 pub mod jobs;
 pub mod json;
 pub mod observability;
 pub mod packed_text;
 pub mod repo;
 pub mod retry;
-pub mod search;
 pub mod service;
 pub mod stable_hash;

@@ -4,7 +4,7 @@ use lambda_http::http::StatusCode;
 use serde_json::json;
 
 use markets_core::domain::FieldError;
-use markets_core::failure::BoxError;
+use markets_core::error::BoxError;
 use markets_core::service;
 
 /// Every way a request can fail, each meaning something to the caller.
@@ -155,7 +155,7 @@ impl From<Vec<FieldError>> for ApiError {
 mod tests {
     use super::*;
     use crate::http::ApiResponse;
-    use markets_core::failure::error_chain;
+    use markets_core::error::error_chain;
 
     #[test]
     fn server_errors_hide_their_cause() {

@@ -1,6 +1,6 @@
 //! The Lambda adapters: a route handler, the index worker or the outbox sweeper turned into a
 //! Lambda function. Logging and the function's dependencies are set up once per cold start (see
-//! [`crate::wiring`]), then every request gets the same envelope: request id, rate limit,
+//! [`crate::wiring`]), then every request goes through the same pipeline: request id, rate limit,
 //! authentication, error mapping and one log line.
 //!
 //! Every function's `main` runs on tokio's current-thread runtime: Lambda hands an instance one
@@ -24,7 +24,7 @@ use crate::error::ApiError;
 use crate::http::{ApiResponse, request_id, route_key, source_ip};
 use crate::routes::{check_route, is_cors_preflight};
 use crate::wiring::Wiring;
-use markets_core::failure::{BoxError, error_chain};
+use markets_core::error::{BoxError, error_chain};
 use markets_core::jobs::JobPublisher;
 use markets_core::jobs::worker::{Indexer, JobMessage};
 use markets_core::observability::{
@@ -133,13 +133,13 @@ pub async fn serve_outbox_sweeper(
 
 /// What every market route's requests go through: the token verifier, the rate limiter, and the
 /// state its handler is given.
-pub struct Envelope<S> {
+pub struct Pipeline<S> {
     auth: Authenticator,
     limiter: RateLimiter,
     state: AppState<S>,
 }
 
-impl<S> Envelope<S> {
+impl<S> Pipeline<S> {
     pub fn new(auth: Authenticator, limiter: RateLimiter, state: AppState<S>) -> Self {
         Self { auth, limiter, state }
     }
@@ -183,15 +183,15 @@ where
     F: Fn(&'static AppState<S>, Caller, Request) -> Fut + Sync,
     Fut: Future<Output = Result<ApiResponse, ApiError>> + Send,
 {
-    let envelope: &'static Envelope<S> = start(async |wiring: &Wiring| {
-        let (auth, cursors) = wiring.envelope_keys().await?;
+    let pipeline: &'static Pipeline<S> = start(async |wiring: &Wiring| {
+        let (auth, cursors) = wiring.pipeline_keys().await?;
         let state = AppState::new(build(wiring).await?, cursors);
-        Ok::<_, BoxError>(Envelope::new(auth, wiring.rate_limiter(), state))
+        Ok::<_, BoxError>(Pipeline::new(auth, wiring.rate_limiter(), state))
     })
     .await?;
     let handler = &handler;
     lambda_http::run(service_fn(move |request: Request| async move {
-        Ok::<_, std::convert::Infallible>(envelope.handle(handler, request).await)
+        Ok::<_, std::convert::Infallible>(pipeline.handle(handler, request).await)
     }))
     .await
 }
@@ -216,7 +216,7 @@ where
     .await
 }
 
-/// What the envelope of a request logs about it.
+/// What the pipeline logs about a request.
 struct RequestInfo {
     request_id: String,
     lambda_request_id: String,
@@ -276,7 +276,7 @@ async fn unless_refused(
     }
 }
 
-/// The envelope of every request: `outcome` (the rate limit and the handler's work, see
+/// The pipeline of every request: `outcome` (the rate limit and the handler's work, see
 /// [`within_limit`]) with its DynamoDB calls recorded, its error mapped to the contract's body,
 /// `x-request-id` and the `RateLimit-*` headers stamped, one log line and one metrics line.
 async fn respond(
@@ -445,7 +445,7 @@ mod tests {
     #[tokio::test]
     async fn the_sample_sqs_event_is_a_valid_batch_and_failures_go_back_by_message_id() {
         let store = std::sync::Arc::new(markets_core::repo::memory::InMemoryStore::default());
-        let embedder = std::sync::Arc::new(markets_core::search::HashingEmbedder);
+        let embedder = std::sync::Arc::new(markets_core::embedder::HashingEmbedder);
         let indexer = Indexer::new(store.clone(), store.clone(), embedder, store);
         let path = format!("{}/../events/index-worker.json", env!("CARGO_MANIFEST_DIR"));
         let event: SqsEvent = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();

@@ -23,11 +23,11 @@ use markets_aws::settings::SdkTimeouts;
 use markets_aws::sqs::SqsJobQueue;
 use markets_aws::valkey::RedisCache;
 use markets_core::cache::{MarketCache, NoCache};
-use markets_core::failure::BoxError;
+use markets_core::embedder::{Embedder, HashingEmbedder};
+use markets_core::error::BoxError;
 use markets_core::jobs::JobPublisher;
 use markets_core::jobs::worker::Indexer;
 use markets_core::repo::{MarketRepository, UserRepository};
-use markets_core::search::{Embedder, HashingEmbedder};
 use markets_core::service::{MarketReads, MarketService, PositionService, RateLimiter, SearchService};
 
 /// The settings and the SDK config of one cold start, and the DynamoDB client every function
@@ -56,10 +56,10 @@ impl Wiring {
         }
     }
 
-    /// What the envelope checks and signs with, read once at cold start with one Secrets Manager
+    /// What the request pipeline checks and signs with, read once at cold start with one Secrets Manager
     /// client: the token verifier (the HS256 secret, or the identity provider's keys) and, in a
     /// function that pages (only those may read the cursor secret), the cursor codec.
-    pub async fn envelope_keys(&self) -> Result<(Authenticator, Option<CursorCodec>), BoxError> {
+    pub async fn pipeline_keys(&self) -> Result<(Authenticator, Option<CursorCodec>), BoxError> {
         let auth = AuthSettings::from_env()?;
         let secrets = aws_sdk_secretsmanager::Client::new(&self.aws);
         let authenticator = match auth.keys {
@@ -82,7 +82,7 @@ impl Wiring {
         RateLimiter::new(Arc::new(counter), self.config.settings.rate_limit)
     }
 
-    /// Nothing beyond the envelope (the fallback route).
+    /// Nothing beyond the request pipeline (the fallback route).
     pub async fn no_service(&self) -> Result<(), BoxError> {
         Ok(())
     }

@@ -335,7 +335,7 @@ fn capacity_budgets_hold_and_no_write_lands_on_a_constant_partition() {
 fn the_vector_index_has_the_embedders_dimension() {
     let template = template();
     let index = &template["Resources"]["SearchIndex"]["Properties"];
-    assert_eq!(index["Dimension"].as_u64(), Some(markets_core::search::DIMENSIONS as u64));
+    assert_eq!(index["Dimension"].as_u64(), Some(markets_core::embedder::DIMENSIONS as u64));
     assert_eq!(index["DistanceMetric"].as_str(), Some("cosine"));
 }
 

@@ -26,7 +26,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, KeysAndAttributes, WriteRequest};
 
-use markets_core::failure::BoxError;
+use markets_core::error::BoxError;
 use markets_core::repo::{KeyAttr, PageKey, RepoError};
 use markets_core::retry::Backoff;
 

@@ -1,5 +1,5 @@
 //! The warm overhead of a route function's request path, with the network taken away: the sample
-//! event of each route (events/) parsed as lambda_http parses it, then the whole envelope (token,
+//! event of each route (events/) parsed as lambda_http parses it, then the whole request pipeline (token,
 //! rate limit, routing, the handler and its service over the in-memory repositories, error mapping,
 //! the JSON log line, the Lambda response). Issue 11's target: p99 ≤ 1 ms.
 //!
@@ -20,7 +20,7 @@ use markets_lambda::config::{ClaimRules, LOCAL_DEV_JWT_SECRET};
 use markets_lambda::error::ApiError;
 use markets_lambda::http::{ApiResponse, CursorCodec};
 use markets_lambda::routes;
-use markets_lambda::runtime::Envelope;
+use markets_lambda::runtime::Pipeline;
 use serde_json::Value;
 
 /// The market id the sample events name.
@@ -34,18 +34,18 @@ fn event(name: &str, edit: impl FnOnce(&mut Value)) -> String {
     event.to_string()
 }
 
-fn envelope<S>(service: S) -> Envelope<S> {
+fn pipeline<S>(service: S) -> Pipeline<S> {
     let auth = Authenticator::with_secret(LOCAL_DEV_JWT_SECRET.as_bytes(), &ClaimRules::default());
     // The in-memory counter, with a limit no run reaches: every request still counts.
     let limiter =
         RateLimiter::new(Arc::new(InMemoryStore::default()), RateLimit { limit: u64::MAX, window_seconds: 60 });
-    Envelope::new(auth, limiter, AppState::new(service, Some(CursorCodec::new(b"warm-overhead-cursor-key-0123456789"))))
+    Pipeline::new(auth, limiter, AppState::new(service, Some(CursorCodec::new(b"warm-overhead-cursor-key-0123456789"))))
 }
 
-/// p50 and p99 of `requests` requests through `envelope`, taking `events` in turn, each answered
+/// p50 and p99 of `requests` requests through `pipeline`, taking `events` in turn, each answered
 /// with `status`.
 async fn measure<'a, S, F, Fut>(
-    envelope: &'a Envelope<S>,
+    pipeline: &'a Pipeline<S>,
     handler: F,
     events: &[String],
     status: u16,
@@ -60,7 +60,7 @@ where
         let event = &events[i % events.len()];
         let started = Instant::now();
         let request = lambda_http::request::from_str(event).expect("an API Gateway v2 event");
-        let response = envelope.handle(&handler, request).await;
+        let response = pipeline.handle(&handler, request).await;
         times.push(started.elapsed());
         assert_eq!(response.status().as_u16(), status, "{event}");
     }
@@ -73,8 +73,8 @@ async fn main() {
     markets_core::observability::init_logging();
     let requests: usize = std::env::args().nth(1).map_or(5000, |n| n.parse().expect("a number of requests"));
     let dependencies = Dependencies::in_memory();
-    let (writes, reads) = (envelope(dependencies.market_service()), envelope(dependencies.market_reads()));
-    let positions = envelope(dependencies.position_service());
+    let (writes, reads) = (pipeline(dependencies.market_service()), pipeline(dependencies.market_reads()));
+    let positions = pipeline(dependencies.position_service());
 
     // One market to read, edit and take positions on.
     let created = writes

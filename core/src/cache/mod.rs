@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 
 use crate::domain::{Market, UserProfile};
-use crate::failure::BoxError;
+use crate::error::BoxError;
 use crate::retry::{Backoff, sleep_would_pass};
 
 /// A market as GET shows it, rendered once: its version (the ETag) and its `data` JSON.
@@ -170,7 +170,7 @@ pub async fn refresh_after_commit(cache: &dyn MarketCache, id: &str, refresh: Re
         Refresh::Invalidate => "invalidate",
         Refresh::Tombstone => "tombstone",
     };
-    tracing::error!(market = id, refresh, attempts = attempt, error = %crate::failure::error_chain(&error), "cache not refreshed after a write");
+    tracing::error!(market = id, refresh, attempts = attempt, error = %crate::error::error_chain(&error), "cache not refreshed after a write");
     crate::observability::emit_cache_refresh_lost();
     Err(error)
 }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::domain::IndexJob;
-use crate::failure::BoxError;
+use crate::error::BoxError;
 use crate::repo::{JobQueue, Outbox};
 use crate::retry::{Backoff, retry};
 
@@ -45,11 +45,11 @@ impl JobPublisher {
         match self.queue.send(jobs).await {
             Ok(sent) => {
                 if let Err(error) = self.outbox.clear(&sent).await {
-                    tracing::warn!(error = %crate::failure::error_chain(&error), "sent jobs stay in the outbox; they may be sent twice");
+                    tracing::warn!(error = %crate::error::error_chain(&error), "sent jobs stay in the outbox; they may be sent twice");
                 }
             }
             Err(error) => {
-                tracing::warn!(error = %crate::failure::error_chain(error.as_ref()), jobs = jobs.len(), "index jobs not sent now; the outbox sweeper will send them");
+                tracing::warn!(error = %crate::error::error_chain(error.as_ref()), jobs = jobs.len(), "index jobs not sent now; the outbox sweeper will send them");
             }
         }
     }

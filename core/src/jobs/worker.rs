@@ -11,10 +11,10 @@ use futures::StreamExt;
 use tracing::Instrument;
 
 use crate::domain::{IndexJob, JobOp, Market, MarketStatus};
-use crate::failure::{BoxError, error_chain};
+use crate::embedder::{Embedder, market_text};
+use crate::error::{BoxError, error_chain};
 use crate::repo::{IndexEntry, MarketRepository, PositionRepository, VectorIndex};
 use crate::retry::{Backoff, retry};
-use crate::search::{Embedder, market_text};
 
 /// Jobs of one batch in flight at once.
 const CONCURRENCY: usize = 8;
@@ -112,7 +112,7 @@ impl Indexer {
         let vector = retry(
             backoff,
             Some(deadline),
-            |e: &crate::search::EmbedError| e.is_transient(),
+            |e: &crate::embedder::EmbedError| e.is_transient(),
             || self.embedder.embed(&text),
         )
         .await?;
@@ -167,9 +167,9 @@ impl Indexer {
 mod tests {
     use super::*;
     use crate::domain::Amount;
+    use crate::embedder::HashingEmbedder;
     use crate::repo::SearchHit;
     use crate::repo::memory::InMemoryStore;
-    use crate::search::HashingEmbedder;
 
     fn market(id: &str, name: &str) -> Market {
         Market {

@@ -13,7 +13,7 @@ use super::{
     UserRepository, VectorIndex, cosine, name_key, top_k,
 };
 use crate::domain::{IndexJob, Market, MarketStatus, Position, UserProfile};
-use crate::failure::BoxError;
+use crate::error::BoxError;
 
 #[derive(Default)]
 pub struct InMemoryStore {

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::IndexJob;
 use crate::domain::{Market, MarketStatus, Position, UserProfile};
-use crate::failure::BoxError;
+use crate::error::BoxError;
 
 /// How a storage call failed, in terms the services can act on.
 #[derive(Debug, thiserror::Error)]

@@ -2,7 +2,7 @@
 //! and a code in one place (`markets_lambda::error`).
 
 use crate::domain::{EditRefused, MarketStatus};
-use crate::failure::BoxError;
+use crate::error::BoxError;
 use crate::repo::RepoError;
 
 #[derive(Debug, thiserror::Error)]

@@ -13,7 +13,7 @@ use crate::domain::{
     Principal, UserProfile, new_id, now,
 };
 use crate::domain::{IndexJob, JobOp};
-use crate::failure::error_chain;
+use crate::error::error_chain;
 use crate::jobs::JobPublisher;
 use crate::observability::{current_request_id, note_cache};
 use crate::repo::{IdempotencyRepository, ListPosition, ListQuery, MarketRepository, RepoError, UserRepository};

@@ -21,11 +21,11 @@ use crate::repo::RepoError;
 #[cfg(any(test, feature = "in-memory"))]
 use {
     crate::cache::MarketCache,
+    crate::embedder::Embedder,
     crate::repo::{
         IdempotencyRepository, JobQueue, MarketRepository, Outbox, PositionRepository, RateCounter, UserRepository,
         VectorIndex,
     },
-    crate::search::Embedder,
     std::sync::Arc,
 };
 
@@ -69,7 +69,7 @@ impl Dependencies {
             idempotency: store.clone(),
             outbox: store.clone(),
             queue: Arc::new(crate::repo::memory::InMemoryQueue::default()),
-            embedder: Arc::new(crate::search::HashingEmbedder),
+            embedder: Arc::new(crate::embedder::HashingEmbedder),
             vectors: store.clone(),
             rate_counter: store,
             cache: Arc::new(crate::cache::InMemoryCache::default()),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::domain::unix_seconds;
-use crate::failure::error_chain;
+use crate::error::error_chain;
 use crate::observability::emit_rate_limiter_unreachable;
 use crate::repo::{Count, RateCounter, RepoError};
 

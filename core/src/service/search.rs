@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use super::{Creators, Error};
 use crate::domain::Market;
+use crate::embedder::Embedder;
 use crate::repo::MarketRepository;
 use crate::repo::VectorIndex;
-use crate::search::Embedder;
 
 pub struct SearchService {
     markets: Arc<dyn MarketRepository>,
@@ -25,8 +25,8 @@ impl SearchService {
     #[tracing::instrument(skip(self))]
     pub async fn search(&self, query: &str, limit: usize) -> Result<(Vec<(Market, f32)>, Creators), Error> {
         let vector = self.embedder.embed(query).await.map_err(|error| match error {
-            crate::search::EmbedError::Transient(source) => Error::Unavailable(source),
-            crate::search::EmbedError::Permanent(source) => Error::Internal(source),
+            crate::embedder::EmbedError::Transient(source) => Error::Unavailable(source),
+            crate::embedder::EmbedError::Permanent(source) => Error::Internal(source),
         })?;
         let hits = self.vectors.search(&vector, limit).await?;
         let ids: Vec<&str> = hits.iter().map(|hit| hit.market_id.as_str()).collect();

@@ -13,9 +13,9 @@ use markets_aws::dynamodb::{DynamoMarkets, DynamoUsers};
 use markets_aws::s3vectors::S3VectorIndex;
 use markets_aws::settings::Tables;
 use markets_core::domain::{Amount, Market, MarketStatus, Outcome, Position, UserProfile, new_id, now};
+use markets_core::embedder::{HashingEmbedder, market_text};
 use markets_core::repo::IndexEntry;
 use markets_core::repo::UserRepository as _;
-use markets_core::search::{HashingEmbedder, market_text};
 
 #[derive(Parser)]
 #[command(

@@ -4,6 +4,6 @@ use markets_lambda::wiring::Wiring;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    // Nothing beyond the envelope (the token verifier and the rate limiter).
+    // Nothing beyond the request pipeline (the token verifier and the rate limiter).
     markets_lambda::runtime::serve(Wiring::no_service, markets_lambda::routes::route_not_found).await
 }

@@ -14,7 +14,7 @@ use jsonwebtoken::DecodingKey;
 use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet};
 
 use crate::config::JwksSettings;
-use markets_core::failure::BoxError;
+use markets_core::error::BoxError;
 
 /// A fetch must not hold a cold start or a request for long.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(5);

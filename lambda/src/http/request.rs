@@ -5,7 +5,7 @@ use lambda_http::{Body, Request};
 
 use crate::error::ApiError;
 use markets_core::domain::Precondition;
-use markets_core::failure::printable;
+use markets_core::error::printable;
 use markets_core::json::{Json, JsonObject};
 
 /// Larger bodies are refused with 413 before parsing.

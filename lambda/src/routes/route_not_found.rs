@@ -10,7 +10,7 @@ use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::http::ApiResponse;
-use markets_core::failure::printable;
+use markets_core::error::printable;
 
 pub async fn route_not_found(
     _state: &AppState<()>,

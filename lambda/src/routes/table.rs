@@ -7,7 +7,7 @@ use lambda_http::RequestExt as _;
 use lambda_http::request::RequestContext;
 
 use crate::error::ApiError;
-use markets_core::failure::printable;
+use markets_core::error::printable;
 
 /// One route of template.yaml.
 #[derive(Debug, Clone, Copy)]

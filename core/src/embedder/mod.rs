@@ -1,14 +1,14 @@
-//! Similarity search over market text: an [`Embedder`] turns text into a unit vector (the
-//! vectors are kept and ranked by a [`crate::repo::VectorIndex`]). Here the hashing embedder; Bedrock's
-//! is in `markets_aws::bedrock`.
+//! Embedders, for similarity search over market text: an [`Embedder`] turns text into a unit vector
+//! (the vectors are kept and ranked by a [`crate::repo::VectorIndex`]). Here the hashing embedder;
+//! Bedrock's is in `markets_aws::bedrock`.
 
-mod local;
+mod hashing;
 
-pub use local::HashingEmbedder;
+pub use hashing::HashingEmbedder;
 
 use async_trait::async_trait;
 
-use crate::failure::BoxError;
+use crate::error::BoxError;
 
 /// Why an embedding failed, and whether trying again may help.
 #[derive(Debug, thiserror::Error)]

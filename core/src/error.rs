@@ -1,5 +1,7 @@
-//! What every layer shares about failures: a boxed cause, the cause chain rendered for the logs,
-//! and client text quoted safely in a message.
+//! What every layer shares about errors: a boxed cause, the cause chain rendered for the logs,
+//! and client text quoted safely in a message. The errors themselves live where they arise (a use
+//! case's [`crate::service::Error`], a store's [`crate::repo::RepoError`]); their one mapping to
+//! HTTP is the edge's `markets_lambda::error::ApiError`.
 
 /// Errors are boxed at the boundary so that the cause chain can be logged but never shown.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
