@@ -24,8 +24,8 @@ use markets_core::domain::IndexJob;
 use markets_core::domain::{Market, Position, UserProfile};
 use markets_core::repo::listing::{ShardRead, merge, read_shards};
 use markets_core::repo::{
-    IdempotencyRecord, KeyAttr, ListPage, ListPosition, ListQuery, Listed, MarketRepository, RepoError, SortField,
-    SortOrder, name_key,
+    IdempotencyRecord, KeyAttr, ListPosition, ListQuery, Listed, ListedMarket, MarketRepository, Page, PageToken,
+    RepoError, SortField, SortOrder, name_key,
 };
 
 pub struct DynamoMarkets {
@@ -268,15 +268,16 @@ impl MarketRepository for DynamoMarkets {
     async fn list(
         &self,
         query: &ListQuery,
-        start: Option<&ListPosition>,
+        start: Option<&PageToken>,
         offset: usize,
         limit: usize,
-    ) -> Result<ListPage, RepoError> {
+    ) -> Result<Page<ListedMarket>, RepoError> {
+        let start = start.map(ListPosition::from_token).transpose()?;
         let shards = self.tables.write_shards;
-        if start.is_some_and(|start| start.shards != shards) {
+        if start.as_ref().is_some_and(|start| start.shards != shards) {
             return Err(RepoError::InvalidPosition);
         }
-        let after = start.map(|start| &start.after);
+        let after = start.as_ref().map(|start| &start.after);
         let reads = read_shards(query.order, shards, after, offset + limit + 1, |shard, after, wanted| async move {
             let key = shard_key(query, shard);
             // Every shard resumes at the same place of the one order: a key of this shard's
@@ -285,6 +286,6 @@ impl MarketRepository for DynamoMarkets {
             self.read_shard(key, start, wanted).await
         })
         .await?;
-        Ok(merge(query.order, shards, reads, offset, limit))
+        Ok(merge(query.order, shards, reads, offset, limit).into())
     }
 }

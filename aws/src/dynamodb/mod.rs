@@ -19,16 +19,18 @@ pub use positions::DynamoPositions;
 pub use rate_limits::DynamoRateCounter;
 pub use users::DynamoUsers;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::error::Error;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, KeysAndAttributes, WriteRequest};
 
+use markets_core::domain::Position;
 use markets_core::error::BoxError;
-use markets_core::repo::{KeyAttr, PageKey, RepoError};
+use markets_core::repo::{KeyAttr, PageToken, RepoError};
 use markets_core::retry::Backoff;
+use serde::{Deserialize, Serialize};
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -89,9 +91,29 @@ fn key_value(value: &KeyAttr) -> AttributeValue {
     }
 }
 
-/// A page key as DynamoDB's `ExclusiveStartKey`.
-fn exclusive_start_key(key: &PageKey) -> Item {
-    key.0.iter().map(|(field, value)| (field.clone(), key_value(value))).collect()
+/// Where a query continues: the full index key of the last item served. Its page token is its
+/// JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct PageKey(BTreeMap<String, KeyAttr>);
+
+impl PageKey {
+    /// Where a market's positions continue after `position` (the positions table's key).
+    fn after_position(position: &Position) -> PageToken {
+        let key = Self(
+            [
+                ("marketId".to_owned(), KeyAttr::S(position.market_id.clone())),
+                ("id".to_owned(), KeyAttr::S(position.id.clone())),
+            ]
+            .into(),
+        );
+        PageToken(serde_json::to_vec(&key).expect("page keys serialize to JSON"))
+    }
+
+    /// The key a page token holds, as DynamoDB's `ExclusiveStartKey`.
+    fn exclusive_start(token: &PageToken) -> Result<Item, RepoError> {
+        let key: Self = serde_json::from_slice(&token.0).map_err(|_| RepoError::InvalidPosition)?;
+        Ok(key.0.iter().map(|(field, value)| (field.clone(), key_value(value))).collect())
+    }
 }
 
 fn malformed(item: &Item, field: &str) -> RepoError {

@@ -6,15 +6,14 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{ReturnValuesOnConditionCheckFailure, Update};
 
-use super::exclusive_start_key;
 use super::idempotency::put_record;
 use super::market_item::{from_item as market_from_item, market_key, read as read_market};
 use super::position_item::{POSITION_UPDATE, from_item, put_position};
 use super::transaction::{Refused, Transaction};
-use super::{batch_delete, n, s, store_error};
+use super::{PageKey, batch_delete, n, s, store_error};
 use crate::settings::Tables;
 use markets_core::domain::{MarketStatus, Position};
-use markets_core::repo::{IdempotencyRecord, Page, PageKey, PositionRepository, RepoError};
+use markets_core::repo::{IdempotencyRecord, Page, PageToken, PositionRepository, RepoError};
 
 pub struct DynamoPositions {
     client: Client,
@@ -102,8 +101,13 @@ impl PositionRepository for DynamoPositions {
     }
 
     #[tracing::instrument(skip(self, start), err(Debug))]
-    async fn list(&self, market_id: &str, start: Option<&PageKey>, limit: usize) -> Result<Page<Position>, RepoError> {
-        let exclusive_start = start.map(exclusive_start_key);
+    async fn list(
+        &self,
+        market_id: &str,
+        start: Option<&PageToken>,
+        limit: usize,
+    ) -> Result<Page<Position>, RepoError> {
+        let exclusive_start = start.map(PageKey::exclusive_start).transpose()?;
         let output = self
             .market_query(market_id)
             .scan_index_forward(false)

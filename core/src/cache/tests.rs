@@ -7,7 +7,7 @@ use crate::domain::IndexJob;
 use crate::domain::{Amount, MarketPatch, NewMarket, Outcome, PositionInput, Precondition};
 use crate::domain::{Market, Position};
 use crate::domain::{Principal, Role};
-use crate::repo::{IdempotencyRecord, ListPage, ListPosition, ListQuery, MarketRepository, RepoError};
+use crate::repo::{IdempotencyRecord, ListQuery, ListedMarket, MarketRepository, Page, PageToken, RepoError};
 use crate::service::{Dependencies, Error, MarketService, PositionService, Written};
 
 fn version(version: u64) -> CachedMarket {
@@ -208,10 +208,10 @@ impl MarketRepository for CommitsThenTimesOut {
     async fn list(
         &self,
         query: &ListQuery,
-        start: Option<&ListPosition>,
+        start: Option<&PageToken>,
         offset: usize,
         limit: usize,
-    ) -> Result<ListPage, RepoError> {
+    ) -> Result<Page<ListedMarket>, RepoError> {
         self.0.list(query, start, offset, limit).await
     }
 }

@@ -7,7 +7,7 @@
 
 use std::cmp::Ordering;
 
-use super::{KeyAttr, SortOrder};
+use super::{KeyAttr, ListedMarket, Page, PageToken, RepoError, SortOrder};
 use crate::domain::Amount;
 use crate::packed_text;
 
@@ -104,6 +104,23 @@ impl ListPosition {
         };
         let id = packed_text::take(&mut rest)?;
         rest.is_empty().then_some(Self { shards, after: After { sort, id } })
+    }
+}
+
+impl ListPosition {
+    /// The position a page token of [`ListPage`]'s carries; `InvalidPosition` for any other token.
+    pub fn from_token(token: &PageToken) -> Result<Self, RepoError> {
+        Self::from_bytes(&token.0).ok_or(RepoError::InvalidPosition)
+    }
+}
+
+impl From<ListPage> for Page<ListedMarket> {
+    fn from(page: ListPage) -> Self {
+        let listed = |listed: Listed| ListedMarket { id: listed.id, creator_id: listed.creator_id };
+        Self {
+            items: page.markets.into_iter().map(listed).collect(),
+            next: page.next.map(|next| PageToken(next.to_bytes())),
+        }
     }
 }
 

@@ -8,9 +8,9 @@ use async_trait::async_trait;
 
 use super::listing::{ShardRead, compare, follows, merge};
 use super::{
-    IdempotencyRecord, IdempotencyRepository, IndexEntry, JobQueue, KeyAttr, ListPage, ListPosition, ListQuery, Listed,
-    MarketRepository, Outbox, Page, PageKey, PendingJobs, PositionRepository, RepoError, SearchHit, SortField,
-    UserRepository, VectorIndex, cosine, name_key, top_k,
+    IdempotencyRecord, IdempotencyRepository, IndexEntry, JobQueue, KeyAttr, ListPosition, ListQuery, Listed,
+    ListedMarket, MarketRepository, Outbox, Page, PageToken, PendingJobs, PositionRepository, RepoError, SearchHit,
+    SortField, UserRepository, VectorIndex, cosine, name_key, top_k,
 };
 use crate::domain::{IndexJob, Market, MarketStatus, Position, UserProfile};
 use crate::error::BoxError;
@@ -43,10 +43,6 @@ impl InMemoryStore {
             _ => Ok(()),
         }
     }
-}
-
-fn malformed_key() -> RepoError {
-    RepoError::Internal("malformed page key".into())
 }
 
 /// A market as a list index holds it.
@@ -133,11 +129,12 @@ impl MarketRepository for InMemoryStore {
     async fn list(
         &self,
         query: &ListQuery,
-        start: Option<&ListPosition>,
+        start: Option<&PageToken>,
         offset: usize,
         limit: usize,
-    ) -> Result<ListPage, RepoError> {
-        if start.is_some_and(|start| start.shards != 1) {
+    ) -> Result<Page<ListedMarket>, RepoError> {
+        let start = start.map(ListPosition::from_token).transpose()?;
+        if start.as_ref().is_some_and(|start| start.shards != 1) {
             return Err(RepoError::InvalidPosition);
         }
         let mut markets: Vec<Listed> = self
@@ -146,10 +143,10 @@ impl MarketRepository for InMemoryStore {
             .values()
             .filter(|market| query.status.is_none_or(|status| market.status == status))
             .map(|market| listed(market, query.sort))
-            .filter(|market| start.is_none_or(|start| follows(query.order, market, &start.after)))
+            .filter(|market| start.as_ref().is_none_or(|start| follows(query.order, market, &start.after)))
             .collect();
         markets.sort_by(|a, b| compare(query.order, a, b));
-        Ok(merge(query.order, 1, vec![ShardRead { markets, exhausted: true }], offset, limit))
+        Ok(merge(query.order, 1, vec![ShardRead { markets, exhausted: true }], offset, limit).into())
     }
 }
 
@@ -181,12 +178,15 @@ impl PositionRepository for InMemoryStore {
         Ok(())
     }
 
-    async fn list(&self, market_id: &str, start: Option<&PageKey>, limit: usize) -> Result<Page<Position>, RepoError> {
-        let after = match start.map(|key| key.0.get("id")) {
-            None => None,
-            Some(Some(KeyAttr::S(id))) => Some(id.clone()),
-            Some(_) => return Err(malformed_key()),
-        };
+    /// Its page token is the last position's id.
+    async fn list(
+        &self,
+        market_id: &str,
+        start: Option<&PageToken>,
+        limit: usize,
+    ) -> Result<Page<Position>, RepoError> {
+        let after = start.map(|token| String::from_utf8(token.0.clone()).map_err(|_| RepoError::InvalidPosition));
+        let after = after.transpose()?;
         let mut matching: Vec<Position> = self
             .state()
             .positions
@@ -195,7 +195,7 @@ impl PositionRepository for InMemoryStore {
             .cloned()
             .collect();
         matching.sort_by(|a, b| b.id.cmp(&a.id));
-        Ok(Page::from_overfetch(matching, limit, PageKey::after_position))
+        Ok(Page::from_overfetch(matching, limit, |last| PageToken(last.id.clone().into_bytes())))
     }
 
     async fn remove_some(&self, market_id: &str, limit: usize) -> Result<bool, RepoError> {

@@ -10,7 +10,7 @@ mod vectors;
 pub use listing::{ListPage, ListPosition, Listed};
 pub use vectors::{IndexEntry, SearchHit, VectorIndex, cosine, top_k};
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::time::SystemTime;
 
 use async_trait::async_trait;
@@ -111,34 +111,31 @@ pub enum KeyAttr {
     N(String),
 }
 
-/// Where the next page starts: the full index key of the last item served.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PageKey(pub BTreeMap<String, KeyAttr>);
-
-impl PageKey {
-    /// Where a market's positions continue after `position` (the positions table's key).
-    pub fn after_position(position: &Position) -> Self {
-        Self(
-            [
-                ("marketId".to_owned(), KeyAttr::S(position.market_id.clone())),
-                ("id".to_owned(), KeyAttr::S(position.id.clone())),
-            ]
-            .into(),
-        )
-    }
-}
+/// Where the next page of a list starts, in bytes the storage adapter chose (a DynamoDB key, a
+/// place in a sharded order): the services pass it on and the edge signs it into the client's
+/// cursor, so neither knows how a backend pages. An adapter given one it cannot read answers
+/// [`RepoError::InvalidPosition`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageToken(pub Vec<u8>);
 
 /// A page of results and where the next one starts, if there is one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page<T> {
     pub items: Vec<T>,
-    pub next: Option<PageKey>,
+    pub next: Option<PageToken>,
+}
+
+/// A market as a list names it: enough to read it and its creator in one batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedMarket {
+    pub id: String,
+    pub creator_id: String,
 }
 
 impl<T> Page<T> {
     /// A page from up to `limit + 1` items read: the extra one only tells that a next page
     /// exists, so the last page never carries a cursor to an empty one.
-    pub fn from_overfetch(mut items: Vec<T>, limit: usize, key_after: impl FnOnce(&T) -> PageKey) -> Self {
+    pub fn from_overfetch(mut items: Vec<T>, limit: usize, key_after: impl FnOnce(&T) -> PageToken) -> Self {
         let more = items.len() > limit;
         items.truncate(limit);
         let next = items.last().filter(|_| more).map(key_after);
@@ -204,10 +201,10 @@ pub trait MarketRepository: Send + Sync {
     async fn list(
         &self,
         query: &ListQuery,
-        start: Option<&ListPosition>,
+        start: Option<&PageToken>,
         offset: usize,
         limit: usize,
-    ) -> Result<ListPage, RepoError>;
+    ) -> Result<Page<ListedMarket>, RepoError>;
 }
 
 #[async_trait]
@@ -223,7 +220,8 @@ pub trait PositionRepository: Send + Sync {
     ) -> Result<(), RepoError>;
 
     /// A market's positions, newest first.
-    async fn list(&self, market_id: &str, start: Option<&PageKey>, limit: usize) -> Result<Page<Position>, RepoError>;
+    async fn list(&self, market_id: &str, start: Option<&PageToken>, limit: usize)
+    -> Result<Page<Position>, RepoError>;
 
     /// Removes up to `limit` of a deleted market's positions; `true` when some may be left.
     async fn remove_some(&self, market_id: &str, limit: usize) -> Result<bool, RepoError>;

@@ -16,7 +16,7 @@ use crate::domain::{IndexJob, JobOp};
 use crate::error::error_chain;
 use crate::jobs::JobPublisher;
 use crate::observability::{current_request_id, note_cache};
-use crate::repo::{IdempotencyRepository, ListPosition, ListQuery, MarketRepository, RepoError, UserRepository};
+use crate::repo::{IdempotencyRepository, ListQuery, MarketRepository, PageToken, RepoError, UserRepository};
 use crate::retry::{Backoff, sleep_would_pass};
 
 /// How an edit without `If-Match` retries after losing a race (positions bump the version too): on
@@ -32,7 +32,7 @@ pub type Creators = HashMap<String, UserProfile>;
 pub struct MarketPage {
     pub markets: Vec<Market>,
     pub creators: Creators,
-    pub next: Option<ListPosition>,
+    pub next: Option<PageToken>,
 }
 
 /// Market reads: the shared cache in front of DynamoDB, and creators read in one batch.
@@ -132,20 +132,20 @@ impl MarketReads {
     pub async fn list(
         &self,
         query: &ListQuery,
-        start: Option<&ListPosition>,
+        start: Option<&PageToken>,
         offset: usize,
         limit: usize,
     ) -> Result<MarketPage, Error> {
         let page = self.markets.list(query, start, offset, limit).await?;
-        if page.markets.is_empty() {
+        if page.items.is_empty() {
             return Ok(MarketPage { markets: Vec::new(), creators: Creators::new(), next: page.next });
         }
-        let ids: Vec<&str> = page.markets.iter().map(|listed| listed.id.as_str()).collect();
-        let creator_ids: Vec<&str> = page.markets.iter().map(|listed| listed.creator_id.as_str()).collect();
+        let ids: Vec<&str> = page.items.iter().map(|listed| listed.id.as_str()).collect();
+        let creator_ids: Vec<&str> = page.items.iter().map(|listed| listed.creator_id.as_str()).collect();
         let (found, creators) = self.markets.get_many_with_creators(&ids, &creator_ids).await?;
         let mut by_id: HashMap<String, Market> = found.into_iter().map(|market| (market.id.clone(), market)).collect();
         // In the index's order; a market deleted since the index was read is left out.
-        let markets = page.markets.iter().filter_map(|listed| by_id.remove(&listed.id)).collect();
+        let markets = page.items.iter().filter_map(|listed| by_id.remove(&listed.id)).collect();
         Ok(MarketPage { markets, creators, next: page.next })
     }
 }

@@ -11,7 +11,7 @@ use crate::cache::{MarketCache, Refresh};
 use crate::domain::Principal;
 use crate::domain::{Position, PositionInput, Precondition, new_id, now};
 use crate::repo::{
-    IdempotencyRepository, MarketRepository, Page, PageKey, PositionRepository, RepoError, UserRepository,
+    IdempotencyRepository, MarketRepository, Page, PageToken, PositionRepository, RepoError, UserRepository,
 };
 
 pub struct PositionService {
@@ -94,7 +94,12 @@ impl PositionService {
     }
 
     /// A market's positions, newest first; 404 if the market does not exist.
-    pub async fn list(&self, market_id: &str, start: Option<&PageKey>, limit: usize) -> Result<Page<Position>, Error> {
+    pub async fn list(
+        &self,
+        market_id: &str,
+        start: Option<&PageToken>,
+        limit: usize,
+    ) -> Result<Page<Position>, Error> {
         if self.markets.get(market_id).await?.is_none() {
             return Err(Error::market_not_found(market_id));
         }

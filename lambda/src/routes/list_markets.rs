@@ -8,7 +8,7 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::http::{ApiResponse, ListMeta, bad_query, query_number, query_param};
 use markets_core::domain::MarketStatus;
-use markets_core::repo::{ListPosition, ListQuery, SortField, SortOrder};
+use markets_core::repo::{ListQuery, SortField, SortOrder};
 use markets_core::service::MarketReads;
 
 const MAX_OFFSET: usize = 1000;
@@ -41,15 +41,9 @@ pub async fn list_markets(
     let query = ListQuery { status, sort, order };
     let scope = query.scope();
     let cursors = state.cursors()?;
-    let start = cursor
-        .map(|cursor| ListPosition::from_bytes(&cursors.decode_bytes(&scope, cursor)?).ok_or(ApiError::InvalidCursor))
-        .transpose()?;
+    let start = cursor.map(|cursor| cursors.decode(&scope, cursor)).transpose()?;
     let page = state.service.list(&query, start.as_ref(), offset.unwrap_or(0), limit).await?;
     let views: Vec<_> = page.markets.iter().map(|market| market.view(page.creators.get(&market.creator_id))).collect();
-    let meta = ListMeta {
-        count: views.len(),
-        limit,
-        next_cursor: page.next.map(|next| cursors.encode_bytes(&scope, &next.to_bytes())),
-    };
+    let meta = ListMeta { count: views.len(), limit, next_cursor: page.next.map(|next| cursors.encode(&scope, &next)) };
     Ok(ApiResponse::list(views, meta))
 }

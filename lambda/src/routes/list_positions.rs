@@ -7,7 +7,6 @@ use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::http::{ApiResponse, ListMeta, path_id, query_param};
-use markets_core::repo::PageKey;
 use markets_core::service::PositionService;
 
 pub async fn list_positions(
@@ -19,10 +18,9 @@ pub async fn list_positions(
     let limit = page_limit(&request)?;
     let scope = format!("positions:{market_id}");
     let cursors = state.cursors()?;
-    let start: Option<PageKey> =
-        query_param(&request, "cursor")?.map(|cursor| cursors.decode(&scope, cursor)).transpose()?;
+    let start = query_param(&request, "cursor")?.map(|cursor| cursors.decode(&scope, cursor)).transpose()?;
     let page = state.service.list(&market_id, start.as_ref(), limit).await?;
     let meta =
-        ListMeta { count: page.items.len(), limit, next_cursor: page.next.map(|key| cursors.encode(&scope, &key)) };
+        ListMeta { count: page.items.len(), limit, next_cursor: page.next.map(|next| cursors.encode(&scope, &next)) };
     Ok(ApiResponse::list(&page.items, meta))
 }

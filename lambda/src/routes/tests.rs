@@ -190,3 +190,30 @@ async fn the_docs_function_serves_the_spec_and_a_page_that_needs_nothing_else() 
     let refused = check_route(&request(&with_query)).unwrap_err();
     assert_eq!(refused.status_and_code(), (StatusCode::BAD_REQUEST, "BAD_REQUEST"));
 }
+
+/// A cursor this API signed whose page token the store cannot read (a format of another release,
+/// say) is the client's stale cursor, never a server error: the token is the adapter's to read.
+#[tokio::test]
+async fn a_signed_cursor_whose_token_the_store_cannot_read_is_a_400() {
+    let api = api();
+    let codec = CursorCodec::new(b"handler-tests-cursor-key-0123456789abcdef");
+    let unreadable = markets_core::repo::PageToken(vec![0xff, 0x00]);
+    let with_cursor = |mut event: Value, scope: &str| {
+        let cursor = codec.encode(scope, &unreadable);
+        event["queryStringParameters"]["cursor"] = cursor.clone().into();
+        event["rawQueryString"] = format!("{}&cursor={cursor}", event["rawQueryString"].as_str().unwrap_or("")).into();
+        event
+    };
+    let markets =
+        call(&api.reads, list_markets, &with_cursor(event("list-markets"), "markets:active:volume:desc")).await;
+    let created = call(&api.writes, create_market, &event("create-market")).await;
+    let id = created.body_json()["data"]["id"].as_str().unwrap().to_owned();
+    let positions = with_cursor(with_id(event("list-positions"), &id), &format!("positions:{id}"));
+    let positions = call(&api.positions, list_positions, &positions).await;
+    for listed in [markets, positions] {
+        assert_eq!(
+            (listed.status(), listed.body_json()["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("INVALID_CURSOR"))
+        );
+    }
+}
