@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::freshness::{invalidate_if_uncertain, refreshed, repair};
 use super::idempotency::Replays;
+use super::users::remember;
 use super::{Error, IdempotentRequest, Written, retrying_conflicts};
 use crate::cache::{CachedMarket, Lookup, MarketCache, Refresh};
 use crate::domain::{
@@ -47,13 +48,6 @@ pub struct MarketService {
     reads: MarketReads,
     replays: Replays,
     jobs: JobPublisher,
-}
-
-/// The profile of a user, stored the first time they write: the stored one, not the one this
-/// token's claims would make, so that every route shows the same creator name.
-pub(super) async fn remember(users: &dyn UserRepository, principal: &Principal) -> Result<UserProfile, Error> {
-    let profile = UserProfile::first_seen(&principal.user_id, principal.name.as_deref(), principal.email.as_deref());
-    Ok(users.create_if_absent(&profile).await?)
 }
 
 impl MarketReads {

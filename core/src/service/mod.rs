@@ -7,6 +7,7 @@ mod markets;
 mod positions;
 mod rate_limit;
 mod search;
+mod users;
 
 pub use error::Error;
 pub use idempotency::{FirstResult, IdempotentRequest, Written};

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::freshness::{invalidate_if_uncertain, refreshed, repair};
 use super::idempotency::Replays;
-use super::markets::remember;
+use super::users::remember;
 use super::{Error, IdempotentRequest, Written, retrying_conflicts};
 use crate::cache::{MarketCache, Refresh};
 use crate::domain::Principal;
