@@ -35,13 +35,11 @@ import platform
 import queue
 import re
 import shlex
-import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 import uuid
 import zipfile
 from dataclasses import dataclass
@@ -52,6 +50,8 @@ from typing import Any, Callable
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "dev"))
 from tls_front import TlsFront  # noqa: E402
+from bench_common import (calls_per_request, http, median, percentile, request_lines,  # noqa: E402
+                          start_moto)
 
 # The local stack's parts: its resources and each function's environment.
 from localstack.cli import bind_gateway, key_values, parse_args as parse_stack_args  # noqa: E402
@@ -210,14 +210,7 @@ def run_instance(api: RuntimeApi, binary: Path, env: dict[str, str], events: lis
     proc.wait()
     api.events.put(None)  # frees the handler thread still waiting in GET /next
     reader.join(5)
-    lines = []
-    for raw in output:
-        try:
-            entry = json.loads(raw)
-        except ValueError:
-            continue
-        if isinstance(entry, dict) and entry.get("message") == "request":
-            lines.append(entry)
+    lines = request_lines(output)
     assert api.first_next is not None
     connections = front.connections - connections_before if front else None
     return Sample((api.first_next - started) / 1e6, latencies[0], latencies[1:], rss, lines, unexpected, connections)
@@ -363,27 +356,13 @@ def zipped_size(binary: Path) -> int:
     return len(buffer.getvalue())
 
 
-def http(base: str, method: str, path: str, body: Any = None, bearer: str | None = None) -> tuple[int, Any]:
-    request = urllib.request.Request(base + path, method=method, data=json.dumps(body).encode() if body else None)
-    request.add_header("content-type", "application/json")
-    if bearer:
-        request.add_header("authorization", f"Bearer {bearer}")
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as error:
-        return error.code, None
-
-
 class Environment:
     """moto with the template's resources (dev/localstack's Stack), seeded through the API, and each
     function's environment as the local stack resolves it."""
 
     def __init__(self, bin_dir: Path, log_file: str):
         self.moto_port = free_port()
-        self.moto = subprocess.Popen(
-            [sys.executable, str(REPO / "dev/moto_server.py"), "--exit-with-stdin", "--port", str(self.moto_port)],
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        self.moto = start_moto(self.moto_port)
         os.environ.setdefault("AWS_ACCESS_KEY_ID", "test")
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
         args = parse_stack_args(["serve", "--port", "0", "--prefix", f"cold{os.getpid()}", "--no-cache", "--quiet",
@@ -440,15 +419,6 @@ class Environment:
 # --------------------------------------------------------------------------- report
 
 
-def median(values: list[float]) -> float:
-    return statistics.median(values) if values else float("nan")
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * p))] if ordered else float("nan")
-
-
 @dataclass
 class Figures:
     init: float
@@ -467,12 +437,7 @@ class Figures:
     def of(cls, samples: list[Sample], zip_size: int) -> "Figures":
         warm = [ms for s in samples for ms in s.warm_ms]
         lines = [line for s in samples for line in s.log_lines]
-        calls = ""
-        if lines:
-            counts = [line.get("dynamodb_calls", 0) for line in lines]
-            ops = max((line.get("dynamodb_ops", "") for line in lines), key=lambda o: sum(
-                1 for line in lines if line.get("dynamodb_ops") == o))
-            calls = f"{median(counts):g} ({ops.replace(',', ', ') or 'none'})"
+        calls = calls_per_request(lines)
         return cls(median([s.init_ms for s in samples]), median([s.first_ms for s in samples]),
                    median([s.init_ms + s.first_ms for s in samples]), percentile(warm, 0.5), percentile(warm, 0.99),
                    median([s.rss_bytes for s in samples]), zip_size, calls, len(warm),
