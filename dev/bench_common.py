@@ -115,6 +115,23 @@ AUTH_FLOOR_TARGETS = [
     Target("peak RSS", "rss", 1.25, 10_000_000, "MB"),
     Target("zip", "zip", 1.25, 3_000_000, "MB"),
 ]
+def answers_differ(ours: list[tuple[int, bytes]], peer: list[tuple[int, bytes]]) -> list[str]:
+    """How a peer's answers to the same events differ from ours (status, then the JSON body but for
+    its request id); empty when they match."""
+    differences = []
+    for i, ((status, body), (peer_status, peer_body)) in enumerate(zip(ours, peer, strict=True)):
+        if status != peer_status:
+            differences.append(f"answer {i + 1}: HTTP {peer_status}, ours {status}")
+            continue
+        mine, theirs = json.loads(body or b"null"), json.loads(peer_body or b"null")
+        for value in (mine, theirs):
+            if isinstance(value, dict):
+                value.pop("requestId", None)
+        if mine != theirs:
+            differences.append(f"answer {i + 1}: {theirs}, ours {mine}")
+    return differences
+
+
 # Issue 22's goal against the Node.js peer: at least 10× faster init + first, at most 1/10 of its peak RSS.
 PEER_GOAL = 10.0
 

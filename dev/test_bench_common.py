@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 import unittest
 
-from bench_common import (AUTH_FLOOR_TARGETS, calls_per_request, parse_latency, peer_goal, request_lines,
-                          round_trips)
+from bench_common import (AUTH_FLOOR_TARGETS, answers_differ, calls_per_request, parse_latency, peer_goal,
+                          request_lines, round_trips)
 
 TARGETS = {target.field: target for target in AUTH_FLOOR_TARGETS}
 
@@ -55,6 +55,24 @@ class AuthFloorTargets(unittest.TestCase):
     def test_zip_within_1_25_times_and_3_mb(self) -> None:
         self.assertTrue(TARGETS["zip"].check(2_900_000, 2_400_000)[0])
         self.assertEqual(TARGETS["zip"].check(3_240_000, 2_300_000), (False, "FAIL (1.41× > 1.25×, > 3 MB)"))
+
+
+class PeerAnswers(unittest.TestCase):
+    OURS = [(200, b'{"success": true, "data": {"id": "M1", "volume": 2.5}}'),
+            (401, b'{"success": false, "code": "UNAUTHORIZED", "requestId": "a"}')]
+
+    def test_same_status_and_body_but_the_request_id_match(self) -> None:
+        peer = [(200, b'{"data":{"volume":2.5,"id":"M1"},"success":true}'),
+                (401, b'{"success":false,"code":"UNAUTHORIZED","requestId":"b"}')]
+        self.assertEqual(answers_differ(self.OURS, peer), [])
+
+    def test_another_status_or_field_is_named(self) -> None:
+        peer = [(200, b'{"success": true, "data": {"id": "M1", "volume": "2.5"}}'),
+                (404, b'{"success": false, "code": "NOT_FOUND"}')]
+        self.assertEqual(answers_differ(self.OURS, peer), [
+            "answer 1: {'success': True, 'data': {'id': 'M1', 'volume': '2.5'}}, "
+            "ours {'success': True, 'data': {'id': 'M1', 'volume': 2.5}}",
+            "answer 2: HTTP 404, ours 401"])
 
 
 class PeerGoal(unittest.TestCase):
