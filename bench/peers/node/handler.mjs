@@ -27,14 +27,14 @@ export async function handler(event, context) {
       const claims = jwt.verify(authorization.replace(/^Bearer /, ""), secret, { algorithms: ["HS256"] });
       if (!claims.sub || !claims.role || !claims.exp) throw new Error("missing claim");
     } catch {
-      return failure(401, "UNAUTHORIZED", "Invalid or expired token", requestId,
+      return failure(401, "UNAUTHORIZED", "the bearer token is invalid or expired", requestId,
         { "www-authenticate": 'Bearer error="invalid_token"' });
     }
   }
   const { Item: item } = await documents.send(new GetCommand({
     TableName: process.env.MARKETS_TABLE, Key: { id: event.pathParameters.id }, ConsistentRead: true,
   }));
-  if (!item) return failure(404, "NOT_FOUND", "Market not found", requestId);
+  if (!item) return failure(404, "NOT_FOUND", `market ${event.pathParameters.id} not found`, requestId);
   const market = {
     id: item.id, name: item.name, description: item.description, status: item.status, volume: Number(item.volume),
     creatorId: item.creatorId, creator: item.creatorName ? { id: item.creatorId, name: item.creatorName } : null,

@@ -29,11 +29,12 @@ def handler(event, context):
             jwt.decode(authorization.removeprefix("Bearer "), SECRET, algorithms=["HS256"],
                        options={"require": ["exp", "sub", "role"]})
         except jwt.InvalidTokenError:
-            return failure(401, "UNAUTHORIZED", "Invalid or expired token", request_id,
+            return failure(401, "UNAUTHORIZED", "the bearer token is invalid or expired", request_id,
                            {"www-authenticate": 'Bearer error="invalid_token"'})
-    item = MARKETS.get_item(Key={"id": event["pathParameters"]["id"]}, ConsistentRead=True).get("Item")
+    market_id = event["pathParameters"]["id"]
+    item = MARKETS.get_item(Key={"id": market_id}, ConsistentRead=True).get("Item")
     if item is None:
-        return failure(404, "NOT_FOUND", "Market not found", request_id)
+        return failure(404, "NOT_FOUND", f"market {market_id} not found", request_id)
     market = {
         "id": item["id"], "name": item["name"], "description": item["description"], "status": item["status"],
         "volume": float(item["volume"]), "creatorId": item["creatorId"],
