@@ -9,22 +9,29 @@ GET /api/markets/{id} reads the --hot newest markets over and over, and the shar
 and the DynamoDB calls per GET are read from the functions' request logs; --no-cache runs the stack
 without the cache, to compare. The figures measure this code path on this machine (moto answers a few
 hundred calls a second), not AWS: use them to compare changes, not to size production.
+
+--aws-latency 10ms puts moto behind dev/tls_front.py (HTTPS, as AWS) holding every AWS call that
+long, and runs every scenario twice, at no added latency and at 10 ms: per route, p50/p99 at both,
+the sequential round trips the difference implies ((p50 at L - p50 at 0) / L) and, beside them,
+the DynamoDB calls per request from the request log lines. Read the round trips at --concurrency 1
+(queueing adds to the p50 at L otherwise). The shared cache is not behind the delay.
 """
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_common import REPO, calls_per_request, http, parse_latency, request_lines, round_trips, start_moto  # noqa: E402
+from localstack.processes import free_port, stop_processes  # noqa: E402
+from tls_front import TlsFront  # noqa: E402
 
 
 def token(sub: str) -> str:
@@ -33,19 +40,8 @@ def token(sub: str) -> str:
     return out.stdout.strip()
 
 
-def call(base: str, method: str, path: str, body: dict | None = None, auth: str | None = None) -> tuple[int, dict]:
-    request = urllib.request.Request(base + path, method=method, data=json.dumps(body).encode() if body else None)
-    request.add_header("content-type", "application/json")
-    if auth:
-        request.add_header("authorization", f"Bearer {auth}")
-    try:
-        with urllib.request.urlopen(request) as response:
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as error:
-        return error.code, {}
-
-
-def measure(name: str, requests: int, concurrency: int, one) -> None:
+def measure(name: str, requests: int, concurrency: int, one) -> list[float]:
+    """Times `requests` calls of `one`, `concurrency` at a time; prints and returns the latencies."""
     def timed(i: int) -> float:
         started = time.perf_counter()
         status = one(i)
@@ -58,6 +54,7 @@ def measure(name: str, requests: int, concurrency: int, one) -> None:
     elapsed = time.perf_counter() - started
     q = statistics.quantiles(latencies, n=100)
     print(f"{name:<28} p50 {q[49]:7.1f} ms   p95 {q[94]:7.1f} ms   p99 {q[98]:7.1f} ms   {requests / elapsed:7.1f} req/s")
+    return latencies
 
 
 def main() -> None:
@@ -66,54 +63,96 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--hot", type=int, default=20, help="how many markets the GET scenario reads (default 20)")
     parser.add_argument("--no-cache", action="store_true", help="run the stack without the shared cache")
+    parser.add_argument("--aws-latency", type=parse_latency, default=0.0, metavar="L",
+                        help="also run every scenario with this delay on every AWS call (e.g. 10ms) and report "
+                             "the sequential round trips per route")
     args = parser.parse_args()
     env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
     log_file = tempfile.NamedTemporaryFile(prefix="bench-", suffix=".log", delete=False).name
+    moto = front = None
+    endpoint: list[str] = []
+    if args.aws_latency:
+        # moto behind the front: the functions (and the stack's own calls) reach it over HTTPS.
+        moto_port = free_port()
+        moto, front = start_moto(moto_port), TlsFront(moto_port)
+        settings = front.env()
+        endpoint = ["--endpoint", settings["AWS_ENDPOINT_URL"]] + [f"--env={k}={v}" for k, v in settings.items()]
+        env["AWS_CA_BUNDLE"] = settings["SSL_CERT_FILE"]  # the stack's boto3 clients
     stack = subprocess.Popen(
         [sys.executable, str(REPO / "dev/local.py"), "serve", "--port", "0", "--prefix", f"bench{os.getpid()}",
          "--quiet", "--exit-with-stdin", "--max-instances", str(args.concurrency), "--log-file", log_file,
-         "--env", "RATE_LIMIT_PER_MINUTE=100000000"] + (["--no-cache"] if args.no_cache else []),
+         "--env", "RATE_LIMIT_PER_MINUTE=100000000"] + (["--no-cache"] if args.no_cache else []) + endpoint,
         cwd=REPO, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    p50s: dict[float, dict[str, tuple[float, float]]] = {}
     try:
         base = stack.stdout.readline().strip().removeprefix("Markets API listening on ")
         alice = token("bench-alice")
         ids: list[str] = []
 
         def create(i: int) -> int:
-            status, body = call(base, "POST", "/api/markets", {"name": f"Will benchmark market {i} rise?"}, alice)
+            status, body = http(base, "POST", "/api/markets", {"name": f"Will benchmark market {i} rise?"}, alice)
             ids.append(body["data"]["id"])
             return status
 
+        def hot(i: int) -> str:  # the --hot newest markets, in turn
+            newest = ids[-max(1, args.hot):]
+            return newest[i % len(newest)]
+
+        # (the route as the request log names it, the request)
+        scenarios = [
+            ("POST /api/markets", create),
+            ("GET /api/markets/{id}", lambda i: http(base, "GET", f"/api/markets/{hot(i)}")[0]),
+            ("GET /api/markets", lambda i: http(base, "GET", "/api/markets?limit=20")[0]),
+            ("POST /api/markets/{id}/positions", lambda i: http(
+                base, "POST", f"/api/markets/{ids[0]}/positions", {"outcome": "yes", "amount": 1.5}, alice)[0]),
+            ("GET /api/markets/search", lambda i: http(base, "GET", "/api/markets/search?q=benchmark%20rise&limit=10")[0]),
+            ("GET /api/health", lambda i: http(base, "GET", "/api/health")[0]),
+        ]
         print(f"{args.requests} requests per scenario, {args.concurrency} at a time, against {base}")
-        measure("POST /api/markets", args.requests, args.concurrency, create)
-        hot = ids[-max(1, args.hot):]
-        measure("GET /api/markets/{id}", args.requests, args.concurrency,
-                lambda i: call(base, "GET", f"/api/markets/{hot[i % len(hot)]}")[0])
-        measure("GET /api/markets?limit=20", args.requests, args.concurrency,
-                lambda i: call(base, "GET", "/api/markets?limit=20")[0])
-        measure("POST .../positions", args.requests, args.concurrency,
-                lambda i: call(base, "POST", f"/api/markets/{ids[0]}/positions", {"outcome": "yes", "amount": 1.5}, alice)[0])
-        measure("GET /api/markets/search", args.requests, args.concurrency,
-                lambda i: call(base, "GET", "/api/markets/search?q=benchmark%20rise&limit=10")[0])
-        measure("GET /api/health", args.requests, args.concurrency, lambda i: call(base, "GET", "/api/health")[0])
+        latencies = [0.0] + ([args.aws_latency] if args.aws_latency else [])
+        for route, one in scenarios:
+            if args.aws_latency:  # untimed: the instances' cold starts stay out of the figures at 0
+                front.latency = 0.0
+                measure(f"{route} (warm-up)", args.concurrency * 2, args.concurrency, one)
+            # Each scenario at every latency in a row: the machine's load drifts less in between.
+            for latency in latencies:
+                if front:
+                    front.latency = latency / 1000
+                times = measure(route + (f" +{latency:g} ms" if latency else ""), args.requests, args.concurrency, one)
+                p50s.setdefault(latency, {})[route] = (statistics.median(times), statistics.quantiles(times, n=100)[98])
     finally:
         stack.stdin.close()
         stack.wait(timeout=15)
-    cache_report(log_file, args.no_cache)
-    os.unlink(log_file)
-
-
-def cache_report(log_file: str, no_cache: bool) -> None:
-    """The shared cache's hit ratio and the DynamoDB calls per GET of one market, from the request logs."""
-    gets = []
+        if front:
+            front.close()
+        if moto:
+            moto.stdin.close()
+            stop_processes([moto])
     with open(log_file, encoding="utf-8") as f:
-        for line in f:
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                continue
-            if entry.get("message") == "request" and entry.get("route") == "GET /api/markets/{id}":
-                gets.append(entry)
+        lines = request_lines(f)
+    os.unlink(log_file)
+    cache_report(lines, args.no_cache)
+    if args.aws_latency:
+        print()
+        print(round_trip_table(p50s, args.aws_latency, lines))
+
+
+def round_trip_table(p50s: dict[float, dict[str, tuple[float, float]]], latency: float, lines: list[dict]) -> str:
+    """Per route: p50/p99 at no added latency and at `latency`, the round trips they imply and the
+    DynamoDB calls per request the log lines count (Markdown)."""
+    rows = [f"| route | p50 at 0 | p99 at 0 | p50 at {latency:g} ms | p99 at {latency:g} ms "
+            "| sequential round trips | DynamoDB calls per request (ops) |", "|---|---|---|---|---|---|---|"]
+    for route, (p50, p99) in p50s[0.0].items():
+        p50_l, p99_l = p50s[latency][route]
+        calls = calls_per_request([line for line in lines if line.get("route") == route])
+        rows.append(f"| {route} | {p50:.1f} ms | {p99:.1f} ms | {p50_l:.1f} ms | {p99_l:.1f} ms "
+                    f"| {round_trips(p50_l, p50, latency):.1f} | {calls or '—'} |")
+    return "\n".join(rows)
+
+
+def cache_report(lines: list[dict], no_cache: bool) -> None:
+    """The shared cache's hit ratio and the DynamoDB calls per GET of one market, from the request logs."""
+    gets = [line for line in lines if line.get("route") == "GET /api/markets/{id}"]
     if not gets:
         return
     hits = sum(1 for g in gets if g.get("cache_hit") is True)

@@ -1,14 +1,18 @@
 #!/usr/bin/env python3
-"""Cold start, memory and package size of every route function, against two references.
+"""Cold start, memory and package size of every route function, against three references, and of
+get-market against the peers a user would write instead.
 
     dev/bench-cold [--quick] [--runs 7] [--warm 2000] [--only get-market,list-markets] [--no-build]
-                   [--config 'profile.release.opt-level="s"' ...] [--target-dir DIR] [--out bench/RESULTS.md]
+                   [--aws-latency 10ms] [--config 'profile.release.opt-level="s"' ...] [--target-dir DIR]
+                   [--out bench/RESULTS.md]
 
-Builds the release binaries (one `cargo build --release` for the route functions and the two
+Builds the release binaries (one `cargo build --release` for the route functions and the three
 references of bench/: hello-world, lambda_runtime alone; the floor, one DynamoDB GetItem per
-invocation), starts moto and the local stack's resources (dev/localstack's code: tables, queues,
-secrets, each function's environment resolved from template.yaml, the shared cache off), seeds real
-data through the API, then runs each binary on a minimal Lambda Runtime API of its own and measures:
+invocation; the authenticated floor, the floor plus the token secret read at init and an HS256
+token verified per invocation), starts moto and the local stack's resources (dev/localstack's code:
+tables, queues, secrets, each function's environment resolved from template.yaml, the shared cache
+off), seeds real data through the API, then runs each binary on a minimal Lambda Runtime API of its
+own and measures:
 
 * init: spawn to the first `GET /runtime/invocation/next`;
 * first invocation: the event handed over to its response received; and init + first;
@@ -18,9 +22,14 @@ data through the API, then runs each binary on a minimal Lambda Runtime API of i
 
 Twice: through a TLS front (dev/tls_front.py, a throwaway CA; every cold request pays a handshake, as
 on AWS) and plain HTTP. Binaries are interleaved over --runs runs; the tables show medians, with the
-ratio to the floor. The DynamoDB calls per request come from the functions' own request log lines.
-Writes --out (generated: never edit it by hand). --quick: 3 runs, 300 warm invocations, the floor,
-hello-world, get-market, list-markets and create-market only.
+ratio to the floor, and issue 22's targets against the authenticated floor as pass/FAIL. The
+DynamoDB calls per request come from the functions' own request log lines. Through the TLS front,
+every other warm invocation is made with --aws-latency on every AWS call: the sequential round
+trips per request are (p50 at L - p50 at 0) / L. With get-market, its peers (bench/peers: Node.js
+with the AWS SDK v3, Python with boto3; installed by dev/bootstrap) run on the same Runtime API,
+after a check that they answer as get-market does. Writes --out (generated: never edit it by hand).
+--quick: 3 runs, 300 warm invocations, the references, get-market (and its peers), list-markets and
+create-market only.
 """
 from __future__ import annotations
 
@@ -35,13 +44,11 @@ import platform
 import queue
 import re
 import shlex
-import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 import uuid
 import zipfile
 from dataclasses import dataclass
@@ -52,6 +59,8 @@ from typing import Any, Callable
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "dev"))
 from tls_front import TlsFront  # noqa: E402
+from bench_common import (AUTH_FLOOR_TARGETS, answers_differ, calls_per_request, http, median, parse_latency,  # noqa: E402
+                          peer_goal, percentile, request_lines, round_trips, start_moto)
 
 # The local stack's parts: its resources and each function's environment.
 from localstack.cli import bind_gateway, key_values, parse_args as parse_stack_args  # noqa: E402
@@ -62,7 +71,13 @@ from localstack.server import QuietServer  # noqa: E402
 from localstack.stack import Stack  # noqa: E402
 from localstack.template import Resolver, load_template, parameter_values  # noqa: E402
 
-REFERENCES = ["hello-world", "floor"]
+REFERENCES = ["hello-world", "floor", "auth-floor"]
+# get-market as a Node.js and a Python user would write it (bench/peers), each under a minimal
+# runtime interface loop of its own; measured with get-market.
+PEERS = {
+    "node-peer": ["node", str(REPO / "bench/peers/node/runtime.mjs")],
+    "python-peer": [str(REPO / "bench/peers/python/.venv/bin/python"), str(REPO / "bench/peers/python/runtime.py")],
+}
 # Reads first, then writes; create-market before delete-market, which deletes what it created.
 ROUTE_FUNCTIONS = ["health", "api-docs", "route-not-found", "get-market", "list-markets", "list-positions",
                    "search-markets", "create-market", "create-position", "update-market", "replace-market",
@@ -102,6 +117,10 @@ class RuntimeApi:
 
 class RuntimeHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes: with Nagle's algorithm the body waits for the
+    # client's delayed ACK (40 ms on Linux) whenever the client does not ACK at once, as Node.js's
+    # and Python's HTTP clients do not (the peers' warm p50 was 55 ms, 45 of them that wait).
+    disable_nagle_algorithm = True
     server: Any
 
     def log_message(self, *args: Any) -> None:
@@ -155,6 +174,7 @@ class Sample:
     init_ms: float
     first_ms: float
     warm_ms: list[float]
+    warm_at_latency_ms: list[float]  # the warm invocations made with the front's AWS-like latency on
     rss_bytes: int
     log_lines: list[dict]
     unexpected: int  # answers that were not what the scenario expects (a moto hiccup under load, say)
@@ -165,30 +185,31 @@ class BenchError(Exception):
     pass
 
 
-def run_instance(api: RuntimeApi, binary: Path, env: dict[str, str], events: list[bytes],
-                 check: Callable[[int, bytes], None], front: TlsFront | None = None) -> Sample:
-    """Spawns `binary` as a fresh instance, invokes it with `events` one after another, and kills it.
-    With `front`, counts the TLS connections it opened (one per service when its pools are shared)."""
+def run_instance(api: RuntimeApi, name: str, command: list[str], env: dict[str, str], events: list[bytes],
+                 check: Callable[[int, bytes], None], front: TlsFront | None = None, latency_ms: float = 0.0) -> Sample:
+    """Spawns `command` (instance of `name`), invokes it with `events` one after another, and kills it.
+    With `front`, counts the TLS connections it opened (one per service when its pools are shared)
+    and, with `latency_ms`, makes every other warm invocation with that delay on each AWS call."""
     api.reset()
     connections_before = front.connections if front else 0
     ids = [str(uuid.uuid4()) for _ in events]
     api.events.put((ids[0], events[0]))
     started = time.perf_counter_ns()
-    proc = subprocess.Popen([str(binary)], env={**env, "AWS_LAMBDA_RUNTIME_API": api.address},
+    proc = subprocess.Popen(command, env={**env, "AWS_LAMBDA_RUNTIME_API": api.address},
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     output: list[bytes] = []
     reader = threading.Thread(target=lambda: output.extend(proc.stdout), daemon=True)  # type: ignore[arg-type]
     reader.start()
-    latencies, unexpected = [], 0
+    latencies, at_latency, unexpected = [], [], 0
     try:
         for i, request_id in enumerate(ids):
             try:
                 got_id, body, done, failed = api.results.get(timeout=INVOCATION_TIMEOUT)
             except queue.Empty:
-                raise BenchError(f"{binary.name}: no answer within {INVOCATION_TIMEOUT} s") from None
+                raise BenchError(f"{name}: no answer within {INVOCATION_TIMEOUT} s") from None
             if failed or got_id != request_id:
-                raise BenchError(f"{binary.name}: invocation failed: {body[:500].decode(errors='replace')}")
-            latencies.append((done - api.sent[request_id]) / 1e6)
+                raise BenchError(f"{name}: invocation failed: {body[:500].decode(errors='replace')}")
+            (at_latency if front and front.latency else latencies).append((done - api.sent[request_id]) / 1e6)
             answer = json.loads(body)
             try:
                 check(answer.get("statusCode", 200), (answer.get("body") or "").encode())
@@ -196,31 +217,31 @@ def run_instance(api: RuntimeApi, binary: Path, env: dict[str, str], events: lis
                 unexpected += 1
                 log(f"unexpected answer (counted, not measured out): {error}")
             if i + 1 < len(ids):
+                if front:  # interleaved: the load on the machine weighs on both alike
+                    front.latency = latency_ms / 1000 if i % 2 else 0.0
                 api.events.put((ids[i + 1], events[i + 1]))
         if not api.waiting.wait(INVOCATION_TIMEOUT):  # idle again: its peak is behind it
-            raise BenchError(f"{binary.name}: did not ask for a next event")
+            raise BenchError(f"{name}: did not ask for a next event")
         status = Path(f"/proc/{proc.pid}/status").read_text()
         rss = int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) * 1024  # type: ignore[union-attr]
     except BaseException:
+        if front:
+            front.latency = 0.0
         proc.kill()
         reader.join(5)
         sys.stderr.write(b"".join(output[-30:]).decode(errors="replace"))
         raise
+    if front:
+        front.latency = 0.0
     proc.kill()
     proc.wait()
     api.events.put(None)  # frees the handler thread still waiting in GET /next
     reader.join(5)
-    lines = []
-    for raw in output:
-        try:
-            entry = json.loads(raw)
-        except ValueError:
-            continue
-        if isinstance(entry, dict) and entry.get("message") == "request":
-            lines.append(entry)
+    lines = request_lines(output)
     assert api.first_next is not None
     connections = front.connections - connections_before if front else None
-    return Sample((api.first_next - started) / 1e6, latencies[0], latencies[1:], rss, lines, unexpected, connections)
+    return Sample((api.first_next - started) / 1e6, latencies[0], latencies[1:], at_latency, rss, lines, unexpected,
+                  connections)
 
 
 # --------------------------------------------------------------------------- events
@@ -293,8 +314,8 @@ class Scenarios:
         if binary == "route-not-found":
             return [api_event("GET", "/{proxy+}", "/api/nothing-here", params={"proxy": "api/nothing-here"})] * count, \
                 expect(404)
-        if binary == "get-market":
-            return [api_event("GET", one, f"/api/markets/{market(i)}", params={"id": market(i)})
+        if binary in ("get-market", "auth-floor") or binary in PEERS:  # with a token: it is verified
+            return [api_event("GET", one, f"/api/markets/{market(i)}", bearer=self.bearer, params={"id": market(i)})
                     for i in range(count)], expect(200)
         if binary == "list-markets":
             return [api_event("GET", "/api/markets", "/api/markets", "limit=20")] * count, expect(200)
@@ -363,27 +384,13 @@ def zipped_size(binary: Path) -> int:
     return len(buffer.getvalue())
 
 
-def http(base: str, method: str, path: str, body: Any = None, bearer: str | None = None) -> tuple[int, Any]:
-    request = urllib.request.Request(base + path, method=method, data=json.dumps(body).encode() if body else None)
-    request.add_header("content-type", "application/json")
-    if bearer:
-        request.add_header("authorization", f"Bearer {bearer}")
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as error:
-        return error.code, None
-
-
 class Environment:
     """moto with the template's resources (dev/localstack's Stack), seeded through the API, and each
     function's environment as the local stack resolves it."""
 
     def __init__(self, bin_dir: Path, log_file: str):
         self.moto_port = free_port()
-        self.moto = subprocess.Popen(
-            [sys.executable, str(REPO / "dev/moto_server.py"), "--exit-with-stdin", "--port", str(self.moto_port)],
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        self.moto = start_moto(self.moto_port)
         os.environ.setdefault("AWS_ACCESS_KEY_ID", "test")
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
         args = parse_stack_args(["serve", "--port", "0", "--prefix", f"cold{os.getpid()}", "--no-cache", "--quiet",
@@ -430,6 +437,8 @@ class Environment:
             del env[key]
         env.update(endpoint)
         env["FLOOR_MARKET_ID"] = floor_market
+        if binary in PEERS and "SSL_CERT_FILE" in endpoint:  # Node.js and botocore do not read SSL_CERT_FILE
+            env.update(NODE_EXTRA_CA_CERTS=endpoint["SSL_CERT_FILE"], AWS_CA_BUNDLE=endpoint["SSL_CERT_FILE"])
         return env
 
     def close(self) -> None:
@@ -440,15 +449,6 @@ class Environment:
 # --------------------------------------------------------------------------- report
 
 
-def median(values: list[float]) -> float:
-    return statistics.median(values) if values else float("nan")
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * p))] if ordered else float("nan")
-
-
 @dataclass
 class Figures:
     init: float
@@ -456,6 +456,8 @@ class Figures:
     total: float
     p50: float
     p99: float
+    p50_at_latency: float
+    p99_at_latency: float
     rss: float
     zip: int
     calls: str
@@ -466,16 +468,12 @@ class Figures:
     @classmethod
     def of(cls, samples: list[Sample], zip_size: int) -> "Figures":
         warm = [ms for s in samples for ms in s.warm_ms]
+        at_latency = [ms for s in samples for ms in s.warm_at_latency_ms]
         lines = [line for s in samples for line in s.log_lines]
-        calls = ""
-        if lines:
-            counts = [line.get("dynamodb_calls", 0) for line in lines]
-            ops = max((line.get("dynamodb_ops", "") for line in lines), key=lambda o: sum(
-                1 for line in lines if line.get("dynamodb_ops") == o))
-            calls = f"{median(counts):g} ({ops.replace(',', ', ') or 'none'})"
+        calls = calls_per_request(lines)
         return cls(median([s.init_ms for s in samples]), median([s.first_ms for s in samples]),
                    median([s.init_ms + s.first_ms for s in samples]), percentile(warm, 0.5), percentile(warm, 0.99),
-                   median([s.rss_bytes for s in samples]), zip_size, calls, len(warm),
+                   percentile(at_latency, 0.5), percentile(at_latency, 0.99), median([s.rss_bytes for s in samples]), zip_size, calls, len(warm),
                    sum(s.unexpected for s in samples),
                    median([s.connections for s in samples]) if samples[0].connections is not None else None)
 
@@ -487,6 +485,8 @@ def table(figures: dict[str, Figures]) -> list[str]:
             "| targets missed (and notes) | DynamoDB calls per request (ops) | connections per instance |",
             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, f in figures.items():
+        if name in PEERS:
+            continue  # their own table
         missed = []
         if name not in REFERENCES:
             for key, limit in TARGETS.items():
@@ -504,6 +504,93 @@ def table(figures: dict[str, Figures]) -> list[str]:
                     f"| {', '.join(missed) or ('—' if name in REFERENCES else 'none')} | {f.calls or '—'} "
                     f"| {'—' if f.connections is None else f'{f.connections:g}'} |")
     return rows
+
+
+def round_trip_table(figures: dict[str, Figures], latency_ms: float) -> list[str]:
+    """Per function, warm p50/p99 with no added latency and with `latency_ms` on every AWS call, the
+    sequential round trips that implies and the DynamoDB calls its log lines count."""
+    rows = [f"| function | warm p50 at 0 | warm p99 at 0 | warm p50 at {latency_ms:g} ms | warm p99 at {latency_ms:g} ms "
+            "| sequential round trips | DynamoDB calls per request (ops) |", "|---|---|---|---|---|---|---|"]
+    for name, f in figures.items():
+        rows.append(f"| {name} | {f.p50:.2f} ms | {f.p99:.2f} ms | {f.p50_at_latency:.2f} ms | {f.p99_at_latency:.2f} ms "
+                    f"| {round_trips(f.p50_at_latency, f.p50, latency_ms):.1f} | {f.calls or '—'} |")
+    return rows
+
+
+def auth_floor_table(figures: dict[str, Figures]) -> list[str]:
+    """Every route function against the authenticated floor, each target of issue 22 pass or FAIL."""
+    floor = figures["auth-floor"]
+    rows = ["| function | " + " | ".join(f"{t.name} | {t.name} target (≤ {t.ratio}×"
+                                          + (f", ≤ {t.limit / 1e6:g} {t.unit})" if t.limit else ")")
+                                          for t in AUTH_FLOOR_TARGETS) + " |",
+            "|---|" + "---|---|" * len(AUTH_FLOOR_TARGETS)]
+    show = {"total": lambda v: f"{v:.1f} ms", "rss": lambda v: f"{v / 1e6:.1f} MB", "zip": lambda v: f"{v / 1e6:.2f} MB"}
+    for name, f in figures.items():
+        if name in PEERS or name in ("hello-world", "floor"):
+            continue
+        cells = []
+        for target in AUTH_FLOOR_TARGETS:
+            value, reference = getattr(f, target.field), getattr(floor, target.field)
+            cells += [f"{show[target.field](value)} ({value / reference:.2f}×)",
+                      "—" if name == "auth-floor" else target.check(value, reference)[1]]
+        rows.append(f"| {name} | " + " | ".join(cells) + " |")
+    return rows
+
+
+def peer_table(figures: dict[str, Figures]) -> list[str]:
+    """get-market beside the peers a user would write instead; ratios are the peer's over ours."""
+    ours = figures["get-market"]
+    rows = ["| function | init | first invocation | init + first | warm p50 | warm p99 | peak RSS |",
+            "|---|---|---|---|---|---|---|"]
+    for name in ["get-market", *PEERS]:
+        f = figures[name]
+        cell = lambda v, o, unit="ms", scale=1.0: f"{v / scale:.1f} {unit} ({v / o:.1f}×)"  # noqa: E731
+        rows.append(f"| {name} | {cell(f.init, ours.init)} | {cell(f.first, ours.first)} | {cell(f.total, ours.total)} "
+                    f"| {cell(f.p50, ours.p50)} | {cell(f.p99, ours.p99)} | {cell(f.rss, ours.rss, 'MB', 1e6)} |")
+    node = figures["node-peer"]
+    rows += ["", f"Goal (issue 22) against the Node.js peer: init + first {peer_goal(ours.total, node.total)[1]}; "
+                 f"peak RSS {peer_goal(ours.rss, node.rss)[1]}."]
+    return rows
+
+
+def round_trip_section(args: argparse.Namespace, figures: dict[str, Figures]) -> list[str]:
+    return [
+        f"## Sequential round trips under AWS-like latency (TLS, {args.aws_latency:g} ms per AWS call)",
+        "",
+        f"Every other warm invocation is made with the TLS front holding each AWS call {args.aws_latency:g} ms "
+        "(dev/tls_front.py), the others with none, interleaved; round trips = (p50 at L − p50 at 0) / L. Calls "
+        "made at the same time count once; the DynamoDB calls per request are the request log lines' count. "
+        "A figure of the peers and references is theirs (they log no request line).",
+        "",
+        *round_trip_table(figures, args.aws_latency),
+        "",
+    ]
+
+
+def peer_section(figures: dict[str, Figures]) -> list[str]:
+    return [
+        "## The peers a user would pick instead (TLS)",
+        "",
+        f"get-market written as a Node.js user ({node_version()}; AWS SDK v3 client-dynamodb + lib-dynamodb, "
+        "client-secrets-manager, jsonwebtoken) and a Python user (" + python_version() + "; boto3, PyJWT) would "
+        "write it (bench/peers): the same secret read at init, the same token check, one consistent GetItem, the "
+        "same JSON answer. Lambda's managed runtimes are not available here (no containers): each runs under a "
+        "minimal runtime interface loop written like AWS's (bench/peers/*/runtime.*), on the same Runtime API "
+        "against the same data. Ours also makes the rate limiter's UpdateItem; the peers do not. Ratios are the "
+        "peer's figure over get-market's.",
+        "",
+        *peer_table(figures),
+        "",
+    ]
+
+
+def node_version() -> str:
+    return "Node.js " + subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
+
+
+def python_version() -> str:
+    out = subprocess.run([PEERS["python-peer"][0], "--version"], capture_output=True, text=True).stdout
+    return out.strip()
 
 
 def machine() -> str:
@@ -557,7 +644,8 @@ def report(args: argparse.Namespace, build_seconds: float | None, results: dict[
         "RATE_LIMIT_PER_MINUTE=100000000 (the limiter still makes its call), the rest of the environment from "
         "template.yaml as the local stack resolves it.",
         "- References (bench/): hello-world is lambda_runtime alone; the floor loads the AWS SDK config, builds one "
-        "DynamoDB client and makes one GetItem per invocation.",
+        "DynamoDB client and makes one GetItem per invocation; the authenticated floor adds the token secret read "
+        "from Secrets Manager at init and an HS256 token verified per invocation.",
         "- Times are measured on the harness's own Lambda Runtime API (Python, loopback): init is spawn → first "
         "`GET /next`; an invocation is the event handed over → its response received. moto answers in about "
         "a millisecond, not DynamoDB's few: compare functions with each other and with the floor, not with AWS.",
@@ -573,6 +661,17 @@ def report(args: argparse.Namespace, build_seconds: float | None, results: dict[
         "",
         *table(results["TLS"]),
         "",
+        "## Against the authenticated floor (issue 22, TLS)",
+        "",
+        "The authenticated floor (bench/src/bin/auth-floor.rs) is the floor plus what every authenticated route "
+        "must do: the token secret read from Secrets Manager at init, a bearer token verified (HS256) per "
+        "invocation. get-market, the authenticated floor and the peers are sent a valid token on every "
+        "invocation; ratios are to the authenticated floor.",
+        "",
+        *auth_floor_table(results["TLS"]),
+        "",
+        *(round_trip_section(args, results["TLS"]) if args.aws_latency else []),
+        *(peer_section(results["TLS"]) if args.peers else []),
         "## Plain HTTP",
         "",
         *table(results["plain"]),
@@ -598,6 +697,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--config", action="append", default=[], help="a cargo --config for the build (repeatable)")
     parser.add_argument("--target-dir", type=Path, help="cargo's target directory (default: the workspace's)")
     parser.add_argument("--out", type=Path, default=REPO / "bench/RESULTS.md")
+    parser.add_argument("--aws-latency", type=parse_latency, default=10.0, metavar="L",
+                        help="the delay on every AWS call of every other warm invocation through the TLS front, "
+                             "for the round-trip table (default 10ms; 0: none)")
     args = parser.parse_args(argv)
     args.runs = args.runs or (3 if args.quick else 7)
     args.warm = args.warm or (300 if args.quick else 2000)
@@ -610,6 +712,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if "delete-market" in functions and "create-market" not in functions:
         functions.append("create-market")  # delete-market deletes what create-market made
     args.binaries = REFERENCES + [f for f in ROUTE_FUNCTIONS if f in functions]
+    args.peers = list(PEERS) if "get-market" in functions else []
     return args
 
 
@@ -640,16 +743,21 @@ def main(argv: list[str] | None = None) -> int:
         api = RuntimeApi()
         untrusted = check_untrusted(api, bin_dir, env, front, scenarios, hot[0])
         log(f"TLS check: {untrusted}")
-        samples: dict[str, dict[str, list[Sample]]] = {mode: {b: [] for b in args.binaries} for mode in endpoints}
+        if args.peers:
+            check_peers(api, bin_dir, env, front, scenarios, hot[0])
+            log("the peers answer as get-market does (200, 404, 401 and anonymous)")
+        measured = args.binaries + args.peers
+        commands = {b: PEERS.get(b, [str(bin_dir / b)]) for b in measured}
+        samples: dict[str, dict[str, list[Sample]]] = {mode: {b: [] for b in measured} for mode in endpoints}
         for run in range(args.runs):
             for mode, endpoint in endpoints.items():
-                for binary in args.binaries:
+                for binary in measured:
                     events, check = scenarios.events(binary, 1 + args.warm_per_run)
-                    sample = run_instance(api, bin_dir / binary, env.function_env(binary, endpoint, hot[0]), events,
-                                          check, front if mode == "TLS" else None)
+                    sample = run_instance(api, binary, commands[binary], env.function_env(binary, endpoint, hot[0]),
+                                          events, check, front if mode == "TLS" else None, args.aws_latency)
                     samples[mode][binary].append(sample)
             log(f"run {run + 1}/{args.runs} done ({(time.monotonic() - started) / 60:.1f} min)")
-        results = {mode: {b: Figures.of(s, sizes[b]) for b, s in by_binary.items()} for mode, by_binary in samples.items()}
+        results = {mode: {b: Figures.of(s, sizes.get(b, 0)) for b, s in by_binary.items()} for mode, by_binary in samples.items()}
     finally:
         if front:
             front.close()
@@ -668,13 +776,35 @@ def check_untrusted(api: RuntimeApi, bin_dir: Path, env: Environment, front: Tls
     """The floor through the TLS front without the CA must fail: the figures are of real handshakes."""
     events, _ = scenarios.events("floor", 1)
     try:
-        run_instance(api, bin_dir / "floor", env.function_env("floor", front.untrusted_env(), market), events,
+        run_instance(api, "floor", [str(bin_dir / "floor")], env.function_env("floor", front.untrusted_env(), market), events,
                      lambda status, body: None)
     except BenchError as error:
         if "invocation failed" in str(error):
             return "without the CA in SSL_CERT_FILE the floor's GetItem fails (the certificate is verified)."
         raise
     raise BenchError("the floor reached DynamoDB through the TLS front without trusting its CA")
+
+
+def check_peers(api: RuntimeApi, bin_dir: Path, env: Environment, front: TlsFront, scenarios: Scenarios,
+                market: str) -> None:
+    """The peers answer what get-market answers, to the same events: a market, an absent one, a
+    forged token and no token. Otherwise the comparison would be of different work."""
+    one, absent = "/api/markets/{id}", "01BENCHM0CKZZZZZZZZZZZZZZZ"
+    forged = scenarios.bearer[:-4] + ("AAAA" if not scenarios.bearer.endswith("AAAA") else "BBBB")
+    events = [api_event("GET", one, f"/api/markets/{market}", bearer=scenarios.bearer, params={"id": market}),
+              api_event("GET", one, f"/api/markets/{absent}", bearer=scenarios.bearer, params={"id": absent}),
+              api_event("GET", one, f"/api/markets/{market}", bearer=forged, params={"id": market}),
+              api_event("GET", one, f"/api/markets/{market}", params={"id": market})]
+    answers: dict[str, list[tuple[int, bytes]]] = {}
+    for name in ["get-market", *PEERS]:
+        answers[name] = []
+        run_instance(api, name, PEERS.get(name, [str(bin_dir / name)]),
+                     env.function_env(name, front.env(), market), events,
+                     lambda status, body, seen=answers[name]: seen.append((status, body)))
+    for name in PEERS:
+        differences = answers_differ(answers["get-market"], answers[name])
+        if differences:
+            raise BenchError(f"{name} does not answer as get-market does: {'; '.join(differences)}")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,11 @@ server answers every request with `Connection: close`. So the front reads one re
 from the function's connection, sends it to moto on a fresh loopback connection, and hands back
 moto's response without that header. Without this, every call would reconnect and resume TLS, and
 a connection opened during init would be gone by the first request.
+
+`latency` (seconds, settable while it runs) holds every request that long before it goes to moto:
+an AWS-like round trip (a few milliseconds in-region, where moto answers in about one), so that a
+benchmark sees how many calls a request waits on one after the other (issue 22). Handshakes are
+not delayed: the latency is per call.
 """
 from __future__ import annotations
 
@@ -56,7 +61,8 @@ class TlsFront:
     """One TLS port per service, each forwarding bytes to `backend_port` on loopback. RSA-2048 keys,
     like AWS's endpoints' certificates."""
 
-    def __init__(self, backend_port: int):
+    def __init__(self, backend_port: int, latency: float = 0.0):
+        self.latency = latency
         self.dir = tempfile.TemporaryDirectory(prefix="bench-tls-")
         ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bench throwaway CA")])
@@ -98,6 +104,8 @@ class TlsFront:
             while True:
                 head = await client_in.readuntil(b"\r\n\r\n")
                 request = head + await client_in.readexactly(_content_length(head) or 0)
+                if self.latency:
+                    await asyncio.sleep(self.latency)
                 backend_in, backend_out = await asyncio.open_connection("127.0.0.1", self.backend_port)
                 try:
                     backend_out.write(request)
