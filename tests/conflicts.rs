@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use api_tests::{Fault, FaultProxy, Stack, User, eventually, positions_path};
+use api_tests::{Fault, FaultProxy, Stack, User, eventually, job_done, positions_path};
 use markets_core::domain::Role;
 use markets_core::retry::Backoff;
 use reqwest::StatusCode;
@@ -85,8 +85,8 @@ async fn an_edit_without_if_match_that_loses_a_race_is_applied_to_the_new_versio
     let alice = User::new(Role::User);
     let market = stack.create_market(&alice, "Will the race be won?").await;
     // The index worker reads the market too: only once it has, is the next read of it the rename's.
-    let indexed = |l: &Value| l["message"] == "job done" && l["market_id"] == market.id.as_str();
-    assert!(stack.logs_when(|logs| logs.iter().any(indexed)).iter().any(indexed), "the create's job is done");
+    let indexed = job_done(&market.id);
+    assert!(stack.logs_when(|logs| logs.iter().any(&indexed)).iter().any(&indexed), "the create's job is done");
 
     // The rename reads version 1, and that read's answer is held while the close commits version 2:
     // the rename's write, made for version 1, is refused, re-read and applied on version 2.

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use api_tests::{Fault, FaultProxy, Reply, Stack, User, away_from_window_end, eventually};
+use api_tests::{Fault, FaultProxy, Reply, Stack, User, away_from_window_end, eventually, job_done, job_failed};
 use markets_core::domain::Role;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -23,11 +23,6 @@ fn assert_unavailable(reply: &Reply) {
     assert_eq!(reply.error_code(), "UNAVAILABLE");
     assert!(reply.header("retry-after").is_some_and(|s| s.parse::<u64>().is_ok()), "{:?}", reply.headers);
     assert!(!reply.text.contains("Table") && !reply.text.contains("Exception"), "no internals: {}", reply.text);
-}
-
-/// Whether a log line is the worker's "job done" for market `id`.
-fn job_done(id: &str) -> impl Fn(&Value) -> bool + '_ {
-    move |line| line["message"] == "job done" && line["market_id"] == id
 }
 
 /// Whether a search for `query` finds exactly the markets `ids` (their jobs done) within `within`.
@@ -241,11 +236,6 @@ async fn a_transaction_whose_answer_is_lost_is_retried_with_its_token_and_applie
     assert_eq!(dynamodb.seen(&[TRANSACT]), 4);
     let after = stack.get(&market.path).await;
     assert_eq!(after.exact_field("volume"), "7");
-}
-
-/// Whether a log line is the worker's "job failed" for market `id`.
-fn job_failed(id: &str) -> impl Fn(&Value) -> bool + '_ {
-    move |line| line["message"] == "job failed" && line["market_id"] == id
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use api_tests::{Fault, FaultProxy, Stack, User, eventually};
+use api_tests::{Fault, FaultProxy, Stack, User, eventually, job_done};
 use markets_core::domain::{IndexJob, JobOp, Role};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -51,14 +51,14 @@ async fn a_new_market_is_found_first_within_two_seconds_of_its_write() {
     // The worker's line for the job carries the id of the request that caused it.
     let request_id = rain.reply.header("x-request-id").unwrap();
     let written = logged_at(&stack.request_log(request_id));
-    let job_done = |l: &Value| l["message"] == "job done" && l["market_id"] == rain.id.as_str();
-    let logs = stack.logs_when(|logs| logs.iter().any(job_done));
-    let indexed = logs.iter().find(|l| job_done(l)).map(logged_at).expect("the job's line");
+    let rain_done = job_done(&rain.id);
+    let logs = stack.logs_when(|logs| logs.iter().any(&rain_done));
+    let indexed = logs.iter().find(|l| rain_done(l)).map(logged_at).expect("the job's line");
     let took = Duration::try_from(indexed - written).expect("indexed after the write");
     assert!(took < SEARCHABLE_WITHIN, "searchable {took:?} after the write was answered");
     println!("searchable {took:?} after the write was answered");
-    let job_lines = logs.iter().filter(|l| job_done(l)).count();
-    let correlated = logs.iter().filter(|l| job_done(l) && l["spans"].to_string().contains(request_id)).count();
+    let job_lines = logs.iter().filter(|l| rain_done(l)).count();
+    let correlated = logs.iter().filter(|l| rain_done(l) && l["spans"].to_string().contains(request_id)).count();
     assert!(job_lines >= 1 && correlated == job_lines, "{job_lines} job lines, {correlated} with the request id");
 
     let reply = stack.get("/api/markets/search?q=rain%20Paris&limit=3").await;
@@ -211,8 +211,7 @@ async fn repeated_and_reordered_jobs_leave_the_latest_version_indexed() {
         let job = serde_json::to_string(&IndexJob::new(&id, version, JobOp::Upsert)).unwrap();
         sqs.send_message().queue_url(&queue).message_body(job).send().await.unwrap();
     }
-    let jobs_done =
-        || stack.logs().iter().filter(|l| l["message"] == "job done" && l["market_id"] == id.as_str()).count();
+    let jobs_done = || stack.logs().iter().filter(|l| job_done(&id)(l)).count();
     let all_done = eventually(Duration::from_secs(20), async || jobs_done() >= 8).await;
     assert!(all_done.is_some(), "3 jobs from the writes and 5 sent: {} done", jobs_done());
     assert_eq!(stack.vector_entry(&id).await, Some((3, "closed".to_owned())));

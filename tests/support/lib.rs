@@ -393,6 +393,16 @@ pub async fn eventually(
     None
 }
 
+/// Whether a log line is the index worker's "job done" for market `id`.
+pub fn job_done(id: &str) -> impl Fn(&Value) -> bool + '_ {
+    move |line| line["message"] == "job done" && line["market_id"] == id
+}
+
+/// Whether a log line is the index worker's "job failed" for market `id`.
+pub fn job_failed(id: &str) -> impl Fn(&Value) -> bool + '_ {
+    move |line| line["message"] == "job failed" && line["market_id"] == id
+}
+
 /// Waits, if needed, so that at least 15 s are left in the current rate-limit window of
 /// `window` seconds: a test that counts requests then cannot see its counter reset.
 pub async fn away_from_window_end(window: u64) {
