@@ -42,6 +42,16 @@ fn problem(reply: &Reply, expected: &Expected) -> Option<String> {
     }
 }
 
+/// `READS` reads of `path` sent at once, one revalidating with `old_etag` (the ETag from before the
+/// write, which must not get a 304): why each is stale or inconsistent, if it is.
+async fn stale_reads(stack: &Stack, path: &str, old_etag: &str, expected: &Expected) -> Vec<String> {
+    let reads = (0..READS).map(|r| {
+        let read = stack.get(path);
+        (if r == 0 { read.if_none_match(old_etag) } else { read }).send()
+    });
+    futures::future::join_all(reads).await.iter().filter_map(|reply| problem(reply, expected)).collect()
+}
+
 async fn create(stack: &Stack, user: &User, name: &str) -> (CreatedMarket, Expected) {
     let market = stack.create_market(user, name).await;
     (market, Expected::Market { version: 1, name: name.to_owned(), volume: 0 })
@@ -106,15 +116,9 @@ async fn write_read_loops(stack: &Stack) -> Vec<String> {
                     }
                 }
             };
-            // The write has been answered: every read from now on shows it. One revalidates with the
-            // ETag from before the write, which must not get a 304.
-            let reads = (0..READS).map(|r| {
-                let read = stack.get(path);
-                (if r == 0 { read.if_none_match(&previous_etag) } else { read }).send()
-            });
-            for reply in futures::future::join_all(reads).await {
-                problems.extend(problem(&reply, &expected).map(|p| format!("loop {i}: {p}")));
-            }
+            // The write has been answered: every read from now on shows it.
+            let stale = stale_reads(stack, path, &previous_etag, &expected).await;
+            problems.extend(stale.into_iter().map(|p| format!("loop {i}: {p}")));
             if matches!(expected, Expected::Gone) {
                 (market, expected) = create(stack, &moderator, &format!("m{i}")).await;
                 *current.lock().unwrap() = market.path.clone();
@@ -371,23 +375,22 @@ async fn lost_refresh_rounds(readers: &Stack, writers: &Stack, lane: usize) -> V
                 .idempotency_key(&key)
                 .json(json!({"outcome": "yes", "amount": 1})),
         };
-        expected = match round % 4 {
-            0 => Expected::Gone,
-            1 | 2 => Expected::Market { version: version + 1, name: renamed.clone(), volume },
-            _ => Expected::Market { version: version + 1, name, volume: volume + 1 },
+        // What reads show after the write, and what the client's retry answers once it has committed.
+        let retry_answers;
+        (expected, retry_answers) = match round % 4 {
+            0 => (Expected::Gone, StatusCode::NOT_FOUND),
+            1 => (
+                Expected::Market { version: version + 1, name: renamed.clone(), volume },
+                StatusCode::PRECONDITION_FAILED,
+            ),
+            2 => (Expected::Market { version: version + 1, name: renamed.clone(), volume }, StatusCode::OK),
+            _ => (Expected::Market { version: version + 1, name, volume: volume + 1 }, StatusCode::CREATED),
         };
         let first = write(writers).await;
         let retried = if first.status == StatusCode::SERVICE_UNAVAILABLE {
             assert!(first.header("retry-after").is_some(), "a 503 without Retry-After: {}", first.body);
             let retry = write(readers).await;
-            // What the retry answers once the first attempt has committed.
-            let answered = match round % 4 {
-                0 => StatusCode::NOT_FOUND,
-                1 => StatusCode::PRECONDITION_FAILED,
-                2 => StatusCode::OK,
-                _ => StatusCode::CREATED,
-            };
-            assert_eq!(retry.status, answered, "lane {lane} round {round}: the retry: {}", retry.body);
+            assert_eq!(retry.status, retry_answers, "lane {lane} round {round}: the retry: {}", retry.body);
             "the retry"
         } else {
             problems.push(format!(
@@ -396,14 +399,8 @@ async fn lost_refresh_rounds(readers: &Stack, writers: &Stack, lane: usize) -> V
             ));
             "the write"
         };
-        let reads = (0..READS).map(|r| {
-            let read = readers.get(path);
-            (if r == 0 { read.if_none_match(&etag) } else { read }).send()
-        });
-        for reply in futures::future::join_all(reads).await {
-            problems
-                .extend(problem(&reply, &expected).map(|p| format!("lane {lane} round {round} after {retried}: {p}")));
-        }
+        let stale = stale_reads(readers, path, &etag, &expected).await;
+        problems.extend(stale.into_iter().map(|p| format!("lane {lane} round {round} after {retried}: {p}")));
         if matches!(expected, Expected::Gone) {
             (market, expected) = create(readers, &moderator, &format!("lane{lane}-{round}")).await;
         }
