@@ -26,8 +26,8 @@ use crate::error::BoxError;
 use crate::retry::{Backoff, sleep_would_pass};
 
 /// What an entry holds: a market as GET shows it, with its creator's profile when it is known.
-/// The adapter that stores it chooses how it is serialized; the HTTP edge renders it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The adapter that stores it serializes it (serde); the HTTP edge renders it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CachedMarket {
     pub market: Market,
     pub creator: Option<UserProfile>,

@@ -3,7 +3,7 @@
 use std::str::FromStr;
 
 use rust_decimal::Decimal;
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
 
 /// A non-negative decimal with at most [`Amount::MAX_SCALE`] places, written to JSON as an exact number.
@@ -121,6 +121,15 @@ impl Serialize for Amount {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let raw = RawValue::from_string(self.to_stored()).map_err(serde::ser::Error::custom)?;
         raw.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Amount {
+    /// The exact digits of a JSON number, as [`Serialize`] wrote them (JSON only: it reads the
+    /// number's text, which no f64 would keep).
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = Box::<RawValue>::deserialize(deserializer)?;
+        Amount::from_stored(raw.get()).ok_or_else(|| serde::de::Error::custom(format!("not an amount: {}", raw.get())))
     }
 }
 

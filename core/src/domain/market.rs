@@ -41,8 +41,9 @@ pub enum Outcome {
     No,
 }
 
-/// A market as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A market as stored (serde gives the adapters that store whole values, like the cache, a form
+/// that round-trips exactly; the API's form is [`MarketView`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Market {
     pub id: String,
     pub name: String,
