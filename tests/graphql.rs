@@ -61,3 +61,226 @@ async fn a_query_reads_what_rest_wrote_and_rest_reads_what_a_mutation_wrote() {
     let positions = stack.get(&positions_path(market["id"].as_str().unwrap())).await;
     assert_eq!(positions.body["meta"]["count"], 1, "the first position came with the market");
 }
+
+const CREATE: &str = "mutation Create($input: CreateMarketInput!, $key: String) { createMarket(input: $input, idempotencyKey: $key) { id version volume } }";
+const UPDATE: &str = "mutation Update($id: String!, $input: MarketFieldsInput!, $ifMatch: String) { updateMarket(id: $id, input: $input, ifMatch: $ifMatch) { id version status name } }";
+const DELETE: &str = "mutation Delete($id: String!) { deleteMarket(id: $id) }";
+const TAKE: &str = "mutation Take($id: String!, $input: TakePositionInput!, $key: String) { takePosition(marketId: $id, input: $input, idempotencyKey: $key) { id amount } }";
+const ONE: &str = "query One($id: String!) { market(id: $id) { id version name status volume } }";
+
+/// The one error of a refused GraphQL operation: its code and its `details`.
+fn refusal(reply: &Reply) -> (String, Value) {
+    assert_eq!(codes(reply).len(), 1, "{}", reply.text);
+    let extensions = &reply.body["errors"][0]["extensions"];
+    (extensions["code"].as_str().unwrap().to_owned(), extensions["details"].clone())
+}
+
+/// A REST error answer's code and `details`.
+fn rest_refusal(reply: &Reply) -> (String, Value) {
+    (reply.error_code().to_owned(), reply.body["details"].clone())
+}
+
+#[tokio::test]
+async fn a_bad_input_gets_the_rest_route_s_code_and_field_errors_and_writes_nothing() {
+    let stack = Stack::start();
+    let alice = User::new(Role::User);
+    let long = "x".repeat(201);
+    // (REST body, the same as GraphQL's input: enums in capitals, amounts as strings)
+    let cases = [
+        (json!({ "name": "   " }), json!({ "name": "   " })),
+        (json!({ "name": long }), json!({ "name": long })),
+        (json!({ "name": "Fine", "description": null }), json!({ "name": "Fine", "description": null })),
+        (json!({ "name": "Fine", "endDate": "tomorrow" }), json!({ "name": "Fine", "endDate": "tomorrow" })),
+        (json!({ "description": "no name" }), json!({ "description": "no name" })),
+        (
+            json!({ "name": "Fine", "initialPosition": { "outcome": "yes", "amount": 0.0000001 } }),
+            json!({ "name": "Fine", "initialPosition": { "outcome": "YES", "amount": "0.0000001" } }),
+        ),
+        (
+            json!({ "name": "Fine", "initialPosition": { "outcome": "no", "amount": 1000000001 } }),
+            json!({ "name": "Fine", "initialPosition": { "outcome": "NO", "amount": "1000000001" } }),
+        ),
+        (
+            json!({ "name": "Fine", "initialPosition": { "amount": 1 } }),
+            json!({ "name": "Fine", "initialPosition": { "amount": "1" } }),
+        ),
+    ];
+    for (rest_body, input) in cases {
+        let rest = stack.post("/api/markets").as_user(&alice).json(rest_body.clone()).await;
+        assert_eq!(rest.status, StatusCode::BAD_REQUEST, "{}", rest.text);
+        let ours = graphql(&stack, Some(&alice), CREATE, json!({ "input": input })).await;
+        assert_eq!(refusal(&ours), rest_refusal(&rest), "{rest_body}");
+        assert_eq!(refusal(&ours).0, "VALIDATION_FAILED");
+    }
+    let listed = stack.get("/api/markets").await;
+    assert_eq!(listed.body["meta"]["count"], 0, "a refused create wrote nothing: {}", listed.text);
+}
+
+#[tokio::test]
+async fn permissions_and_transitions_are_the_rest_routes() {
+    let stack = Stack::start();
+    let (alice, bob) = (User::new(Role::User), User::new(Role::User));
+    let (moderator, admin) = (User::new(Role::Moderator), User::new(Role::Admin));
+    let created = graphql(&stack, Some(&alice), CREATE, json!({ "input": { "name": "Will it hail?" } })).await;
+    let id = created.body["data"]["createMarket"]["id"].as_str().expect("created").to_owned();
+    let path = market_path(&id);
+    let update = async |user: &User, input: Value| {
+        graphql(&stack, Some(user), UPDATE, json!({ "id": id, "input": input })).await
+    };
+    let code = |reply: Reply| refusal(&reply).0;
+
+    let anonymous = graphql(&stack, None, CREATE, json!({ "input": { "name": "Anyone?" } })).await;
+    assert_eq!(code(anonymous), "UNAUTHORIZED");
+    // Not the creator: the REST route's 403, by the same rule.
+    let rest = stack.patch(&path).as_user(&bob).json(json!({ "name": "Bob's" })).await;
+    assert_eq!(code(update(&bob, json!({ "name": "Bob's" })).await), rest.error_code());
+    assert_eq!(rest.error_code(), "FORBIDDEN");
+    // Only an admin resolves; a user may not delete.
+    assert_eq!(code(update(&alice, json!({ "status": "RESOLVED" })).await), "FORBIDDEN");
+    assert_eq!(code(graphql(&stack, Some(&alice), DELETE, json!({ "id": id })).await), "FORBIDDEN");
+    // active → closed, and no way back; no position on a closed market.
+    let closed = update(&alice, json!({ "status": "CLOSED" })).await;
+    assert_eq!(closed.body["data"]["updateMarket"]["status"], "CLOSED", "{}", closed.text);
+    let rest = stack.patch(&path).as_user(&alice).json(json!({ "status": "active" })).await;
+    assert_eq!(code(update(&alice, json!({ "status": "ACTIVE" })).await), rest.error_code());
+    assert_eq!(rest.error_code(), "INVALID_TRANSITION");
+    let take = json!({ "id": id, "input": { "outcome": "YES", "amount": "1" } });
+    assert_eq!(code(graphql(&stack, Some(&bob), TAKE, take).await), "MARKET_NOT_ACTIVE");
+    let resolved = update(&admin, json!({ "status": "RESOLVED" })).await;
+    assert_eq!(resolved.body["data"]["updateMarket"]["status"], "RESOLVED", "{}", resolved.text);
+    // A moderator deletes; then both APIs say the market is gone.
+    let deleted = graphql(&stack, Some(&moderator), DELETE, json!({ "id": id })).await;
+    assert_eq!(deleted.body["data"]["deleteMarket"], id.as_str(), "{}", deleted.text);
+    assert_eq!(stack.get(&path).await.error_code(), "NOT_FOUND");
+    assert_eq!(code(graphql(&stack, None, ONE, json!({ "id": id })).await), "NOT_FOUND");
+    assert_eq!(code(graphql(&stack, Some(&moderator), DELETE, json!({ "id": id })).await), "NOT_FOUND");
+}
+
+#[tokio::test]
+async fn idempotency_keys_and_if_match_are_the_rest_routes() {
+    let stack = Stack::start();
+    let alice = User::new(Role::User);
+    let input = json!({ "name": "Will it freeze?", "initialPosition": { "outcome": "YES", "amount": "3" } });
+    let first = graphql(&stack, Some(&alice), CREATE, json!({ "input": input, "key": "create-1" })).await;
+    let again = graphql(&stack, Some(&alice), CREATE, json!({ "input": input, "key": "create-1" })).await;
+    assert_eq!(again.body["data"], first.body["data"], "a retry answers the first market: {}", again.text);
+    let id = first.body["data"]["createMarket"]["id"].as_str().unwrap().to_owned();
+    // The same key and body through REST: the same write, so the same first answer.
+    let rest_body = json!({ "name": "Will it freeze?", "initialPosition": { "outcome": "yes", "amount": 3 } });
+    let rest = stack.post("/api/markets").as_user(&alice).idempotency_key("create-1").json(rest_body).await;
+    assert_eq!(
+        (rest.status, rest.body["data"]["id"].as_str()),
+        (StatusCode::CREATED, Some(id.as_str())),
+        "{}",
+        rest.text
+    );
+    let other = json!({ "input": { "name": "Something else" }, "key": "create-1" });
+    assert_eq!(refusal(&graphql(&stack, Some(&alice), CREATE, other).await).0, "IDEMPOTENCY_KEY_REUSED");
+    let bad_key = json!({ "input": { "name": "Keyed" }, "key": " padded " });
+    assert_eq!(refusal(&graphql(&stack, Some(&alice), CREATE, bad_key).await).0, "BAD_REQUEST");
+    assert_eq!(stack.get("/api/markets").await.body["meta"]["count"], 1, "one market for all those tries");
+
+    let take = json!({ "id": id, "input": { "outcome": "NO", "amount": "1.25" }, "key": "take-1" });
+    let taken = graphql(&stack, Some(&alice), TAKE, take.clone()).await;
+    let retaken = graphql(&stack, Some(&alice), TAKE, take).await;
+    assert_eq!(retaken.body["data"], taken.body["data"], "{}", retaken.text);
+    let market = graphql(&stack, None, ONE, json!({ "id": id })).await;
+    assert_eq!(market.body["data"]["market"]["volume"], "4.25", "the position counted once: {}", market.text);
+    let version = market.body["data"]["market"]["version"].as_u64().unwrap();
+
+    // A stale ifMatch changes nothing; a malformed one is REST's 400; the current one passes.
+    let stale = json!({ "id": id, "input": { "name": "Stale" }, "ifMatch": "\"v1\"" });
+    assert_eq!(refusal(&graphql(&stack, Some(&alice), UPDATE, stale).await).0, "PRECONDITION_FAILED");
+    let malformed = json!({ "id": id, "input": { "name": "Malformed" }, "ifMatch": "v1" });
+    assert_eq!(refusal(&graphql(&stack, Some(&alice), UPDATE, malformed).await).0, "BAD_REQUEST");
+    let unchanged = stack.get(&market_path(&id)).await;
+    assert_eq!(
+        (unchanged.body["data"]["name"].as_str(), unchanged.body["data"]["version"].as_u64()),
+        (Some("Will it freeze?"), Some(version))
+    );
+    let current = json!({ "id": id, "input": { "name": "Fresh" }, "ifMatch": format!("\"v{version}\"") });
+    let updated = graphql(&stack, Some(&alice), UPDATE, current).await;
+    assert_eq!(updated.body["data"]["updateMarket"]["version"], version + 1, "{}", updated.text);
+}
+
+#[tokio::test]
+async fn the_request_envelope_is_every_route_s() {
+    let stack = Stack::start();
+    let alice = User::new(Role::User);
+    let reply = graphql(&stack, Some(&alice), "{ markets { edges { node { id } } } }", json!({})).await;
+    assert_eq!(codes(&reply), Vec::<&str>::new());
+    assert!(reply.header("ratelimit-remaining").is_some(), "{:?}", reply.headers);
+    let log = stack.request_log(reply.header("x-request-id").expect("x-request-id"));
+    assert_eq!(
+        (&log["route"], &log["status"], &log["user_id"]),
+        (&json!("POST /api/graphql"), &json!(200), &json!(alice.id))
+    );
+    assert!(log["dynamodb_ops"].as_str().unwrap().starts_with("UpdateItem,Query"), "the limiter, then the list: {log}");
+
+    let forged = stack
+        .post("/api/graphql")
+        .bearer("not.a.token")
+        .json(json!({ "query": "{ markets { edges { node { id } } } }" }))
+        .await;
+    assert_eq!((forged.status, forged.error_code()), (StatusCode::UNAUTHORIZED, "UNAUTHORIZED"));
+    assert_eq!(forged.header("www-authenticate"), Some("Bearer error=\"invalid_token\""));
+    let text = stack
+        .post("/api/graphql")
+        .header("content-type", "text/plain")
+        .body("{ markets { edges { node { id } } } }")
+        .await;
+    assert_eq!((text.status, text.error_code()), (StatusCode::UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE"));
+    let huge = format!("{{\"query\": \"{}\"}}", " ".repeat(70 * 1024));
+    let huge = stack.post("/api/graphql").json_text(huge).await;
+    assert_eq!((huge.status, huge.error_code()), (StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"));
+    let not_graphql = stack.post("/api/graphql").json(json!({ "query": 42 })).await;
+    assert_eq!((not_graphql.status, not_graphql.error_code()), (StatusCode::BAD_REQUEST, "VALIDATION_FAILED"));
+    let get = stack.get("/api/graphql").await;
+    assert_eq!(
+        (get.status, get.error_code(), get.header("allow")),
+        (StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED", Some("POST"))
+    );
+}
+
+#[tokio::test]
+async fn a_market_read_through_graphql_is_never_older_than_the_last_write() {
+    let stack = Stack::start();
+    let (alice, moderator) = (User::new(Role::User), User::new(Role::Moderator));
+    let market = stack.create_market(&alice, "Will it thaw?").await;
+    let read = || graphql(&stack, None, ONE, json!({ "id": market.id }));
+    // The shared cache answers it, as it answers get-market (a hit makes no DynamoDB read).
+    let mut hit = None;
+    for _ in 0..20 {
+        let reply = read().await;
+        let log = stack.request_log(reply.header("x-request-id").unwrap());
+        if log["cache_hit"] == true {
+            hit = Some(log);
+            break;
+        }
+    }
+    let hit = hit.expect("no cache hit in 20 reads");
+    assert_eq!(hit["dynamodb_ops"], "UpdateItem", "{hit}");
+    // Each write, through either API, is seen by the next read through the other.
+    for round in 0..5 {
+        let name = format!("Will it thaw, round {round}?");
+        let version = if round % 2 == 0 {
+            let patched = stack.patch(&market.path).as_user(&alice).json(json!({ "name": name })).await;
+            patched.body["data"]["version"].as_u64().unwrap()
+        } else {
+            let updated =
+                graphql(&stack, Some(&alice), UPDATE, json!({ "id": market.id, "input": { "name": name } })).await;
+            updated.body["data"]["updateMarket"]["version"].as_u64().unwrap()
+        };
+        let ours = read().await;
+        let rest = stack.get(&market.path).await;
+        assert_eq!(
+            (ours.body["data"]["market"]["name"].as_str(), ours.body["data"]["market"]["version"].as_u64()),
+            (Some(name.as_str()), Some(version)),
+            "round {round}"
+        );
+        assert_eq!(rest.header("etag"), Some(format!("\"v{version}\"").as_str()), "round {round}");
+    }
+    graphql(&stack, Some(&moderator), DELETE, json!({ "id": market.id })).await;
+    assert_eq!(refusal(&read().await).0, "NOT_FOUND");
+    assert_eq!(stack.get(&market.path).await.status, StatusCode::NOT_FOUND);
+}
