@@ -3,6 +3,7 @@
 //! creators of a response in one batch, and hostile documents refused cheaply.
 
 use api_tests::{Reply, Stack, User, market_path, positions_path};
+use futures::StreamExt as _;
 use markets_core::domain::Role;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -283,4 +284,202 @@ async fn a_market_read_through_graphql_is_never_older_than_the_last_write() {
     graphql(&stack, Some(&moderator), DELETE, json!({ "id": market.id })).await;
     assert_eq!(refusal(&read().await).0, "NOT_FOUND");
     assert_eq!(stack.get(&market.path).await.status, StatusCode::NOT_FOUND);
+}
+
+/// `count` copies of `item(i)`, joined by spaces.
+fn repeat(count: usize, item: impl Fn(usize) -> String) -> String {
+    (0..count).map(item).collect::<Vec<_>>().join(" ")
+}
+
+/// How many times `op` appears in a request log line's `dynamodb_ops`.
+fn calls(log: &Value, op: &str) -> usize {
+    log["dynamodb_ops"].as_str().unwrap_or_default().split(',').filter(|name| *name == op).count()
+}
+
+#[tokio::test]
+async fn hostile_documents_are_refused_before_any_read_and_change_nothing() {
+    let stack = Stack::start();
+    let (alice, moderator) = (User::new(Role::User), User::new(Role::Moderator));
+    let market = stack.create_market(&alice, "Will it storm?").await;
+    let id = market.id.as_str();
+    let deep_type =
+        format!("{{ __schema {{ types {{ fields {{ type {}name{} }} }} }} }}", "{ ofType ".repeat(14), " }".repeat(14));
+    let laughs = format!(
+        "query {{ markets {{ edges {{ node {{ ...F4 }} }} }} }} fragment F0 on Market {{ id name }} {}",
+        repeat(4, |level| format!("fragment F{} on Market {{ {} }}", level + 1, repeat(8, |_| format!("...F{level}"))))
+    );
+    let cases: Vec<(&str, Value, &str)> = vec![
+        ("nesting deeper than the depth limit", json!({ "query": deep_type }), "BAD_REQUEST"),
+        (
+            "an alias bomb",
+            json!({ "query": format!("{{ {} }}", repeat(31, |i| format!("a{i}: __typename"))) }),
+            "BAD_REQUEST",
+        ),
+        (
+            "an alias bomb of lists",
+            json!({ "query": format!("{{ {} }}", repeat(40, |i| format!("m{i}: markets(first: 100) {{ edges {{ node {{ id }} }} }}"))) }),
+            "BAD_REQUEST",
+        ),
+        (
+            "an alias bomb of deletes",
+            json!({ "query": format!("mutation {{ {} }}", repeat(31, |i| format!("d{i}: deleteMarket(id: \"{id}\")"))) }),
+            "BAD_REQUEST",
+        ),
+        (
+            "a fragment cycle",
+            json!({ "query": "{ ...A } fragment A on Query { ...B } fragment B on Query { ...A }" }),
+            "BAD_REQUEST",
+        ),
+        (
+            "a fragment spreading itself",
+            json!({ "query": "{ ...A } fragment A on Query { __typename ...A }" }),
+            "BAD_REQUEST",
+        ),
+        ("fragments expanding to 4096 fields", json!({ "query": laughs }), "BAD_REQUEST"),
+        ("a huge first", json!({ "query": "{ markets(first: 1000) { edges { node { id } } } }" }), "BAD_REQUEST"),
+        ("a zero first", json!({ "query": "{ markets(first: 0) { edges { node { id } } } }" }), "BAD_REQUEST"),
+        ("a negative first", json!({ "query": "{ markets(first: -1) { edges { node { id } } } }" }), "BAD_REQUEST"),
+        (
+            "a first beyond Int",
+            json!({ "query": "{ markets(first: 99999999999) { edges { node { id } } } }" }),
+            "BAD_REQUEST",
+        ),
+        (
+            "a huge nested first",
+            json!({ "query": "{ markets(first: 1) { edges { node { positions(first: 1000) { edges { node { id } } } } } } }" }),
+            "BAD_REQUEST",
+        ),
+        (
+            "100 positions lists of 100",
+            json!({ "query": "{ markets(first: 100) { edges { node { positions(first: 100) { edges { node { id } } } } } } }" }),
+            "BAD_REQUEST",
+        ),
+        ("a huge search", json!({ "query": "{ search(q: \"rain\", first: 51) { score } }" }), "BAD_REQUEST"),
+        (
+            "an oversized search text",
+            json!({ "query": format!("{{ search(q: \"{}\") {{ score }} }}", "r".repeat(501)) }),
+            "BAD_REQUEST",
+        ),
+        ("an unknown field", json!({ "query": "{ markets { edges { node { secret } } } }" }), "BAD_REQUEST"),
+        ("an unknown root field", json!({ "query": "{ users { id } }" }), "BAD_REQUEST"),
+        (
+            "a variable of the wrong type",
+            json!({ "query": "query Q($first: Int) { markets(first: $first) { edges { node { id } } } }", "variables": { "first": "ten" } }),
+            "BAD_REQUEST",
+        ),
+        (
+            "a missing required variable",
+            json!({ "query": "query Q($id: String!) { market(id: $id) { id } }" }),
+            "BAD_REQUEST",
+        ),
+        (
+            "an oversized document",
+            json!({ "query": format!("# {}\n{{ __typename }}", "x".repeat(9000)) }),
+            "BAD_REQUEST",
+        ),
+        ("a syntax error", json!({ "query": "{ markets { edges " }), "BAD_REQUEST"),
+        (
+            "an unknown operation name",
+            json!({ "query": "query A { __typename }", "operationName": "B" }),
+            "BAD_REQUEST",
+        ),
+        ("a subscription", json!({ "query": "subscription { markets { id } }" }), "BAD_REQUEST"),
+        (
+            "a repeated directive",
+            json!({ "query": format!("{{ __typename {} }}", repeat(50, |_| "@skip(if: false)".into())) }),
+            "BAD_REQUEST",
+        ),
+        (
+            "a forged cursor",
+            json!({ "query": "{ markets(after: \"Zm9yZ2Vk\") { edges { node { id } } } }" }),
+            "INVALID_CURSOR",
+        ),
+        (
+            "a market id that is no id",
+            json!({ "query": format!("{{ market(id: \"{}\") {{ id }} }}", "x".repeat(2000)) }),
+            "NOT_FOUND",
+        ),
+        (
+            "a batch of six writes",
+            Value::Array(
+                (0..6).map(|_| json!({ "query": format!("mutation {{ deleteMarket(id: \"{id}\") }}") })).collect(),
+            ),
+            "BAD_REQUEST",
+        ),
+    ];
+    assert!(cases.len() >= 20);
+    let before = stack.get(&market.path).await;
+    for (what, body, code) in cases {
+        let reply = stack.post("/api/graphql").as_user(&moderator).json(body).await;
+        assert_eq!(reply.status, StatusCode::OK, "{what}: {}", reply.text);
+        assert_eq!(reply.body["data"]["deleteMarket"], Value::Null, "{what}");
+        let errors = reply.body["errors"].as_array().unwrap_or_else(|| panic!("{what}: no errors in {}", reply.text));
+        assert_eq!(errors[0]["extensions"]["code"], code, "{what}: {}", reply.text);
+        // Refused before any resolver read anything: the rate limiter's call is the only one.
+        let log = stack.request_log(reply.header("x-request-id").unwrap());
+        assert_eq!(log["dynamodb_ops"], "UpdateItem", "{what}: {log}");
+    }
+    let after = stack.get(&market.path).await;
+    assert_eq!(after.body, before.body, "the data is unchanged");
+}
+
+#[tokio::test]
+async fn introspection_works_within_the_limits() {
+    let stack = Stack::start();
+    let type_ref = format!("kind name {}", "ofType { kind name ".repeat(7) + &"}".repeat(7));
+    let query = format!(
+        "query Introspection {{ __schema {{ queryType {{ name }} mutationType {{ name }} types {{ kind name description fields(includeDeprecated: true) {{ name description args {{ name description type {{ {type_ref} }} defaultValue }} type {{ {type_ref} }} isDeprecated deprecationReason }} inputFields {{ name type {{ {type_ref} }} defaultValue }} interfaces {{ {type_ref} }} enumValues(includeDeprecated: true) {{ name isDeprecated }} possibleTypes {{ {type_ref} }} }} directives {{ name locations args {{ name type {{ {type_ref} }} }} }} }} }}"
+    );
+    let reply = graphql(&stack, None, &query, json!({})).await;
+    assert_eq!(codes(&reply), Vec::<&str>::new(), "{}", reply.text);
+    let types = reply.body["data"]["__schema"]["types"].as_array().unwrap();
+    assert!(types.iter().any(|t| t["name"] == "Market"), "{}", reply.text);
+}
+
+#[tokio::test]
+async fn a_page_of_fifty_and_its_creators_costs_what_the_rest_list_costs() {
+    let stack = Stack::start();
+    let creators: Vec<User> = (0..50).map(|_| User::new(Role::User)).collect();
+    let created: Vec<_> = futures::stream::iter(creators.iter().enumerate())
+        .map(async |(i, creator)| stack.create_market(creator, &format!("Market {i}")).await)
+        .buffer_unordered(10)
+        .collect()
+        .await;
+    let rest = stack.get("/api/markets?limit=50").await;
+    assert_eq!(rest.body["meta"]["count"], 50);
+    let query = "{ markets(first: 50) { edges { node { creator { name } } } } }";
+    let ours = graphql(&stack, None, query, json!({})).await;
+    let names: std::collections::HashSet<&str> = ours.body["data"]["markets"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|edge| edge["node"]["creator"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 50, "every market shows its own creator: {}", ours.text);
+    let shards = stack.write_shards;
+    let (rest_log, our_log) = (
+        stack.request_log(rest.header("x-request-id").unwrap()),
+        stack.request_log(ours.header("x-request-id").unwrap()),
+    );
+    // The limiter's UpdateItem, one Query per shard of the list index, then the markets and their
+    // creators in one batch: the same calls, whichever API asks.
+    let expected = format!("UpdateItem,{}BatchGetItem", "Query,".repeat(shards));
+    assert_eq!((&rest_log["dynamodb_ops"], &our_log["dynamodb_ops"]), (&json!(expected), &json!(expected)));
+
+    // Nested positions: one existence read and one page per market, and still one batch of creators.
+    for market in created.iter().take(3) {
+        let take = json!({ "id": market.id, "input": { "outcome": "YES", "amount": "2" } });
+        graphql(&stack, Some(&creators[0]), TAKE, take).await;
+    }
+    let nested = "{ markets(first: 5, sort: VOLUME) { edges { node { creator { name } positions(first: 2) { edges { node { amount } } pageInfo { hasNextPage } } } } } }";
+    let reply = graphql(&stack, None, nested, json!({})).await;
+    assert_eq!(codes(&reply), Vec::<&str>::new(), "{}", reply.text);
+    let edges = reply.body["data"]["markets"]["edges"].as_array().unwrap();
+    let positions: Vec<usize> =
+        edges.iter().map(|edge| edge["node"]["positions"]["edges"].as_array().unwrap().len()).collect();
+    assert_eq!(positions, [1, 1, 1, 0, 0], "{}", reply.text);
+    let log = stack.request_log(reply.header("x-request-id").unwrap());
+    let counts = [calls(&log, "UpdateItem"), calls(&log, "Query"), calls(&log, "GetItem"), calls(&log, "BatchGetItem")];
+    assert_eq!(counts, [1, shards + 5, 5, 1], "{log}");
+    assert_eq!(log["dynamodb_calls"], 1 + shards + 5 + 5 + 1);
 }

@@ -1,7 +1,7 @@
 //! What a document may ask, so that a hostile one is refused cheaply, before any resolver runs:
-//! its size, its operations per request, its aliases, its fields once fragments are expanded, its
-//! depth and its complexity (lists cost their `first` times their items). Introspection is allowed
-//! and held to the same limits.
+//! its size, its operations per request, its aliases, its fields once fragments are expanded, the
+//! directives on a field, its depth and its complexity (lists cost their `first` times their
+//! items). Introspection is allowed and held to the same limits.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,6 +18,8 @@ pub const MAX_OPERATIONS: usize = 5;
 pub const MAX_ALIASES: usize = 30;
 /// Fields in one document once every fragment spread is replaced by its fragment.
 pub const MAX_EXPANDED_FIELDS: usize = 500;
+/// Directives on one field (`@skip` and `@include` are the schema's only ones).
+pub const MAX_DIRECTIVES: usize = 4;
 /// Nesting of fields (the standard introspection query nests 13 deep).
 pub const MAX_DEPTH: usize = 15;
 /// The schema's complexity (each field 1, a list `first` times its items, a nested positions list

@@ -65,7 +65,8 @@ async fn known(ctx: &Context<'_>, market: MarketNode) -> MarketNode {
     market
 }
 
-/// A page size argument: `default` when absent, else `1..=max` (REST's `limit`).
+/// A page size argument: `default` when absent, else `1..=max` (REST's `limit`; with the schema's
+/// complexity limit, validation has refused any other already, see [`list_cost`]).
 fn page_size(first: Option<i32>, default: usize, max: usize) -> Answer<usize> {
     match first {
         None => Ok(default),
@@ -76,11 +77,14 @@ fn page_size(first: Option<i32>, default: usize, max: usize) -> Answer<usize> {
     }
 }
 
-/// What a list costs in complexity: its size times its items' cost (`first` outside its bounds is
-/// refused by the resolver; here it only must not overflow).
+/// What a list costs in complexity: its size times its items' cost. A `first` outside `1..=max`
+/// costs more than any document may, so that validation refuses it before any resolver reads.
 fn list_cost(first: Option<i32>, default: usize, max: usize, child_complexity: usize) -> usize {
-    let first = first.map_or(default, |first| usize::try_from(first).unwrap_or(max).clamp(1, max));
-    first.saturating_mul(child_complexity)
+    match first.map(usize::try_from) {
+        None => default.saturating_mul(child_complexity),
+        Some(Ok(first)) if (1..=max).contains(&first) => first.saturating_mul(child_complexity),
+        Some(_) => crate::limits::MAX_COMPLEXITY + 1,
+    }
 }
 
 /// Pages are cut where REST cuts them: `endCursor` is REST's `nextCursor`, valid in either API.
@@ -432,6 +436,7 @@ pub fn schema() -> ApiSchema {
     Schema::build(Query, Mutation, EmptySubscription)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
+        .limit_directives(MAX_DIRECTIVES)
         .extension(DocumentLimits)
         .finish()
 }
