@@ -112,6 +112,10 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use markets_core::domain::Position;
+    use markets_core::repo::{IdempotencyRecord, Page, PageToken, PositionRepository, RepoError};
     use markets_core::service::Dependencies;
     use markets_lambda::auth::Authenticator;
     use markets_lambda::config::{ClaimRules, LOCAL_DEV_JWT_SECRET};
@@ -119,7 +123,10 @@ mod tests {
 
     /// The handler over in-memory services, as one function instance keeps it.
     fn api() -> &'static AppState<GraphqlApi> {
-        let dependencies = Dependencies::in_memory();
+        api_over(Dependencies::in_memory())
+    }
+
+    fn api_over(dependencies: Dependencies) -> &'static AppState<GraphqlApi> {
         let services = Services {
             markets: dependencies.market_service(),
             positions: dependencies.position_service(),
@@ -169,5 +176,62 @@ mod tests {
         assert_eq!(body["errors"][0]["extensions"]["code"], "NOT_FOUND", "{body}");
         let (_, body) = call(api(), Some(json!({"query": "{ nope }"}))).await;
         assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_REQUEST", "{body}");
+    }
+
+    /// Positions whose lists take a while, counting how many are read at once.
+    struct SlowPositions {
+        inner: Arc<dyn PositionRepository>,
+        reading: AtomicUsize,
+        most: AtomicUsize,
+    }
+
+    #[async_trait::async_trait]
+    impl PositionRepository for SlowPositions {
+        async fn add(
+            &self,
+            position: &Position,
+            expected_version: Option<u64>,
+            record: Option<&IdempotencyRecord>,
+        ) -> Result<(), RepoError> {
+            self.inner.add(position, expected_version, record).await
+        }
+
+        async fn list(
+            &self,
+            market_id: &str,
+            start: Option<&PageToken>,
+            limit: usize,
+        ) -> Result<Page<Position>, RepoError> {
+            let reading = self.reading.fetch_add(1, Ordering::SeqCst) + 1;
+            self.most.fetch_max(reading, Ordering::SeqCst);
+            // Long enough for every other list of the response to start, were it allowed to.
+            for _ in 0..20 {
+                tokio::task::yield_now().await;
+            }
+            self.reading.fetch_sub(1, Ordering::SeqCst);
+            self.inner.list(market_id, start, limit).await
+        }
+
+        async fn remove_some(&self, market_id: &str, limit: usize) -> Result<bool, RepoError> {
+            self.inner.remove_some(market_id, limit).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_response_reads_a_few_positions_lists_at_a_time() {
+        let mut dependencies = Dependencies::in_memory();
+        let slow = Arc::new(SlowPositions { inner: dependencies.positions.clone(), reading: 0.into(), most: 0.into() });
+        dependencies.positions = slow.clone();
+        let api = api_over(dependencies);
+        for i in 0..12 {
+            let create =
+                json!({"query": format!("mutation {{ createMarket(input: {{name: \"Market {i}\"}}) {{ id }} }}")});
+            assert_eq!(call(api, Some(create)).await.0, 200);
+        }
+        let nested = json!({"query": "{ markets(first: 12) { edges { node { positions(first: 5) { edges { node { id } } } } } } }"});
+        let (status, body) = call(api, Some(nested)).await;
+        assert_eq!((status, body["errors"].clone()), (200, Value::Null), "{body}");
+        assert_eq!(body["data"]["markets"]["edges"].as_array().unwrap().len(), 12);
+        assert_eq!(slow.most.load(Ordering::SeqCst), limits::CONCURRENT_POSITION_LISTS, "lists read at once");
     }
 }
