@@ -119,7 +119,12 @@ impl MarketReads {
             return Ok(Creators::new());
         }
         let ids: Vec<&str> = markets.iter().map(|market| market.creator_id.as_str()).collect();
-        Ok(self.users.get_many(&ids).await?)
+        self.profiles(&ids).await
+    }
+
+    /// The profiles of the users `ids`, in one batch read (a GraphQL response's creators).
+    pub async fn profiles(&self, ids: &[&str]) -> Result<Creators, Error> {
+        Ok(self.users.get_many(ids).await?)
     }
 
     /// A page of markets with their creators: from `start`, or after skipping `offset` (which

@@ -7,7 +7,8 @@ mod response;
 
 pub use cursor::{CursorCodec, CursorScope};
 pub use request::{
-    MAX_BODY_BYTES, bad_query, etag_for, idempotency_key, if_match, if_none_match_hits, json_body, path_id,
-    query_number, query_param, request_id, route_key, source_ip,
+    MAX_BODY_BYTES, bad_query, checked_idempotency_key, etag_for, idempotency_key, if_match, if_none_match_hits,
+    json_body, json_document, market_id, path_id, precondition, query_number, query_param, request_id, route_key,
+    source_ip,
 };
 pub use response::{ApiResponse, ListMeta};

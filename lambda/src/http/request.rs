@@ -46,7 +46,11 @@ pub fn source_ip(req: &Request) -> Option<String> {
 /// The `{id}` path parameter. Ids are ULIDs: anything else names no market (404), and never
 /// reaches DynamoDB (whose key limits would turn it into a 500).
 pub fn path_id(req: &Request) -> Result<String, ApiError> {
-    let id = req.path_parameters_ref().and_then(|params| params.first("id")).unwrap_or("");
+    market_id(req.path_parameters_ref().and_then(|params| params.first("id")).unwrap_or(""))
+}
+
+/// A market id however it came (a path, a GraphQL argument): ULIDs only, as [`path_id`] says.
+pub fn market_id(id: &str) -> Result<String, ApiError> {
     let is_ulid = id.len() == 26 && id.bytes().all(|b| b.is_ascii_alphanumeric());
     if !is_ulid {
         return Err(markets_core::service::Error::market_not_found(&printable(id)).into());
@@ -82,6 +86,14 @@ pub fn query_number(req: &Request, param: &str, min: usize, max: usize) -> Resul
 /// The body as a strict JSON object (see [`markets_core::json`]), after the size, media-type and syntax
 /// checks (413, 415, 400).
 pub fn json_body(req: &Request) -> Result<JsonObject, ApiError> {
+    match json_document(req)? {
+        Json::Object(members) => Ok(members),
+        _ => Err(ApiError::validation("body", "must be a JSON object")),
+    }
+}
+
+/// The body as any strict JSON value, after the same checks as [`json_body`].
+pub fn json_document(req: &Request) -> Result<Json, ApiError> {
     let bytes: &[u8] = match req.body() {
         Body::Empty => b"",
         Body::Text(text) => text.as_bytes(),
@@ -96,18 +108,20 @@ pub fn json_body(req: &Request) -> Result<JsonObject, ApiError> {
     if media_type != "application/json" && media_type != "application/merge-patch+json" {
         return Err(ApiError::UnsupportedMediaType);
     }
-    match Json::parse(bytes) {
-        Ok(Json::Object(members)) => Ok(members),
-        Ok(_) => Err(ApiError::validation("body", "must be a JSON object")),
-        Err(error) => Err(ApiError::InvalidJson(error.to_string())),
-    }
+    Json::parse(bytes).map_err(|error| ApiError::InvalidJson(error.to_string()))
 }
 
 /// The `Idempotency-Key` header, if sent: 1 to 128 visible characters.
 pub fn idempotency_key(req: &Request) -> Result<Option<String>, ApiError> {
     let Some(value) = req.headers().get("idempotency-key") else { return Ok(None) };
-    let key = value.to_str().ok().filter(|key| (1..=128).contains(&key.chars().count()) && key.trim() == *key);
-    key.map(|key| Some(key.to_owned()))
+    checked_idempotency_key(value.to_str().unwrap_or("")).map(Some)
+}
+
+/// An idempotency key however it came (a header, a GraphQL argument): 1 to 128 visible characters.
+pub fn checked_idempotency_key(key: &str) -> Result<String, ApiError> {
+    Some(key)
+        .filter(|key| (1..=128).contains(&key.chars().count()) && key.trim() == *key)
+        .map(str::to_owned)
         .ok_or_else(|| ApiError::BadRequest("Idempotency-Key must be 1 to 128 visible characters".into()))
 }
 
@@ -121,8 +135,17 @@ pub fn etag_for(version: u64) -> String {
 /// tag is a 400.
 pub fn if_match(req: &Request) -> Result<Precondition, ApiError> {
     let Some(value) = req.headers().get("if-match") else { return Ok(Precondition::Any) };
-    let malformed = || ApiError::BadRequest("If-Match must be * or one ETag like \"v3\"".into());
-    let value = value.to_str().map_err(|_| malformed())?.trim();
+    value.to_str().map_err(|_| malformed_if_match()).and_then(precondition)
+}
+
+fn malformed_if_match() -> ApiError {
+    ApiError::BadRequest("If-Match must be * or one ETag like \"v3\"".into())
+}
+
+/// An `If-Match` value however it came (a header, a GraphQL argument), as [`if_match`] reads it.
+pub fn precondition(value: &str) -> Result<Precondition, ApiError> {
+    let malformed = malformed_if_match;
+    let value = value.trim();
     if value == "*" {
         return Ok(Precondition::Any);
     }

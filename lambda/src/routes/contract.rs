@@ -19,6 +19,15 @@ fn spec() -> Value {
     yaml(OPENAPI_YAML)
 }
 
+/// The route openapi.yaml leaves out: `POST /api/graphql`, whose contract is its schema
+/// (graphql/schema.graphql, docs/graphql.md). As an OpenAPI operation it could only say "a JSON
+/// body in, a JSON body out", and Schemathesis would send it strings, not GraphQL documents.
+const OUTSIDE_OPENAPI: (&str, &str) = ("POST", "/api/graphql");
+
+fn in_openapi(method: &str, path: &str) -> bool {
+    (method, path) != OUTSIDE_OPENAPI
+}
+
 /// `(METHOD, path)` of every HttpApi event in template.yaml but the `/{proxy+}` fallback.
 fn template_routes() -> BTreeSet<(String, String)> {
     let template = yaml(include_str!("../../../template.yaml"));
@@ -56,14 +65,15 @@ fn spec_operations(spec: &Value) -> BTreeMap<(String, String), &Value> {
 #[test]
 fn the_spec_describes_every_route_of_the_template_and_no_other() {
     let spec = spec();
-    assert_eq!(spec_operations(&spec).into_keys().collect::<BTreeSet<_>>(), template_routes());
+    let documented = template_routes().into_iter().filter(|(method, path)| in_openapi(method, path)).collect();
+    assert_eq!(spec_operations(&spec).into_keys().collect::<BTreeSet<_>>(), documented);
 }
 
 #[test]
 fn the_spec_documents_exactly_the_query_parameters_each_route_takes() {
     let spec = spec();
     let operations = spec_operations(&spec);
-    for route in ROUTES {
+    for route in ROUTES.iter().filter(|route| in_openapi(route.method, route.path)) {
         let operation = operations[&(route.method.to_owned(), route.path.to_owned())];
         let documented: BTreeSet<&str> = operation["parameters"]
             .as_array()

@@ -25,7 +25,7 @@ const fn route(method: &'static str, path: &'static str, query: &'static [&'stat
 
 /// Every route of template.yaml but the fallback itself (`routes::contract` keeps this table,
 /// template.yaml and openapi.yaml in step).
-pub const ROUTES: [Route; 12] = [
+pub const ROUTES: [Route; 13] = [
     route("GET", "/api/health", &[]),
     route("GET", "/api/openapi.yaml", &[]),
     route("GET", "/api/docs", &[]),
@@ -38,6 +38,7 @@ pub const ROUTES: [Route; 12] = [
     route("DELETE", "/api/markets/{id}", &[]),
     route("POST", "/api/markets/{id}/positions", &[]),
     route("GET", "/api/markets/{id}/positions", &["limit", "cursor"]),
+    route("POST", "/api/graphql", &[]),
 ];
 
 /// The routes whose template fits `path`, the way HTTP APIs choose: literal segments beat
