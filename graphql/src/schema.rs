@@ -18,7 +18,7 @@ use markets_core::domain::{
 };
 use markets_core::json::{Json, JsonObject};
 use markets_core::repo::{ListQuery, SortField, SortOrder};
-use markets_core::service::{IdempotentRequest, MarketService, PositionService, SearchService, Written};
+use markets_core::service::{FirstResult, IdempotentRequest, MarketService, PositionService, SearchService, Written};
 use markets_lambda::ApiError;
 use markets_lambda::auth::Caller;
 use markets_lambda::http::{CursorCodec, bad_query, checked_idempotency_key, market_id, precondition};
@@ -159,8 +159,8 @@ impl Query {
     /// the last answered write).
     async fn market(&self, ctx: &Context<'_>, id: String) -> Answer<MarketNode> {
         let reads = request(ctx).services.markets.reads();
-        let view = reads.get_view(&market_id(&id).map_err(refused)?).await.map_err(refused)?;
-        Ok(known(ctx, MarketNode::from_view(&view.view)?).await)
+        let read = reads.get_through_cache(&market_id(&id).map_err(refused)?).await.map_err(refused)?;
+        Ok(known(ctx, MarketNode::new(&read.market, read.creator.as_ref())).await)
     }
 
     /// Markets as `GET /api/markets` lists them; `after` is its cursor.
@@ -358,7 +358,10 @@ impl Mutation {
         let input = NewMarket::from_json(body).map_err(refused)?;
         match data.services.markets.create(author, input, idempotency).await.map_err(refused)? {
             Written::New((market, creator)) => Ok(known(ctx, MarketNode::new(&market, Some(&creator))).await),
-            Written::Replayed(first) => Ok(known(ctx, MarketNode::from_view(&first.data)?).await),
+            Written::Replayed(FirstResult::Market { market, creator }) => {
+                Ok(known(ctx, MarketNode::new(&market, Some(&creator))).await)
+            }
+            Written::Replayed(other) => Err(refused(ApiError::internal(format!("not a market: {other:?}")))),
         }
     }
 
@@ -420,7 +423,8 @@ impl Mutation {
         let input = PositionInput::from_json(body).map_err(refused)?;
         match data.services.positions.take(user, &id, input, precondition, idempotency).await.map_err(refused)? {
             Written::New(position) => Ok(PositionNode::new(&position)),
-            Written::Replayed(first) => PositionNode::from_view(&first.data),
+            Written::Replayed(FirstResult::Position(position)) => Ok(PositionNode::new(&position)),
+            Written::Replayed(other) => Err(refused(ApiError::internal(format!("not a position: {other:?}")))),
         }
     }
 }
