@@ -483,3 +483,38 @@ async fn a_page_of_fifty_and_its_creators_costs_what_the_rest_list_costs() {
     assert_eq!(counts, [1, shards + 5, 5, 1], "{log}");
     assert_eq!(log["dynamodb_calls"], 1 + shards + 5 + 5 + 1);
 }
+
+#[tokio::test]
+async fn search_finds_what_rest_search_finds_with_the_same_calls() {
+    let stack = Stack::start();
+    let alice = User::new(Role::User);
+    let market = stack.create_market(&alice, "Will it rain in Paris tomorrow?").await;
+    stack.create_market(&alice, "Will the Lakers win?").await;
+    let query = "{ search(q: \"rain Paris\", first: 2) { score market { id creator { id } } } }";
+    let mut last = None;
+    let found = api_tests::eventually(std::time::Duration::from_secs(15), async || {
+        let reply = graphql(&stack, None, query, json!({})).await;
+        let first = reply.body["data"]["search"][0]["market"]["id"] == market.id.as_str();
+        last = Some(reply);
+        first
+    })
+    .await;
+    let reply = last.expect("searched at least once");
+    assert!(found.is_some(), "the market is indexed and found first: {}", reply.text);
+    let hits = reply.body["data"]["search"].as_array().unwrap();
+    assert_eq!(hits[0]["market"]["creator"]["id"], alice.id.as_str());
+    assert!(hits[0]["score"].as_f64() >= hits.last().unwrap()["score"].as_f64(), "best first: {}", reply.text);
+    let rest = stack.get("/api/markets/search?q=rain%20Paris&limit=2").await;
+    let rest_ids: Vec<&Value> = rest.body["data"].as_array().unwrap().iter().map(|m| &m["id"]).collect();
+    let our_ids: Vec<&Value> = hits.iter().map(|hit| &hit["market"]["id"]).collect();
+    assert_eq!(our_ids, rest_ids);
+    // The same calls as the REST search: one nearest-neighbour query, then the markets and their
+    // creators in one batch read.
+    let (ours, rest) = (
+        stack.request_log(reply.header("x-request-id").unwrap()),
+        stack.request_log(rest.header("x-request-id").unwrap()),
+    );
+    let ops = |log: &Value| (log["vector_ops"].clone(), log["dynamodb_ops"].clone());
+    assert_eq!(ops(&ours), ops(&rest));
+    assert_eq!(ops(&ours), (json!("QueryVectors"), json!("UpdateItem,BatchGetItem")));
+}
