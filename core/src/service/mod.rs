@@ -82,8 +82,7 @@ impl Dependencies {
     }
 
     pub fn market_service(&self) -> MarketService {
-        let jobs = crate::jobs::JobPublisher::new(self.queue.clone(), self.outbox.clone());
-        MarketService::new(self.market_reads(), self.idempotency.clone(), jobs)
+        MarketService::new(self.market_reads(), self.idempotency.clone())
     }
 
     pub fn position_service(&self) -> PositionService {
