@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_common import REPO, calls_per_request, http, parse_latency, request_lines, round_trips, start_moto  # noqa: E402
-from localstack.processes import free_port, stop_processes  # noqa: E402
+from sim.processes import free_port, stop_processes  # noqa: E402
 from tls_front import TlsFront  # noqa: E402
 
 

@@ -9,7 +9,7 @@ get-market against the peers a user would write instead.
 Builds the release binaries (one `cargo build --release` for the route functions and the three
 references of bench/: hello-world, lambda_runtime alone; the floor, one DynamoDB GetItem per
 invocation; the authenticated floor, the floor plus the token secret read at init and an HS256
-token verified per invocation), starts moto and the local stack's resources (dev/localstack's code:
+token verified per invocation), starts moto and the local stack's resources (dev/sim's code:
 tables, queues, secrets, each function's environment resolved from template.yaml, the shared cache
 off), seeds real data through the API, then runs each binary on a minimal Lambda Runtime API of its
 own and measures:
@@ -63,13 +63,13 @@ from bench_common import (AUTH_FLOOR_TARGETS, answers_differ, calls_per_request,
                           peer_goal, percentile, request_lines, round_trips, start_moto)
 
 # The local stack's parts: its resources and each function's environment.
-from localstack.cli import bind_gateway, key_values, parse_args as parse_stack_args  # noqa: E402
-from localstack.common import ACCOUNT, TOKEN_SECRET  # noqa: E402
-from localstack.functions import discover_functions  # noqa: E402
-from localstack.processes import free_port, stop_processes  # noqa: E402
-from localstack.server import QuietServer  # noqa: E402
-from localstack.stack import Stack  # noqa: E402
-from localstack.template import Resolver, load_template, parameter_values  # noqa: E402
+from sim.cli import bind_gateway, key_values, parse_args as parse_stack_args  # noqa: E402
+from sim.common import ACCOUNT, TOKEN_SECRET  # noqa: E402
+from sim.functions import discover_functions  # noqa: E402
+from sim.processes import free_port, stop_processes  # noqa: E402
+from sim.server import QuietServer  # noqa: E402
+from sim.stack import Stack  # noqa: E402
+from sim.template import Resolver, load_template, parameter_values  # noqa: E402
 
 REFERENCES = ["hello-world", "floor", "auth-floor"]
 # get-market as a Node.js and a Python user would write it (bench/peers), each under a minimal
@@ -385,7 +385,7 @@ def zipped_size(binary: Path) -> int:
 
 
 class Environment:
-    """moto with the template's resources (dev/localstack's Stack), seeded through the API, and each
+    """moto with the template's resources (dev/sim's Stack), seeded through the API, and each
     function's environment as the local stack resolves it."""
 
     def __init__(self, bin_dir: Path, log_file: str):

@@ -21,8 +21,8 @@ from pathlib import Path
 import boto3
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from localstack.common import DEV_JWT_SECRET, REGION, REPO  # noqa: E402
-from localstack.processes import free_port, stop_processes, wait_for_port  # noqa: E402
+from sim.common import DEV_JWT_SECRET, REGION, REPO  # noqa: E402
+from sim.processes import free_port, stop_processes, wait_for_port  # noqa: E402
 
 VENV_BIN = REPO / "dev/.venv/bin"
 

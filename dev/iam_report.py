@@ -18,8 +18,8 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from localstack.iam_policy import as_list, statement_matches  # noqa: E402
-from localstack.sam import aws_managed_policy_arns  # noqa: E402
+from sim.iam_policy import as_list, statement_matches  # noqa: E402
+from sim.sam import aws_managed_policy_arns  # noqa: E402
 
 SECRET_SUFFIX = re.compile(r"(:secret:[^:]+)-[A-Za-z0-9]{6}$")
 

@@ -23,7 +23,7 @@ as JSON lines, for dev/iam_report.py.
 
 IAM: a call signed with a function's credentials (an assumed role's ASIA... key, which the local stack
 gets from STS for each function's role) is allowed only if the role's policies allow every (action,
-resource) it needs (localstack/iam_policy.py); a refused call answers AccessDeniedException as AWS does
+resource) it needs (sim/iam_policy.py); a refused call answers AccessDeniedException as AWS does
 and prints `IAM DENIED function=... action=... resource=...` on stderr. Calls signed with other keys
 (the tests' and the local stack's `test`) are not checked.
 """
@@ -57,8 +57,8 @@ from moto.secretsmanager.models import secretsmanager_backends
 from moto.sts.models import sts_backends
 from werkzeug.serving import run_simple
 
-from localstack.common import ACCOUNT, REGION
-from localstack.iam_policy import Grant, Request, decide, grants, needs
+from sim.common import ACCOUNT, REGION
+from sim.iam_policy import Grant, Request, decide, grants, needs
 
 CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/[^/]+/[^/]+/([^/]+)/")
 

@@ -4,7 +4,7 @@
 //! Lambda's 6 MB, or an invocation over the function's reserved concurrency, is refused by Lambda,
 //! which API Gateway answers with a 500; a throttled route is a 429; none of them reaches the
 //! function. (A response over 6 MB and the 30 s integration timeout, which no route here reaches, are
-//! pinned by dev/localstack/tests: test_pool.py and test_gateway.py.)
+//! pinned by dev/sim/tests: test_pool.py and test_gateway.py.)
 
 use std::time::Duration;
 

@@ -4,11 +4,11 @@ import json
 
 import pytest
 
-from localstack.common import REPO, StartupError
-from localstack.iam import without_action
-from localstack.iam_policy import Request, decide, grants, needs
-from localstack.sam import translate
-from localstack.template import Resolver, load_template, parameter_values
+from sim.common import REPO, StartupError
+from sim.iam import without_action
+from sim.iam_policy import Request, decide, grants, needs
+from sim.sam import translate
+from sim.template import Resolver, load_template, parameter_values
 
 TABLE = "arn:aws:dynamodb:us-east-1:123456789012:table/"
 

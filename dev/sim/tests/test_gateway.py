@@ -8,11 +8,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from localstack.cors import Cors
-from localstack.gateway import GatewayHandler
-from localstack.pool import InvocationError
-from localstack.router import Route, Router, TokenBucket
-from localstack.server import QuietServer
+from sim.cors import Cors
+from sim.gateway import GatewayHandler
+from sim.pool import InvocationError
+from sim.router import Route, Router, TokenBucket
+from sim.server import QuietServer
 
 
 class Function:

@@ -1,6 +1,6 @@
 """CORS as API Gateway applies an HttpApi's CorsConfiguration."""
-from localstack.cors import Cors, template_cors
-from localstack.template import Resolver
+from sim.cors import Cors, template_cors
+from sim.template import Resolver
 
 CONFIG = {"AllowOrigins": ["https://app.example", "http://*"], "AllowMethods": ["get", "POST"],
           "AllowHeaders": ["Authorization", "Content-Type"], "ExposeHeaders": ["ETag"], "MaxAge": 600}

@@ -2,8 +2,8 @@
 import pytest
 import yaml
 
-from localstack.common import StartupError, resource_name
-from localstack.template import CfnLoader, Resolver, parameter_values, referenced_ids
+from sim.common import StartupError, resource_name
+from sim.template import CfnLoader, Resolver, parameter_values, referenced_ids
 
 TEMPLATE = """
 Parameters:

@@ -7,10 +7,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from localstack.events import build_event, gateway_error, http_response
-from localstack.pool import InvocationError
-from localstack.router import Route
-from localstack.runtime_api import streamed_to_v2
+from sim.events import build_event, gateway_error, http_response
+from sim.pool import InvocationError
+from sim.router import Route
+from sim.runtime_api import streamed_to_v2
 
 
 def request(headers: str, method: str = "POST") -> SimpleNamespace:

@@ -5,9 +5,9 @@ schedule)."""
 import json
 import re
 
-from localstack.common import REPO
-from localstack.sam import translate
-from localstack.template import function_binary, load_template, parameter_values
+from sim.common import REPO
+from sim.sam import translate
+from sim.template import function_binary, load_template, parameter_values
 
 
 def translated() -> dict:

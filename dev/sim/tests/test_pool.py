@@ -12,11 +12,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from localstack.functions import FunctionSpec
-from localstack.pool import REQUEST_LIMIT, RESPONSE_LIMIT, FunctionPool, InvocationError
-from localstack.processes import stop_processes
-from localstack.runtime_api import RuntimeApiHandler
-from localstack.server import QuietServer
+from sim.functions import FunctionSpec
+from sim.pool import REQUEST_LIMIT, RESPONSE_LIMIT, FunctionPool, InvocationError
+from sim.processes import stop_processes
+from sim.runtime_api import RuntimeApiHandler
+from sim.server import QuietServer
 
 # Answers each event {"sleep": s, "exit": code, "fail": true, "pad": n} after sleeping s seconds:
 # exits with `code`, reports a function error, or answers {"pid": its pid, "event": the event} (with

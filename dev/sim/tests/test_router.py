@@ -1,10 +1,10 @@
 """Route selection as API Gateway HTTP APIs do it, from a template's HttpApi events."""
 import yaml
 
-from localstack.common import REPO
-from localstack.functions import discover_functions
-from localstack.router import Router
-from localstack.template import CfnLoader, Resolver, load_template, parameter_values
+from sim.common import REPO
+from sim.functions import discover_functions
+from sim.router import Router
+from sim.template import CfnLoader, Resolver, load_template, parameter_values
 
 
 def router(events: dict[str, str], stage: str = "$default") -> Router:

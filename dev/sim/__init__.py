@@ -1,6 +1,6 @@
 """Local stack for the Markets API: what `sam local start-api` does, without Docker.
 
-`python dev/local.py serve` (or `python -m localstack serve` from dev/) reads template.yaml and:
+`python dev/local.py serve` (or `python -m sim serve` from dev/) reads template.yaml and:
 
 * starts a moto server (or uses --endpoint / $AWS_ENDPOINT_URL) and creates the template's SQS
   queues, DynamoDB tables, Secrets Manager secrets and S3 Vectors buckets and indexes in it, named

@@ -5,9 +5,9 @@ import threading
 from datetime import datetime, timezone
 from types import SimpleNamespace
 
-from localstack.functions import StreamSource
-from localstack.pool import InvocationError
-from localstack.streams import StreamPoller, retry_from, stream_record
+from sim.functions import StreamSource
+from sim.pool import InvocationError
+from sim.streams import StreamPoller, retry_from, stream_record
 
 ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/t-Outbox/stream/label"
 SEQUENCE = ["11", "12", "13"]

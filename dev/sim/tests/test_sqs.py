@@ -3,10 +3,10 @@ import json
 import threading
 from types import SimpleNamespace
 
-from localstack.functions import SqsSource
-from localstack.pool import InvocationError
-from localstack.sqs import SqsPoller, failed_message_ids, sqs_record
-from localstack.template import Resolver
+from sim.functions import SqsSource
+from sim.pool import InvocationError
+from sim.sqs import SqsPoller, failed_message_ids, sqs_record
+from sim.template import Resolver
 
 ARN = "arn:aws:sqs:us-east-1:123456789012:t-Jobs"
 

@@ -1,10 +1,10 @@
 """The template's functions, their schedules, and where their binaries are looked for."""
 import pytest
 
-from localstack import functions
-from localstack.cli import main
-from localstack.common import StartupError
-from localstack.schedule import rate_seconds
+from sim import functions
+from sim.cli import main
+from sim.common import StartupError
+from sim.schedule import rate_seconds
 
 
 def test_rates():

@@ -1,6 +1,0 @@
-"""`python -m localstack serve ...` from dev/: the same as `python dev/local.py serve ...`."""
-import sys
-
-from .cli import main
-
-sys.exit(main())
