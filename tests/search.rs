@@ -141,6 +141,7 @@ async fn a_writes_job_reaches_the_worker_through_the_relay_and_the_write_sends_n
         // The write ends at its transaction: no SQS send, no outbox delete on its path.
         assert_eq!(log["sqs_ops"], "", "{log}");
         assert!(!log["dynamodb_ops"].as_str().unwrap().contains("BatchWriteItem"), "{log}");
+        println!("{}: DynamoDB {}, SQS [{}]", log["route"], log["dynamodb_ops"], log["sqs_ops"].as_str().unwrap());
     }
     let id = market.id.as_str();
     let (upserts, deletes, done) = (relayed(id, "Upsert"), relayed(id, "Delete"), job_done(id));
