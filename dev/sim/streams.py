@@ -18,8 +18,8 @@ if TYPE_CHECKING:
     from .functions import FunctionSpec, StreamSource
     from .stack import Stack
 
-# Lambda waits about this long before it retries a failed batch, and between empty reads of a shard.
-RETRY_SECONDS, POLL_SECONDS = 1.0, 0.2
+# Lambda waits about this long before it retries a failed batch; it reads a shard 4 times a second.
+RETRY_SECONDS, POLL_SECONDS = 1.0, 0.25
 
 
 def stream_record(record: dict, arn: str) -> dict:
