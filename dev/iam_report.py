@@ -22,13 +22,14 @@ from sim.iam_policy import as_list, statement_matches  # noqa: E402
 from sim.sam import aws_managed_policy_arns  # noqa: E402
 
 SECRET_SUFFIX = re.compile(r"(:secret:[^:]+)-[A-Za-z0-9]{6}$")
+STREAM_LABEL = re.compile(r"(:table/[^/]+/stream/)[^/]+$")
 
 
 def normalize(resource: str, prefix: str) -> str:
     """A resource as the template names it: <prefix> for the stack's prefix (S3 Vectors lower-cases
-    it), and no random suffix on a secret's ARN."""
+    it), no random suffix on a secret's ARN, and <label> for a stream's (its creation time)."""
     resource = re.sub(re.escape(prefix) + "-", "<prefix>-", resource, flags=re.IGNORECASE)
-    return SECRET_SUFFIX.sub(r"\1-??????", resource)
+    return STREAM_LABEL.sub(r"\1<label>", SECRET_SUFFIX.sub(r"\1-??????", resource))
 
 
 def read(log: Path) -> tuple[dict[str, dict], list[dict]]:

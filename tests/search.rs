@@ -1,6 +1,6 @@
-//! Index jobs through SQS to the worker (redelivered, reordered, poison ones to the dead-letter
-//! queue), the outbox sweeper that sends what SQS missed, and search, over HTTP against the local
-//! stack.
+//! Index jobs from the outbox through the relay and SQS to the worker (redelivered, reordered, poison
+//! ones to the dead-letter queue), the outbox sweeper that sends what the relay could not, and
+//! search, over HTTP against the local stack.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -108,6 +108,81 @@ async fn jobs_written_while_sqs_is_down_are_all_delivered_when_it_returns() {
     })
     .await;
     assert!(took.is_some(), "every job sent once SQS was back");
+}
+
+/// Whether a log line is the outbox relay's for the job `op` ("Upsert", "Delete") of market `id`.
+fn relayed<'a>(id: &'a str, op: &'a str) -> impl Fn(&Value) -> bool + 'a {
+    move |line| line["message"] == "index job relayed" && line["market_id"] == id && line["op"] == op
+}
+
+/// The index jobs of market `id` still in the outbox (read with the tests' own credentials).
+async fn outbox_jobs(stack: &Stack, id: &str) -> Vec<IndexJob> {
+    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let table = format!("{}-OutboxTable", stack.prefix);
+    let items = aws_sdk_dynamodb::Client::new(&aws).scan().table_name(table).send().await.expect("Scan");
+    let job = |item: &HashMap<String, aws_sdk_dynamodb::types::AttributeValue>| {
+        serde_json::from_str::<IndexJob>(item.get("job")?.as_s().ok()?).ok()
+    };
+    items.items().iter().filter_map(job).filter(|job| job.market_id == id).collect()
+}
+
+#[tokio::test]
+async fn a_writes_job_reaches_the_worker_through_the_relay_and_the_write_sends_nothing() {
+    // The sweeper runs every minute for jobs older than 30 s: whatever arrives sooner, the relay sent.
+    let stack = Stack::start();
+    let (alice, admin) = (User::new(Role::User), User::new(Role::Admin));
+    let market = stack.create_market(&alice, "Will the relay carry the job: kestrels").await;
+    let edit = stack.patch(&market.path).as_user(&alice).json(json!({"name": "Relayed edit: kestrels"})).await;
+    assert_eq!(edit.status, StatusCode::OK, "{}", edit.text);
+    let delete = stack.delete(&market.path).as_user(&admin).if_match("\"v2\"").await;
+    assert_eq!(delete.status, StatusCode::NO_CONTENT, "{}", delete.text);
+    for reply in [&market.reply, &edit, &delete] {
+        let log = stack.request_log(reply.header("x-request-id").unwrap());
+        // The write ends at its transaction: no SQS send, no outbox delete on its path.
+        assert_eq!(log["sqs_ops"], "", "{log}");
+        assert!(!log["dynamodb_ops"].as_str().unwrap().contains("BatchWriteItem"), "{log}");
+        println!("{}: DynamoDB {}, SQS [{}]", log["route"], log["dynamodb_ops"], log["sqs_ops"].as_str().unwrap());
+    }
+    let id = market.id.as_str();
+    let (upserts, deletes, done) = (relayed(id, "Upsert"), relayed(id, "Delete"), job_done(id));
+    let delivered = |logs: &[Value]| {
+        logs.iter().filter(|l| upserts(l)).count() == 2
+            && logs.iter().any(&deletes)
+            && logs.iter().filter(|l| done(l)).count() == 3
+    };
+    let logs = stack.logs_within(Duration::from_secs(20), delivered);
+    assert!(
+        delivered(&logs),
+        "the three jobs relayed and done: {:?}",
+        logs.iter().filter(|l| l["market_id"] == id).collect::<Vec<_>>()
+    );
+    assert_eq!(outbox_jobs(&stack, id).await, [], "the relay removed what it sent from the outbox");
+}
+
+#[tokio::test]
+async fn a_relay_that_cannot_reach_sqs_leaves_the_job_in_the_outbox_and_it_is_delivered_later() {
+    let sqs = FaultProxy::for_moto();
+    let stack = Stack::start_behind(&sqs, "SQS", &[]);
+    let alice = User::new(Role::User);
+    sqs.inject(&[], Fault::Refuse, None);
+    let market = stack.create_market(&alice, "Will the relay wait out the queue: puffins").await;
+    let not_sent = |line: &Value| line["message"] == "index jobs not sent; the stream retries them";
+    assert!(
+        stack.logs_within(Duration::from_secs(20), |logs| logs.iter().any(not_sent)).iter().any(not_sent),
+        "the relay's send failed"
+    );
+    let waiting = outbox_jobs(&stack, &market.id).await;
+    assert_eq!(waiting.len(), 1, "the unsent job stays in the outbox: {waiting:?}");
+    assert!(!stack.logs().iter().any(job_done(&market.id)), "and nothing reached the worker");
+
+    sqs.clear();
+    let found =
+        eventually(Duration::from_secs(40), async || stack.search_ids("puffins", 5).await.contains(&market.id)).await;
+    assert!(found.is_some(), "the job was delivered once SQS answered again");
+    let logs = stack.logs_when(|logs| logs.iter().any(relayed(&market.id, "Upsert")));
+    assert!(logs.iter().any(relayed(&market.id, "Upsert")), "by the stream's retry of the relay");
+    assert_eq!(outbox_jobs(&stack, &market.id).await, [], "and removed from the outbox");
+    println!("faults injected: {}, the job kept in the outbox and relayed once SQS was back", sqs.injected());
 }
 
 #[tokio::test]
@@ -229,7 +304,11 @@ fn outbox_item(id: &str, job: &str) -> HashMap<String, aws_sdk_dynamodb::types::
 
 #[tokio::test]
 async fn the_sweeper_skips_unreadable_items_and_leaves_recent_jobs_to_their_publisher() {
-    let stack = Stack::start_with(&["--schedule-seconds", "1", "--env", "OUTBOX_GRACE_SECONDS=5"]);
+    // The sweeper alone: the relay cannot read the outbox's stream (its role lacks GetRecords), as
+    // when it is down; it would send the job "written" in the future at once.
+    let relay_down = ["--without-permission", "outbox-relay=dynamodb:GetRecords"];
+    let stack =
+        Stack::start_with(&[&["--schedule-seconds", "1", "--env", "OUTBOX_GRACE_SECONDS=5"], &relay_down[..]].concat());
     let alice = User::new(Role::User);
     let market = stack.create_market(&alice, "Will the sweeper get past the corrupt items").await;
     let market_id = market.id.as_str();

@@ -1,5 +1,6 @@
 //! SDK clients whose calls show in the request's facts (`markets_core::observability`): the
-//! DynamoDB and S3 Vectors calls a request made are in its log line, so N+1 reads show.
+//! DynamoDB, S3 Vectors and SQS calls a request made are in its log line, so N+1 reads (and calls
+//! that do not belong on the request path) show.
 
 use aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
@@ -41,4 +42,10 @@ pub fn dynamodb_client(config: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Clie
 pub fn s3vectors_client(config: &aws_config::SdkConfig) -> aws_sdk_s3vectors::Client {
     let config = aws_sdk_s3vectors::config::Builder::from(config).interceptor(RecordCalls(Store::S3Vectors)).build();
     aws_sdk_s3vectors::Client::from_conf(config)
+}
+
+/// An SQS client that records its calls per request.
+pub fn sqs_client(config: &aws_config::SdkConfig) -> aws_sdk_sqs::Client {
+    let config = aws_sdk_sqs::config::Builder::from(config).interceptor(RecordCalls(Store::Sqs)).build();
+    aws_sdk_sqs::Client::from_conf(config)
 }

@@ -31,6 +31,8 @@ pub struct RequestFacts {
     pub dynamodb_ops: Vec<String>,
     /// S3 Vectors operations called, the same way.
     pub vector_ops: Vec<String>,
+    /// SQS operations called, the same way.
+    pub sqs_ops: Vec<String>,
     /// Whether a cache answered (`Some(true)`), was asked and missed (`Some(false)`), or not asked.
     pub cache_hit: Option<bool>,
 }
@@ -70,6 +72,7 @@ pub async fn record_facts<F: Future>(work: F) -> (F::Output, RequestFacts) {
 pub enum Store {
     DynamoDb,
     S3Vectors,
+    Sqs,
 }
 
 /// Notes one call of `operation` on `store` in the current request (once per call, not per retry
@@ -81,6 +84,7 @@ pub fn note_store_call(store: Store, operation: String) {
         match store {
             Store::DynamoDb => facts.dynamodb_ops.push(operation),
             Store::S3Vectors => facts.vector_ops.push(operation),
+            Store::Sqs => facts.sqs_ops.push(operation),
         }
     });
 }

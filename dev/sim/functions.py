@@ -1,5 +1,6 @@
 """The template's functions as SAM's translator makes them: each AWS::Lambda::Function with its
-settings, its HTTP API routes, SQS sources and schedules, and where cargo puts its binary."""
+settings, its HTTP API routes, SQS and DynamoDB stream sources and schedules, and where cargo puts
+its binary."""
 from __future__ import annotations
 
 import functools
@@ -9,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .common import LAMBDA_FUNCTION, QUEUE, REPO, StartupError
+from .common import LAMBDA_FUNCTION, QUEUE, REPO, TABLE, StartupError
 from .router import Route, TokenBucket, split_path
 from .sam import translation
 from .schedule import rate_seconds
@@ -30,6 +31,16 @@ class SqsSource:
 
 
 @dataclass
+class StreamSource:
+    table: str              # logical id of the table whose stream it reads
+    batch_size: int
+    report_failures: bool   # FunctionResponseTypes: [ReportBatchItemFailures]
+    bisect: bool            # BisectBatchOnFunctionError
+    max_retries: int        # MaximumRetryAttempts (-1: until the records expire)
+    starting_position: str  # TRIM_HORIZON or LATEST
+
+
+@dataclass
 class FunctionSpec:
     logical_id: str
     binary: str
@@ -39,6 +50,7 @@ class FunctionSpec:
     reserved: int | None = None   # ReservedConcurrentExecutions: at most this many instances
     routes: list[Route] = field(default_factory=list)
     sqs: list[SqsSource] = field(default_factory=list)
+    streams: list[StreamSource] = field(default_factory=list)
     schedules: list[float] = field(default_factory=list)   # seconds between scheduled invocations
     credentials: dict[str, str] = field(default_factory=dict)  # its role's, as AWS_* variables
     pool: "FunctionPool | None" = None
@@ -66,11 +78,20 @@ def discover_functions(template: dict, res: Resolver) -> list[FunctionSpec]:
             add_routes(functions, props, api_stage(resources, lid, res), res)
         elif resource.get("Type") == EVENT_SOURCE_MAPPING:
             fn = functions[target_function(props.get("FunctionName"), functions)]
-            queue = next(iter(referenced_ids(props.get("EventSourceArn"))), None)
-            if res.resources.get(queue, {}).get("Type") != QUEUE:
-                raise StartupError(f"{fn.logical_id}: SQS event Queue must be !GetAtt <Queue>.Arn of a template queue")
-            fn.sqs.append(SqsSource(queue, int(res.resolve(props.get("BatchSize", 10))),
-                                    "ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or [])))
+            source = next(iter(referenced_ids(props.get("EventSourceArn"))), None)
+            report_failures = "ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or [])
+            kind = res.resources.get(source, {}).get("Type")
+            if kind == TABLE:
+                fn.streams.append(StreamSource(
+                    source, int(res.resolve(props.get("BatchSize", 100))), report_failures,
+                    res.resolve(props.get("BisectBatchOnFunctionError", False)) in (True, "true"),
+                    int(res.resolve(props.get("MaximumRetryAttempts", -1))),
+                    str(res.resolve(props.get("StartingPosition", "LATEST")))))
+            elif kind == QUEUE:
+                fn.sqs.append(SqsSource(source, int(res.resolve(props.get("BatchSize", 10))), report_failures))
+            else:
+                raise StartupError(f"{fn.logical_id}: an event source must be !GetAtt <Queue>.Arn of a template "
+                                   "queue or !GetAtt <Table>.StreamArn of a template table")
         elif resource.get("Type") == SCHEDULE_RULE:
             for target in props.get("Targets") or []:
                 functions[target_function(target.get("Arn"), functions)].schedules.append(

@@ -39,6 +39,14 @@ def table_arn(name: str) -> str:
     return name if name.startswith("arn:") else f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"
 
 
+def stream_needs(operation: str, body: dict) -> list[tuple[str, str]]:
+    """DynamoDB Streams (signed as dynamodb): on the stream's ARN, which GetRecords names only through
+    its shard iterator (moto's iterators start with the stream's ARN and a `|`; AWS's are opaque to
+    the caller but IAM checks the same ARN)."""
+    arn = body.get("StreamArn") or str(body.get("ShardIterator", "")).split("|", 1)[0]
+    return [(f"dynamodb:{operation}", arn or "*")]
+
+
 def dynamodb_needs(operation: str, body: dict) -> list[tuple[str, str]]:
     if operation in ("TransactWriteItems", "TransactGetItems"):
         needs = []
@@ -99,7 +107,8 @@ def needs(request: Request, secret_arn: Callable[[str], str]) -> list[tuple[str,
     (or ARN) into its ARN."""
     service, target = request.service, request.target
     if service == "dynamodb":
-        return dynamodb_needs(target.rsplit(".", 1)[-1], json.loads(request.body or b"{}"))
+        needs_of = stream_needs if target.startswith("DynamoDBStreams_") else dynamodb_needs
+        return needs_of(target.rsplit(".", 1)[-1], json.loads(request.body or b"{}"))
     if service == "sqs":
         return sqs_needs(target, request.body)
     if service == "secretsmanager":

@@ -69,7 +69,8 @@ def create_secrets(sm: Any, res: Resolver, given: dict[str, str]) -> dict[str, s
 
 
 def create_tables(ddb: Any, res: Resolver) -> None:
-    """Create the template's tables; an existing one (same prefix) is reused with its data."""
+    """Create the template's tables; an existing one (same prefix) is reused with its data. A table
+    with a stream has its stream's ARN (which moto labels with its creation time) kept for GetAtt."""
     index_keys = {"IndexName", "KeySchema", "Projection", "ProvisionedThroughput", "OnDemandThroughput"}
     for lid, resource in res.resources.items():
         if resource.get("Type") != TABLE:
@@ -86,11 +87,16 @@ def create_tables(ddb: Any, res: Resolver) -> None:
         if "StreamSpecification" in props:
             args["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
         try:
-            ddb.create_table(**args)
+            created = ddb.create_table(**args)["TableDescription"]
         except ClientError as e:
             if e.response["Error"]["Code"] != "ResourceInUseException":
                 raise
+            existing = ddb.describe_table(TableName=args["TableName"])["Table"]
+            if existing.get("LatestStreamArn"):
+                res.stream_arns[lid] = existing["LatestStreamArn"]
             continue
+        if created.get("LatestStreamArn"):
+            res.stream_arns[lid] = created["LatestStreamArn"]
         ttl = props.get("TimeToLiveSpecification") or {}
         if ttl.get("Enabled") in (True, "true"):
             ddb.update_time_to_live(TableName=args["TableName"], TimeToLiveSpecification={

@@ -30,6 +30,7 @@ from .sam import translation
 from .schedule import Scheduler
 from .server import QuietServer
 from .sqs import SqsPoller
+from .streams import StreamPoller
 from .template import Resolver, env_str
 
 
@@ -47,7 +48,7 @@ class Stack:
         self.cache_endpoint = "" if args.no_cache else (args.cache_endpoint or "")
         self.moto_errors: deque[str] = deque(maxlen=20)
         self.servers: list[QuietServer] = []
-        self.pollers: list[threading.Thread] = []  # SQS pollers and schedulers
+        self.pollers: list[threading.Thread] = []  # SQS and stream pollers, schedulers
         self.log_lock = threading.Lock()
         self.log_file = open(args.log_file, "a", encoding="utf-8", buffering=1) if args.log_file else None
         self.endpoint = args.endpoint or os.environ.get("AWS_ENDPOINT_URL") or ""
@@ -180,6 +181,8 @@ class Stack:
             fn.env, fn.pool = self.function_env(fn), FunctionPool(fn, self)
             for source in fn.sqs:
                 self.pollers.append(SqsPoller(self, fn, source))
+            for stream in fn.streams:
+                self.pollers.append(StreamPoller(self, fn, stream))
             for interval in fn.schedules:
                 self.pollers.append(Scheduler(self, fn, self.args.schedule_seconds or interval))
         for poller in self.pollers:
@@ -213,3 +216,6 @@ class Stack:
             for s in fn.sqs:
                 log(f"SQS {self.resolver.local_name(s.queue)} -> {fn.binary} (batch {s.batch_size}"
                     f"{', ReportBatchItemFailures' if s.report_failures else ''})")
+            for t in fn.streams:
+                log(f"stream of {self.resolver.local_name(t.table)} -> {fn.binary} (batch {t.batch_size}"
+                    f"{', ReportBatchItemFailures' if t.report_failures else ''})")

@@ -105,6 +105,7 @@ class Resolver:
                             if spec.get("Type") == "CommaDelimitedList"}
         self.queue_urls: dict[str, str] = {}   # filled in as queues are created
         self.secret_arns: dict[str, str] = {}  # and secrets
+        self.stream_arns: dict[str, str] = {}  # and tables' streams
 
     def exists(self, logical_id: str) -> bool:
         """Whether the resource's Condition (if any) holds."""
@@ -168,7 +169,7 @@ class Resolver:
                 attr, self.queue_urls.get(name, ""))
         if kind == TABLE:
             arn = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{self.local_name(name)}"
-            return arn + "/stream/local" if attr == "StreamArn" else arn
+            return self.stream_arns.get(name, arn + "/stream/local") if attr == "StreamArn" else arn
         if kind in (VECTOR_BUCKET, VECTOR_INDEX):
             return "2025-01-01T00:00:00Z" if attr == "CreationTime" else self.vector_arn(name)
         if kind == FUNCTION:

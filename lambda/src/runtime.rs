@@ -1,4 +1,4 @@
-//! The Lambda adapters: a route handler, the index worker or the outbox sweeper turned into a
+//! The Lambda adapters: a route handler, the index worker, the outbox relay or sweeper turned into a
 //! Lambda function. Logging and the function's dependencies are set up once per cold start (see
 //! [`crate::wiring`]), then every request goes through the same pipeline: request id, rate limit,
 //! authentication, error mapping and one log line.
@@ -13,6 +13,7 @@ use std::pin::pin;
 use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use futures::future::{self, Either};
 use lambda_http::http::HeaderValue;
 use lambda_http::{Body, Request, RequestExt as _, Response, service_fn};
@@ -109,6 +110,28 @@ fn batch_response(failed: Vec<String>) -> SqsBatchResponse {
     let mut response = SqsBatchResponse::default();
     response.batch_item_failures = failed.into_iter().map(failure).collect();
     response
+}
+
+/// Runs the outbox relay: batches of the outbox table's stream in, the new items' jobs sent to the
+/// queue, and the record to retry from (the first job not sent) out as a partial batch failure.
+pub async fn serve_outbox_relay(
+    build: impl AsyncFnOnce(&Wiring) -> Result<JobPublisher, BoxError>,
+) -> Result<(), lambda_runtime::Error> {
+    let publisher = start(build).await?;
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: lambda_runtime::LambdaEvent<serde_json::Value>| async move {
+            let records = event.payload["Records"].as_array().map(Vec::as_slice).unwrap_or_default();
+            let items: Vec<_> = records.iter().filter_map(markets_aws::dynamodb::streamed_job).collect();
+            let mut response = DynamoDbEventResponse::default();
+            if let Some(sequence_number) = publisher.relay(&items).await {
+                let mut failure = DynamoDbBatchItemFailure::default();
+                failure.item_identifier = Some(sequence_number);
+                response.batch_item_failures.push(failure);
+            }
+            Ok::<_, lambda_runtime::Error>(response)
+        },
+    ))
+    .await
 }
 
 /// Runs the outbox sweeper (on a schedule): sends the index jobs a failed send left behind.
@@ -323,6 +346,7 @@ async fn respond(
             dynamodb_calls = facts.dynamodb_ops.len(),
             dynamodb_ops = %facts.dynamodb_ops.join(","),
             vector_ops = %facts.vector_ops.join(","),
+            sqs_ops = %facts.sqs_ops.join(","),
             cache_hit = facts.cache_hit,
             "request"
         );

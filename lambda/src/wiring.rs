@@ -14,7 +14,7 @@ use crate::auth::{Authenticator, JwksKeys};
 use crate::config::{AuthSettings, Config, EmbedderKind, TokenKeys, checked_secret, is_loopback_url};
 use crate::http::CursorCodec;
 use markets_aws::bedrock::BedrockEmbedder;
-use markets_aws::clients::{dynamodb_client, s3vectors_client};
+use markets_aws::clients::{dynamodb_client, s3vectors_client, sqs_client};
 use markets_aws::dynamodb::{
     DynamoIdempotency, DynamoMarkets, DynamoOutbox, DynamoPositions, DynamoRateCounter, DynamoUsers,
 };
@@ -92,11 +92,11 @@ impl Wiring {
         Ok(MarketReads::new(self.markets(), self.users(), self.cache().await?))
     }
 
-    /// Market reads and writes: also the idempotency table and the index job publisher (SQS).
+    /// Market reads and writes: also the idempotency table (and the outbox, in the transactions).
     pub async fn market_service(&self) -> Result<MarketService, BoxError> {
         let idempotency =
             Arc::new(DynamoIdempotency::new(self.dynamodb.clone(), self.config.tables.idempotency.clone()));
-        Ok(MarketService::new(self.market_reads().await?, idempotency, self.job_publisher().await?))
+        Ok(MarketService::new(self.market_reads().await?, idempotency))
     }
 
     /// Positions: the markets, positions, users and idempotency tables and the shared cache.
@@ -122,9 +122,9 @@ impl Wiring {
         Ok(Indexer::new(self.markets(), positions, self.embedder(), self.vector_index()))
     }
 
-    /// The outbox and the index queue.
+    /// The outbox and the index queue (the relay's and the sweeper's).
     pub async fn job_publisher(&self) -> Result<JobPublisher, BoxError> {
-        let queue = SqsJobQueue::new(aws_sdk_sqs::Client::new(&self.aws), self.config.index_queue_url.clone());
+        let queue = SqsJobQueue::new(sqs_client(&self.aws), self.config.index_queue_url.clone());
         let outbox = DynamoOutbox::new(self.dynamodb.clone(), self.config.tables.outbox.clone());
         Ok(JobPublisher::new(Arc::new(queue), Arc::new(outbox)))
     }

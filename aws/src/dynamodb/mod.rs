@@ -14,7 +14,7 @@ mod users;
 
 pub use idempotency::DynamoIdempotency;
 pub use markets::DynamoMarkets;
-pub use outbox::DynamoOutbox;
+pub use outbox::{DynamoOutbox, streamed_job};
 pub use positions::DynamoPositions;
 pub use rate_limits::DynamoRateCounter;
 pub use users::DynamoUsers;

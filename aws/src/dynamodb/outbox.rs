@@ -2,7 +2,7 @@
 //! change, until they are known to be on the queue. `queue` is `index#<shard>` (the shard from the
 //! job id), so that no partition takes more than 1/[`OUTBOX_SHARDS`] of the market changes, and the
 //! sweeper reads the waiting jobs with one Query per shard (never a Scan); it only ever holds jobs
-//! in flight.
+//! in flight. Its stream (new images) hands each new item to the relay: [`streamed_job`] reads one.
 
 use std::time::SystemTime;
 
@@ -12,6 +12,7 @@ use aws_sdk_dynamodb::types::Put;
 
 use super::{Item, batch_delete, get_s, s, store_error};
 use markets_core::domain::IndexJob;
+use markets_core::jobs::StreamedJob;
 use markets_core::repo::listing::shard_of;
 use markets_core::repo::{Outbox, PendingJobs, RepoError};
 
@@ -38,6 +39,25 @@ fn partition(shard: usize) -> String {
 
 fn key(job_id: &str) -> Item {
     Item::from([("queue".to_owned(), s(partition(shard_of(job_id, OUTBOX_SHARDS)))), ("id".to_owned(), s(job_id))])
+}
+
+/// The job an item keyed `id` holds, if `body` is one and names that key: clear() deletes by the
+/// job's id, so one whose body names another key stays unreadable.
+fn readable_job(id: &str, body: Option<&str>) -> Option<IndexJob> {
+    body.and_then(|job| serde_json::from_str::<IndexJob>(job).ok()).filter(|job| job.id == id)
+}
+
+/// The outbox item a DynamoDB Streams record (as Lambda delivers it, JSON) adds or replaces, or
+/// `None` for a removal (the relay's and the sweeper's own deletes).
+pub fn streamed_job(record: &serde_json::Value) -> Option<StreamedJob> {
+    let change = &record["dynamodb"];
+    let image = change.get("NewImage")?;
+    let key = change["Keys"]["id"]["S"].as_str().unwrap_or_default().to_owned();
+    Some(StreamedJob {
+        sequence_number: change["SequenceNumber"].as_str().unwrap_or_default().to_owned(),
+        job: readable_job(&key, image["job"]["S"].as_str()),
+        key,
+    })
 }
 
 /// The transaction item that parks `job` in the outbox.
@@ -87,9 +107,8 @@ impl Outbox for DynamoOutbox {
             .flat_map(|output| output.items())
             .map(|item| {
                 let id = get_s(item, "id").unwrap_or_default().to_owned();
-                let job = get_s(item, "job").ok().and_then(|job| serde_json::from_str::<IndexJob>(job).ok());
-                // clear() deletes by the job's id: one whose body names another key stays unreadable.
-                (id.clone(), job.filter(|job| job.id == id))
+                let job = readable_job(&id, get_s(item, "job").ok());
+                (id, job)
             })
             .filter(|(id, _)| Some(id.as_str()) != start_after && *id < cutoff)
             .collect();

@@ -15,7 +15,6 @@ use crate::domain::{
 };
 use crate::domain::{IndexJob, JobOp};
 use crate::error::error_chain;
-use crate::jobs::JobPublisher;
 use crate::observability::{current_request_id, note_cache};
 use crate::repo::{
     FirstResult, IdempotencyRepository, ListQuery, MarketRepository, PageToken, RepoError, UserRepository,
@@ -45,11 +44,11 @@ pub struct MarketReads {
     cache: Arc<dyn MarketCache>,
 }
 
-/// Market writes (create, edit, delete), each followed by its cache refresh and its index job.
+/// Market writes (create, edit, delete), each followed by its cache refresh. Each commits its index
+/// job to the outbox with the change; the outbox's stream relays it to the queue (`crate::jobs`).
 pub struct MarketService {
     reads: MarketReads,
     replays: Replays,
-    jobs: JobPublisher,
 }
 
 impl MarketReads {
@@ -152,8 +151,8 @@ impl MarketReads {
 }
 
 impl MarketService {
-    pub fn new(reads: MarketReads, idempotency: Arc<dyn IdempotencyRepository>, jobs: JobPublisher) -> Self {
-        Self { reads, replays: Replays::new(idempotency), jobs }
+    pub fn new(reads: MarketReads, idempotency: Arc<dyn IdempotencyRepository>) -> Self {
+        Self { reads, replays: Replays::new(idempotency) }
     }
 
     /// The reads a write starts from and refreshes.
@@ -203,10 +202,7 @@ impl MarketService {
         let job = index_job(&market.id, market.version, JobOp::Upsert);
         let write = || self.reads.markets.create(&market, &creator, first_position.as_ref(), record.as_ref(), &job);
         match retrying_conflicts(write).await {
-            Ok(()) => {
-                self.jobs.publish(&[job]).await;
-                Ok(Written::New((market, creator)))
-            }
+            Ok(()) => Ok(Written::New((market, creator))),
             Err(RepoError::IdempotencyKeyUsed) => {
                 let request = idempotency.as_ref().expect("only a keyed write has a record");
                 Ok(Written::Replayed(self.replays.after_losing(request).await?))
@@ -243,7 +239,7 @@ impl MarketService {
         precondition: Precondition,
     ) -> Result<(Market, Option<UserProfile>), Error> {
         let cache = self.reads.cache.as_ref();
-        let Edited { market, creator, job } = match self.edit(editor, id, patch, precondition).await {
+        let Edited { market, creator } = match self.edit(editor, id, patch, precondition).await {
             Ok(edited) => edited,
             Err(
                 refused @ (Error::PreconditionFailed | Error::MarketNotFound { .. } | Error::InvalidTransition { .. }),
@@ -256,16 +252,11 @@ impl MarketService {
         let edited = CachedMarket { market, creator };
         // Without its creator the market is not what GET shows: let the next reader fill it instead.
         let refresh = if edited.creator.is_some() { Refresh::Update(&edited) } else { Refresh::Invalidate };
-        // The entry first: readers see the edit sooner than the search index does anyway.
-        let refreshed = refreshed(cache, id, refresh).await;
-        if let Some(job) = job {
-            self.jobs.publish(&[job]).await;
-        }
-        refreshed.map(|()| (edited.market, edited.creator))
+        refreshed(cache, id, refresh).await.map(|()| (edited.market, edited.creator))
     }
 
-    /// The edit itself: the market after it, committed (or unchanged when it changes nothing),
-    /// its creator, and the index job to publish. An edit without `If-Match` that loses a race is
+    /// The edit itself: the market after it, committed with its index job (or unchanged when it
+    /// changes nothing), and its creator. An edit without `If-Match` that loses a race is
     /// applied again to what is there now, until it wins or the invocation runs out of time.
     async fn edit(
         &self,
@@ -285,12 +276,12 @@ impl MarketService {
             }
             let (current, creator) = self.reads.get_with_creator(id).await?;
             let Some(changed) = current.edited(editor, &patch, precondition)? else {
-                return Ok(Edited { market: current, creator, job: None });
+                return Ok(Edited { market: current, creator });
             };
             let job = index_job(&changed.id, changed.version, JobOp::Upsert);
             // Position traffic on the market cancels edits too: a moderator's edit is retried, not refused.
             match retrying_conflicts(|| self.reads.markets.update(&changed, &job)).await {
-                Ok(()) => return Ok(Edited { market: changed, creator, job: Some(job) }),
+                Ok(()) => return Ok(Edited { market: changed, creator }),
                 Err(RepoError::VersionConflict) if precondition != Precondition::Any => {
                     return Err(Error::PreconditionFailed);
                 }
@@ -331,17 +322,14 @@ impl MarketService {
                 return Err(error.into());
             }
         }
-        let refreshed = refreshed(cache, id, Refresh::Tombstone).await;
-        self.jobs.publish(&[job]).await;
-        refreshed
+        refreshed(cache, id, Refresh::Tombstone).await
     }
 }
 
-/// A committed (or no-op) edit: the market after it, its creator, and the index job it owes.
+/// A committed (or no-op) edit: the market after it and its creator.
 struct Edited {
     market: Market,
     creator: Option<UserProfile>,
-    job: Option<IndexJob>,
 }
 
 /// The index job of a market change, carrying the id of the request that made it (the worker's

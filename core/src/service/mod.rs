@@ -25,8 +25,7 @@ use {
     crate::cache::MarketCache,
     crate::embedder::Embedder,
     crate::repo::{
-        IdempotencyRepository, JobQueue, MarketRepository, Outbox, PositionRepository, RateCounter, UserRepository,
-        VectorIndex,
+        IdempotencyRepository, MarketRepository, PositionRepository, RateCounter, UserRepository, VectorIndex,
     },
     std::sync::Arc,
 };
@@ -51,8 +50,6 @@ pub struct Dependencies {
     pub positions: Arc<dyn PositionRepository>,
     pub users: Arc<dyn UserRepository>,
     pub idempotency: Arc<dyn IdempotencyRepository>,
-    pub outbox: Arc<dyn Outbox>,
-    pub queue: Arc<dyn JobQueue>,
     pub embedder: Arc<dyn Embedder>,
     pub vectors: Arc<dyn VectorIndex>,
     pub rate_counter: Arc<dyn RateCounter>,
@@ -69,8 +66,6 @@ impl Dependencies {
             positions: store.clone(),
             users: store.clone(),
             idempotency: store.clone(),
-            outbox: store.clone(),
-            queue: Arc::new(crate::repo::memory::InMemoryQueue::default()),
             embedder: Arc::new(crate::embedder::HashingEmbedder),
             vectors: store.clone(),
             rate_counter: store,
@@ -83,8 +78,7 @@ impl Dependencies {
     }
 
     pub fn market_service(&self) -> MarketService {
-        let jobs = crate::jobs::JobPublisher::new(self.queue.clone(), self.outbox.clone());
-        MarketService::new(self.market_reads(), self.idempotency.clone(), jobs)
+        MarketService::new(self.market_reads(), self.idempotency.clone())
     }
 
     pub fn position_service(&self) -> PositionService {

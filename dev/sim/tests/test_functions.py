@@ -28,7 +28,7 @@ def test_an_sqs_event_must_name_a_template_queue():
     template = {"Resources": {"F": {"Type": "AWS::Serverless::Function", "Properties": {
         "Runtime": "provided.al2023", "Handler": "bootstrap", "Events": {
         "Q": {"Type": "SQS", "Properties": {"Queue": "arn:aws:sqs:us-east-1:1:elsewhere"}}}}}}}
-    with pytest.raises(StartupError, match="F: SQS event Queue must be"):
+    with pytest.raises(StartupError, match="F: an event source must be !GetAtt <Queue>.Arn"):
         functions.discover_functions(template, functions.Resolver(template, {}, "t"))
 
 

@@ -36,6 +36,15 @@ def test_batches_need_their_action_on_every_table_and_a_query_on_an_index_the_in
     assert dynamodb("DescribeEndpoints", {}) == [("dynamodb:DescribeEndpoints", "*")]
 
 
+def test_stream_reads_need_their_action_on_the_stream_arn_even_by_shard_iterator():
+    stream = TABLE + "p-Outbox/stream/2026-12-04T13:00:00.000"
+    streams = lambda operation, body: needs(  # noqa: E731
+        Request("dynamodb", f"DynamoDBStreams_20120810.{operation}", "/", json.dumps(body).encode()), str)
+    assert streams("DescribeStream", {"StreamArn": stream}) == [("dynamodb:DescribeStream", stream)]
+    assert streams("GetShardIterator", {"StreamArn": stream, "ShardId": "s"}) == [("dynamodb:GetShardIterator", stream)]
+    assert streams("GetRecords", {"ShardIterator": f"{stream}|1|c2VjcmV0"}) == [("dynamodb:GetRecords", stream)]
+
+
 def test_queues_secrets_vectors_and_models_are_named_by_their_arns():
     sqs = Request("sqs", "AmazonSQS.SendMessageBatch", "/",
                   json.dumps({"QueueUrl": "http://localhost:4566/123456789012/p-Jobs"}).encode())

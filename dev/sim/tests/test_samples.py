@@ -1,6 +1,7 @@
 """events/ (the sample events for `cargo lambda invoke` and `sam local invoke`) against what SAM's
 translator makes of template.yaml: each file is named after a function's binary and is the event
-that function's own event source sends (its HTTP API route, its SQS queue, its schedule)."""
+that function's own event source sends (its HTTP API route, its SQS queue, its table's stream, its
+schedule)."""
 import json
 import re
 
@@ -22,7 +23,8 @@ def binary_of(resources: dict, text: str) -> str:
 
 
 def sources() -> dict[str, set]:
-    """Each binary's event sources in the translation: ("route", "GET /path"), ("sqs",), ("schedule",)."""
+    """Each binary's event sources in the translation: ("route", "GET /path"), ("sqs",), ("stream",),
+    ("schedule",)."""
     resources = translated()
     found: dict[str, set] = {}
     api = next(r for r in resources.values() if r["Type"] == "AWS::ApiGatewayV2::Api")
@@ -33,7 +35,8 @@ def sources() -> dict[str, set]:
             found.setdefault(target, set()).add(("route", f"{verb} {path}"))
     for resource in resources.values():
         if resource["Type"] == "AWS::Lambda::EventSourceMapping":
-            found.setdefault(binary_of(resources, str(resource["Properties"]["FunctionName"])), set()).add(("sqs",))
+            kind = "stream" if "StreamArn" in str(resource["Properties"]["EventSourceArn"]) else "sqs"
+            found.setdefault(binary_of(resources, str(resource["Properties"]["FunctionName"])), set()).add((kind,))
         if resource["Type"] == "AWS::Events::Rule":
             for target in resource["Properties"]["Targets"]:
                 found.setdefault(binary_of(resources, str(target["Arn"])), set()).add(("schedule",))
@@ -54,8 +57,10 @@ def test_every_sample_event_is_its_functions_own_event_and_every_function_has_on
             verb = event["routeKey"].split(" ")[0]
             assert event["version"] == "2.0" and verb in ("ANY", event["requestContext"]["http"]["method"]), path.name
         elif "Records" in event:
-            assert ("sqs",) in by_binary[binary], path.name
-            assert all(r["eventSource"] == "aws:sqs" for r in event["Records"]), path.name
+            kind = event["Records"][0]["eventSource"].removeprefix("aws:").replace("dynamodb", "stream")
+            assert (kind,) in by_binary[binary], path.name
+            assert all(r["eventSource"] == f"aws:{'dynamodb' if kind == 'stream' else kind}"
+                       for r in event["Records"]), path.name
         else:
             assert ("schedule",) in by_binary[binary], path.name
             assert event["detail-type"] == "Scheduled Event", path.name
