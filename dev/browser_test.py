@@ -12,20 +12,14 @@ PATCH with If-Match; from another origin, a call the browser blocks. Exits with 
 from __future__ import annotations
 
 import shutil
-import socket
 import sys
 
 import yaml
-from test_stack import REPO, mint_token, run_on_stack
+from sim.harness import REPO, mint_token, run_on_stack
+from sim.processes import free_port
 
 JWT_SECRET = "browser-test-secret-0123456789abcdefghijklm"
 CHROMIUM = "/usr/bin/chromium"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def main() -> int:

@@ -16,7 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from test_stack import REPO, mint_token, run_on_stack
+from sim.harness import REPO, mint_token, run_on_stack
 
 CLIENT = REPO / "clients/typescript"
 JWT_SECRET = "client-test-secret-0123456789abcdefghijklmn"

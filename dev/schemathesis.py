@@ -22,7 +22,7 @@ from pathlib import Path
 
 import openapi_spec_validator
 import yaml
-from test_stack import REPO, StackDidNotStart, local_stack, mint_token
+from sim.harness import REPO, StackDidNotStart, mint_token, tool_stack
 
 JWT_SECRET = "schemathesis-secret-0123456789abcdefghijklm"
 
@@ -36,7 +36,7 @@ def main() -> int:
     for stale in (events, functions_log):
         stale.unlink(missing_ok=True)
     try:
-        with local_stack("st", JWT_SECRET, functions_log, {"RATE_LIMIT_PER_MINUTE": "100000000"}) as base:
+        with tool_stack("st", JWT_SECRET, functions_log, {"RATE_LIMIT_PER_MINUTE": "100000000"}) as base:
             return check(base, events, functions_log)
     except StackDidNotStart as error:
         print(f"dev/schemathesis: {error}", file=sys.stderr)

@@ -3,7 +3,7 @@
 
     dev/soak [--seconds 60] [--users 12] [--seed 1]
 
-Starts a stack of its own (dev/test_stack.py: on $AWS_ENDPOINT_URL's moto when set, else on a moto of
+Starts a stack of its own (dev/sim/harness.py: on $AWS_ENDPOINT_URL's moto when set, else on a moto of
 its own), mints a token per user and one per user as moderator, and runs --users threads for
 --seconds. Each creates markets (a third with a first position), takes positions on any live market
 with an Idempotency-Key, sends some of them twice as if the first answer had been lost, replays old
@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from urllib.parse import quote, urlsplit
 
-from test_stack import REPO, StackDidNotStart, local_stack, mint_token
+from sim.harness import REPO, StackDidNotStart, mint_token, tool_stack
 
 JWT_SECRET = "soak-secret-0123456789abcdefghijklmnopqrstu"
 ATTEMPTS = 10         # tries of one request before its outcome is called unknown
@@ -457,7 +457,7 @@ def main() -> int:
     log.parent.mkdir(parents=True, exist_ok=True)
     log.unlink(missing_ok=True)
     try:
-        with local_stack("soak", JWT_SECRET, log, {"RATE_LIMIT_PER_MINUTE": "100000000"}) as base:
+        with tool_stack("soak", JWT_SECRET, log, {"RATE_LIMIT_PER_MINUTE": "100000000"}) as base:
             return soak(base, args)
     except StackDidNotStart as error:
         print(f"dev/soak: {error}", file=sys.stderr)
