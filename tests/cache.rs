@@ -6,10 +6,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use api_tests::{CacheBlackHole, CacheServer, CreatedMarket, Reply, Stack, User, eventually, positions_path};
+use api_tests::{
+    CacheBlackHole, CacheServer, CreatedMarket, Reply, Stack, User, cached_market, eventually, positions_path,
+};
 use markets_aws::settings::CacheSettings;
 use markets_aws::valkey::RedisCache;
-use markets_core::cache::{CachedMarket, Lookup, MarketCache};
+use markets_core::cache::{Lookup, MarketCache};
 use markets_core::domain::Role;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -193,10 +195,6 @@ async fn a_hit_makes_no_dynamodb_call_and_revalidates_from_the_cached_version() 
     }
 }
 
-fn market(version: u64) -> CachedMarket {
-    CachedMarket { version, view: format!("{{\"version\":{version}}}") }
-}
-
 /// The cache on a server of the test's own; a generous timeout, since this checks the scripts'
 /// atomicity, not speed.
 async fn real_cache(server: &CacheServer) -> RedisCache {
@@ -216,12 +214,12 @@ async fn on_the_real_server_a_reader_that_loaded_v1_cannot_put_it_back() {
         let Lookup::Miss(Some(lease)) = cache.lookup(&id).await.unwrap() else { panic!("a miss with a lease") };
         // ... the reader loads version 1 from DynamoDB; meanwhile version 2 (or a delete) commits.
         match write {
-            "update" => cache.update(&id, &market(2)).await.unwrap(),
+            "update" => cache.update(&id, &cached_market(2)).await.unwrap(),
             "invalidate" => cache.invalidate(&id).await.unwrap(),
             "tombstone" => cache.tombstone(&id).await.unwrap(),
             _ => redis::cmd("DEL").arg(format!("market:{id}")).exec_async(&mut raw).await.unwrap(),
         }
-        assert!(!cache.fill(&id, &lease, &market(1)).await.unwrap(), "v1 put back after {write}");
+        assert!(!cache.fill(&id, &lease, &cached_market(1)).await.unwrap(), "v1 put back after {write}");
         let now = cache.lookup(&id).await.unwrap();
         // An update without a body to replace only learns its version: the next reader fills.
         let expected = match write {
@@ -237,14 +235,18 @@ async fn on_the_real_server_an_edit_refreshed_after_a_later_position_is_not_serv
     let server = CacheServer::start();
     let cache = real_cache(&server).await;
     let Lookup::Miss(Some(lease)) = cache.lookup("late").await.unwrap() else { panic!("a miss with a lease") };
-    assert!(cache.fill("late", &lease, &market(1)).await.unwrap());
+    assert!(cache.fill("late", &lease, &cached_market(1)).await.unwrap());
     // A PATCH commits v2; a position commits v3 and invalidates; then the PATCH's update lands.
     cache.invalidate("late").await.unwrap();
-    cache.update("late", &market(2)).await.unwrap();
+    cache.update("late", &cached_market(2)).await.unwrap();
     let Lookup::Miss(Some(lease)) = cache.lookup("late").await.unwrap() else { panic!("v2 must not be a hit") };
-    assert!(!cache.fill("late", &lease, &market(1)).await.unwrap(), "never below the edit's version");
-    assert!(cache.fill("late", &lease, &market(3)).await.unwrap());
-    assert!(matches!(cache.lookup("late").await.unwrap(), Lookup::Hit(m) if m.version == 3));
+    assert!(!cache.fill("late", &lease, &cached_market(1)).await.unwrap(), "never below the edit's version");
+    assert!(cache.fill("late", &lease, &cached_market(3)).await.unwrap());
+    assert_eq!(
+        cache.lookup("late").await.unwrap(),
+        Lookup::Hit(Box::new(cached_market(3))),
+        "stored and read back exactly"
+    );
 }
 
 #[tokio::test]
@@ -262,12 +264,12 @@ async fn on_the_real_server_racing_fills_never_show_a_version_older_than_the_las
                 while !done.load(Ordering::SeqCst) {
                     let floor = answered.load(Ordering::SeqCst);
                     match cache.lookup("hot").await.unwrap() {
-                        Lookup::Hit(m) if m.version < floor => stale += 1,
+                        Lookup::Hit(m) if m.version() < floor => stale += 1,
                         Lookup::Hit(_) => hits += 1,
                         Lookup::Miss(Some(lease)) => {
                             let loaded = committed.load(Ordering::SeqCst);
                             tokio::time::sleep(Duration::from_micros(fastrand::u64(0..2000))).await;
-                            cache.fill("hot", &lease, &market(loaded)).await.unwrap();
+                            cache.fill("hot", &lease, &cached_market(loaded)).await.unwrap();
                         }
                         _ => {}
                     }
@@ -280,8 +282,12 @@ async fn on_the_real_server_racing_fills_never_show_a_version_older_than_the_las
         committed.store(version, Ordering::SeqCst);
         tokio::time::sleep(Duration::from_micros(fastrand::u64(0..1000))).await;
         // An edit knows its new version; a position does not and only invalidates.
-        if fastrand::bool() { cache.update("hot", &market(version)).await } else { cache.invalidate("hot").await }
-            .unwrap();
+        if fastrand::bool() {
+            cache.update("hot", &cached_market(version)).await
+        } else {
+            cache.invalidate("hot").await
+        }
+        .unwrap();
         answered.store(version, Ordering::SeqCst);
         tokio::time::sleep(Duration::from_millis(1)).await;
     }

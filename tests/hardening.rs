@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use api_tests::{CacheServer, Fault, FaultProxy, Stack, User, eventually, market_path, positions_path};
+use api_tests::{CacheServer, Fault, FaultProxy, Stack, User, cached_market, eventually, market_path, positions_path};
 use markets_aws::settings::CacheSettings;
 use markets_aws::valkey::RedisCache;
-use markets_core::cache::{CachedMarket, Lookup, MarketCache};
+use markets_core::cache::{Lookup, MarketCache};
 use markets_core::domain::Role;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -86,7 +86,6 @@ async fn every_cache_entry_has_a_ttl_after_any_sequence_of_scripts() {
     let cache = RedisCache::connect(&server.endpoint, &settings).await.expect("connect");
     let mut raw =
         redis::Client::open(server.endpoint.as_str()).unwrap().get_multiplexed_async_connection().await.unwrap();
-    let market = |version: u64| CachedMarket { version, view: format!("{{\"version\":{version}}}") };
     let writes = ["update", "invalidate", "tombstone"];
     for (n, (first, second)) in writes.iter().flat_map(|a| writes.iter().map(move |b| (a, b))).enumerate() {
         let id = format!("ttl-{n}");
@@ -94,12 +93,12 @@ async fn every_cache_entry_has_a_ttl_after_any_sequence_of_scripts() {
         let Lookup::Miss(Some(lease)) = cache.lookup(&id).await.unwrap() else { panic!("a miss with a lease") };
         for (version, write) in [(2, first), (3, second)] {
             match *write {
-                "update" => cache.update(&id, &market(version)).await.unwrap(),
+                "update" => cache.update(&id, &cached_market(version)).await.unwrap(),
                 "invalidate" => cache.invalidate(&id).await.unwrap(),
                 _ => cache.tombstone(&id).await.unwrap(),
             }
         }
-        cache.fill(&id, &lease, &market(1)).await.unwrap();
+        cache.fill(&id, &lease, &cached_market(1)).await.unwrap();
         let ttl: i64 = redis::cmd("TTL").arg(format!("market:{id}")).query_async(&mut raw).await.unwrap();
         // -2: no entry at all; -1: an entry that never expires.
         assert_ne!(ttl, -1, "{first} then {second} after a reader's miss left an entry without a TTL");

@@ -130,11 +130,22 @@ async fn one_idempotency_key_makes_one_market_however_often_it_is_sent() {
     };
     let replies = futures::future::join_all((0..20).map(|_| send("key-1", "Once only", &alice))).await;
     let mut ids = HashSet::new();
-    for reply in replies {
+    for reply in &replies {
         assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
         ids.insert(reply.body["data"]["id"].as_str().unwrap().to_owned());
     }
     assert_eq!(ids.len(), 1, "all 20 responses carry the one market");
+    // A replay is the first answer again: the same body, ETag and Location, marked as a replay.
+    let answer = |reply: &Reply| {
+        let header = |name| reply.header(name).map(str::to_owned);
+        (reply.body["data"].clone(), header("etag"), header("location"))
+    };
+    let first = replies.iter().find(|reply| reply.header("idempotent-replayed").is_none()).expect("one first answer");
+    let replays: Vec<&Reply> = replies.iter().filter(|reply| reply.header("idempotent-replayed").is_some()).collect();
+    assert_eq!(replays.len(), 19, "every answer but the first is a replay");
+    for replay in replays {
+        assert_eq!(answer(replay), answer(first), "a replay differs from the first answer");
+    }
     let listed = stack.get("/api/markets?limit=100").await;
     assert_eq!(listed.body["meta"]["count"], 1);
 

@@ -23,7 +23,7 @@ pub struct Tables {
 }
 
 /// The name the local stack gives a resource of the stack with this prefix: `<prefix>-<LogicalId>`
-/// (dev/localstack/common.py's `resource_name` is its twin). The seed tool and the tests find a local
+/// (dev/sim/common.py's `resource_name` is its twin). The seed tool and the tests find a local
 /// stack's tables, queues and vector index by it.
 pub fn local_name(prefix: &str, logical_id: &str) -> String {
     format!("{prefix}-{logical_id}")

@@ -1,7 +1,8 @@
 //! The cache on a Valkey/Redis server (ElastiCache Serverless on AWS, redis-server locally): one
 //! multiplexed connection per warm instance, reconnecting by itself, and one Lua script per
 //! operation so that every check-and-set is atomic on the server. Each entry is a hash at
-//! `market:<id>` with `v` (the version, or `deleted`), `body` (the rendered view) and `lease`.
+//! `market:<id>` with `v` (the version, or `deleted`), `body` (the market and its creator as
+//! [`StoredMarket`] JSON) and `lease`.
 
 use std::time::Duration;
 
@@ -9,7 +10,10 @@ use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{FromRedisValue, Script, ScriptInvocation};
 
+use serde::{Deserialize, Serialize};
+
 use markets_core::cache::{CacheError, CachedMarket, Lease, Lookup, MarketCache};
+use markets_core::domain::{Amount, Market, MarketStatus, UserProfile};
 
 use crate::settings::CacheSettings;
 
@@ -162,10 +166,7 @@ impl MarketCache for RedisCache {
         let malformed = || CacheError::Failed(format!("unexpected lookup reply {reply:?}").into());
         match reply.as_slice() {
             [kind] if kind == "deleted" => Ok(Lookup::Deleted),
-            [kind, version, view] if kind == "hit" => {
-                let version = version.parse().map_err(|_| malformed())?;
-                Ok(Lookup::Hit(CachedMarket { version, view: view.clone() }))
-            }
+            [kind, _version, body] if kind == "hit" => Ok(Lookup::Hit(Box::new(StoredMarket::read(body)?))),
             [kind, lease] if kind == "miss" => Ok(Lookup::Miss(Some(Lease(lease.clone())))),
             _ => Err(malformed()),
         }
@@ -173,13 +174,13 @@ impl MarketCache for RedisCache {
 
     async fn fill(&self, id: &str, lease: &Lease, market: &CachedMarket) -> Result<bool, CacheError> {
         let mut invocation = self.scripts.fill.key(key(id));
-        invocation.arg(&lease.0).arg(market.version).arg(&market.view).arg(self.ttl_seconds);
+        invocation.arg(&lease.0).arg(market.version()).arg(StoredMarket::write(market)).arg(self.ttl_seconds);
         self.run(invocation).await
     }
 
     async fn update(&self, id: &str, market: &CachedMarket) -> Result<(), CacheError> {
         let mut invocation = self.scripts.update.key(key(id));
-        invocation.arg(market.version).arg(&market.view).arg(self.ttl_seconds);
+        invocation.arg(market.version()).arg(StoredMarket::write(market)).arg(self.ttl_seconds);
         self.run::<i64>(invocation).await.map(drop)
     }
 
@@ -194,9 +195,73 @@ impl MarketCache for RedisCache {
     }
 }
 
+/// An entry's body: the market's fields and its creator, as this adapter stores them (the volume
+/// as its exact decimal text).
+#[derive(Serialize, Deserialize)]
+struct StoredMarket {
+    id: String,
+    name: String,
+    description: String,
+    status: MarketStatus,
+    volume: String,
+    creator_id: String,
+    creator: Option<UserProfile>,
+    end_date: Option<String>,
+    created_at: String,
+    updated_at: String,
+    version: u64,
+}
+
+impl StoredMarket {
+    fn write(cached: &CachedMarket) -> String {
+        let market = &cached.market;
+        let stored = StoredMarket {
+            id: market.id.clone(),
+            name: market.name.clone(),
+            description: market.description.clone(),
+            status: market.status,
+            volume: market.volume.to_stored(),
+            creator_id: market.creator_id.clone(),
+            creator: cached.creator.clone(),
+            end_date: market.end_date.clone(),
+            created_at: market.created_at.clone(),
+            updated_at: market.updated_at.clone(),
+            version: market.version,
+        };
+        serde_json::to_string(&stored).expect("stored markets serialize")
+    }
+
+    /// A body this version cannot read (one an older version wrote, until its TTL ends) is a
+    /// failed call: the reader goes to DynamoDB.
+    fn read(body: &str) -> Result<CachedMarket, CacheError> {
+        let unreadable = |why: String| CacheError::Failed(format!("unreadable cache entry: {why}").into());
+        let stored: StoredMarket = serde_json::from_str(body).map_err(|error| unreadable(error.to_string()))?;
+        let volume = Amount::from_stored(&stored.volume).ok_or_else(|| unreadable(stored.volume.clone()))?;
+        let market = Market {
+            id: stored.id,
+            name: stored.name,
+            description: stored.description,
+            status: stored.status,
+            volume,
+            creator_id: stored.creator_id,
+            end_date: stored.end_date,
+            created_at: stored.created_at,
+            updated_at: stored.updated_at,
+            version: stored.version,
+        };
+        Ok(CachedMarket { market, creator: stored.creator })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_body_an_older_version_wrote_is_a_failed_call_not_a_hit() {
+        let rendered_view = r#"{"id":"m","name":"Rain?","volume":2.5,"creatorId":"alice","version":3}"#;
+        assert!(matches!(StoredMarket::read(rendered_view), Err(CacheError::Failed(_))));
+    }
 
     #[tokio::test]
     async fn tls_endpoints_are_accepted_and_a_cache_down_at_init_does_not_stop_the_start() {

@@ -14,7 +14,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 
-use markets_core::domain::Role;
+use markets_core::domain::{Amount, Market, MarketStatus, Role, UserProfile};
 use markets_lambda::auth::{Claims, mint_token};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -413,6 +413,27 @@ pub async fn away_from_window_end(window: u64) {
     let into_window = now() % window;
     if into_window > window - 15 {
         tokio::time::sleep(std::time::Duration::from_secs(window - into_window + 1)).await;
+    }
+}
+
+/// A market at `version`, with what its stored form must keep exactly: a decimal volume, an
+/// optional end date, its creator.
+pub fn cached_market(version: u64) -> markets_core::cache::CachedMarket {
+    let market = Market {
+        id: "m".into(),
+        name: "Rain in Paris? \u{2614}".into(),
+        description: "Line one\nline two".into(),
+        status: MarketStatus::Closed,
+        volume: Amount::from_stored("1234567.000001").expect("a decimal"),
+        creator_id: "alice".into(),
+        end_date: Some("2027-01-01T00:00:00Z".into()),
+        created_at: "2026-01-01T00:00:00Z".into(),
+        updated_at: "2026-01-02T00:00:00Z".into(),
+        version,
+    };
+    markets_core::cache::CachedMarket {
+        market,
+        creator: Some(UserProfile { id: "alice".into(), name: "Alice".into() }),
     }
 }
 

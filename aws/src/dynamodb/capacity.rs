@@ -15,7 +15,7 @@ use super::position_item::{POSITION_UPDATE, put_position};
 use super::{Item, s};
 use markets_core::domain::{Amount, Market, MarketStatus, Outcome, Position, UserProfile, new_id};
 use markets_core::domain::{IndexJob, JobOp};
-use markets_core::repo::IdempotencyRecord;
+use markets_core::repo::{FirstResult, IdempotencyRecord};
 
 /// DynamoDB's sustained limit per partition, in write units (1 KB each) per second.
 const PARTITION_WCU: u64 = 1_000;
@@ -223,10 +223,8 @@ fn operations(market: &Market, shards: usize) -> Vec<Operation> {
     let job = |op| put_item(put_job("outbox", &IndexJob::new(&market.id, market.version, op)).expect("job"));
     let record = IdempotencyRecord {
         key: format!("{}:create-position:{}", market.creator_id, new_id()),
-        fingerprint: "f".into(),
-        resource_id: new_id(),
-        version: None,
-        data: "{}".into(),
+        fingerprint: "0".repeat(64),
+        result: FirstResult::Position(position.clone()),
         expires_at: 0,
     };
     let mut edit = written_attributes(EDIT_SET, &EDIT_NAMES);

@@ -1,12 +1,14 @@
 //! The idempotency table: the first result of each keyed request, expired by TTL (`expiresAt`).
+//! The result is a map attribute, `market` or `position`, stored as the markets and positions
+//! tables store it.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::Put;
+use aws_sdk_dynamodb::types::{AttributeValue, Put};
 
-use super::{Item, get_n, get_s, n, s, store_error};
+use super::{Item, get_n, get_s, malformed, market_item, n, position_item, s, store_error};
 use markets_core::domain::unix_seconds;
-use markets_core::repo::{IdempotencyRecord, IdempotencyRepository, RepoError};
+use markets_core::repo::{FirstResult, IdempotencyRecord, IdempotencyRepository, RepoError};
 
 pub struct DynamoIdempotency {
     client: Client,
@@ -22,16 +24,16 @@ impl DynamoIdempotency {
 /// The transaction item that stores `record`, unless a live record holds the key (TTL deletes
 /// lazily, so an expired one may still be there and is overwritten).
 pub(super) fn put_record(table: &str, record: &IdempotencyRecord) -> Result<Put, RepoError> {
-    let mut item = Item::from([
+    let result = match &record.result {
+        FirstResult::Market { market, creator } => ("market", market_item::attributes(market, Some(creator))),
+        FirstResult::Position(position) => ("position", position_item::to_item(position)),
+    };
+    let item = Item::from([
         ("key".into(), s(&record.key)),
         ("fingerprint".into(), s(&record.fingerprint)),
-        ("resourceId".into(), s(&record.resource_id)),
-        ("data".into(), s(&record.data)),
+        (result.0.into(), AttributeValue::M(result.1)),
         ("expiresAt".into(), n(record.expires_at)),
     ]);
-    if let Some(version) = record.version {
-        item.insert("version".into(), n(version));
-    }
     Put::builder()
         .table_name(table)
         .set_item(Some(item))
@@ -43,14 +45,18 @@ pub(super) fn put_record(table: &str, record: &IdempotencyRecord) -> Result<Put,
 }
 
 fn from_item(item: &Item) -> Result<IdempotencyRecord, RepoError> {
-    let number = |field| get_n(item, field)?.parse().map_err(|_| super::malformed(item, field));
+    let map = |field| item.get(field).and_then(|value| value.as_m().ok());
+    let result = if let Some(market) = map("market") {
+        let creator = market_item::creator_from_item(market).ok_or_else(|| malformed(item, "market"))?;
+        FirstResult::Market { market: Box::new(market_item::from_item(market)?), creator }
+    } else {
+        FirstResult::Position(position_item::from_item(map("position").ok_or_else(|| malformed(item, "position"))?)?)
+    };
     Ok(IdempotencyRecord {
         key: get_s(item, "key")?.to_owned(),
         fingerprint: get_s(item, "fingerprint")?.to_owned(),
-        resource_id: get_s(item, "resourceId")?.to_owned(),
-        version: item.contains_key("version").then(|| number("version")).transpose()?,
-        data: get_s(item, "data")?.to_owned(),
-        expires_at: number("expiresAt")?,
+        result,
+        expires_at: get_n(item, "expiresAt")?.parse().map_err(|_| malformed(item, "expiresAt"))?,
     })
 }
 

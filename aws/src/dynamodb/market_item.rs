@@ -52,12 +52,21 @@ pub(super) const EDIT_NAMES: [(&str, &str); 2] = [("#name", "name"), ("#status",
 /// read of the market needs no read of the users table.
 pub(super) fn to_item(market: &Market, creator: Option<&UserProfile>, shards: usize) -> Item {
     let (list_pk, status_pk) = list_partitions(market, shards);
-    let mut item = Item::from([
-        ("id".into(), s(&market.id)),
+    let mut item = attributes(market, creator);
+    item.extend([
         ("listPk".into(), s(list_pk)),
         ("statusPk".into(), s(status_pk)),
-        ("name".into(), s(&market.name)),
         ("nameKey".into(), s(name_key(&market.name))),
+    ]);
+    item
+}
+
+/// The market's own attributes (and its creator's name), without what the list indexes need:
+/// what [`from_item`] and [`creator_from_item`] read back.
+pub(super) fn attributes(market: &Market, creator: Option<&UserProfile>) -> Item {
+    let mut item = Item::from([
+        ("id".into(), s(&market.id)),
+        ("name".into(), s(&market.name)),
         ("description".into(), s(&market.description)),
         ("status".into(), s(market.status.as_str())),
         ("volume".into(), n(market.volume.to_stored())),

@@ -11,9 +11,9 @@ use super::{CacheError, CachedMarket, Lease, Lookup, MarketCache};
 #[derive(Debug, Default)]
 struct Entry {
     deleted: bool,
-    /// The version of `view`, or, without one, the last version known (a floor for fills).
+    /// The version of `market`, or, without one, the last version known (a floor for fills).
     version: Option<u64>,
-    view: Option<String>,
+    market: Option<CachedMarket>,
     lease: Option<String>,
 }
 
@@ -30,8 +30,8 @@ impl MarketCache for InMemoryCache {
         if entry.deleted {
             return Ok(Lookup::Deleted);
         }
-        if let (Some(version), Some(view)) = (entry.version, &entry.view) {
-            return Ok(Lookup::Hit(CachedMarket { version, view: view.clone() }));
+        if let Some(market) = &entry.market {
+            return Ok(Lookup::Hit(Box::new(market.clone())));
         }
         let lease = entry.lease.get_or_insert_with(|| Lease::new().0).clone();
         Ok(Lookup::Miss(Some(Lease(lease))))
@@ -40,10 +40,10 @@ impl MarketCache for InMemoryCache {
     async fn fill(&self, id: &str, lease: &Lease, market: &CachedMarket) -> Result<bool, CacheError> {
         let mut entries = self.entries.lock().expect("cache lock");
         let Some(entry) = entries.get_mut(id) else { return Ok(false) };
-        if entry.lease.as_ref() != Some(&lease.0) || entry.deleted || entry.version > Some(market.version) {
+        if entry.lease.as_ref() != Some(&lease.0) || entry.deleted || entry.version > Some(market.version()) {
             return Ok(false);
         }
-        *entry = Entry { deleted: false, version: Some(market.version), view: Some(market.view.clone()), lease: None };
+        *entry = Entry { deleted: false, version: Some(market.version()), market: Some(market.clone()), lease: None };
         Ok(true)
     }
 
@@ -51,19 +51,19 @@ impl MarketCache for InMemoryCache {
         let mut entries = self.entries.lock().expect("cache lock");
         let Some(entry) = entries.get_mut(id) else { return Ok(()) };
         entry.lease = None;
-        if entry.deleted || entry.version.is_some_and(|known| known >= market.version) {
+        if entry.deleted || entry.version.is_some_and(|known| known >= market.version()) {
             return Ok(());
         }
-        entry.version = Some(market.version);
-        if entry.view.is_some() {
-            entry.view = Some(market.view.clone());
+        entry.version = Some(market.version());
+        if entry.market.is_some() {
+            entry.market = Some(market.clone());
         }
         Ok(())
     }
 
     async fn invalidate(&self, id: &str) -> Result<(), CacheError> {
         if let Some(entry) = self.entries.lock().expect("cache lock").get_mut(id) {
-            entry.view = None;
+            entry.market = None;
             entry.lease = None;
         }
         Ok(())

@@ -1,7 +1,7 @@
 //! The shared cache of markets (cache-aside, Valkey/Redis on AWS and locally), behind a trait the
 //! services use without seeing a client type.
 //!
-//! Why readers can never put the past back: an entry holds a market's rendered view and its
+//! Why readers can never put the past back: an entry holds a market (with its creator) and its
 //! version; a reader that misses gets a *lease* and may fill the entry only while the lease lives.
 //! Every committed write, after its commit, either updates the entry to its own (newer) version,
 //! drops the entry's body and every lease (when it does not know the new version: a position), or
@@ -25,17 +25,18 @@ use crate::domain::{Market, UserProfile};
 use crate::error::BoxError;
 use crate::retry::{Backoff, sleep_would_pass};
 
-/// A market as GET shows it, rendered once: its version (the ETag) and its `data` JSON.
+/// What an entry holds: a market as GET shows it, with its creator's profile when it is known.
+/// The adapter that stores it chooses how it is serialized; the HTTP edge renders it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CachedMarket {
-    pub version: u64,
-    pub view: String,
+    pub market: Market,
+    pub creator: Option<UserProfile>,
 }
 
 impl CachedMarket {
-    pub fn render(market: &Market, creator: Option<&UserProfile>) -> Self {
-        let view = serde_json::to_string(&market.view(creator)).expect("views serialize");
-        Self { version: market.version, view }
+    /// The version the entry holds (the market's, which is its ETag).
+    pub fn version(&self) -> u64 {
+        self.market.version
     }
 }
 
@@ -58,7 +59,7 @@ impl Default for Lease {
 /// What the cache holds for a market.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Lookup {
-    Hit(CachedMarket),
+    Hit(Box<CachedMarket>),
     /// Deleted (a tombstone): 404 without asking DynamoDB.
     Deleted,
     /// Not cached: read DynamoDB, then fill with the lease (none when the cache is off).

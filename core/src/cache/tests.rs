@@ -11,7 +11,19 @@ use crate::repo::{IdempotencyRecord, ListQuery, ListedMarket, MarketRepository, 
 use crate::service::{Dependencies, Error, MarketService, PositionService, Written};
 
 fn version(version: u64) -> CachedMarket {
-    CachedMarket { version, view: format!("{{\"version\":{version}}}") }
+    let market = Market {
+        id: "m".into(),
+        name: "Rain?".into(),
+        description: String::new(),
+        status: crate::domain::MarketStatus::Active,
+        volume: Amount::ZERO,
+        creator_id: "alice".into(),
+        end_date: None,
+        created_at: "2026-01-01T00:00:00Z".into(),
+        updated_at: "2026-01-01T00:00:00Z".into(),
+        version,
+    };
+    CachedMarket { market, creator: None }
 }
 
 async fn lease(cache: &dyn MarketCache, id: &str) -> Lease {
@@ -27,7 +39,7 @@ async fn a_fill_under_a_lease_is_a_hit_and_readers_of_one_miss_share_the_lease()
     let first = lease(&cache, "m").await;
     assert_eq!(lease(&cache, "m").await, first);
     assert!(cache.fill("m", &first, &version(1)).await.unwrap());
-    assert_eq!(cache.lookup("m").await.unwrap(), Lookup::Hit(version(1)));
+    assert_eq!(cache.lookup("m").await.unwrap(), Lookup::Hit(Box::new(version(1))));
     assert!(!cache.fill("m", &first, &version(1)).await.unwrap(), "a lease fills once");
 }
 
@@ -58,7 +70,7 @@ async fn updates_never_go_back_and_tombstones_stay() {
     let reader = lease(&cache, "m").await;
     assert!(cache.fill("m", &reader, &version(3)).await.unwrap());
     cache.update("m", &version(2)).await.unwrap();
-    assert_eq!(cache.lookup("m").await.unwrap(), Lookup::Hit(version(3)), "an older update is refused");
+    assert_eq!(cache.lookup("m").await.unwrap(), Lookup::Hit(Box::new(version(3))), "an older update is refused");
     cache.invalidate("m").await.unwrap();
     let reader = lease(&cache, "m").await;
     assert!(!cache.fill("m", &reader, &version(2)).await.unwrap(), "never below the version known");
@@ -79,7 +91,7 @@ async fn an_edit_refreshed_after_a_later_position_never_shows_its_older_version(
     let Lookup::Miss(Some(reader)) = cache.lookup("m").await.unwrap() else { panic!("v2 must not be a hit") };
     assert!(!cache.fill("m", &reader, &version(1)).await.unwrap(), "never below the edit's version");
     assert!(cache.fill("m", &reader, &version(3)).await.unwrap());
-    assert_eq!(cache.lookup("m").await.unwrap(), Lookup::Hit(version(3)));
+    assert_eq!(cache.lookup("m").await.unwrap(), Lookup::Hit(Box::new(version(3))));
 }
 
 fn alice() -> Principal {
@@ -93,8 +105,8 @@ async fn services_with_a_cached_market() -> (MarketService, PositionService, Arc
     let new = NewMarket { name: "Rain?".into(), description: String::new(), end_date: None, initial_position: None };
     let Written::New((market, _)) = markets.create(&alice(), new, None).await.unwrap() else { panic!("new") };
     assert!(matches!(dependencies.cache.lookup(&market.id).await.unwrap(), Lookup::Miss(_)), "create fills nothing");
-    markets.reads().get_view(&market.id).await.unwrap();
-    assert!(matches!(dependencies.cache.lookup(&market.id).await.unwrap(), Lookup::Hit(m) if m.version == 1));
+    markets.reads().get_through_cache(&market.id).await.unwrap();
+    assert!(matches!(dependencies.cache.lookup(&market.id).await.unwrap(), Lookup::Hit(m) if m.version() == 1));
     (markets, positions, dependencies.cache, market.id)
 }
 
@@ -104,19 +116,18 @@ async fn every_write_path_leaves_the_cache_showing_it() {
     let rename = MarketPatch { name: Some("Snow?".into()), ..Default::default() };
     markets.patch(&alice(), &id, rename, Precondition::Any).await.unwrap();
     let Lookup::Hit(patched) = cache.lookup(&id).await.unwrap() else { panic!("a PATCH updates the entry") };
-    assert_eq!(patched.version, 2);
-    assert!(patched.view.contains("Snow?") && patched.view.contains("Alice"), "{}", patched.view);
+    assert_eq!((patched.version(), patched.market.name.as_str()), (2, "Snow?"));
+    assert_eq!(patched.creator.map(|creator| creator.name).as_deref(), Some("Alice"));
 
     let position = PositionInput { outcome: Outcome::Yes, amount: Amount::from_stored("2.5").unwrap() };
     positions.take(&alice(), &id, position, Precondition::Any, None).await.unwrap();
     assert!(matches!(cache.lookup(&id).await.unwrap(), Lookup::Miss(_)), "a position invalidates");
-    let read = markets.reads().get_view(&id).await.unwrap();
-    assert_eq!(read.version, 3);
-    assert!(read.view.contains("\"volume\":2.5"), "{}", read.view);
+    let read = markets.reads().get_through_cache(&id).await.unwrap();
+    assert_eq!((read.version(), read.market.volume.to_stored().as_str()), (3, "2.5"));
 
     markets.delete(&alice(), &id, Precondition::Any).await.unwrap();
     assert_eq!(cache.lookup(&id).await.unwrap(), Lookup::Deleted);
-    assert!(matches!(markets.reads().get_view(&id).await, Err(Error::MarketNotFound { .. })));
+    assert!(matches!(markets.reads().get_through_cache(&id).await, Err(Error::MarketNotFound { .. })));
 }
 
 /// A cache that fails every call, as a dead server does.
@@ -153,14 +164,14 @@ async fn a_dead_cache_slows_reads_and_holds_write_answers_back() {
     let markets = dependencies.market_service();
     let new = NewMarket { name: "Rain?".into(), description: String::new(), end_date: None, initial_position: None };
     let Written::New((market, _)) = markets.create(&alice(), new, None).await.unwrap() else { panic!("new") };
-    assert_eq!(markets.reads().get_view(&market.id).await.unwrap().version, 1);
+    assert_eq!(markets.reads().get_through_cache(&market.id).await.unwrap().version(), 1);
     let close = MarketPatch { status: Some(crate::domain::MarketStatus::Closed), ..Default::default() };
     let closed = markets.patch(&alice(), &market.id, close, Precondition::Any).await;
     assert!(matches!(closed, Err(Error::Unavailable(_))), "{closed:?}");
-    assert_eq!(markets.reads().get_view(&market.id).await.unwrap().version, 2);
+    assert_eq!(markets.reads().get_through_cache(&market.id).await.unwrap().version(), 2);
     let deleted = markets.delete(&alice(), &market.id, Precondition::Any).await;
     assert!(matches!(deleted, Err(Error::Unavailable(_))), "{deleted:?}");
-    assert!(matches!(markets.reads().get_view(&market.id).await, Err(Error::MarketNotFound { .. })));
+    assert!(matches!(markets.reads().get_through_cache(&market.id).await, Err(Error::MarketNotFound { .. })));
 }
 
 /// Markets whose edits and deletes commit, then report a timeout (as a lost DynamoDB answer does).
@@ -223,15 +234,19 @@ async fn a_write_that_may_have_committed_leaves_no_cached_past() {
     let markets = dependencies.market_service();
     let new = NewMarket { name: "Rain?".into(), description: String::new(), end_date: None, initial_position: None };
     let Written::New((market, _)) = markets.create(&alice(), new, None).await.unwrap() else { panic!("new") };
-    markets.reads().get_view(&market.id).await.unwrap();
+    markets.reads().get_through_cache(&market.id).await.unwrap();
 
     let rename = MarketPatch { name: Some("Snow?".into()), ..Default::default() };
     assert!(matches!(markets.patch(&alice(), &market.id, rename, Precondition::Any).await, Err(Error::Unavailable(_))));
-    assert_eq!(markets.reads().get_view(&market.id).await.unwrap().version, 2, "the committed edit, not the cached v1");
+    assert_eq!(
+        markets.reads().get_through_cache(&market.id).await.unwrap().version(),
+        2,
+        "the committed edit, not the cached v1"
+    );
 
     assert!(matches!(markets.delete(&alice(), &market.id, Precondition::Any).await, Err(Error::Unavailable(_))));
     assert!(
-        matches!(markets.reads().get_view(&market.id).await, Err(Error::MarketNotFound { .. })),
+        matches!(markets.reads().get_through_cache(&market.id).await, Err(Error::MarketNotFound { .. })),
         "the committed delete"
     );
 }

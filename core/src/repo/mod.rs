@@ -150,14 +150,29 @@ pub struct IdempotencyRecord {
     pub key: String,
     /// A hash of the request, to tell a retry from a different request reusing the key.
     pub fingerprint: String,
-    /// The id of what the request created.
-    pub resource_id: String,
-    /// Its version, when it has one (a market).
-    pub version: Option<u64>,
-    /// Its view, as JSON text.
-    pub data: String,
+    pub result: FirstResult,
     /// Unix seconds; DynamoDB's TTL removes the record some time after.
     pub expires_at: u64,
+}
+
+/// What an idempotent request created, as it was then: a retry is answered with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FirstResult {
+    /// Boxed: a market is much larger than the other results a write can have.
+    Market {
+        market: Box<Market>,
+        creator: UserProfile,
+    },
+    Position(Position),
+}
+
+impl FirstResult {
+    pub fn resource_id(&self) -> &str {
+        match self {
+            Self::Market { market, .. } => &market.id,
+            Self::Position(position) => &position.id,
+        }
+    }
 }
 
 #[async_trait]

@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use super::Error;
 use crate::domain::unix_seconds;
 use crate::json::JsonObject;
-use crate::repo::{IdempotencyRecord, IdempotencyRepository};
+use crate::repo::{FirstResult, IdempotencyRecord, IdempotencyRepository};
 
 /// How long a key is remembered.
 const KEY_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
@@ -33,29 +33,16 @@ impl IdempotentRequest {
         Self { key, fingerprint: fingerprint.iter().map(|b| format!("{b:02x}")).collect() }
     }
 
-    /// The record of this request's first result: what it created (`resource_id`, at `version`),
-    /// and the view of it (`data`).
-    pub(crate) fn record(&self, resource_id: &str, version: Option<u64>, data: String) -> IdempotencyRecord {
+    /// The record of this request's first result.
+    pub(crate) fn record(&self, result: FirstResult) -> IdempotencyRecord {
         let now = Duration::from_secs(unix_seconds());
         IdempotencyRecord {
             key: self.key.clone(),
             fingerprint: self.fingerprint.clone(),
-            resource_id: resource_id.to_owned(),
-            version,
-            data,
+            result,
             expires_at: (now + KEY_LIFETIME).as_secs(),
         }
     }
-}
-
-/// A first result, as stored: what the request created, and its view.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FirstResult {
-    pub resource_id: String,
-    /// The version it was created at, when it has one (a market).
-    pub version: Option<u64>,
-    /// Its view, as JSON text.
-    pub data: String,
 }
 
 /// What a write did: something new, or nothing because it had been done (the first result).
@@ -81,7 +68,7 @@ impl Replays {
         if record.fingerprint != request.fingerprint {
             return Err(Error::IdempotencyKeyReused);
         }
-        Ok(Some(FirstResult { resource_id: record.resource_id, version: record.version, data: record.data }))
+        Ok(Some(record.result))
     }
 
     /// After the write lost the race for the key: the winner's result.

@@ -17,7 +17,9 @@ use crate::domain::{IndexJob, JobOp};
 use crate::error::error_chain;
 use crate::jobs::JobPublisher;
 use crate::observability::{current_request_id, note_cache};
-use crate::repo::{IdempotencyRepository, ListQuery, MarketRepository, PageToken, RepoError, UserRepository};
+use crate::repo::{
+    FirstResult, IdempotencyRepository, ListQuery, MarketRepository, PageToken, RepoError, UserRepository,
+};
 use crate::retry::{Backoff, sleep_would_pass};
 
 /// How an edit without `If-Match` retries after losing a race (positions bump the version too): on
@@ -59,14 +61,14 @@ impl MarketReads {
         Self { markets, users, cache }
     }
 
-    /// A market as GET shows it: from the shared cache when it holds it (no DynamoDB call), else
-    /// read strongly consistently and filled into the cache under the lease the miss gave. A
-    /// cache that fails or is slow is a miss.
-    pub async fn get_view(&self, id: &str) -> Result<CachedMarket, Error> {
+    /// A market and its creator as GET shows them: from the shared cache when it holds them (no
+    /// DynamoDB call), else read strongly consistently and filled into the cache under the lease
+    /// the miss gave. A cache that fails or is slow is a miss.
+    pub async fn get_through_cache(&self, id: &str) -> Result<CachedMarket, Error> {
         let lease = match self.cache.lookup(id).await {
-            Ok(Lookup::Hit(market)) => {
+            Ok(Lookup::Hit(cached)) => {
                 note_cache(true);
-                return Ok(market);
+                return Ok(*cached);
             }
             Ok(Lookup::Deleted) => {
                 note_cache(true);
@@ -85,13 +87,13 @@ impl MarketReads {
             }
         };
         let (market, creator) = self.get_with_creator(id).await?;
-        let view = CachedMarket::render(&market, creator.as_ref());
+        let read = CachedMarket { market, creator };
         if let Some(lease) = lease
-            && let Err(error) = self.cache.fill(id, &lease, &view).await
+            && let Err(error) = self.cache.fill(id, &lease, &read).await
         {
             tracing::warn!(market = id, error = %error_chain(&error), "cache fill failed");
         }
-        Ok(view)
+        Ok(read)
     }
 
     /// A market and its creator, read strongly consistently: one read, as the creator's profile is
@@ -191,8 +193,7 @@ impl MarketService {
             version: 1,
         };
         let record = idempotency.as_ref().map(|request| {
-            let data = serde_json::to_string(&market.view(Some(&creator))).expect("views serialize");
-            request.record(&market.id, Some(market.version), data)
+            request.record(FirstResult::Market { market: Box::new(market.clone()), creator: creator.clone() })
         });
         let job = index_job(&market.id, market.version, JobOp::Upsert);
         let write = || self.reads.markets.create(&market, &creator, first_position.as_ref(), record.as_ref(), &job);
@@ -247,15 +248,15 @@ impl MarketService {
             }
             Err(error) => return Err(error),
         };
-        let view = CachedMarket::render(&market, creator.as_ref());
-        // Without its creator the view is not what GET shows: let the next reader fill it instead.
-        let refresh = if creator.is_some() { Refresh::Update(&view) } else { Refresh::Invalidate };
+        let edited = CachedMarket { market, creator };
+        // Without its creator the market is not what GET shows: let the next reader fill it instead.
+        let refresh = if edited.creator.is_some() { Refresh::Update(&edited) } else { Refresh::Invalidate };
         // The entry first: readers see the edit sooner than the search index does anyway.
         let refreshed = refreshed(cache, id, refresh).await;
         if let Some(job) = job {
             self.jobs.publish(&[job]).await;
         }
-        refreshed.map(|()| (market, creator))
+        refreshed.map(|()| (edited.market, edited.creator))
     }
 
     /// The edit itself: the market after it, committed (or unchanged when it changes nothing),
@@ -383,8 +384,8 @@ mod tests {
         else {
             panic!("a retry replays")
         };
-        assert_eq!((first.resource_id.as_str(), first.version), (market.id.as_str(), Some(1)));
-        assert!(first.data.contains(&market.id));
+        let FirstResult::Market { market: replayed, creator } = first else { panic!("a market was created") };
+        assert_eq!((*replayed, creator.id.as_str()), (market, "alice"));
         let other = IdempotentRequest::new(
             "alice",
             "create-market",

@@ -10,7 +10,7 @@ mod search;
 mod users;
 
 pub use error::Error;
-pub use idempotency::{FirstResult, IdempotentRequest, Written};
+pub use idempotency::{IdempotentRequest, Written};
 pub use markets::{Creators, MarketPage, MarketReads, MarketService};
 pub use positions::PositionService;
 pub use rate_limit::{Admission, Quota, RateLimit, RateLimiter};
@@ -18,6 +18,7 @@ pub use search::SearchService;
 
 use std::future::Future;
 
+pub use crate::repo::FirstResult;
 use crate::repo::RepoError;
 #[cfg(any(test, feature = "in-memory"))]
 use {

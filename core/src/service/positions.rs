@@ -11,7 +11,8 @@ use crate::cache::{MarketCache, Refresh};
 use crate::domain::Principal;
 use crate::domain::{Position, PositionInput, Precondition, new_id, now};
 use crate::repo::{
-    IdempotencyRepository, MarketRepository, Page, PageToken, PositionRepository, RepoError, UserRepository,
+    FirstResult, IdempotencyRepository, MarketRepository, Page, PageToken, PositionRepository, RepoError,
+    UserRepository,
 };
 
 pub struct PositionService {
@@ -61,9 +62,7 @@ impl PositionService {
             amount: input.amount,
             created_at: now(),
         };
-        let record = idempotency.as_ref().map(|request| {
-            request.record(&position.id, None, serde_json::to_string(&position).expect("positions serialize"))
-        });
+        let record = idempotency.as_ref().map(|request| request.record(FirstResult::Position(position.clone())));
         // Positions on one market contend for its item: a cancelled transaction is retried with jitter.
         let write = || self.positions.add(&position, expected, record.as_ref());
         match retrying_conflicts(write).await {

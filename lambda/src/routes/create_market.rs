@@ -26,9 +26,6 @@ pub async fn create_market(
     match state.service.create(author, input, idempotency).await? {
         Written::New((market, creator)) => Ok(market_response(StatusCode::CREATED, &market, Some(&creator))
             .text_header("location", &market_location(&market.id))),
-        Written::Replayed(first) => {
-            let location = market_location(&first.resource_id);
-            replayed(first, Some(location))
-        }
+        Written::Replayed(first) => Ok(replayed(first)),
     }
 }

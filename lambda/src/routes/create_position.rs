@@ -27,6 +27,6 @@ pub async fn create_position(
     let input = PositionInput::from_json(body)?;
     match state.service.take(user, &market_id, input, precondition, idempotency).await? {
         Written::New(position) => Ok(ApiResponse::data(StatusCode::CREATED, position)),
-        Written::Replayed(first) => replayed(first, None),
+        Written::Replayed(first) => Ok(replayed(first)),
     }
 }

@@ -1,13 +1,12 @@
 //! GET /api/markets/{id}: one market, with an ETag and 304 for a matching `If-None-Match`.
 
-use lambda_http::Request;
-use lambda_http::http::StatusCode;
-use serde_json::value::RawValue;
-
+use super::market_response;
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::http::{ApiResponse, etag_for, if_none_match_hits, path_id};
+use lambda_http::Request;
+use lambda_http::http::StatusCode;
 use markets_core::service::MarketReads;
 
 /// Clients may store the answer but must revalidate it (a 304 is cheap): a write can come at any
@@ -19,13 +18,12 @@ pub async fn get_market(
     _caller: Caller,
     request: Request,
 ) -> Result<ApiResponse, ApiError> {
-    let market = state.service.get_view(&path_id(&request)?).await?;
-    let etag = etag_for(market.version);
+    let read = state.service.get_through_cache(&path_id(&request)?).await?;
+    let etag = etag_for(read.version());
     if if_none_match_hits(&request, &etag) {
         return Ok(ApiResponse::empty(StatusCode::NOT_MODIFIED)
             .text_header("etag", &etag)
             .text_header("cache-control", CACHE_CONTROL));
     }
-    let data = RawValue::from_string(market.view).map_err(ApiError::internal)?;
-    Ok(ApiResponse::data(StatusCode::OK, data).text_header("etag", &etag).text_header("cache-control", CACHE_CONTROL))
+    Ok(market_response(StatusCode::OK, &read.market, read.creator.as_ref()).text_header("cache-control", CACHE_CONTROL))
 }

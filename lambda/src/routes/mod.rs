@@ -30,14 +30,13 @@ pub use table::{ROUTES, Route, check_route, is_cors_preflight};
 pub use update_market::update_market;
 
 use lambda_http::http::StatusCode;
-use serde_json::value::RawValue;
 
 use crate::error::ApiError;
 use crate::http::{ApiResponse, etag_for};
 use markets_core::domain::{Market, UserProfile};
 use markets_core::service::FirstResult;
 
-/// A market in the envelope, with its `ETag`.
+/// A market in the envelope, with its `ETag`: the one place a market becomes JSON.
 fn market_response(status: StatusCode, market: &Market, creator: Option<&UserProfile>) -> ApiResponse {
     ApiResponse::data(status, market.view(creator)).text_header("etag", &etag_for(market.version))
 }
@@ -47,18 +46,15 @@ fn market_location(id: &str) -> String {
     format!("/api/markets/{id}")
 }
 
-/// The 201 a retried create gets: its first result again, with the `ETag` it had (a market) and
-/// its `Location`, if it has one.
-fn replayed(first: FirstResult, location: Option<String>) -> Result<ApiResponse, ApiError> {
-    let data = RawValue::from_string(first.data).map_err(ApiError::internal)?;
-    let mut response = ApiResponse::data(StatusCode::CREATED, data).text_header("idempotent-replayed", "true");
-    if let Some(version) = first.version {
-        response = response.text_header("etag", &etag_for(version));
-    }
-    if let Some(location) = location {
-        response = response.text_header("location", &location);
-    }
-    Ok(response)
+/// The 201 a retried create gets: its first result again, with the `ETag` it had and the
+/// `Location` (a market).
+fn replayed(first: FirstResult) -> ApiResponse {
+    let response = match first {
+        FirstResult::Market { market, creator } => market_response(StatusCode::CREATED, &market, Some(&creator))
+            .text_header("location", &market_location(&market.id)),
+        FirstResult::Position(position) => ApiResponse::data(StatusCode::CREATED, position),
+    };
+    response.text_header("idempotent-replayed", "true")
 }
 
 /// The `limit` query parameter: 1..=100, default 20.
