@@ -26,7 +26,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from bench_common import calls_per_request, http, parse_latency, round_trips
-from sim.common import DEV_JWT_SECRET
 from sim.harness import local_stack, mint_token, request_lines, start_moto, stop_moto
 from sim.processes import free_port
 from tls_front import TlsFront
@@ -75,7 +74,7 @@ def main() -> None:
     try:
         with local_stack(f"bench{os.getpid()}", *stack_args, log_file=log_file, process_env=env,
                          env={"RATE_LIMIT_PER_MINUTE": "100000000"}) as base:
-            alice = mint_token(DEV_JWT_SECRET, "bench-alice")
+            alice = mint_token("bench-alice")
             ids: list[str] = []
 
             def create(i: int) -> int:

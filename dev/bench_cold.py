@@ -239,8 +239,8 @@ class Scenarios:
     invocation is a request that succeeds (or, for route-not-found, the 404 it exists for)."""
 
     def __init__(self, jwt_secret: str, hot: list[str]):
-        self.bearer, self.hot = mint_token(jwt_secret, "bench-alice", name="Alice Bench", ttl=86400), hot
-        self.moderator = mint_token(jwt_secret, "bench-moderator", "moderator", "Mod Bench", 86400)  # only they delete
+        self.bearer, self.hot = mint_token("bench-alice", name="Alice Bench", ttl=86400, secret=jwt_secret), hot
+        self.moderator = mint_token("bench-moderator", "moderator", "Mod Bench", 86400, jwt_secret)  # only they delete
         self.created: list[str] = []  # by create-market, for delete-market
         self.serial = 0
 

@@ -18,7 +18,6 @@ import yaml
 from sim.harness import REPO, mint_token, run_on_stack
 from sim.processes import free_port
 
-JWT_SECRET = "browser-test-secret-0123456789abcdefghijklm"
 CHROMIUM = "/usr/bin/chromium"
 
 
@@ -32,9 +31,9 @@ def main() -> int:
     report = REPO / "target/browser"
     report.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    token = mint_token(JWT_SECRET, "browser-user", "user", "Browser User")
+    token = mint_token("browser-user", "user", "Browser User")
     return run_on_stack(
-        "dev/browser-test", "br", JWT_SECRET, report / "functions.log", {"RATE_LIMIT_PER_MINUTE": "100000"},
+        "dev/browser-test", "br", report / "functions.log", {"RATE_LIMIT_PER_MINUTE": "100000"},
         ["node", str(REPO / "dev/npm/browser-check.mjs")], REPO,
         {"TOKEN": token, "ALLOWED_ORIGIN_PORT": str(port), "SCREENSHOT": str(report / "docs.png"),
          "OPERATIONS": ",".join(operations), "CHROMIUM": CHROMIUM},

@@ -33,11 +33,6 @@ from sim.processes import free_port
 SHARDS = 8  # template.yaml's WriteShards default, which this stack runs with
 
 
-def aws_env(endpoint: str) -> dict[str, str]:
-    return {**os.environ, "AWS_ENDPOINT_URL": endpoint, "AWS_REGION": "us-east-1",
-            "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
-
-
 @contextmanager
 def own_stack(prefix: str) -> Iterator[Stack]:
     """A local stack on a moto of its own (started by the stack, on a port we know: the seeder needs it)."""
@@ -60,7 +55,7 @@ class Stack:
     def seed(self, count: int) -> float:
         started = time.monotonic()
         subprocess.run([str(REPO / "dev/seed"), str(count)], check=True,
-                       env={**aws_env(self.endpoint), "PREFIX": self.prefix})
+                       env={**os.environ, "AWS_ENDPOINT_URL": self.endpoint, "PREFIX": self.prefix})
         return time.monotonic() - started
 
     def get(self, path: str) -> tuple[dict, dict]:

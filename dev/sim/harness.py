@@ -24,7 +24,7 @@ from collections.abc import Iterable, Iterator
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
-from .common import REPO, TOKEN_SECRET, StartupError
+from .common import DEV_JWT_SECRET, REPO, TOKEN_SECRET, StartupError
 from .processes import die_with_parent, stop_processes, wait_for_port
 from .server import QuietServer
 
@@ -104,28 +104,29 @@ def local_stack(prefix: str, *args: str, log_file: Path | str | None = None, sec
         stack.wait(timeout=30)
 
 
-def tool_stack(name: str, jwt_secret: str, log_file: Path, env: dict[str, str],
+def tool_stack(name: str, log_file: Path, env: dict[str, str],
                params: dict[str, str] | None = None) -> contextlib.AbstractContextManager[str]:
-    """A dev tool's stack (`local_stack`): tables of its own (`name` + pid), the token secret
-    `jwt_secret`, the functions' environment `env` over patient timeouts, template parameters `params`."""
-    return local_stack(f"{name}{os.getpid()}", log_file=log_file, secret=jwt_secret, env={**PATIENT_ENV, **env},
-                       params=params)
+    """A dev tool's stack (`local_stack`): tables of its own (`name` + pid), the dev token secret
+    (`mint_token`'s), the functions' environment `env` over patient timeouts, template parameters `params`."""
+    return local_stack(f"{name}{os.getpid()}", log_file=log_file, secret=DEV_JWT_SECRET,
+                       env={**PATIENT_ENV, **env}, params=params)
 
 
-def run_on_stack(tool: str, name: str, jwt_secret: str, log_file: Path, stack_env: dict[str, str],
-                 command: list[str], cwd: Path, env: dict[str, str], params: dict[str, str] | None = None) -> int:
+def run_on_stack(tool: str, name: str, log_file: Path, stack_env: dict[str, str], command: list[str], cwd: Path,
+                 env: dict[str, str], params: dict[str, str] | None = None) -> int:
     """Runs `command` against a stack of its own (`tool_stack`), with the stack's URL in
     MARKETS_API_URL and `env`: its exit status, or 1 (said on stderr, as `tool`) when the stack did
     not start."""
     try:
-        with tool_stack(name, jwt_secret, log_file, stack_env, params) as base:
+        with tool_stack(name, log_file, stack_env, params) as base:
             return subprocess.run(command, cwd=cwd, env={**os.environ, **env, "MARKETS_API_URL": base}).returncode
     except StackDidNotStart as error:
         print(f"{tool}: {error}", file=sys.stderr)
         return 1
 
 
-def mint_token(secret: str, sub: str, role: str = "user", name: str | None = None, ttl: int = 3600) -> str:
+def mint_token(sub: str, role: str = "user", name: str | None = None, ttl: int = 3600,
+               secret: str = DEV_JWT_SECRET) -> str:
     """An HS256 bearer token valid for `ttl` seconds, as the dev crate's `mint-token` makes it
     (without a build of that crate)."""
     def b64(data: bytes) -> str:
@@ -161,16 +162,10 @@ def request_log(log_file: Path, request_id: str, within: float = 10.0) -> dict |
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Run one part of the local stack in the foreground.")
-    commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("cache", help="the cache server, as the stack starts it").add_argument(
-        "--port", type=int, required=True)
-    args = parser.parse_args(argv)
-    try:
-        command = cache_server_command(args.port)
-    except StartupError as error:
-        print(error, file=sys.stderr)
-        return 1
+    parser = argparse.ArgumentParser(description="`cache --port P`: the cache server in the foreground, as a stack runs it")
+    parser.add_argument("part", choices=["cache"])
+    parser.add_argument("--port", type=int, required=True)
+    command = cache_server_command(parser.parse_args(argv).port)
     die_with_parent()  # kept across exec: the server dies with whoever started us
     os.execv(command[0], command)
 

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from sim.common import REPO
+from sim.common import DEV_JWT_SECRET, REPO
 from sim.events import v2_event
 from sim.harness import StackDidNotStart, local_stack, mint_token, request_log, start_cache
 from sim.processes import free_port, stop_processes, wait_for_port
@@ -29,13 +29,13 @@ def claims(token: str, secret: str) -> dict:
 
 
 def test_a_token_is_signed_with_the_secret_and_carries_the_claims():
-    token = mint_token("s3cret", "alice", "moderator", "Alice", ttl=600)
+    token = mint_token("alice", "moderator", "Alice", ttl=600, secret="s3cret")
     payload = claims(token, "s3cret")
     assert {k: payload[k] for k in ("sub", "role", "name")} == {"sub": "alice", "role": "moderator", "name": "Alice"}
     assert abs(payload["exp"] - (time.time() + 600)) < 5
     with pytest.raises(AssertionError, match="signature"):
         claims(token, "another secret")
-    assert "name" not in claims(mint_token("s3cret", "bob"), "s3cret")
+    assert "name" not in claims(mint_token("bob"), DEV_JWT_SECRET)
 
 
 def test_a_request_log_line_is_found_once_the_function_wrote_it(tmp_path):
