@@ -21,23 +21,14 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_common import REPO, calls_per_request, http, parse_latency, request_lines, round_trips, start_moto  # noqa: E402
-from sim.processes import free_port, stop_processes  # noqa: E402
-from tls_front import TlsFront  # noqa: E402
-
-
-def token(sub: str) -> str:
-    out = subprocess.run(["cargo", "run", "-q", "-p", "dev", "--bin", "mint-token", "--", "--sub", sub],
-                         cwd=REPO, capture_output=True, text=True, check=True)
-    return out.stdout.strip()
+from bench_common import calls_per_request, http, parse_latency, round_trips
+from sim.harness import local_stack, mint_token, request_lines, start_moto, stop_moto
+from sim.processes import free_port
+from tls_front import TlsFront
 
 
 def measure(name: str, requests: int, concurrency: int, one) -> list[float]:
@@ -78,56 +69,50 @@ def main() -> None:
         settings = front.env()
         endpoint = ["--endpoint", settings["AWS_ENDPOINT_URL"]] + [f"--env={k}={v}" for k, v in settings.items()]
         env["AWS_CA_BUNDLE"] = settings["SSL_CERT_FILE"]  # the stack's boto3 clients
-    stack = subprocess.Popen(
-        [sys.executable, str(REPO / "dev/local.py"), "serve", "--port", "0", "--prefix", f"bench{os.getpid()}",
-         "--quiet", "--exit-with-stdin", "--max-instances", str(args.concurrency), "--log-file", log_file,
-         "--env", "RATE_LIMIT_PER_MINUTE=100000000"] + (["--no-cache"] if args.no_cache else []) + endpoint,
-        cwd=REPO, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    stack_args = ["--max-instances", str(args.concurrency), *(["--no-cache"] if args.no_cache else []), *endpoint]
     p50s: dict[float, dict[str, tuple[float, float]]] = {}
     try:
-        base = stack.stdout.readline().strip().removeprefix("Markets API listening on ")
-        alice = token("bench-alice")
-        ids: list[str] = []
+        with local_stack(f"bench{os.getpid()}", *stack_args, log_file=log_file, process_env=env,
+                         env={"RATE_LIMIT_PER_MINUTE": "100000000"}) as base:
+            alice = mint_token("bench-alice")
+            ids: list[str] = []
 
-        def create(i: int) -> int:
-            status, body = http(base, "POST", "/api/markets", {"name": f"Will benchmark market {i} rise?"}, alice)
-            ids.append(body["data"]["id"])
-            return status
+            def create(i: int) -> int:
+                status, body = http(base, "POST", "/api/markets", {"name": f"Will benchmark market {i} rise?"}, alice)
+                ids.append(body["data"]["id"])
+                return status
 
-        def hot(i: int) -> str:  # the --hot newest markets, in turn
-            newest = ids[-max(1, args.hot):]
-            return newest[i % len(newest)]
+            def hot(i: int) -> str:  # the --hot newest markets, in turn
+                newest = ids[-max(1, args.hot):]
+                return newest[i % len(newest)]
 
-        # (the route as the request log names it, the request)
-        scenarios = [
-            ("POST /api/markets", create),
-            ("GET /api/markets/{id}", lambda i: http(base, "GET", f"/api/markets/{hot(i)}")[0]),
-            ("GET /api/markets", lambda i: http(base, "GET", "/api/markets?limit=20")[0]),
-            ("POST /api/markets/{id}/positions", lambda i: http(
-                base, "POST", f"/api/markets/{ids[0]}/positions", {"outcome": "yes", "amount": 1.5}, alice)[0]),
-            ("GET /api/markets/search", lambda i: http(base, "GET", "/api/markets/search?q=benchmark%20rise&limit=10")[0]),
-            ("GET /api/health", lambda i: http(base, "GET", "/api/health")[0]),
-        ]
-        print(f"{args.requests} requests per scenario, {args.concurrency} at a time, against {base}")
-        latencies = [0.0] + ([args.aws_latency] if args.aws_latency else [])
-        for route, one in scenarios:
-            if args.aws_latency:  # untimed: the instances' cold starts stay out of the figures at 0
-                front.latency = 0.0
-                measure(f"{route} (warm-up)", args.concurrency * 2, args.concurrency, one)
-            # Each scenario at every latency in a row: the machine's load drifts less in between.
-            for latency in latencies:
-                if front:
-                    front.latency = latency / 1000
-                times = measure(route + (f" +{latency:g} ms" if latency else ""), args.requests, args.concurrency, one)
-                p50s.setdefault(latency, {})[route] = (statistics.median(times), statistics.quantiles(times, n=100)[98])
+            # (the route as the request log names it, the request)
+            scenarios = [
+                ("POST /api/markets", create),
+                ("GET /api/markets/{id}", lambda i: http(base, "GET", f"/api/markets/{hot(i)}")[0]),
+                ("GET /api/markets", lambda i: http(base, "GET", "/api/markets?limit=20")[0]),
+                ("POST /api/markets/{id}/positions", lambda i: http(
+                    base, "POST", f"/api/markets/{ids[0]}/positions", {"outcome": "yes", "amount": 1.5}, alice)[0]),
+                ("GET /api/markets/search", lambda i: http(base, "GET", "/api/markets/search?q=benchmark%20rise&limit=10")[0]),
+                ("GET /api/health", lambda i: http(base, "GET", "/api/health")[0]),
+            ]
+            print(f"{args.requests} requests per scenario, {args.concurrency} at a time, against {base}")
+            latencies = [0.0] + ([args.aws_latency] if args.aws_latency else [])
+            for route, one in scenarios:
+                if args.aws_latency:  # untimed: the instances' cold starts stay out of the figures at 0
+                    front.latency = 0.0
+                    measure(f"{route} (warm-up)", args.concurrency * 2, args.concurrency, one)
+                # Each scenario at every latency in a row: the machine's load drifts less in between.
+                for latency in latencies:
+                    if front:
+                        front.latency = latency / 1000
+                    times = measure(route + (f" +{latency:g} ms" if latency else ""), args.requests, args.concurrency, one)
+                    p50s.setdefault(latency, {})[route] = (statistics.median(times), statistics.quantiles(times, n=100)[98])
     finally:
-        stack.stdin.close()
-        stack.wait(timeout=15)
         if front:
             front.close()
         if moto:
-            moto.stdin.close()
-            stop_processes([moto])
+            stop_moto(moto)
     with open(log_file, encoding="utf-8") as f:
         lines = request_lines(f)
     os.unlink(log_file)

@@ -34,9 +34,6 @@ create-market only.
 from __future__ import annotations
 
 import argparse
-import base64
-import hashlib
-import hmac
 import io
 import json
 import os
@@ -52,24 +49,19 @@ import time
 import uuid
 import zipfile
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, Callable
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "dev"))
-from tls_front import TlsFront  # noqa: E402
-from bench_common import (AUTH_FLOOR_TARGETS, answers_differ, calls_per_request, http, median, parse_latency,  # noqa: E402
-                          peer_goal, percentile, request_lines, round_trips, start_moto)
-
-# The local stack's parts: its resources and each function's environment.
-from sim.cli import bind_gateway, key_values, parse_args as parse_stack_args  # noqa: E402
-from sim.common import ACCOUNT, TOKEN_SECRET  # noqa: E402
-from sim.functions import discover_functions  # noqa: E402
-from sim.processes import free_port, stop_processes  # noqa: E402
-from sim.server import QuietServer  # noqa: E402
-from sim.stack import Stack  # noqa: E402
-from sim.template import Resolver, load_template, parameter_values  # noqa: E402
+from bench_common import (AUTH_FLOOR_TARGETS, answers_differ, calls_per_request, http, median, parse_latency,
+                          peer_goal, percentile, round_trips)
+# The local stack's parts: its resources, each function's environment, its event builder.
+from sim.cli import parse_args as parse_stack_args, prepare
+from sim.common import REPO, TOKEN_SECRET
+from sim.events import v2_event
+from sim.harness import mint_token, request_lines, start_moto, start_runtime_api, stop_moto
+from sim.processes import free_port
+from sim.runtime_api import RuntimeApi
+from tls_front import TlsFront
 
 REFERENCES = ["hello-world", "floor", "auth-floor"]
 # get-market as a Node.js and a Python user would write it (bench/peers), each under a minimal
@@ -97,13 +89,12 @@ def log(message: str) -> None:
 # --------------------------------------------------------------------------- the Runtime API
 
 
-class RuntimeApi:
+class TimedRuntimeApi:
     """A Lambda Runtime API for one function instance at a time, timing what crosses it."""
 
     def __init__(self) -> None:
-        self.server = QuietServer(("127.0.0.1", 0), RuntimeHandler)
+        self.server = start_runtime_api(TimedRuntimeHandler)
         self.server.api = self  # type: ignore[attr-defined]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.address = f"127.0.0.1:{self.server.server_address[1]}"
         self.reset()
 
@@ -115,21 +106,17 @@ class RuntimeApi:
         self.sent: dict[str, int] = {}
 
 
-class RuntimeHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class TimedRuntimeHandler(RuntimeApi):
     # Headers and body go out in separate writes: with Nagle's algorithm the body waits for the
     # client's delayed ACK (40 ms on Linux) whenever the client does not ACK at once, as Node.js's
     # and Python's HTTP clients do not (the peers' warm p50 was 55 ms, 45 of them that wait).
     disable_nagle_algorithm = True
     server: Any
 
-    def log_message(self, *args: Any) -> None:
-        pass
-
     def do_GET(self) -> None:
-        api: RuntimeApi = self.server.api
+        api: TimedRuntimeApi = self.server.api
         if not self.path.endswith("/runtime/invocation/next"):
-            return self.reply(404, b"{}")
+            return self.reply(404, {})
         if api.first_next is None:
             api.first_next = time.perf_counter_ns()
         api.waiting.set()
@@ -137,21 +124,13 @@ class RuntimeHandler(BaseHTTPRequestHandler):
         api.waiting.clear()
         if item is None:
             self.close_connection = True
-            return self.reply(410, b"{}")
+            return self.reply(410, {})
         request_id, payload = item
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Lambda-Runtime-Aws-Request-Id", request_id)
-        self.send_header("Lambda-Runtime-Deadline-Ms", str(int((time.time() + 10) * 1000)))
-        self.send_header("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:123456789012:function:bench")
-        self.send_header("Lambda-Runtime-Trace-Id", f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]}")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
         api.sent[request_id] = time.perf_counter_ns()
-        self.wfile.write(payload)
+        self.send_invocation(request_id, payload, 10, "bench")
 
     def do_POST(self) -> None:
-        api: RuntimeApi = self.server.api
+        api: TimedRuntimeApi = self.server.api
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         done = time.perf_counter_ns()
         m = re.search(r"/runtime/invocation/([^/]+)/(response|error)$", self.path)
@@ -159,14 +138,7 @@ class RuntimeHandler(BaseHTTPRequestHandler):
             api.results.put((m.group(1), body, done, m.group(2) == "error"))
         elif self.path.endswith("/runtime/init/error"):
             api.results.put(("init", body, done, True))
-        self.reply(202, b"{}")
-
-    def reply(self, status: int, data: bytes) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        self.reply(202, {})
 
 
 @dataclass
@@ -185,7 +157,7 @@ class BenchError(Exception):
     pass
 
 
-def run_instance(api: RuntimeApi, name: str, command: list[str], env: dict[str, str], events: list[bytes],
+def run_instance(api: TimedRuntimeApi, name: str, command: list[str], env: dict[str, str], events: list[bytes],
                  check: Callable[[int, bytes], None], front: TlsFront | None = None, latency_ms: float = 0.0) -> Sample:
     """Spawns `command` (instance of `name`), invokes it with `events` one after another, and kills it.
     With `front`, counts the TLS connections it opened (one per service when its pools are shared)
@@ -247,42 +219,19 @@ def run_instance(api: RuntimeApi, name: str, command: list[str], env: dict[str, 
 # --------------------------------------------------------------------------- events
 
 
-def token(secret: str, sub: str, name: str, role: str = "user") -> str:
-    """An HS256 bearer token, as `mint-token` makes (here without a build of the dev crate)."""
-    def b64(data: bytes) -> str:
-        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-    claims = {"sub": sub, "role": role, "exp": int(time.time()) + 86400, "name": name}
-    signing_input = b64(b'{"typ":"JWT","alg":"HS256"}') + "." + b64(json.dumps(claims).encode())
-    return signing_input + "." + b64(hmac.new(secret.encode(), signing_input.encode(), hashlib.sha256).digest())
-
-
 def api_event(method: str, route: str, path: str, query: str = "", body: Any = None, bearer: str | None = None,
               params: dict[str, str] | None = None) -> bytes:
-    """An API Gateway HTTP API (payload format 2.0) event, as dev/local.py and AWS send it."""
-    now = time.time()
+    """An API Gateway HTTP API (payload format 2.0) event, as AWS sends it (the local gateway's builder)."""
     headers = {"host": "abc123.execute-api.us-east-1.amazonaws.com", "user-agent": "bench-cold",
                "accept": "application/json", "x-forwarded-for": "203.0.113.7", "x-forwarded-proto": "https",
-               "x-forwarded-port": "443", "x-amzn-trace-id": f"Root=1-{int(now):08x}-{uuid.uuid4().hex[:24]}"}
+               "x-forwarded-port": "443"}
     if bearer:
         headers["authorization"] = f"Bearer {bearer}"
     if body is not None:
         headers["content-type"] = "application/json"
-    event: dict[str, Any] = {"version": "2.0", "routeKey": f"{method} {route}", "rawPath": path,
-                             "rawQueryString": query, "headers": headers}
-    if query:
-        event["queryStringParameters"] = dict(pair.split("=", 1) for pair in query.split("&"))
-    if params:
-        event["pathParameters"] = params
-    event["requestContext"] = {
-        "accountId": ACCOUNT, "apiId": "abc123", "domainName": headers["host"], "domainPrefix": "abc123",
-        "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.7",
-                 "userAgent": "bench-cold"},
-        "requestId": str(uuid.uuid4()), "routeKey": f"{method} {route}", "stage": "$default",
-        "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)), "timeEpoch": int(now * 1000)}
-    event["isBase64Encoded"] = False
-    if body is not None:
-        event["body"] = json.dumps(body)
-    return json.dumps(event).encode()
+    return json.dumps(v2_event(method, f"{method} {route}", "$default", path, query, headers,
+                               None if body is None else json.dumps(body).encode(), params, str(uuid.uuid4()),
+                               "203.0.113.7", headers["host"], api_id="abc123")).encode()
 
 
 class Scenarios:
@@ -290,8 +239,8 @@ class Scenarios:
     invocation is a request that succeeds (or, for route-not-found, the 404 it exists for)."""
 
     def __init__(self, jwt_secret: str, hot: list[str]):
-        self.bearer, self.hot = token(jwt_secret, "bench-alice", "Alice Bench"), hot
-        self.moderator = token(jwt_secret, "bench-moderator", "Mod Bench", "moderator")  # only they delete
+        self.bearer, self.hot = mint_token("bench-alice", name="Alice Bench", ttl=86400, secret=jwt_secret), hot
+        self.moderator = mint_token("bench-moderator", "moderator", "Mod Bench", 86400, jwt_secret)  # only they delete
         self.created: list[str] = []  # by create-market, for delete-market
         self.serial = 0
 
@@ -395,18 +344,11 @@ class Environment:
     def __init__(self, bin_dir: Path, log_file: str):
         self.moto_port = free_port()
         self.moto = start_moto(self.moto_port)
-        os.environ.setdefault("AWS_ACCESS_KEY_ID", "test")
-        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
-        args = parse_stack_args(["serve", "--port", "0", "--prefix", f"cold{os.getpid()}", "--no-cache", "--quiet",
-                                       "--endpoint", f"http://127.0.0.1:{self.moto_port}", "--bin-dir", str(bin_dir),
-                                       "--log-file", log_file, "--env", "RATE_LIMIT_PER_MINUTE=100000000",
-                                       "--schedule-seconds", "86400"])
-        args.env, args.secret, args.without_permission = key_values(args.env, "--env"), {}, {}
-        template = load_template(Path(args.template))
-        resolver = Resolver(template, parameter_values(template, {}), args.prefix)
-        self.functions = {fn.binary: fn for fn in discover_functions(template, resolver)}
-        self.stack = Stack(args, resolver, list(self.functions.values()))
-        self.gateway = bind_gateway("127.0.0.1", 0)
+        self.stack, self.gateway = prepare(parse_stack_args([
+            "serve", "--port", "0", "--prefix", f"cold{os.getpid()}", "--no-cache", "--quiet",
+            "--endpoint", f"http://127.0.0.1:{self.moto_port}", "--bin-dir", str(bin_dir), "--log-file", log_file,
+            "--env", "RATE_LIMIT_PER_MINUTE=100000000", "--schedule-seconds", "86400"]), every_binary=False)
+        self.functions = {fn.binary: fn for fn in self.stack.functions}
         self.stack.start(self.gateway)
         self.jwt_secret = self.stack.secret_values[TOKEN_SECRET]
         self.base = "http://127.0.0.1:%d" % self.gateway.server_address[1]
@@ -446,8 +388,7 @@ class Environment:
         return env
 
     def close(self) -> None:
-        self.moto.stdin.close()  # type: ignore[union-attr]
-        stop_processes([self.moto])
+        stop_moto(self.moto)
 
 
 # --------------------------------------------------------------------------- report
@@ -744,7 +685,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{args.warm_per_run} warm invocations per run, TLS and plain")
         front = TlsFront(env.moto_port)
         endpoints = {"TLS": front.env(), "plain": {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{env.moto_port}"}}
-        api = RuntimeApi()
+        api = TimedRuntimeApi()
         untrusted = check_untrusted(api, bin_dir, env, front, scenarios, hot[0])
         log(f"TLS check: {untrusted}")
         if args.peers:
@@ -775,7 +716,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def check_untrusted(api: RuntimeApi, bin_dir: Path, env: Environment, front: TlsFront, scenarios: Scenarios,
+def check_untrusted(api: TimedRuntimeApi, bin_dir: Path, env: Environment, front: TlsFront, scenarios: Scenarios,
                     market: str) -> str:
     """The floor through the TLS front without the CA must fail: the figures are of real handshakes."""
     events, _ = scenarios.events("floor", 1)
@@ -789,7 +730,7 @@ def check_untrusted(api: RuntimeApi, bin_dir: Path, env: Environment, front: Tls
     raise BenchError("the floor reached DynamoDB through the TLS front without trusting its CA")
 
 
-def check_peers(api: RuntimeApi, bin_dir: Path, env: Environment, front: TlsFront, scenarios: Scenarios,
+def check_peers(api: TimedRuntimeApi, bin_dir: Path, env: Environment, front: TlsFront, scenarios: Scenarios,
                 market: str) -> None:
     """The peers answer what get-market answers, to the same events: a market, an absent one, a
     forged token and no token. Otherwise the comparison would be of different work."""

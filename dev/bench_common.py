@@ -1,29 +1,17 @@
-"""What dev/bench and dev/bench-cold share: moto and the HTTP calls they seed through, percentiles,
-the AWS-like latency option and the sequential round trips it reveals, the DynamoDB calls per
-request from the functions' request log lines, and the targets of issue 22 (checked in
-dev/test_bench_common.py)."""
+"""What dev/bench and dev/bench-cold share: the HTTP calls they seed through, percentiles, the
+AWS-like latency option and the sequential round trips it reveals, the DynamoDB calls per request
+from the functions' request log lines, and the targets of issue 22 (checked in
+dev/test_bench_common.py). What they start and read is sim.harness's."""
 from __future__ import annotations
 
 import json
 import re
 import statistics
-import subprocess
-import sys
 import urllib.error
 import urllib.request
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Iterable
-
-REPO = Path(__file__).resolve().parent.parent
-
-
-def start_moto(port: int) -> subprocess.Popen:
-    """moto on loopback `port`, ending when our end of its stdin closes (even if we are killed)."""
-    return subprocess.Popen(
-        [sys.executable, str(REPO / "dev/moto_server.py"), "--exit-with-stdin", "--port", str(port)],
-        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+from typing import Any
 
 
 def http(base: str, method: str, path: str, body: Any = None, bearer: str | None = None) -> tuple[int, Any]:
@@ -64,19 +52,6 @@ def round_trips(p50_at_latency: float, p50_at_zero: float, latency_ms: float) ->
     if latency_ms <= 0:
         raise ValueError("the round trips need a latency above zero")
     return (p50_at_latency - p50_at_zero) / latency_ms
-
-
-def request_lines(output: Iterable[bytes | str]) -> list[dict]:
-    """The functions' request log lines (one JSON object a request, `"message": "request"`)."""
-    lines = []
-    for raw in output:
-        try:
-            entry = json.loads(raw)
-        except ValueError:
-            continue
-        if isinstance(entry, dict) and entry.get("message") == "request":
-            lines.append(entry)
-    return lines
 
 
 def calls_per_request(lines: list[dict]) -> str:

@@ -12,20 +12,13 @@ PATCH with If-Match; from another origin, a call the browser blocks. Exits with 
 from __future__ import annotations
 
 import shutil
-import socket
 import sys
 
 import yaml
-from test_stack import REPO, mint_token, run_on_stack
+from sim.harness import REPO, mint_token, run_on_stack
+from sim.processes import free_port
 
-JWT_SECRET = "browser-test-secret-0123456789abcdefghijklm"
 CHROMIUM = "/usr/bin/chromium"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def main() -> int:
@@ -38,9 +31,9 @@ def main() -> int:
     report = REPO / "target/browser"
     report.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    token = mint_token(JWT_SECRET, "browser-user", "user", "Browser User")
+    token = mint_token("browser-user", "user", "Browser User")
     return run_on_stack(
-        "dev/browser-test", "br", JWT_SECRET, report / "functions.log", {"RATE_LIMIT_PER_MINUTE": "100000"},
+        "dev/browser-test", "br", report / "functions.log", {"RATE_LIMIT_PER_MINUTE": "100000"},
         ["node", str(REPO / "dev/npm/browser-check.mjs")], REPO,
         {"TOKEN": token, "ALLOWED_ORIGIN_PORT": str(port), "SCREENSHOT": str(report / "docs.png"),
          "OPERATIONS": ",".join(operations), "CHROMIUM": CHROMIUM},

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import boto3
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sim.common import DEV_JWT_SECRET, REGION, REPO  # noqa: E402
-from sim.processes import free_port, stop_processes, wait_for_port  # noqa: E402
+from sim.common import DEV_JWT_SECRET, REGION, REPO
+from sim.harness import StackDidNotStart, local_stack
+from sim.processes import free_port, stop_processes, wait_for_port
 
 VENV_BIN = REPO / "dev/.venv/bin"
 
@@ -94,24 +94,15 @@ def main() -> int:
         env_file, log = Path(tmp) / "lambda.env", Path(tmp) / "watch.log"
         # The stack as dev/up runs it (its resources and the env file), on a port of its own; the
         # events' token is signed with the dev secret.
-        stack = subprocess.Popen(
-            [sys.executable, str(REPO / "dev/local.py"), "serve", "--port", "0", "--prefix", f"cl{os.getpid()}",
-             "--exit-with-stdin", "--quiet", "--write-env-file", str(env_file), "--secret", f"JwtSecret={DEV_JWT_SECRET}"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         try:
-            first_line = stack.stdout.readline()
-            if not first_line.startswith("Markets API listening on"):
-                raise SmokeError(f"the local stack did not start: {first_line!r}")
-            smoke(env_file, log)
-        except (SmokeError, subprocess.TimeoutExpired) as e:
+            with local_stack(f"cl{os.getpid()}", "--write-env-file", str(env_file), secret=DEV_JWT_SECRET):
+                smoke(env_file, log)
+        except (SmokeError, StackDidNotStart, subprocess.TimeoutExpired) as e:
             lines = log.read_text(encoding="utf-8", errors="replace").splitlines() if log.exists() else []
             tail = "\n".join(lines)[-6000:]
             print(f"cargo lambda watch's warnings and errors:\n{tail}\ncargo lambda smoke test FAILED: {e}",
                   file=sys.stderr)
             return 1
-        finally:
-            stack.stdin.close()
-            stack.wait(timeout=30)
     print("cargo lambda smoke test: create-market 201, get-market 200 (the same market), index-worker no failures "
           "and the market in the vector index")
     return 0

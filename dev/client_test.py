@@ -16,10 +16,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from test_stack import REPO, mint_token, run_on_stack
+from sim.harness import REPO, mint_token, run_on_stack
 
 CLIENT = REPO / "clients/typescript"
-JWT_SECRET = "client-test-secret-0123456789abcdefghijklmn"
 # Above what the scenario's user sends in a minute (about 12 requests), low enough to reach quickly.
 RATE_LIMIT = 30
 
@@ -50,11 +49,11 @@ def main() -> int:
     log.parent.mkdir(parents=True, exist_ok=True)
     log.unlink(missing_ok=True)
     tokens = {
-        "USER_TOKEN": mint_token(JWT_SECRET, "client-user", "user", "Client User"),
-        "ADMIN_TOKEN": mint_token(JWT_SECRET, "client-admin", "admin", "Client Admin"),
-        "BURST_TOKEN": mint_token(JWT_SECRET, "client-burst", "user", "Client Burst"),
+        "USER_TOKEN": mint_token("client-user", "user", "Client User"),
+        "ADMIN_TOKEN": mint_token("client-admin", "admin", "Client Admin"),
+        "BURST_TOKEN": mint_token("client-burst", "user", "Client Burst"),
     }
-    return run_on_stack("dev/client-test", "ts", JWT_SECRET, log, {"RATE_LIMIT_PER_MINUTE": str(RATE_LIMIT)},
+    return run_on_stack("dev/client-test", "ts", log, {"RATE_LIMIT_PER_MINUTE": str(RATE_LIMIT)},
                         ["node", "dist/scenario.js"], CLIENT, {**tokens, "RATE_LIMIT": str(RATE_LIMIT)})
 
 if __name__ == "__main__":

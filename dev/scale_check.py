@@ -16,59 +16,46 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-PYTHON = str(REPO / "dev/.venv/bin/python")
+from sim.common import REPO
+from sim.harness import local_stack, request_log
+from sim.processes import free_port
+
 SHARDS = 8  # template.yaml's WriteShards default, which this stack runs with
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+@contextmanager
+def own_stack(prefix: str) -> Iterator[Stack]:
+    """A local stack on a moto of its own (started by the stack, on a port we know: the seeder needs it)."""
+    port, log_file = free_port(), REPO / f"target/{prefix}.log"
+    with local_stack(prefix, "--moto-port", str(port), log_file=log_file,
+                     process_env={k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"},
+                     # moto answers a Query by reading every item of the table: give it the time.
+                     env={"RATE_LIMIT_PER_MINUTE": "1000000000", "CACHE_TTL_SECONDS": "0",
+                          "SDK_TIMEOUT_SCALE": "4"}) as url:
+        yield Stack(prefix, f"http://127.0.0.1:{port}", url, log_file)
 
 
+@dataclass
 class Stack:
-    def __init__(self, prefix: str) -> None:
-        self.prefix, self.log_file = prefix, REPO / f"target/{prefix}.log"
-        port = free_port()
-        self.endpoint = f"http://127.0.0.1:{port}"
-        self.moto = subprocess.Popen([PYTHON, str(REPO / "dev/moto_server.py"), "--port", str(port),
-                                      "--exit-with-stdin"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        self.gateway = subprocess.Popen(
-            [PYTHON, str(REPO / "dev/local.py"), "serve", "--port", "0", "--endpoint", self.endpoint,
-             "--prefix", prefix, "--log-file", str(self.log_file), "--quiet", "--exit-with-stdin",
-             "--env", "RATE_LIMIT_PER_MINUTE=1000000000", "--env", "CACHE_TTL_SECONDS=0",
-             # moto answers a Query by reading every item of the table: give it the time.
-             "--env", "SDK_TIMEOUT_SCALE=4"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=self.aws_env())
-        first = self.gateway.stdout.readline().strip()
-        if not first.startswith("Markets API listening on "):
-            sys.exit(f"the local stack did not start: {first!r}")
-        self.url = first.removeprefix("Markets API listening on ")
-
-    def aws_env(self) -> dict[str, str]:
-        return {**os.environ, "AWS_ENDPOINT_URL": self.endpoint, "AWS_REGION": "us-east-1",
-                "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
+    prefix: str
+    endpoint: str
+    url: str
+    log_file: Path
 
     def seed(self, count: int) -> float:
         started = time.monotonic()
         subprocess.run([str(REPO / "dev/seed"), str(count)], check=True,
-                       env={**self.aws_env(), "PREFIX": self.prefix})
+                       env={**os.environ, "AWS_ENDPOINT_URL": self.endpoint, "PREFIX": self.prefix})
         return time.monotonic() - started
 
     def get(self, path: str) -> tuple[dict, dict]:
@@ -80,22 +67,13 @@ class Stack:
         with urllib.request.urlopen(self.url + path, timeout=60) as response:
             body, request_id = json.load(response), response.headers["x-request-id"]
         elapsed_ms = (time.monotonic() - started) * 1000
-        deadline = time.monotonic() + 10
         markets = body["data"]
         keys = len(markets) + len({market["creatorId"] for market in markets})
         budget = 1 + (1 if "/search" in path else SHARDS) + -(-keys // 100)
-        while time.monotonic() < deadline:
-            for line in self.log_file.read_text().splitlines():
-                if request_id in line and '"message":"request"' in line:
-                    return body, {**json.loads(line), "client_ms": elapsed_ms, "budget": budget}
-            time.sleep(0.05)
-        sys.exit(f"no log line for request {request_id} of {path}")
-
-    def stop(self) -> None:
-        for process in (self.gateway, self.moto):
-            process.stdin.close()
-            process.terminate()
-            process.wait(timeout=30)
+        log = request_log(self.log_file, request_id)
+        if log is None:
+            sys.exit(f"no log line for request {request_id} of {path}")
+        return body, {**log, "client_ms": elapsed_ms, "budget": budget}
 
 
 def calls(log: dict) -> str:
@@ -145,15 +123,12 @@ def main() -> int:
     parser.add_argument("--pages", type=int, default=50)
     args = parser.parse_args()
     subprocess.run(["cargo", "build", "--quiet", "-p", "functions", "-p", "dev"], check=True, cwd=REPO)
-    stack = Stack(f"scale{int(time.time())}")
-    try:
+    with own_stack(f"scale{int(time.time())}") as stack:
         stack.seed(10)
         small = measure(stack, args.pages)
         took = stack.seed(args.markets - 10)
         print(f"seeded {args.markets - 10} more markets in {took:.0f} s ({(args.markets - 10) / took:.0f}/s)")
         large = measure(stack, args.pages)
-    finally:
-        stack.stop()
     print(f"\n| request | calls, 10 markets | calls, {args.markets} markets | calls made | "
           f"median ms, 10 | median ms, {args.markets} |")
     print("|---|---|---|---|---|---|")

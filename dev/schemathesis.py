@@ -22,9 +22,7 @@ from pathlib import Path
 
 import openapi_spec_validator
 import yaml
-from test_stack import REPO, StackDidNotStart, local_stack, mint_token
-
-JWT_SECRET = "schemathesis-secret-0123456789abcdefghijklm"
+from sim.harness import REPO, StackDidNotStart, mint_token, tool_stack
 
 
 def main() -> int:
@@ -36,7 +34,7 @@ def main() -> int:
     for stale in (events, functions_log):
         stale.unlink(missing_ok=True)
     try:
-        with local_stack("st", JWT_SECRET, functions_log, {"RATE_LIMIT_PER_MINUTE": "100000000"}) as base:
+        with tool_stack("st", functions_log, {"RATE_LIMIT_PER_MINUTE": "100000000"}) as base:
             return check(base, events, functions_log)
     except StackDidNotStart as error:
         print(f"dev/schemathesis: {error}", file=sys.stderr)
@@ -53,7 +51,7 @@ def check(base: str, events: Path, functions_log: Path) -> int:
     started = time.monotonic()
     # The repository's file, not the URL: Schemathesis skips the operation that serves the
     # document it was loaded from, and the two are the same bytes (checked above).
-    token = mint_token(JWT_SECRET, "schemathesis", "admin", "Schemathesis")
+    token = mint_token("schemathesis", "admin", "Schemathesis")
     command = [str(REPO / "dev/.venv/bin/st"), "--config-file", str(REPO / "dev/schemathesis.toml"), "run",
                str(REPO / "openapi.yaml"), "--url", base, "--header", f"Authorization: Bearer {token}",
                "--no-color", "--report", "ndjson", "--report-ndjson-path", str(events), *sys.argv[1:]]

@@ -3,7 +3,7 @@
 
     dev/soak [--seconds 60] [--users 12] [--seed 1]
 
-Starts a stack of its own (dev/test_stack.py: on $AWS_ENDPOINT_URL's moto when set, else on a moto of
+Starts a stack of its own (dev/sim/harness.py: on $AWS_ENDPOINT_URL's moto when set, else on a moto of
 its own), mints a token per user and one per user as moderator, and runs --users threads for
 --seconds. Each creates markets (a third with a first position), takes positions on any live market
 with an Idempotency-Key, sends some of them twice as if the first answer had been lost, replays old
@@ -39,9 +39,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from urllib.parse import quote, urlsplit
 
-from test_stack import REPO, StackDidNotStart, local_stack, mint_token
+from sim.harness import REPO, StackDidNotStart, mint_token, tool_stack
 
-JWT_SECRET = "soak-secret-0123456789abcdefghijklmnopqrstu"
 ATTEMPTS = 10         # tries of one request before its outcome is called unknown
 ANSWER_TIMEOUT = 30   # seconds without an answer: lost
 INDEX_WAIT = 120      # seconds the index jobs get before a market not found by search is a failure
@@ -405,8 +404,8 @@ def searchable(client: Client, markets: list[Market]) -> list[str]:
 
 
 def soak(base: str, args: argparse.Namespace) -> int:
-    tokens = [mint_token(JWT_SECRET, f"soak-user-{i}", "user", f"Soak user {i}") for i in range(args.users)]
-    moderators = [mint_token(JWT_SECRET, f"soak-user-{i}", "moderator", f"Soak user {i}") for i in range(args.users)]
+    tokens = [mint_token(f"soak-user-{i}", "user", f"Soak user {i}") for i in range(args.users)]
+    moderators = [mint_token(f"soak-user-{i}", "moderator", f"Soak user {i}") for i in range(args.users)]
     world, load = World(), Stats()
     started = time.monotonic()
     users = [User(i, base, world, load, tokens[i], moderators[i], started + args.seconds, args.seed)
@@ -457,7 +456,7 @@ def main() -> int:
     log.parent.mkdir(parents=True, exist_ok=True)
     log.unlink(missing_ok=True)
     try:
-        with local_stack("soak", JWT_SECRET, log, {"RATE_LIMIT_PER_MINUTE": "100000000"}) as base:
+        with tool_stack("soak", log, {"RATE_LIMIT_PER_MINUTE": "100000000"}) as base:
             return soak(base, args)
     except StackDidNotStart as error:
         print(f"dev/soak: {error}", file=sys.stderr)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 import unittest
 
-from bench_common import (AUTH_FLOOR_TARGETS, answers_differ, calls_per_request, parse_latency, peer_goal,
-                          request_lines, round_trips)
+from bench_common import AUTH_FLOOR_TARGETS, answers_differ, calls_per_request, parse_latency, peer_goal, round_trips
+from sim.harness import request_lines
 
 TARGETS = {target.field: target for target in AUTH_FLOOR_TARGETS}
 

@@ -31,5 +31,7 @@ Modules, from the template inwards: common (account, resource types, the naming 
 (CloudFormation intrinsics), sam (SAM's translation), functions (the translated functions, their
 events, where their binaries are), iam (their roles in moto) and iam_policy (how IAM decides), router, events (the API Gateway v2 event and response), cors, gateway, server (HTTP plumbing),
 pool (Lambda instances), runtime_api, sqs and schedule (event sources), resources (queues, tables,
-secrets, vector indexes in moto), processes, stack (starts and stops it all), cli.
+secrets, vector indexes in moto), processes, stack (starts and stops it all), cli; harness (what the
+dev tools and the black-box tests start and read: moto, the cache server, a Runtime API, a stack,
+tokens, request log lines).
 """

@@ -96,7 +96,9 @@ def interrupt(*_: Any) -> None:
     raise KeyboardInterrupt
 
 
-def serve(args: argparse.Namespace) -> int:
+def prepare(args: argparse.Namespace, every_binary: bool = True) -> tuple[Stack, QuietServer]:
+    """The stack `serve` arguments describe, not started yet, and its gateway's port, bound. Unless
+    not `every_binary` (dev/bench_cold.py builds a few), every function's binary must be there."""
     args.env = key_values(args.env, "--env")
     args.secret = key_values(args.secret, "--secret")
     args.without_permission = key_values(args.without_permission, "--without-permission")
@@ -105,7 +107,7 @@ def serve(args: argparse.Namespace) -> int:
     functions = discover_functions(template, resolver)
     args.bin_dir = args.bin_dir or str(default_bin_dir())
     missing = [fn.binary for fn in functions if not os.access(Path(args.bin_dir) / fn.binary, os.X_OK)]
-    if missing:
+    if missing and every_binary:
         raise StartupError(f"missing function binaries in {args.bin_dir}: {', '.join(missing)}. "
                            "Build them first: cargo build -p functions")
     gateway = bind_gateway(args.host, args.port)  # before starting anything: fail fast if taken
@@ -113,7 +115,11 @@ def serve(args: argparse.Namespace) -> int:
         check_port_free(args.moto_port)
     for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         os.environ.setdefault(key, "test")  # moto accepts anything; boto3 needs something
-    stack = Stack(args, resolver, functions)
+    return Stack(args, resolver, functions), gateway
+
+
+def serve(args: argparse.Namespace) -> int:
+    stack, gateway = prepare(args)
     stop_requested = threading.Event()
     # Explicit handlers: SIGINT is ignored by default in background jobs, and SIGTERM must clean up too.
     signal.signal(signal.SIGINT, interrupt)
@@ -127,7 +133,7 @@ def serve(args: argparse.Namespace) -> int:
               f" - resource prefix {args.prefix}-", flush=True)
         print(f"Cache: {stack.cache_endpoint + (' (started here)' if stack.cache else '') or 'off'}", flush=True)
         if TOKEN_SECRET in stack.secret_values:
-            print(f"JWT secret (dev, in {resolver.local_name(TOKEN_SECRET)}): {stack.secret_values[TOKEN_SECRET]}",
+            print(f"JWT secret (dev, in {stack.resolver.local_name(TOKEN_SECRET)}): {stack.secret_values[TOKEN_SECRET]}",
                   flush=True)
             print("Mint a token: cargo run -q -p dev --bin mint-token -- --sub alice --role user", flush=True)
         if args.exit_with_stdin:

@@ -23,7 +23,7 @@ JSON_HEADERS = [("content-type", "application/json")]
 def build_event(h: "GatewayHandler", route: Route, params: dict[str, str], path: str, query: str,
                 body: bytes | None, request_id: str) -> dict:
     """The API Gateway HTTP API payload format 2.0 event for this request."""
-    peer, now = h.client_address[0], time.time()
+    peer = h.client_address[0]
     headers: dict[str, str] = {}
     for name, value in h.headers.items():
         key = name.lower()
@@ -34,8 +34,19 @@ def build_event(h: "GatewayHandler", route: Route, params: dict[str, str], path:
     # Like API Gateway: forwarding headers carry the TCP peer (appended to any the client sent).
     headers["x-forwarded-for"] = f"{headers['x-forwarded-for']}, {peer}" if "x-forwarded-for" in headers else peer
     headers.update({"x-forwarded-proto": "http", "x-forwarded-port": str(h.server.server_address[1])})
+    domain = (headers.get("host") or h.server.server_address[0]).rsplit(":", 1)[0].strip("[]")
+    return v2_event(h.command, route.key, route.stage, path, query, headers, body, params, request_id, peer,
+                    domain, protocol=h.request_version, cookies=cookies)
+
+
+def v2_event(method: str, route_key: str, stage: str, path: str, query: str, headers: dict[str, str],
+             body: bytes | None, params: dict[str, str] | None, request_id: str, source_ip: str, domain: str,
+             protocol: str = "HTTP/1.1", cookies: list[str] | None = None, api_id: str = "local") -> dict:
+    """A payload format 2.0 event from the request's parts (`headers` lower-cased, cookies apart),
+    as the gateway and dev/bench_cold.py make them."""
+    now = time.time()
     headers.setdefault("x-amzn-trace-id", f"Root=1-{int(now):08x}-{uuid.uuid4().hex[:24]}")
-    event: dict[str, Any] = {"version": "2.0", "routeKey": route.key, "rawPath": path, "rawQueryString": query}
+    event: dict[str, Any] = {"version": "2.0", "routeKey": route_key, "rawPath": path, "rawQueryString": query}
     if cookies:
         event["cookies"] = cookies
     event["headers"] = headers
@@ -46,12 +57,11 @@ def build_event(h: "GatewayHandler", route: Route, params: dict[str, str], path:
         event["queryStringParameters"] = query_params
     if params:
         event["pathParameters"] = params
-    domain = (headers.get("host") or h.server.server_address[0]).rsplit(":", 1)[0].strip("[]")
     event["requestContext"] = {
-        "accountId": ACCOUNT, "apiId": "local", "domainName": domain, "domainPrefix": domain.split(".")[0],
-        "http": {"method": h.command, "path": path, "protocol": h.request_version,
-                 "sourceIp": peer, "userAgent": headers.get("user-agent", "")},
-        "requestId": request_id, "routeKey": route.key, "stage": route.stage,
+        "accountId": ACCOUNT, "apiId": api_id, "domainName": domain, "domainPrefix": domain.split(".")[0],
+        "http": {"method": method, "path": path, "protocol": protocol,
+                 "sourceIp": source_ip, "userAgent": headers.get("user-agent", "")},
+        "requestId": request_id, "routeKey": route_key, "stage": stage,
         "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)), "timeEpoch": int(now * 1000)}
     if body:
         try:

@@ -1,5 +1,6 @@
 """The Lambda Runtime API the function instances talk to, one base path per instance:
-/fn/<instance-id>/2018-06-01/runtime/... (next invocation, response, error, init error)."""
+/fn/<instance-id>/2018-06-01/runtime/... (next invocation, response, error, init error), and what
+any Runtime API says (dev/bench_cold.py's too)."""
 from __future__ import annotations
 
 import base64
@@ -29,14 +30,41 @@ def streamed_to_v2(raw: bytes) -> bytes:
                        "body": base64.b64encode(payload).decode()}).encode()
 
 
-class RuntimeApiHandler(BaseHTTPRequestHandler):
-    """Lambda Runtime API, one base path per instance: /fn/<instance-id>/2018-06-01/runtime/..."""
+class RuntimeApi(BaseHTTPRequestHandler):
+    """What any Lambda Runtime API says: the next invocation (its headers as Lambda sends them) and
+    JSON replies. The stack's serves its instances; dev/bench_cold.py's times one instance."""
 
     protocol_version = "HTTP/1.1"
-    server: "QuietServer"
+    ACTION = re.compile(r"(?:/fn/([^/]+))?/2018-06-01/runtime/(.+)")
 
     def log_message(self, *args: Any) -> None:
         pass
+
+    def send_invocation(self, request_id: str, payload: bytes, timeout: float, function: str) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Lambda-Runtime-Aws-Request-Id", request_id)
+        self.send_header("Lambda-Runtime-Deadline-Ms", str(int((time.time() + timeout) * 1000)))
+        self.send_header("Lambda-Runtime-Invoked-Function-Arn", f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function}")
+        self.send_header("Lambda-Runtime-Trace-Id", f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};"
+                                                    f"Parent={uuid.uuid4().hex[:16]};Sampled=0")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def reply(self, status: int, value: Any) -> None:
+        data = json.dumps(value).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+class RuntimeApiHandler(RuntimeApi):
+    """The stack's Runtime API, one base path per instance: /fn/<instance-id>/2018-06-01/runtime/..."""
+
+    server: "QuietServer"
 
     def do_GET(self) -> None:
         self.dispatch()
@@ -46,8 +74,8 @@ class RuntimeApiHandler(BaseHTTPRequestHandler):
 
     def dispatch(self) -> None:
         body = read_body(self, 64 * 1024 * 1024) or b""  # always drain it: keep-alive
-        m = re.fullmatch(r"/fn/([^/]+)/2018-06-01/runtime/(.+)", self.path)
-        inst = self.server.stack.runtime_instances.get(m.group(1)) if m else None
+        m = self.ACTION.fullmatch(self.path)
+        inst = self.server.stack.runtime_instances.get(m.group(1)) if m and m.group(1) else None
         if inst is None:
             return self.reply(404, {"errorType": "InvalidInstance", "errorMessage": self.path})
         action, pool = m.group(2), inst.pool
@@ -75,23 +103,4 @@ class RuntimeApiHandler(BaseHTTPRequestHandler):
         if inv is None:  # instance killed or stack closing
             self.close_connection = True
             return self.reply(410, {"errorType": "Gone", "errorMessage": "instance stopped"})
-        spec = inv.instance.pool.spec
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Lambda-Runtime-Aws-Request-Id", inv.id)
-        self.send_header("Lambda-Runtime-Deadline-Ms", str(int((time.time() + spec.timeout) * 1000)))
-        self.send_header("Lambda-Runtime-Invoked-Function-Arn",
-                         f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{spec.binary}")
-        self.send_header("Lambda-Runtime-Trace-Id", f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};"
-                                                    f"Parent={uuid.uuid4().hex[:16]};Sampled=0")
-        self.send_header("Content-Length", str(len(inv.payload)))
-        self.end_headers()
-        self.wfile.write(inv.payload)
-
-    def reply(self, status: int, value: Any) -> None:
-        data = json.dumps(value).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        self.send_invocation(inv.id, inv.payload, inv.instance.pool.spec.timeout, inv.instance.pool.spec.binary)

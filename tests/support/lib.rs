@@ -36,6 +36,12 @@ fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ sits in the repo").to_path_buf()
 }
 
+fn venv_python() -> PathBuf {
+    let python = repo_root().join("dev/.venv/bin/python");
+    assert!(python.exists(), "dev/.venv is missing: run the tests with dev/test");
+    python
+}
+
 /// A running local stack; dropping it stops the gateway and its function instances.
 pub struct Stack {
     pub url: String,
@@ -99,12 +105,10 @@ impl Stack {
         // From the start: a stack that never says it is listening must not hang the test either.
         let watchdog = Watchdog::start();
         let root = repo_root();
-        let python = root.join("dev/.venv/bin/python");
-        assert!(python.exists(), "dev/.venv is missing: run the tests with dev/test");
         let prefix = prefix.to_owned();
         let log_name = format!("{prefix}-{}", ulid::Ulid::new());
         let log_file = std::env::temp_dir().join(format!("{log_name}.log"));
-        let mut command = Command::new(python);
+        let mut command = Command::new(venv_python());
         command
             .arg(root.join("dev/local.py"))
             .args(["serve", "--port", "0", "--prefix", &prefix, "--exit-with-stdin", "--quiet"])
@@ -412,8 +416,6 @@ pub async fn away_from_window_end(window: u64) {
     }
 }
 
-/// A Redis-compatible server of a test's own (the redis-server dev/bootstrap installs), which the
-/// test can stop and start again on the same port.
 /// A market at `version`, with what its stored form must keep exactly: a decimal volume, an
 /// optional end date, its creator.
 pub fn cached_market(version: u64) -> markets_core::cache::CachedMarket {
@@ -435,6 +437,8 @@ pub fn cached_market(version: u64) -> markets_core::cache::CachedMarket {
     }
 }
 
+/// A Redis-compatible server of a test's own (`python -m sim.harness cache`: the redis-server
+/// dev/bootstrap installs, as a stack runs it), which the test can stop and start again on the same port.
 pub struct CacheServer {
     pub endpoint: String,
     port: u16,
@@ -449,20 +453,19 @@ impl CacheServer {
         server
     }
 
-    /// Starts the server again (empty) after [`CacheServer::stop`].
+    /// Starts the server again (empty) after [`CacheServer::stop`], as the stacks start theirs (the
+    /// dev harness, which becomes the server: killing it is killing the server).
     pub fn restart(&mut self) {
-        let binary = repo_root().join("dev/.venv/bin/redis-server");
-        assert!(binary.exists(), "{} is missing: run the tests with dev/test", binary.display());
-        let process = Command::new(binary)
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        let process = Command::new(venv_python())
+            .current_dir(repo_root().join("dev"))
+            .args(["-m", "sim.harness", "cache", "--port", &self.port.to_string()])
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
             .spawn()
-            .expect("start redis-server");
+            .expect("start the cache server");
         self.process = Some(process);
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(std::time::Instant::now() < deadline, "redis-server did not start on port {}", self.port);
+            assert!(std::time::Instant::now() < deadline, "the cache server did not start on port {}", self.port);
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
     }
