@@ -84,7 +84,8 @@ impl Replays {
         Ok(Some(FirstResult { resource_id: record.resource_id, version: record.version, data: record.data }))
     }
 
-    /// After the write lost the race for the key: the winner's result.
+    /// After the write found the key taken (its transaction's condition on the record failed: a
+    /// retry, or a race lost): the first request's result, read only then.
     pub(crate) async fn after_losing(&self, request: &IdempotentRequest) -> Result<FirstResult, Error> {
         self.find(request).await?.ok_or(Error::Conflict("a request with this Idempotency-Key is in progress"))
     }

@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use super::freshness::{invalidate_if_uncertain, refreshed, repair};
 use super::idempotency::Replays;
-use super::users::remember;
 use super::{Error, IdempotentRequest, Written, retrying_conflicts};
 use crate::cache::{CachedMarket, Lookup, MarketCache, Refresh};
 use crate::domain::{
@@ -162,12 +161,9 @@ impl MarketService {
         input: NewMarket,
         idempotency: Option<IdempotentRequest>,
     ) -> Result<Written<(Market, UserProfile)>, Error> {
-        if let Some(request) = &idempotency
-            && let Some(first) = self.replays.find(request).await?
-        {
-            return Ok(Written::Replayed(first));
-        }
-        let creator = remember(self.reads.users.as_ref(), author).await?;
+        // The profile the token makes: stored with the market unless the user wrote before under
+        // another name, when the transaction is refused with the stored one and made again with it.
+        let mut creator = UserProfile::first_seen(&author.user_id, author.name.as_deref(), author.email.as_deref());
         let created_at = now();
         let id = new_id();
         let first_position = input.initial_position.map(|position| Position {
@@ -190,13 +186,22 @@ impl MarketService {
             created_at,
             version: 1,
         };
-        let record = idempotency.as_ref().map(|request| {
-            let data = serde_json::to_string(&market.view(Some(&creator))).expect("views serialize");
-            request.record(&market.id, Some(market.version), data)
-        });
         let job = index_job(&market.id, market.version, JobOp::Upsert);
-        let write = || self.reads.markets.create(&market, &creator, first_position.as_ref(), record.as_ref(), &job);
-        match retrying_conflicts(write).await {
+        let written = loop {
+            let record = idempotency.as_ref().map(|request| {
+                let data = serde_json::to_string(&market.view(Some(&creator))).expect("views serialize");
+                request.record(&market.id, Some(market.version), data)
+            });
+            let write = || self.reads.markets.create(&market, &creator, first_position.as_ref(), record.as_ref(), &job);
+            match retrying_conflicts(write).await {
+                // A profile is never changed once stored: this comes once at most.
+                Err(RepoError::StoredProfileDiffers(stored)) if stored != creator => creator = stored,
+                written => break written,
+            }
+        };
+        // A key already used is answered from its record, read only now: a first request pays
+        // no read for it.
+        match written {
             Ok(()) => {
                 self.jobs.publish(&[job]).await;
                 Ok(Written::New((market, creator)))

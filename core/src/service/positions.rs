@@ -5,19 +5,15 @@ use std::sync::Arc;
 
 use super::freshness::{invalidate_if_uncertain, refreshed, repair};
 use super::idempotency::Replays;
-use super::users::remember;
 use super::{Error, IdempotentRequest, Written, retrying_conflicts};
 use crate::cache::{MarketCache, Refresh};
 use crate::domain::Principal;
-use crate::domain::{Position, PositionInput, Precondition, new_id, now};
-use crate::repo::{
-    IdempotencyRepository, MarketRepository, Page, PageToken, PositionRepository, RepoError, UserRepository,
-};
+use crate::domain::{Position, PositionInput, Precondition, UserProfile, new_id, now};
+use crate::repo::{IdempotencyRepository, MarketRepository, Page, PageToken, PositionRepository, RepoError};
 
 pub struct PositionService {
     markets: Arc<dyn MarketRepository>,
     positions: Arc<dyn PositionRepository>,
-    users: Arc<dyn UserRepository>,
     replays: Replays,
     cache: Arc<dyn MarketCache>,
 }
@@ -26,11 +22,10 @@ impl PositionService {
     pub fn new(
         markets: Arc<dyn MarketRepository>,
         positions: Arc<dyn PositionRepository>,
-        users: Arc<dyn UserRepository>,
         idempotency: Arc<dyn IdempotencyRepository>,
         cache: Arc<dyn MarketCache>,
     ) -> Self {
-        Self { markets, positions, users, replays: Replays::new(idempotency), cache }
+        Self { markets, positions, replays: Replays::new(idempotency), cache }
     }
 
     #[tracing::instrument(skip(self, user, input, idempotency), fields(user = %user.user_id))]
@@ -46,13 +41,8 @@ impl PositionService {
         // The market's version moved with the first write, whose refresh may not have landed (its
         // answer was then a 503): a replay refreshes the entry too.
         let cache = self.cache.as_ref();
-        if let Some(request) = &idempotency
-            && let Some(first) = self.replays.find(request).await?
-        {
-            refreshed(cache, market_id, Refresh::Invalidate).await?;
-            return Ok(Written::Replayed(first));
-        }
-        remember(self.users.as_ref(), user).await?;
+        // Stored with the position's transaction unless the user has a profile already.
+        let trader = UserProfile::first_seen(&user.user_id, user.name.as_deref(), user.email.as_deref());
         let position = Position {
             id: new_id(),
             market_id: market_id.to_owned(),
@@ -65,7 +55,7 @@ impl PositionService {
             request.record(&position.id, None, serde_json::to_string(&position).expect("positions serialize"))
         });
         // Positions on one market contend for its item: a cancelled transaction is retried with jitter.
-        let write = || self.positions.add(&position, expected, record.as_ref());
+        let write = || self.positions.add(&position, &trader, expected, record.as_ref());
         match retrying_conflicts(write).await {
             Ok(_) => {
                 // The market's new version is not known here (positions add to it in DynamoDB).
@@ -80,6 +70,7 @@ impl PositionService {
                     other => other.into(),
                 })
             }
+            // A key already used: its first result, read only now (a first request pays no read).
             Err(RepoError::IdempotencyKeyUsed) => {
                 let request = idempotency.as_ref().expect("only a keyed write has a record");
                 let first = self.replays.after_losing(request).await?;
@@ -93,17 +84,19 @@ impl PositionService {
         }
     }
 
-    /// A market's positions, newest first; 404 if the market does not exist.
+    /// A market's positions, newest first; 404 if the market does not exist. The market and its
+    /// positions are read at the same time: one round trip, not two.
     pub async fn list(
         &self,
         market_id: &str,
         start: Option<&PageToken>,
         limit: usize,
     ) -> Result<Page<Position>, Error> {
-        if self.markets.get(market_id).await?.is_none() {
+        let (market, page) = tokio::join!(self.markets.get(market_id), self.positions.list(market_id, start, limit));
+        if market?.is_none() {
             return Err(Error::market_not_found(market_id));
         }
-        Ok(self.positions.list(market_id, start, limit).await?)
+        Ok(page?)
     }
 }
 
