@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, PutRequest, Update, WriteRequest};
 
-use super::idempotency::put_record;
+use super::idempotency::{key_used, put_record};
 use super::market_item::{
     ALL_MARKETS, EDIT_NAMES, EDIT_SET, creator_from_item, from_item, list_partitions, market_key, read, read_item,
     status_partition, to_item,
@@ -213,18 +213,16 @@ impl MarketRepository for DynamoMarkets {
         if let Some(record) = record {
             transaction.put(MarketWrite::Record, put_record(&self.tables.idempotency, record)?);
         }
-        let creator_item = remember(&self.tables.users, creator, StoredName::MustMatch)?;
-        transaction
-            .update(MarketWrite::Creator, creator_item)
-            .put(MarketWrite::Market, put_market)
-            .put(MarketWrite::Job, put_job(&self.tables.outbox, job)?);
+        transaction.put(MarketWrite::Market, put_market).put(MarketWrite::Job, put_job(&self.tables.outbox, job)?);
         if let Some(position) = first_position {
             transaction.put(MarketWrite::FirstPosition, put_position(&self.tables.positions, position)?);
         }
+        let creator_item = remember(&self.tables.users, creator, StoredName::MustMatch)?;
+        transaction.update(MarketWrite::Creator, creator_item);
         // All or none: a market never exists without the position or the record written with it.
         match transaction.commit(&self.client).await {
             Ok(()) => Ok(()),
-            Err(Refused::Condition { item: MarketWrite::Record, .. }) => Err(RepoError::IdempotencyKeyUsed),
+            Err(Refused::Condition { item: MarketWrite::Record, old }) => Err(key_used(old.as_ref())),
             Err(Refused::Condition { item: MarketWrite::Creator, old }) => Err(stored_profile(old.as_ref())),
             Err(Refused::Condition { .. }) => Err(RepoError::AlreadyExists),
             Err(Refused::Failed(error)) => Err(error),

@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{ReturnValuesOnConditionCheckFailure, Update};
 
-use super::idempotency::put_record;
+use super::idempotency::{key_used, put_record};
 use super::market_item::{from_item as market_from_item, market_key, read as read_market};
 use super::position_item::{POSITION_UPDATE, from_item, put_position};
 use super::transaction::{Refused, Transaction};
@@ -101,7 +101,7 @@ impl PositionRepository for DynamoPositions {
                 })
             }
             Err(Refused::Condition { item: PositionWrite::Position, .. }) => Err(RepoError::AlreadyExists),
-            Err(Refused::Condition { item: PositionWrite::Record, .. }) => Err(RepoError::IdempotencyKeyUsed),
+            Err(Refused::Condition { item: PositionWrite::Record, old }) => Err(key_used(old.as_ref())),
             Err(Refused::Condition { item: PositionWrite::Trader, .. }) => {
                 Err(RepoError::Internal("an unconditional profile write was refused".into()))
             }

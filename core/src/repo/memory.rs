@@ -44,7 +44,9 @@ impl InMemoryStore {
     /// Fails like the transaction's condition on the idempotency record.
     fn check_record(state: &State, record: Option<&IdempotencyRecord>) -> Result<(), RepoError> {
         match record {
-            Some(record) if state.records.contains_key(&record.key) => Err(RepoError::IdempotencyKeyUsed),
+            Some(record) if state.records.contains_key(&record.key) => {
+                Err(RepoError::IdempotencyKeyUsed(state.records.get(&record.key).cloned()))
+            }
             _ => Ok(()),
         }
     }
@@ -95,12 +97,12 @@ impl MarketRepository for InMemoryStore {
     ) -> Result<(), RepoError> {
         let mut state = self.state();
         Self::check_record(&state, record)?;
-        if let Some(stored) = state.users.get(&creator.id).filter(|stored| stored.name != creator.name) {
-            return Err(RepoError::StoredProfileDiffers(stored.clone()));
-        }
         let position_taken = first_position.is_some_and(|p| state.positions.iter().any(|q| q.id == p.id));
         if state.markets.contains_key(&market.id) || position_taken {
             return Err(RepoError::AlreadyExists);
+        }
+        if let Some(stored) = state.users.get(&creator.id).filter(|stored| stored.name != creator.name) {
+            return Err(RepoError::StoredProfileDiffers(stored.clone()));
         }
         Self::remember(&mut state, creator);
         state.markets.insert(market.id.clone(), market.clone());

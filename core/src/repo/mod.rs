@@ -31,9 +31,10 @@ pub enum RepoError {
     VersionConflict,
     #[error("market is not active")]
     MarketNotActive,
-    /// Another request holds this idempotency key.
+    /// Another request holds this idempotency key: its record, when the store returned it with
+    /// the refusal.
     #[error("idempotency key already used")]
-    IdempotencyKeyUsed,
+    IdempotencyKeyUsed(Option<IdempotencyRecord>),
     /// The writer's stored profile is not the one the write carried (their token's name changed
     /// since their first write): the write is to be made again with the stored one.
     #[error("the user's stored profile differs")]
@@ -184,8 +185,8 @@ pub trait MarketRepository: Send + Sync {
     /// Writes the market (with its creator's profile), its creator's first position, the
     /// idempotency record, the index job (into the outbox) and the creator's profile when the
     /// users table has none yet, all or none. `IdempotencyKeyUsed` if the record exists (whatever
-    /// else failed), `StoredProfileDiffers` (with the stored one) if the creator's stored profile
-    /// has another name, `AlreadyExists` if an id is taken.
+    /// else failed), `AlreadyExists` if an id is taken, `StoredProfileDiffers` (with the stored
+    /// one) if the creator's stored profile has another name.
     async fn create(
         &self,
         market: &Market,

@@ -60,7 +60,7 @@ impl From<RepoError> for Error {
             RepoError::VersionConflict => Self::Conflict("the market changed concurrently; retry"),
             RepoError::TransactionConflict => Self::Conflict("too many concurrent writes to this market; retry"),
             RepoError::MarketNotActive => Self::MarketNotActive,
-            RepoError::IdempotencyKeyUsed => Self::Conflict("a request with this Idempotency-Key is in progress"),
+            RepoError::IdempotencyKeyUsed(_) => Self::Conflict("a request with this Idempotency-Key is in progress"),
             RepoError::StoredProfileDiffers(_) => Self::Internal("the stored profile changed during the write".into()),
             RepoError::InvalidPosition => Self::StaleListPosition,
             RepoError::Unavailable(source) => Self::Unavailable(source),

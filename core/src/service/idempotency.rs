@@ -75,9 +75,20 @@ impl Replays {
         Self { records }
     }
 
-    /// The first result if this request was served already; refused if the key served another.
-    pub(crate) async fn find(&self, request: &IdempotentRequest) -> Result<Option<FirstResult>, Error> {
-        let Some(record) = self.records.get(&request.key).await? else { return Ok(None) };
+    /// The first result of `request`, from the key's `record` (or read, when the store did not
+    /// return it); refused if the key served another request.
+    async fn find(
+        &self,
+        request: &IdempotentRequest,
+        record: Option<IdempotencyRecord>,
+    ) -> Result<Option<FirstResult>, Error> {
+        let record = match record {
+            Some(record) => record,
+            None => match self.records.get(&request.key).await? {
+                Some(record) => record,
+                None => return Ok(None),
+            },
+        };
         if record.fingerprint != request.fingerprint {
             return Err(Error::IdempotencyKeyReused);
         }
@@ -85,9 +96,15 @@ impl Replays {
     }
 
     /// After the write found the key taken (its transaction's condition on the record failed: a
-    /// retry, or a race lost): the first request's result, read only then.
-    pub(crate) async fn after_losing(&self, request: &IdempotentRequest) -> Result<FirstResult, Error> {
-        self.find(request).await?.ok_or(Error::Conflict("a request with this Idempotency-Key is in progress"))
+    /// retry, or a race lost): the first request's result, from the `stored` record the refusal
+    /// returned, else read only then.
+    pub(crate) async fn after_losing(
+        &self,
+        request: &IdempotentRequest,
+        stored: Option<IdempotencyRecord>,
+    ) -> Result<FirstResult, Error> {
+        let first = self.find(request, stored).await?;
+        first.ok_or(Error::Conflict("a request with this Idempotency-Key is in progress"))
     }
 }
 

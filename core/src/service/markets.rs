@@ -199,16 +199,16 @@ impl MarketService {
                 written => break written,
             }
         };
-        // A key already used is answered from its record, read only now: a first request pays
-        // no read for it.
+        // A key already used is answered from its record, which the refusal returns: a first
+        // request pays no read for it.
         match written {
             Ok(()) => {
                 self.jobs.publish(&[job]).await;
                 Ok(Written::New((market, creator)))
             }
-            Err(RepoError::IdempotencyKeyUsed) => {
+            Err(RepoError::IdempotencyKeyUsed(stored)) => {
                 let request = idempotency.as_ref().expect("only a keyed write has a record");
-                Ok(Written::Replayed(self.replays.after_losing(request).await?))
+                Ok(Written::Replayed(self.replays.after_losing(request, stored).await?))
             }
             Err(error) => Err(error.into()),
         }

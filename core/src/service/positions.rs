@@ -70,10 +70,10 @@ impl PositionService {
                     other => other.into(),
                 })
             }
-            // A key already used: its first result, read only now (a first request pays no read).
-            Err(RepoError::IdempotencyKeyUsed) => {
+            // A key already used: its first result, from the refusal (a first request pays no read).
+            Err(RepoError::IdempotencyKeyUsed(stored)) => {
                 let request = idempotency.as_ref().expect("only a keyed write has a record");
-                let first = self.replays.after_losing(request).await?;
+                let first = self.replays.after_losing(request, stored).await?;
                 refreshed(cache, market_id, Refresh::Invalidate).await?;
                 Ok(Written::Replayed(first))
             }
