@@ -71,6 +71,9 @@ pub(super) enum StoredName {
     MustMatch,
 }
 
+/// What [`remember`] writes (`#name` is `name`).
+pub(super) const PROFILE_UPDATE: &str = "SET #name = if_not_exists(#name, :name)";
+
 /// The transaction item that stores `profile` unless the user has one (the first profile stays
 /// the user's). An Update with `if_not_exists`, not a Put conditioned on absence: that condition
 /// would cancel every write but a user's first.
@@ -78,7 +81,7 @@ pub(super) fn remember(table: &str, profile: &UserProfile, stored_name: StoredNa
     let update = Update::builder()
         .table_name(table)
         .key("id", s(&profile.id))
-        .update_expression("SET #name = if_not_exists(#name, :name)")
+        .update_expression(PROFILE_UPDATE)
         .expression_attribute_names("#name", "name")
         .expression_attribute_values(":name", s(&profile.name));
     let update = match stored_name {
