@@ -91,12 +91,12 @@ def calls_per_request(lines: list[dict]) -> str:
 
 def logged_round_trips(lines: list[dict]) -> str:
     """The round trips per request as the log lines give them (median; calls made at the same time
-    count once) and the most common rounds: "2 (UpdateItem,GetItem | TransactWriteItems)"; ""
-    without lines."""
+    count once) and the most common rounds, their `|` escaped for a Markdown table:
+    "2 (UpdateItem,GetItem \\| TransactWriteItems)"; "" without lines."""
     if not lines:
         return ""
     count = median([line.get("aws_round_trips", 0) for line in lines])
-    rounds = Counter(line.get("aws_rounds", "") for line in lines).most_common(1)[0][0]
+    rounds = Counter(line.get("aws_rounds", "") for line in lines).most_common(1)[0][0].replace("|", "\\|")
     return f"{count:g} ({rounds or 'none'})"
 
 

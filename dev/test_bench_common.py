@@ -44,7 +44,7 @@ class CallsPerRequest(unittest.TestCase):
     def test_the_logged_round_trips_are_the_median_and_the_usual_rounds(self) -> None:
         usual = {"aws_round_trips": 2, "aws_rounds": "UpdateItem,GetItem | TransactWriteItems"}
         retried = {"aws_round_trips": 3, "aws_rounds": "UpdateItem,GetItem | TransactWriteItems | TransactWriteItems"}
-        self.assertEqual(logged_round_trips([usual, retried, usual]), "2 (UpdateItem,GetItem | TransactWriteItems)")
+        self.assertEqual(logged_round_trips([usual, retried, usual]), r"2 (UpdateItem,GetItem \| TransactWriteItems)")
         self.assertEqual(logged_round_trips([{"aws_round_trips": 0, "aws_rounds": ""}]), "0 (none)")
         self.assertEqual(logged_round_trips([]), "")
 
