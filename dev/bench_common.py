@@ -64,6 +64,17 @@ def calls_per_request(lines: list[dict]) -> str:
     return f"{count:g} ({ops.replace(',', ', ') or 'none'})"
 
 
+def logged_round_trips(lines: list[dict]) -> str:
+    """The round trips per request as the log lines give them (median; calls made at the same time
+    count once) and the most common rounds, their `|` escaped for a Markdown table:
+    "2 (UpdateItem,GetItem \\| TransactWriteItems)"; "" without lines."""
+    if not lines:
+        return ""
+    count = median([line.get("aws_round_trips", 0) for line in lines])
+    rounds = Counter(line.get("aws_rounds", "") for line in lines).most_common(1)[0][0].replace("|", "\\|")
+    return f"{count:g} ({rounds or 'none'})"
+
+
 @dataclass(frozen=True)
 class Target:
     """A route function's figure against the authenticated floor's: at most `ratio` times it and,

@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 import unittest
 
-from bench_common import AUTH_FLOOR_TARGETS, answers_differ, calls_per_request, parse_latency, peer_goal, round_trips
+from bench_common import (AUTH_FLOOR_TARGETS, answers_differ, calls_per_request, logged_round_trips, parse_latency,
+                          peer_goal, round_trips)
 from sim.harness import request_lines
 
 TARGETS = {target.field: target for target in AUTH_FLOOR_TARGETS}
@@ -40,6 +41,13 @@ class CallsPerRequest(unittest.TestCase):
         self.assertEqual(len(lines), 3)
         self.assertEqual(calls_per_request(lines), "2 (UpdateItem, GetItem)")
         self.assertEqual(calls_per_request([]), "")
+
+    def test_the_logged_round_trips_are_the_median_and_the_usual_rounds(self) -> None:
+        usual = {"aws_round_trips": 2, "aws_rounds": "UpdateItem,GetItem | TransactWriteItems"}
+        retried = {"aws_round_trips": 3, "aws_rounds": "UpdateItem,GetItem | TransactWriteItems | TransactWriteItems"}
+        self.assertEqual(logged_round_trips([usual, retried, usual]), r"2 (UpdateItem,GetItem \| TransactWriteItems)")
+        self.assertEqual(logged_round_trips([{"aws_round_trips": 0, "aws_rounds": ""}]), "0 (none)")
+        self.assertEqual(logged_round_trips([]), "")
 
 
 class AuthFloorTargets(unittest.TestCase):

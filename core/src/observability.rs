@@ -35,6 +35,20 @@ pub struct RequestFacts {
     pub sqs_ops: Vec<String>,
     /// Whether a cache answered (`Some(true)`), was asked and missed (`Some(false)`), or not asked.
     pub cache_hit: Option<bool>,
+    /// Every AWS call's operation by the round trip it waited for: a call is in round n + 1 when
+    /// the deepest call that had ended before it started was in round n, so calls made at the same
+    /// time share a round and `rounds.len()` is how many round trips the request waited for one
+    /// after the other (a call made after another only by chance counts as waiting for it).
+    pub rounds: Vec<Vec<String>>,
+    /// The deepest round of a call that has ended.
+    deepest_ended: usize,
+}
+
+impl RequestFacts {
+    /// The rounds as one line: operations of a round joined by `,`, rounds by ` | `.
+    pub fn rounds_line(&self) -> String {
+        self.rounds.iter().map(|round| round.join(",")).collect::<Vec<_>>().join(" | ")
+    }
 }
 
 tokio::task_local! {
@@ -67,25 +81,48 @@ pub async fn record_facts<F: Future>(work: F) -> (F::Output, RequestFacts) {
         .await
 }
 
-/// A store whose calls a request's facts list.
+/// An AWS service whose calls a request's facts list.
 #[derive(Debug, Clone, Copy)]
 pub enum Store {
     DynamoDb,
     S3Vectors,
     Sqs,
+    /// Counted in the rounds only.
+    Bedrock,
 }
 
-/// Notes one call of `operation` on `store` in the current request (once per call, not per retry
-/// attempt: the adapters' clients call this).
-pub fn note_store_call(store: Store, operation: String) {
-    // Outside a request (the seed tool, say) there is nothing to record into.
+/// The round trip a call is in (see [`RequestFacts::rounds`]), from its start to its end.
+#[derive(Debug, Clone, Copy)]
+pub struct CallRound(usize);
+
+/// Notes the start of one call of `operation` on `store` in the current request (once per call,
+/// not per retry attempt: the adapters' clients call this), and returns its round, which
+/// [`note_call_ended`] takes at its end; `None` outside a request (the seed tool, say).
+pub fn note_store_call(store: Store, operation: String) -> Option<CallRound> {
+    FACTS
+        .try_with(|facts| {
+            let mut facts = facts.borrow_mut();
+            let round = facts.deepest_ended + 1;
+            if facts.rounds.len() < round {
+                facts.rounds.resize_with(round, Vec::new);
+            }
+            facts.rounds[round - 1].push(operation.clone());
+            match store {
+                Store::DynamoDb => facts.dynamodb_ops.push(operation),
+                Store::S3Vectors => facts.vector_ops.push(operation),
+                Store::Sqs => facts.sqs_ops.push(operation),
+                Store::Bedrock => {}
+            }
+            CallRound(round)
+        })
+        .ok()
+}
+
+/// Notes the end (answered or failed) of a call [`note_store_call`] noted.
+pub fn note_call_ended(round: CallRound) {
     let _ = FACTS.try_with(|facts| {
         let mut facts = facts.borrow_mut();
-        match store {
-            Store::DynamoDb => facts.dynamodb_ops.push(operation),
-            Store::S3Vectors => facts.vector_ops.push(operation),
-            Store::Sqs => facts.sqs_ops.push(operation),
-        }
+        facts.deepest_ended = facts.deepest_ended.max(round.0);
     });
 }
 

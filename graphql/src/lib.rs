@@ -114,7 +114,7 @@ mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    use markets_core::domain::Position;
+    use markets_core::domain::{Position, UserProfile};
     use markets_core::repo::{IdempotencyRecord, Page, PageToken, PositionRepository, RepoError};
     use markets_core::service::Dependencies;
     use markets_lambda::auth::Authenticator;
@@ -190,10 +190,11 @@ mod tests {
         async fn add(
             &self,
             position: &Position,
+            trader: &UserProfile,
             expected_version: Option<u64>,
             record: Option<&IdempotencyRecord>,
         ) -> Result<(), RepoError> {
-            self.inner.add(position, expected_version, record).await
+            self.inner.add(position, trader, expected_version, record).await
         }
 
         async fn list(

@@ -32,7 +32,7 @@ use markets_core::observability::{
     RequestMetrics, emit_request_metrics, first_invocation, record_facts, with_request_id,
 };
 use markets_core::retry::within_deadline;
-use markets_core::service::{Admission, Quota, RateLimiter};
+use markets_core::service::{Admission, Quota, RateLimiter, WriteGate};
 
 /// How long an invocation that came without a usable deadline may take: the template's Timeout of
 /// the functions that read their deadline (the index worker and the outbox sweeper, 30 s); the
@@ -185,13 +185,12 @@ impl<S> Pipeline<S> {
         // A browser's CORS preflight carries no credentials and is cached by the browser: no budget.
         let preflight = is_cors_preflight(&request);
         let limit = async { if preflight { Admission::Uncounted } else { self.limiter.check(&identity).await } };
-        let read_only = request.method().is_safe();
         // Routing's 405 and 400 come before authentication's 401, but behind the rate limit.
         let work = async {
             check_route(&request)?;
             handler(&self.state, caller?, request).await
         };
-        respond(info, user_id, within_limit(limit, work, read_only)).await
+        respond(info, user_id, within_limit(limit, work)).await
     }
 }
 
@@ -263,22 +262,24 @@ impl RequestInfo {
     }
 }
 
-/// The rate limit (`limit`) and the handler's `work`. A read runs alongside its limit check, so
-/// that it waits for one round trip instead of two, and a refused read's answer is dropped (the
-/// limiter remembers a refused caller: its next requests are refused before any work starts). A
-/// write starts only once the check has passed: a refused caller changes nothing.
+/// The rate limit (`limit`) and the handler's `work`, run alongside each other so that a request
+/// waits for one round trip less: a read and the reads a write starts from (an edit's) run while
+/// the check is made, and a write's writes wait behind a [`WriteGate`] that opens only once the
+/// check has passed, so a refused caller changes nothing. A refused request's answer is dropped
+/// (the limiter remembers a refused caller: its next requests are refused before any work starts).
 async fn within_limit(
     limit: impl Future<Output = Admission>,
     work: impl Future<Output = Result<ApiResponse, ApiError>>,
-    read_only: bool,
 ) -> (Option<Quota>, Result<ApiResponse, ApiError>) {
-    if !read_only {
-        let admission = limit.await;
-        return (admission.quota(), unless_refused(admission, work).await);
-    }
-    // The limit is polled first: a caller already refused never starts the read.
+    let (gate, work) = WriteGate::guard(work);
+    // The limit is polled first: a caller already refused never starts the work.
     match future::select(pin!(limit), pin!(work)).await {
-        Either::Left((admission, work)) => (admission.quota(), unless_refused(admission, work).await),
+        Either::Left((admission, work)) => {
+            if admission.serves() {
+                gate.open();
+            }
+            (admission.quota(), unless_refused(admission, work).await)
+        }
         Either::Right((answer, limit)) => {
             let admission = limit.await;
             (admission.quota(), unless_refused(admission, std::future::ready(answer)).await)
@@ -347,6 +348,8 @@ async fn respond(
             dynamodb_ops = %facts.dynamodb_ops.join(","),
             vector_ops = %facts.vector_ops.join(","),
             sqs_ops = %facts.sqs_ops.join(","),
+            aws_round_trips = facts.rounds.len(),
+            aws_rounds = %facts.rounds_line(),
             cache_hit = facts.cache_hit,
             "request"
         );
@@ -400,7 +403,7 @@ mod tests {
             started.send(()).unwrap();
             Ok(ApiResponse::empty(StatusCode::OK))
         };
-        let outcome = tokio::time::timeout(Duration::from_secs(5), within_limit(limit, work, true)).await;
+        let outcome = tokio::time::timeout(Duration::from_secs(5), within_limit(limit, work)).await;
         let (quota, result) = outcome.expect("the read waited for the limit check");
         assert_eq!(quota.unwrap().remaining, 9);
         assert_eq!(status(&result), StatusCode::OK);
@@ -414,7 +417,7 @@ mod tests {
             Ok(ApiResponse::empty(StatusCode::OK))
         };
         // A caller the limiter already remembers as refused: the read never starts.
-        let (_, result) = within_limit(std::future::ready(quota(Some(7))), work, true).await;
+        let (_, result) = within_limit(std::future::ready(quota(Some(7))), work).await;
         assert_eq!(status(&result), StatusCode::TOO_MANY_REQUESTS);
         assert!(!started.load(Ordering::SeqCst), "the read started for a refused caller");
 
@@ -423,33 +426,39 @@ mod tests {
             tokio::task::yield_now().await;
             quota(Some(7))
         };
-        let (_, result) = within_limit(slow_refusal, async { Ok(ApiResponse::empty(StatusCode::OK)) }, true).await;
+        let (_, result) = within_limit(slow_refusal, async { Ok(ApiResponse::empty(StatusCode::OK)) }).await;
         assert_eq!(status(&result), StatusCode::TOO_MANY_REQUESTS);
     }
 
     #[tokio::test]
-    async fn a_write_starts_only_after_its_limit_check_passes() {
-        let checked = &AtomicBool::new(false);
+    async fn a_write_waits_for_its_limit_check_and_a_refused_one_writes_nothing() {
+        use markets_core::domain::{NewMarket, Principal, Role};
+        use markets_core::repo::{ListQuery, SortField, SortOrder};
+        let dependencies = markets_core::service::Dependencies::in_memory();
+        let service = dependencies.market_service();
+        let alice = Principal { user_id: "alice".into(), role: Role::User, name: None, email: None };
         let slow_check = |retry_after| async move {
             tokio::task::yield_now().await;
-            checked.store(true, Ordering::SeqCst);
             quota(retry_after)
         };
-        let write = async {
-            assert!(checked.load(Ordering::SeqCst), "the write started before its limit check");
-            Ok(ApiResponse::empty(StatusCode::CREATED))
+        // The in-memory store answers at once: only the gate keeps the write from the store.
+        let create = |name: &'static str| {
+            let (service, alice) = (&service, &alice);
+            async move {
+                let market =
+                    NewMarket { name: name.into(), description: String::new(), end_date: None, initial_position: None };
+                service.create(alice, market, None).await?;
+                Ok(ApiResponse::empty(StatusCode::CREATED))
+            }
         };
-        let (_, result) = within_limit(slow_check(None), write, false).await;
-        assert_eq!(status(&result), StatusCode::CREATED);
-
-        let wrote = AtomicBool::new(false);
-        let write = async {
-            wrote.store(true, Ordering::SeqCst);
-            Ok(ApiResponse::empty(StatusCode::CREATED))
-        };
-        let (_, result) = within_limit(slow_check(Some(3)), write, false).await;
-        assert_eq!(status(&result), StatusCode::TOO_MANY_REQUESTS);
-        assert!(!wrote.load(Ordering::SeqCst), "a refused caller's write ran");
+        let (_, refused) = within_limit(slow_check(Some(3)), create("Refused")).await;
+        assert_eq!(status(&refused), StatusCode::TOO_MANY_REQUESTS);
+        let (_, admitted) = within_limit(slow_check(None), create("Admitted")).await;
+        assert_eq!(status(&admitted), StatusCode::CREATED);
+        let query = ListQuery { status: None, sort: SortField::Name, order: SortOrder::Asc };
+        let listed = service.reads().list(&query, None, 0, 10).await.unwrap();
+        let names: Vec<&str> = listed.markets.iter().map(|market| market.name.as_str()).collect();
+        assert_eq!(names, ["Admitted"], "a refused caller's write was stored");
     }
 
     #[tokio::test]
@@ -459,10 +468,10 @@ mod tests {
             ran.store(true, Ordering::SeqCst);
             Ok(ApiResponse::empty(StatusCode::OK))
         };
-        let (quota, result) = within_limit(std::future::ready(Admission::Failed), work(), true).await;
+        let (quota, result) = within_limit(std::future::ready(Admission::Failed), work()).await;
         assert_eq!((quota, status(&result)), (None, StatusCode::INTERNAL_SERVER_ERROR));
         assert!(!ran.load(Ordering::SeqCst), "served without a limit");
-        let (quota, result) = within_limit(std::future::ready(Admission::Uncounted), work(), false).await;
+        let (quota, result) = within_limit(std::future::ready(Admission::Uncounted), work()).await;
         assert_eq!((quota, status(&result)), (None, StatusCode::OK));
     }
 

@@ -14,7 +14,7 @@ use crate::auth::{Authenticator, JwksKeys};
 use crate::config::{AuthSettings, Config, EmbedderKind, TokenKeys, checked_secret, is_loopback_url};
 use crate::http::CursorCodec;
 use markets_aws::bedrock::BedrockEmbedder;
-use markets_aws::clients::{dynamodb_client, s3vectors_client, sqs_client};
+use markets_aws::clients::{bedrock_client, dynamodb_client, s3vectors_client, sqs_client};
 use markets_aws::dynamodb::{
     DynamoIdempotency, DynamoMarkets, DynamoOutbox, DynamoPositions, DynamoRateCounter, DynamoUsers,
 };
@@ -105,7 +105,6 @@ impl Wiring {
         Ok(PositionService::new(
             self.markets(),
             Arc::new(DynamoPositions::new(self.dynamodb.clone(), tables.clone())),
-            self.users(),
             Arc::new(DynamoIdempotency::new(self.dynamodb.clone(), tables.idempotency.clone())),
             self.cache().await?,
         ))
@@ -154,9 +153,7 @@ impl Wiring {
         match &self.config.embedder {
             EmbedderKind::Local => Arc::new(HashingEmbedder),
             EmbedderKind::Bedrock(model) => {
-                let timeouts = self.config.settings.sdk_timeouts.embedding();
-                let bedrock = aws_sdk_bedrockruntime::config::Builder::from(&self.aws).timeout_config(timeouts);
-                let client = aws_sdk_bedrockruntime::Client::from_conf(bedrock.build());
+                let client = bedrock_client(&self.aws, self.config.settings.sdk_timeouts.embedding());
                 Arc::new(BedrockEmbedder::new(client, model.clone()))
             }
         }

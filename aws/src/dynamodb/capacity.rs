@@ -12,6 +12,7 @@ use super::idempotency::put_record;
 use super::market_item::{EDIT_NAMES, EDIT_SET, to_item as market_item};
 use super::outbox::put_job;
 use super::position_item::{POSITION_UPDATE, put_position};
+use super::users::PROFILE_UPDATE;
 use super::{Item, s};
 use markets_core::domain::{Amount, Market, MarketStatus, Outcome, Position, UserProfile, new_id};
 use markets_core::domain::{IndexJob, JobOp};
@@ -227,6 +228,11 @@ fn operations(market: &Market, shards: usize) -> Vec<Operation> {
         result: FirstResult::Position(position.clone()),
         expires_at: 0,
     };
+    // The writer's profile, in the write's transaction (stored unless one is).
+    let profile = || {
+        let item = Item::from([("id".into(), s(&creator.id)), ("name".into(), s(&creator.name))]);
+        ("UsersTable", Write::Update(item, written_attributes(PROFILE_UPDATE, &[("#name", "name")])))
+    };
     let mut edit = written_attributes(EDIT_SET, &EDIT_NAMES);
     edit.insert("endDate".into());
     let edited =
@@ -239,6 +245,7 @@ fn operations(market: &Market, shards: usize) -> Vec<Operation> {
                 ("MarketsTable", Write::Item(market_item(market, Some(&creator), shards))),
                 ("OutboxTable", job(JobOp::Upsert)),
                 ("PositionsTable", put_item(put_position("positions", &position).expect("position"))),
+                profile(),
             ],
         ),
         operation(
@@ -262,6 +269,7 @@ fn operations(market: &Market, shards: usize) -> Vec<Operation> {
                 ),
                 ("PositionsTable", put_item(put_position("positions", &position).expect("position"))),
                 ("IdempotencyTable", put_item(put_record("idempotency", &record).expect("record"))),
+                profile(),
             ],
         ),
         operation(
@@ -271,14 +279,6 @@ fn operations(market: &Market, shards: usize) -> Vec<Operation> {
                 ("MarketsTable", Write::Item(market_item(market, Some(&creator), shards))),
                 ("OutboxTable", job(JobOp::Delete)),
             ],
-        ),
-        operation(
-            "first write of a user",
-            false,
-            vec![(
-                "UsersTable",
-                Write::Item(Item::from([("id".into(), s(&market.creator_id)), ("name".into(), s("Ann"))])),
-            )],
         ),
     ]
 }

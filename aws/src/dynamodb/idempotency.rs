@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, Put};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValuesOnConditionCheckFailure};
 
 use super::{Item, get_n, get_s, malformed, market_item, n, position_item, s, store_error};
 use markets_core::domain::unix_seconds;
@@ -22,7 +22,8 @@ impl DynamoIdempotency {
 }
 
 /// The transaction item that stores `record`, unless a live record holds the key (TTL deletes
-/// lazily, so an expired one may still be there and is overwritten).
+/// lazily, so an expired one may still be there and is overwritten); the live one comes back
+/// with the refusal (see [`key_used`]).
 pub(super) fn put_record(table: &str, record: &IdempotencyRecord) -> Result<Put, RepoError> {
     let result = match &record.result {
         FirstResult::Market { market, creator } => ("market", market_item::attributes(market, Some(creator))),
@@ -40,8 +41,18 @@ pub(super) fn put_record(table: &str, record: &IdempotencyRecord) -> Result<Put,
         .condition_expression("attribute_not_exists(#key) OR expiresAt < :now")
         .expression_attribute_names("#key", "key")
         .expression_attribute_values(":now", n(unix_seconds()))
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
         .build()
         .map_err(|error| RepoError::Internal(error.into()))
+}
+
+/// Why a refused [`put_record`] was refused: the key's live record, as the refusal returned it
+/// (none if it did not: the caller reads it).
+pub(super) fn key_used(old: Option<&Item>) -> RepoError {
+    match old.filter(|old| !old.is_empty()).map(from_item).transpose() {
+        Ok(stored) => RepoError::IdempotencyKeyUsed(stored.map(Box::new)),
+        Err(error) => error,
+    }
 }
 
 fn from_item(item: &Item) -> Result<IdempotencyRecord, RepoError> {

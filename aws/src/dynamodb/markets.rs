@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, PutRequest, Update, WriteRequest};
 
-use super::idempotency::put_record;
+use super::idempotency::{key_used, put_record};
 use super::market_item::{
     ALL_MARKETS, EDIT_NAMES, EDIT_SET, creator_from_item, from_item, list_partitions, market_key, read, read_item,
     status_partition, to_item,
@@ -18,6 +18,7 @@ use super::market_item::{
 use super::outbox::put_job;
 use super::position_item::{put_position, to_item as position_item};
 use super::transaction::{Refused, Transaction, WriteItem};
+use super::users::{StoredName, remember, stored_profile};
 use super::{Item, batch_get_by_ids, batch_write, get_s, key_value, n, s, store_error};
 use crate::settings::Tables;
 use markets_core::domain::IndexJob;
@@ -71,6 +72,7 @@ enum MarketWrite {
     Job,
     FirstPosition,
     Record,
+    Creator,
 }
 
 impl DynamoMarkets {
@@ -206,17 +208,22 @@ impl MarketRepository for DynamoMarkets {
             .build()
             .map_err(|error| RepoError::Internal(error.into()))?;
         let mut transaction = Transaction::default();
+        // The record first: a cancellation names the first failed item, and a taken key means a
+        // replay whatever else failed.
+        if let Some(record) = record {
+            transaction.put(MarketWrite::Record, put_record(&self.tables.idempotency, record)?);
+        }
         transaction.put(MarketWrite::Market, put_market).put(MarketWrite::Job, put_job(&self.tables.outbox, job)?);
         if let Some(position) = first_position {
             transaction.put(MarketWrite::FirstPosition, put_position(&self.tables.positions, position)?);
         }
-        if let Some(record) = record {
-            transaction.put(MarketWrite::Record, put_record(&self.tables.idempotency, record)?);
-        }
+        let creator_item = remember(&self.tables.users, creator, StoredName::MustMatch)?;
+        transaction.update(MarketWrite::Creator, creator_item);
         // All or none: a market never exists without the position or the record written with it.
         match transaction.commit(&self.client).await {
             Ok(()) => Ok(()),
-            Err(Refused::Condition { item: MarketWrite::Record, .. }) => Err(RepoError::IdempotencyKeyUsed),
+            Err(Refused::Condition { item: MarketWrite::Record, old }) => Err(key_used(old.as_ref())),
+            Err(Refused::Condition { item: MarketWrite::Creator, old }) => Err(stored_profile(old.as_ref())),
             Err(Refused::Condition { .. }) => Err(RepoError::AlreadyExists),
             Err(Refused::Failed(error)) => Err(error),
         }

@@ -6,13 +6,14 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{ReturnValuesOnConditionCheckFailure, Update};
 
-use super::idempotency::put_record;
+use super::idempotency::{key_used, put_record};
 use super::market_item::{from_item as market_from_item, market_key, read as read_market};
 use super::position_item::{POSITION_UPDATE, from_item, put_position};
 use super::transaction::{Refused, Transaction};
+use super::users::{StoredName, remember};
 use super::{PageKey, batch_delete, n, s, store_error};
 use crate::settings::Tables;
-use markets_core::domain::{MarketStatus, Position};
+use markets_core::domain::{MarketStatus, Position, UserProfile};
 use markets_core::repo::{IdempotencyRecord, Page, PageToken, PositionRepository, RepoError};
 
 pub struct DynamoPositions {
@@ -26,6 +27,7 @@ enum PositionWrite {
     Market,
     Position,
     Record,
+    Trader,
 }
 
 impl DynamoPositions {
@@ -53,6 +55,7 @@ impl PositionRepository for DynamoPositions {
     async fn add(
         &self,
         position: &Position,
+        trader: &UserProfile,
         expected_version: Option<u64>,
         record: Option<&IdempotencyRecord>,
     ) -> Result<(), RepoError> {
@@ -74,12 +77,15 @@ impl PositionRepository for DynamoPositions {
         }
         let raise_volume = raise_volume.condition_expression(condition).build().map_err(build_error)?;
         let mut transaction = Transaction::default();
-        transaction
-            .update(PositionWrite::Market, raise_volume)
-            .put(PositionWrite::Position, put_position(&self.tables.positions, position)?);
+        // The record first: a cancellation names the first failed item, and a taken key means a
+        // replay even on a market closed since.
         if let Some(record) = record {
             transaction.put(PositionWrite::Record, put_record(&self.tables.idempotency, record)?);
         }
+        transaction
+            .update(PositionWrite::Market, raise_volume)
+            .put(PositionWrite::Position, put_position(&self.tables.positions, position)?)
+            .update(PositionWrite::Trader, remember(&self.tables.users, trader, StoredName::Ignored)?);
         match transaction.commit(&self.client).await {
             Ok(()) => Ok(()),
             Err(Refused::Condition { item: PositionWrite::Market, old }) => {
@@ -95,7 +101,10 @@ impl PositionRepository for DynamoPositions {
                 })
             }
             Err(Refused::Condition { item: PositionWrite::Position, .. }) => Err(RepoError::AlreadyExists),
-            Err(Refused::Condition { item: PositionWrite::Record, .. }) => Err(RepoError::IdempotencyKeyUsed),
+            Err(Refused::Condition { item: PositionWrite::Record, old }) => Err(key_used(old.as_ref())),
+            Err(Refused::Condition { item: PositionWrite::Trader, .. }) => {
+                Err(RepoError::Internal("an unconditional profile write was refused".into()))
+            }
             Err(Refused::Failed(error)) => Err(error),
         }
     }

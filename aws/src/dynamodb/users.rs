@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
+use aws_sdk_dynamodb::types::{ReturnValuesOnConditionCheckFailure, Update};
 
 use super::{Item, batch_get_by_id, get_s, s, store_error};
 use markets_core::domain::UserProfile;
@@ -58,6 +58,47 @@ impl UserRepository for DynamoUsers {
             profiles.insert(profile.id.clone(), profile);
         }
         Ok(profiles)
+    }
+}
+
+/// Whether a transaction's profile item may find another name stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum StoredName {
+    /// Any: the write shows no name (a position).
+    Ignored,
+    /// Only this one: the write stores the name with it (a market's creator). Another one cancels
+    /// the transaction and comes back with the refusal (`ALL_OLD`), to be written again with it.
+    MustMatch,
+}
+
+/// What [`remember`] writes (`#name` is `name`).
+pub(super) const PROFILE_UPDATE: &str = "SET #name = if_not_exists(#name, :name)";
+
+/// The transaction item that stores `profile` unless the user has one (the first profile stays
+/// the user's). An Update with `if_not_exists`, not a Put conditioned on absence: that condition
+/// would cancel every write but a user's first.
+pub(super) fn remember(table: &str, profile: &UserProfile, stored_name: StoredName) -> Result<Update, RepoError> {
+    let update = Update::builder()
+        .table_name(table)
+        .key("id", s(&profile.id))
+        .update_expression(PROFILE_UPDATE)
+        .expression_attribute_names("#name", "name")
+        .expression_attribute_values(":name", s(&profile.name));
+    let update = match stored_name {
+        StoredName::Ignored => update,
+        StoredName::MustMatch => update
+            .condition_expression("attribute_not_exists(id) OR #name = :name")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld),
+    };
+    update.build().map_err(|error| RepoError::Internal(error.into()))
+}
+
+/// The stored profile a refused [`remember`] item returned.
+pub(super) fn stored_profile(old: Option<&Item>) -> RepoError {
+    match old.filter(|old| !old.is_empty()).map(from_item) {
+        Some(Ok(stored)) => RepoError::StoredProfileDiffers(stored),
+        Some(Err(error)) => error,
+        None => RepoError::Internal("a refused profile write returned no profile".into()),
     }
 }
 

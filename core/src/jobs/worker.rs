@@ -246,6 +246,7 @@ mod tests {
     #[tokio::test]
     async fn a_deleted_markets_positions_are_removed_and_no_others() {
         let (store, indexer) = setup().await;
+        let bob = crate::domain::UserProfile { id: "bob".into(), name: "Bob".into() };
         for (market, count) in [("m4", 250), ("m5", 3)] {
             for _ in 0..count {
                 let position = crate::domain::Position {
@@ -256,7 +257,7 @@ mod tests {
                     amount: Amount::from_stored("1").unwrap(),
                     created_at: "2026-01-01T00:00:00.000Z".into(),
                 };
-                store.add(&position, None, None).await.unwrap();
+                store.add(&position, &bob, None, None).await.unwrap();
             }
         }
         let delete = IndexJob::new("m4", 1, JobOp::Delete);

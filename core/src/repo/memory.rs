@@ -36,10 +36,17 @@ impl InMemoryStore {
         self.state.lock().expect("no test panics while holding the lock")
     }
 
+    /// Stores the profile unless the user has one, as the transactions do.
+    fn remember(state: &mut State, profile: &UserProfile) {
+        state.users.entry(profile.id.clone()).or_insert_with(|| profile.clone());
+    }
+
     /// Fails like the transaction's condition on the idempotency record.
     fn check_record(state: &State, record: Option<&IdempotencyRecord>) -> Result<(), RepoError> {
         match record {
-            Some(record) if state.records.contains_key(&record.key) => Err(RepoError::IdempotencyKeyUsed),
+            Some(record) if state.records.contains_key(&record.key) => {
+                Err(RepoError::IdempotencyKeyUsed(state.records.get(&record.key).cloned().map(Box::new)))
+            }
             _ => Ok(()),
         }
     }
@@ -83,7 +90,7 @@ impl MarketRepository for InMemoryStore {
     async fn create(
         &self,
         market: &Market,
-        _creator: &UserProfile,
+        creator: &UserProfile,
         first_position: Option<&Position>,
         record: Option<&IdempotencyRecord>,
         job: &IndexJob,
@@ -94,6 +101,10 @@ impl MarketRepository for InMemoryStore {
         if state.markets.contains_key(&market.id) || position_taken {
             return Err(RepoError::AlreadyExists);
         }
+        if let Some(stored) = state.users.get(&creator.id).filter(|stored| stored.name != creator.name) {
+            return Err(RepoError::StoredProfileDiffers(stored.clone()));
+        }
+        Self::remember(&mut state, creator);
         state.markets.insert(market.id.clone(), market.clone());
         state.positions.extend(first_position.cloned());
         if let Some(record) = record {
@@ -155,10 +166,12 @@ impl PositionRepository for InMemoryStore {
     async fn add(
         &self,
         position: &Position,
+        trader: &UserProfile,
         expected_version: Option<u64>,
         record: Option<&IdempotencyRecord>,
     ) -> Result<(), RepoError> {
         let mut state = self.state();
+        Self::check_record(&state, record)?;
         let market = state.markets.get(&position.market_id).ok_or(RepoError::NotFound)?;
         if market.status != MarketStatus::Active {
             return Err(RepoError::MarketNotActive);
@@ -166,7 +179,7 @@ impl PositionRepository for InMemoryStore {
         if expected_version.is_some_and(|version| version != market.version) {
             return Err(RepoError::VersionConflict);
         }
-        Self::check_record(&state, record)?;
+        Self::remember(&mut state, trader);
         let market = state.markets.get_mut(&position.market_id).expect("checked above");
         market.volume = market.volume.checked_add(position.amount).ok_or(RepoError::Internal("overflow".into()))?;
         market.version += 1;

@@ -31,9 +31,14 @@ pub enum RepoError {
     VersionConflict,
     #[error("market is not active")]
     MarketNotActive,
-    /// Another request holds this idempotency key.
+    /// Another request holds this idempotency key: its record, when the store returned it with
+    /// the refusal.
     #[error("idempotency key already used")]
-    IdempotencyKeyUsed,
+    IdempotencyKeyUsed(Option<Box<IdempotencyRecord>>),
+    /// The writer's stored profile is not the one the write carried (their token's name changed
+    /// since their first write): the write is to be made again with the stored one.
+    #[error("the user's stored profile differs")]
+    StoredProfileDiffers(UserProfile),
     /// A concurrent transaction touched the same items: worth retrying at once.
     #[error("transaction conflict")]
     TransactionConflict,
@@ -193,8 +198,10 @@ pub trait MarketRepository: Send + Sync {
     ) -> Result<(Vec<Market>, HashMap<String, UserProfile>), RepoError>;
 
     /// Writes the market (with its creator's profile), its creator's first position, the
-    /// idempotency record and the index job (into the outbox), all or none. `AlreadyExists` if an
-    /// id is taken, `IdempotencyKeyUsed` if the record exists.
+    /// idempotency record, the index job (into the outbox) and the creator's profile when the
+    /// users table has none yet, all or none. `IdempotencyKeyUsed` if the record exists (whatever
+    /// else failed), `AlreadyExists` if an id is taken, `StoredProfileDiffers` (with the stored
+    /// one) if the creator's stored profile has another name.
     async fn create(
         &self,
         market: &Market,
@@ -225,11 +232,14 @@ pub trait MarketRepository: Send + Sync {
 #[async_trait]
 pub trait PositionRepository: Send + Sync {
     /// One transaction: the position, the market's volume raised by its amount and its version
-    /// by one, and the idempotency record; only if the market exists (`NotFound`), is active
-    /// (`MarketNotActive`) and, when one is expected, is at that version (`VersionConflict`).
+    /// by one, the idempotency record, and the trader's profile unless the users table has one;
+    /// only if the key is free (`IdempotencyKeyUsed`, whatever else failed), the market exists
+    /// (`NotFound`), is active (`MarketNotActive`) and, when one is expected, is at that version
+    /// (`VersionConflict`).
     async fn add(
         &self,
         position: &Position,
+        trader: &UserProfile,
         expected_version: Option<u64>,
         record: Option<&IdempotencyRecord>,
     ) -> Result<(), RepoError>;

@@ -62,18 +62,36 @@ impl Replays {
         Self { records }
     }
 
-    /// The first result if this request was served already; refused if the key served another.
-    pub(crate) async fn find(&self, request: &IdempotentRequest) -> Result<Option<FirstResult>, Error> {
-        let Some(record) = self.records.get(&request.key).await? else { return Ok(None) };
+    /// The first result of `request`, from the key's `record` (or read, when the store did not
+    /// return it); refused if the key served another request.
+    async fn find(
+        &self,
+        request: &IdempotentRequest,
+        record: Option<Box<IdempotencyRecord>>,
+    ) -> Result<Option<FirstResult>, Error> {
+        let record = match record {
+            Some(record) => *record,
+            None => match self.records.get(&request.key).await? {
+                Some(record) => record,
+                None => return Ok(None),
+            },
+        };
         if record.fingerprint != request.fingerprint {
             return Err(Error::IdempotencyKeyReused);
         }
         Ok(Some(record.result))
     }
 
-    /// After the write lost the race for the key: the winner's result.
-    pub(crate) async fn after_losing(&self, request: &IdempotentRequest) -> Result<FirstResult, Error> {
-        self.find(request).await?.ok_or(Error::Conflict("a request with this Idempotency-Key is in progress"))
+    /// After the write found the key taken (its transaction's condition on the record failed: a
+    /// retry, or a race lost): the first request's result, from the `stored` record the refusal
+    /// returned, else read only then.
+    pub(crate) async fn after_losing(
+        &self,
+        request: &IdempotentRequest,
+        stored: Option<Box<IdempotencyRecord>>,
+    ) -> Result<FirstResult, Error> {
+        let first = self.find(request, stored).await?;
+        first.ok_or(Error::Conflict("a request with this Idempotency-Key is in progress"))
     }
 }
 

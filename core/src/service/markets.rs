@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use super::freshness::{invalidate_if_uncertain, refreshed, repair};
 use super::idempotency::Replays;
-use super::users::remember;
 use super::{Error, IdempotentRequest, Written, retrying_conflicts};
 use crate::cache::{CachedMarket, Lookup, MarketCache, Refresh};
 use crate::domain::{
@@ -168,12 +167,9 @@ impl MarketService {
         input: NewMarket,
         idempotency: Option<IdempotentRequest>,
     ) -> Result<Written<(Market, UserProfile)>, Error> {
-        if let Some(request) = &idempotency
-            && let Some(first) = self.replays.find(request).await?
-        {
-            return Ok(Written::Replayed(first));
-        }
-        let creator = remember(self.reads.users.as_ref(), author).await?;
+        // The profile the token makes: stored with the market unless the user wrote before under
+        // another name, when the transaction is refused with the stored one and made again with it.
+        let mut creator = UserProfile::first_seen(&author.user_id, author.name.as_deref(), author.email.as_deref());
         let created_at = now();
         let id = new_id();
         let first_position = input.initial_position.map(|position| Position {
@@ -196,16 +192,25 @@ impl MarketService {
             created_at,
             version: 1,
         };
-        let record = idempotency.as_ref().map(|request| {
-            request.record(FirstResult::Market { market: Box::new(market.clone()), creator: creator.clone() })
-        });
         let job = index_job(&market.id, market.version, JobOp::Upsert);
-        let write = || self.reads.markets.create(&market, &creator, first_position.as_ref(), record.as_ref(), &job);
-        match retrying_conflicts(write).await {
+        let written = loop {
+            let record = idempotency.as_ref().map(|request| {
+                request.record(FirstResult::Market { market: Box::new(market.clone()), creator: creator.clone() })
+            });
+            let write = || self.reads.markets.create(&market, &creator, first_position.as_ref(), record.as_ref(), &job);
+            match retrying_conflicts(write).await {
+                // A profile is never changed once stored: this comes once at most.
+                Err(RepoError::StoredProfileDiffers(stored)) if stored != creator => creator = stored,
+                written => break written,
+            }
+        };
+        // A key already used is answered from its record, which the refusal returns: a first
+        // request pays no read for it.
+        match written {
             Ok(()) => Ok(Written::New((market, creator))),
-            Err(RepoError::IdempotencyKeyUsed) => {
+            Err(RepoError::IdempotencyKeyUsed(stored)) => {
                 let request = idempotency.as_ref().expect("only a keyed write has a record");
-                Ok(Written::Replayed(self.replays.after_losing(request).await?))
+                Ok(Written::Replayed(self.replays.after_losing(request, stored).await?))
             }
             Err(error) => Err(error.into()),
         }

@@ -7,13 +7,12 @@ mod markets;
 mod positions;
 mod rate_limit;
 mod search;
-mod users;
 
 pub use error::Error;
 pub use idempotency::{IdempotentRequest, Written};
 pub use markets::{Creators, MarketPage, MarketReads, MarketService};
 pub use positions::PositionService;
-pub use rate_limit::{Admission, Quota, RateLimit, RateLimiter};
+pub use rate_limit::{Admission, Quota, RateLimit, RateLimiter, WriteGate};
 pub use search::SearchService;
 
 use std::future::Future;
@@ -30,13 +29,15 @@ use {
     std::sync::Arc,
 };
 
-/// Runs a transactional write again while DynamoDB cancels it for a conflict with another
-/// transaction on the same items (nothing was written; every write to a busy market contends for
-/// its item), with jittered backoff and a bounded number of attempts.
+/// Runs a transactional write once the request's rate-limit check has passed (every write goes
+/// through here: see [`WriteGate`]), and again while DynamoDB cancels it for a conflict with
+/// another transaction on the same items (nothing was written; every write to a busy market
+/// contends for its item), with jittered backoff and a bounded number of attempts.
 async fn retrying_conflicts<T, Fut>(write: impl FnMut() -> Fut) -> Result<T, RepoError>
 where
     Fut: Future<Output = Result<T, RepoError>>,
 {
+    rate_limit::admitted().await?;
     let conflict = |error: &RepoError| matches!(error, RepoError::TransactionConflict);
     crate::retry::retry(crate::retry::Backoff::CONTENTION, None, conflict, write).await
 }
@@ -82,8 +83,8 @@ impl Dependencies {
     }
 
     pub fn position_service(&self) -> PositionService {
-        let (markets, positions, users) = (self.markets.clone(), self.positions.clone(), self.users.clone());
-        PositionService::new(markets, positions, users, self.idempotency.clone(), self.cache.clone())
+        let (markets, positions) = (self.markets.clone(), self.positions.clone());
+        PositionService::new(markets, positions, self.idempotency.clone(), self.cache.clone())
     }
 
     pub fn search_service(&self) -> SearchService {

@@ -5,20 +5,17 @@ use std::sync::Arc;
 
 use super::freshness::{invalidate_if_uncertain, refreshed, repair};
 use super::idempotency::Replays;
-use super::users::remember;
 use super::{Error, IdempotentRequest, Written, retrying_conflicts};
 use crate::cache::{MarketCache, Refresh};
 use crate::domain::Principal;
-use crate::domain::{Position, PositionInput, Precondition, new_id, now};
+use crate::domain::{Position, PositionInput, Precondition, UserProfile, new_id, now};
 use crate::repo::{
     FirstResult, IdempotencyRepository, MarketRepository, Page, PageToken, PositionRepository, RepoError,
-    UserRepository,
 };
 
 pub struct PositionService {
     markets: Arc<dyn MarketRepository>,
     positions: Arc<dyn PositionRepository>,
-    users: Arc<dyn UserRepository>,
     replays: Replays,
     cache: Arc<dyn MarketCache>,
 }
@@ -27,11 +24,10 @@ impl PositionService {
     pub fn new(
         markets: Arc<dyn MarketRepository>,
         positions: Arc<dyn PositionRepository>,
-        users: Arc<dyn UserRepository>,
         idempotency: Arc<dyn IdempotencyRepository>,
         cache: Arc<dyn MarketCache>,
     ) -> Self {
-        Self { markets, positions, users, replays: Replays::new(idempotency), cache }
+        Self { markets, positions, replays: Replays::new(idempotency), cache }
     }
 
     #[tracing::instrument(skip(self, user, input, idempotency), fields(user = %user.user_id))]
@@ -47,13 +43,8 @@ impl PositionService {
         // The market's version moved with the first write, whose refresh may not have landed (its
         // answer was then a 503): a replay refreshes the entry too.
         let cache = self.cache.as_ref();
-        if let Some(request) = &idempotency
-            && let Some(first) = self.replays.find(request).await?
-        {
-            refreshed(cache, market_id, Refresh::Invalidate).await?;
-            return Ok(Written::Replayed(first));
-        }
-        remember(self.users.as_ref(), user).await?;
+        // Stored with the position's transaction unless the user has a profile already.
+        let trader = UserProfile::first_seen(&user.user_id, user.name.as_deref(), user.email.as_deref());
         let position = Position {
             id: new_id(),
             market_id: market_id.to_owned(),
@@ -64,7 +55,7 @@ impl PositionService {
         };
         let record = idempotency.as_ref().map(|request| request.record(FirstResult::Position(position.clone())));
         // Positions on one market contend for its item: a cancelled transaction is retried with jitter.
-        let write = || self.positions.add(&position, expected, record.as_ref());
+        let write = || self.positions.add(&position, &trader, expected, record.as_ref());
         match retrying_conflicts(write).await {
             Ok(_) => {
                 // The market's new version is not known here (positions add to it in DynamoDB).
@@ -79,9 +70,10 @@ impl PositionService {
                     other => other.into(),
                 })
             }
-            Err(RepoError::IdempotencyKeyUsed) => {
+            // A key already used: its first result, from the refusal (a first request pays no read).
+            Err(RepoError::IdempotencyKeyUsed(stored)) => {
                 let request = idempotency.as_ref().expect("only a keyed write has a record");
-                let first = self.replays.after_losing(request).await?;
+                let first = self.replays.after_losing(request, stored).await?;
                 refreshed(cache, market_id, Refresh::Invalidate).await?;
                 Ok(Written::Replayed(first))
             }
@@ -92,17 +84,19 @@ impl PositionService {
         }
     }
 
-    /// A market's positions, newest first; 404 if the market does not exist.
+    /// A market's positions, newest first; 404 if the market does not exist. The market and its
+    /// positions are read at the same time: one round trip, not two.
     pub async fn list(
         &self,
         market_id: &str,
         start: Option<&PageToken>,
         limit: usize,
     ) -> Result<Page<Position>, Error> {
-        if self.markets.get(market_id).await?.is_none() {
+        let (market, page) = tokio::join!(self.markets.get(market_id), self.positions.list(market_id, start, limit));
+        if market?.is_none() {
             return Err(Error::market_not_found(market_id));
         }
-        Ok(self.positions.list(market_id, start, limit).await?)
+        Ok(page?)
     }
 }
 

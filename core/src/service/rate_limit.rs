@@ -1,6 +1,7 @@
 //! Fixed-window rate limiting per caller, on a counter shared by every function instance, with
 //! each instance remembering who is already refused so that a flood costs it no DynamoDB call.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -48,6 +49,45 @@ impl Admission {
             Self::Counted(quota) => Some(quota),
             Self::Uncounted | Self::Failed => None,
         }
+    }
+
+    /// Whether the request is served.
+    pub fn serves(self) -> bool {
+        matches!(self, Self::Counted(Quota { retry_after: None, .. }) | Self::Uncounted)
+    }
+}
+
+tokio::task_local! {
+    /// The current request's write gate (see [`WriteGate`]): `true` once it is open.
+    static WRITES_ADMITTED: tokio::sync::watch::Receiver<bool>;
+}
+
+/// What keeps a request's writes waiting for its rate-limit check, so that the reads it starts
+/// from (an edit reads the market first) run alongside the check instead of after it, and a
+/// refused caller still writes nothing: every transactional write waits for [`admitted`].
+pub struct WriteGate(tokio::sync::watch::Sender<bool>);
+
+impl WriteGate {
+    /// A closed gate, and `work` run behind it.
+    pub fn guard<F: Future>(work: F) -> (Self, impl Future<Output = F::Output>) {
+        let (gate, admitted) = tokio::sync::watch::channel(false);
+        (Self(gate), WRITES_ADMITTED.scope(admitted, work))
+    }
+
+    /// Lets the writes start: the check has passed.
+    pub fn open(&self) {
+        self.0.send_replace(true);
+    }
+}
+
+/// Waits until the current request's writes may start; at once outside a request behind a gate
+/// (unit tests, tools).
+pub(super) async fn admitted() -> Result<(), RepoError> {
+    let Ok(mut gate) = WRITES_ADMITTED.try_with(Clone::clone) else { return Ok(()) };
+    match gate.wait_for(|open| *open).await {
+        Ok(_) => Ok(()),
+        // The pipeline drops a refused request's work before its gate: never reached.
+        Err(_) => Err(RepoError::Internal("the request's writes were never admitted".into())),
     }
 }
 
