@@ -115,6 +115,9 @@ async fn a_black_holed_sqs_neither_fails_nor_stalls_a_write_and_its_job_is_index
     let indexed =
         eventually(Duration::from_secs(20), async || stack.search_ids("glaciers", 5).await.contains(&id)).await;
     assert!(indexed.is_some(), "the outbox sweeper sent the job once SQS answered again");
+    // The sweep that sent it measured its wait first: the outbox age alarm's metric.
+    let waited = |line: &Value| line["OutboxOldestJobAge"].as_f64().is_some_and(|age| age >= 1.0);
+    assert!(stack.logs_when(|logs| logs.iter().any(waited)).iter().any(waited), "no OutboxOldestJobAge >= 1 s");
     println!("faults injected: {}, the write answered 201 in {took:?}", sqs.injected());
 }
 

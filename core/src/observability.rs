@@ -180,6 +180,17 @@ pub fn emit_sweep_metrics(sent: usize, unreadable: usize) {
     );
 }
 
+/// The age of the oldest index job in the outbox (0 if none waits past the sweeper's grace);
+/// `OutboxOldestJobAge` has an alarm (template.yaml).
+pub fn emit_outbox_age(age: std::time::Duration) {
+    emit_emf(
+        "Function",
+        "outbox-sweeper",
+        &[("OutboxOldestJobAge", "Seconds", age.as_secs_f64())],
+        serde_json::json!({}),
+    );
+}
+
 /// One request served without a rate limit because the counter was unreachable (fail open);
 /// `RateLimiterUnreachable` has an alarm (template.yaml).
 pub fn emit_rate_limiter_unreachable() {
