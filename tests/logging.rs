@@ -1,8 +1,10 @@
 //! Log sampling (the template's `LogDebugSampleRate`): a request's debug lines (one per store call)
 //! are off by default, written for every request at rate 1, and written for a request answered 5xx
-//! whatever the rate.
+//! (or an index worker batch with a failed job) whatever the rate.
 
-use api_tests::{Fault, FaultProxy, Reply, Stack, User};
+use std::time::Duration;
+
+use api_tests::{Fault, FaultProxy, Reply, Stack, User, job_failed};
 use markets_core::domain::Role;
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -54,4 +56,19 @@ async fn at_rate_1_a_2xx_has_its_debug_lines() {
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
     let lines = debug_lines(&stack, &reply);
     assert!(has_store_call(&lines, "GetItem"), "a 200 at rate 1 logs its GetItem: {lines:?}");
+}
+
+#[tokio::test]
+async fn at_rate_0_a_failed_index_job_has_its_debug_lines() {
+    let vectors = FaultProxy::for_moto();
+    let stack = Stack::start_behind(&vectors, "S3VECTORS", &["--param", "LogDebugSampleRate=0"]);
+    vectors.inject(&[], Fault::Refuse, None);
+    let market = stack.create_market(&User::new(Role::User), "Will the worker explain itself?").await;
+
+    let put_vectors =
+        |line: &Value| line["level"] == "DEBUG" && line["message"] == "store call" && line["operation"] == "PutVectors";
+    // The batch's debug lines come once it is done, after its "job failed".
+    let logs = stack.logs_within(Duration::from_secs(20), |logs| logs.iter().any(put_vectors));
+    assert!(logs.iter().any(job_failed(&market.id)), "its job failed while S3 Vectors was down");
+    assert!(logs.iter().any(put_vectors), "the failed batch's debug lines show its PutVectors");
 }
