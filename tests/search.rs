@@ -100,6 +100,9 @@ async fn jobs_written_while_sqs_is_down_are_all_delivered_when_it_returns() {
     // The relay and the sweeper keep trying (batches of up to 10 jobs, retried and bisected).
     let refused = eventually(Duration::from_secs(20), async || sqs.injected() >= 20).await;
     assert!(refused.is_some(), "the sends kept being refused: {}", sqs.injected());
+    // The sweeps during the outage measured the jobs' wait: the outbox age alarm's metric.
+    let waited = |line: &Value| line["OutboxOldestJobAge"].as_f64().is_some_and(|age| age >= 1.0);
+    assert!(stack.logs_when(|logs| logs.iter().any(waited)).iter().any(waited), "no OutboxOldestJobAge >= 1 s");
     sqs.clear();
     let took = eventually(Duration::from_secs(20), async || {
         let mut found = stack.search_ids("volcanoes", 50).await;

@@ -2,14 +2,20 @@
 //! made, so N+1 reads show in its log line; cache hits and misses), and metrics in CloudWatch's
 //! Embedded Metric Format (JSON lines on stdout that CloudWatch turns into metrics, no API calls).
 
+mod debug_sampling;
+
 use std::cell::RefCell;
 use std::future::Future;
 
+pub use debug_sampling::{flush_debug_lines, with_sampled_debug};
+
 /// JSON logs; the levels come from `RUST_LOG` or Lambda's `AWS_LAMBDA_LOG_LEVEL`: `level`, or
 /// `level,target=level,...` (tracing-subscriber's `Targets`, which links no regular-expression
-/// engine, unlike its `EnvFilter`); anything else means `info`.
+/// engine, unlike its `EnvFilter`); anything else means `info`. The project's debug lines are
+/// sampled per invocation besides (see [`with_sampled_debug`]).
 pub fn init_logging() {
-    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::fmt::format::{Format, Json, JsonFields};
+    use tracing_subscriber::layer::{Layer as _, SubscriberExt as _};
     use tracing_subscriber::util::SubscriberInitExt as _;
 
     let directives = std::env::var("RUST_LOG")
@@ -20,8 +26,17 @@ pub fn init_logging() {
         "" => info(),
         directives => directives.parse().unwrap_or_else(|_| info()),
     };
-    let json = tracing_subscriber::fmt::layer().json().with_target(false).with_current_span(false).flatten_event(true);
-    let _ = tracing_subscriber::registry().with(json).with(levels).try_init();
+    debug_sampling::init_sample_rate();
+    fn json<S>() -> tracing_subscriber::fmt::Layer<S, JsonFields, Format<Json>>
+    where
+        S: tracing::Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span>,
+    {
+        tracing_subscriber::fmt::layer().json().with_target(false).with_current_span(false).flatten_event(true)
+    }
+    let written = json().with_filter(debug_sampling::Sampling { levels: levels.clone(), held: false });
+    let held =
+        json().with_writer(|| debug_sampling::HeldWriter).with_filter(debug_sampling::Sampling { levels, held: true });
+    let _ = tracing_subscriber::registry().with(written).with(held).try_init();
 }
 
 /// What one request did, collected while it runs.
@@ -99,6 +114,7 @@ pub struct CallRound(usize);
 /// not per retry attempt: the adapters' clients call this), and returns its round, which
 /// [`note_call_ended`] takes at its end; `None` outside a request (the seed tool, say).
 pub fn note_store_call(store: Store, operation: String) -> Option<CallRound> {
+    tracing::debug!(store = ?store, operation = %operation, "store call");
     FACTS
         .try_with(|facts| {
             let mut facts = facts.borrow_mut();
@@ -201,6 +217,17 @@ pub fn emit_sweep_metrics(sent: usize, unreadable: usize) {
         "Function",
         "outbox-sweeper",
         &[("OutboxSwept", "Count", sent as f64), ("OutboxUnreadable", "Count", unreadable as f64)],
+        serde_json::json!({}),
+    );
+}
+
+/// The age of the oldest index job in the outbox (0 if none waits past the sweeper's grace);
+/// `OutboxOldestJobAge` has an alarm (template.yaml).
+pub fn emit_outbox_age(age: std::time::Duration) {
+    emit_emf(
+        "Function",
+        "outbox-sweeper",
+        &[("OutboxOldestJobAge", "Seconds", age.as_secs_f64())],
         serde_json::json!({}),
     );
 }

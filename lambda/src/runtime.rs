@@ -29,7 +29,8 @@ use markets_core::error::{BoxError, error_chain};
 use markets_core::jobs::JobPublisher;
 use markets_core::jobs::worker::{Indexer, JobMessage};
 use markets_core::observability::{
-    RequestMetrics, emit_request_metrics, first_invocation, record_facts, with_request_id,
+    RequestMetrics, emit_request_metrics, first_invocation, flush_debug_lines, record_facts, with_request_id,
+    with_sampled_debug,
 };
 use markets_core::retry::within_deadline;
 use markets_core::service::{Admission, Quota, RateLimiter, WriteGate};
@@ -79,7 +80,14 @@ pub async fn serve_index_worker(
     lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<SqsEvent>| async move {
         let deadline = deadline(&event.context);
         let (cold_start, jobs) = (first_invocation(), event.payload.records.len());
-        let failed = indexer.handle_batch(job_messages(event.payload), deadline).await;
+        let failed = with_sampled_debug(async {
+            let failed = indexer.handle_batch(job_messages(event.payload), deadline).await;
+            if !failed.is_empty() {
+                flush_debug_lines();
+            }
+            failed
+        })
+        .await;
         markets_core::observability::emit_job_metrics(jobs - failed.len(), failed.len(), cold_start);
         Ok::<_, lambda_runtime::Error>(batch_response(failed))
     }))
@@ -213,7 +221,7 @@ where
     .await?;
     let handler = &handler;
     lambda_http::run(service_fn(move |request: Request| async move {
-        Ok::<_, std::convert::Infallible>(pipeline.handle(handler, request).await)
+        Ok::<_, std::convert::Infallible>(with_sampled_debug(pipeline.handle(handler, request)).await)
     }))
     .await
 }
@@ -233,7 +241,7 @@ where
             check_route(&request)?;
             handler(request).await
         };
-        Ok::<_, std::convert::Infallible>(respond(info, None, async { (None, work.await) }).await)
+        Ok::<_, std::convert::Infallible>(with_sampled_debug(respond(info, None, async { (None, work.await) })).await)
     }))
     .await
 }
@@ -319,6 +327,8 @@ async fn respond(
         let mut response = result.unwrap_or_else(|error| {
             let (status, code) = error.status_and_code();
             if status.is_server_error() {
+                // The debug lines the request held (see `with_sampled_debug`) show how it failed.
+                flush_debug_lines();
                 tracing::error!(code, error = %error_chain(&error), "request failed");
             } else {
                 tracing::info!(code, error = %error, "request refused");

@@ -100,6 +100,11 @@ impl JobPublisher {
         let (mut swept, mut start_after) = (Swept::default(), None);
         while Instant::now() < deadline {
             let page = self.outbox.pending(created_before, start_after.as_deref(), BATCH).await?;
+            if start_after.is_none() {
+                // Oldest first: the first job is the oldest unsent, measured before the sends, which
+                // may fail (that is when it grows).
+                crate::observability::emit_outbox_age(page.jobs.first().map_or(Duration::ZERO, waited));
+            }
             for key in &page.unreadable {
                 tracing::error!(key, "unreadable outbox item skipped: repair or delete it");
             }
@@ -117,6 +122,12 @@ impl JobPublisher {
         }
         Ok(swept)
     }
+}
+
+/// How long `job` has waited since it was written (its id is a ULID).
+fn waited(job: &IndexJob) -> Duration {
+    let written = ulid::Ulid::from_string(&job.id).map_or(SystemTime::now(), |id| id.datetime());
+    SystemTime::now().duration_since(written).unwrap_or_default()
 }
 
 #[cfg(test)]
