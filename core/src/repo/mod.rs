@@ -171,15 +171,6 @@ pub enum FirstResult {
     Position(Position),
 }
 
-impl FirstResult {
-    pub fn resource_id(&self) -> &str {
-        match self {
-            Self::Market { market, .. } => &market.id,
-            Self::Position(position) => &position.id,
-        }
-    }
-}
-
 #[async_trait]
 pub trait MarketRepository: Send + Sync {
     async fn get(&self, id: &str) -> Result<Option<Market>, RepoError>;
