@@ -1,8 +1,11 @@
 //! The contract's envelopes, `{"success": true, "data": ...}` and the error body of an [`ApiError`],
 //! and their conversion to a Lambda response.
 
+use std::future::{Future, ready};
+use std::pin::Pin;
+
 use lambda_http::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
-use lambda_http::{Body, Response};
+use lambda_http::{Body, IntoResponse, Response};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -125,5 +128,23 @@ impl ApiResponse {
             None => Body::Empty,
         };
         builder.body(body).expect("status and headers are valid")
+    }
+}
+
+/// A Lambda response handed to lambda_http as it is. lambda_http's own conversion of a
+/// `Response<Body>` reads the body again and decodes text in the charset its Content-Type names,
+/// which links every encoding of encoding_rs (and its tables) into each function to decode our
+/// UTF-8 as UTF-8. For the bodies we make, that conversion gives the body unchanged, but for no
+/// body, which it turns into empty text: so does this.
+pub struct ReadyResponse(pub Response<Body>);
+
+impl IntoResponse for ReadyResponse {
+    fn into_response(self) -> Pin<Box<dyn Future<Output = Response<Body>> + Send>> {
+        let (parts, body) = self.0.into_parts();
+        let body = match body {
+            Body::Empty => Body::Text(String::new()),
+            body => body,
+        };
+        Box::pin(ready(Response::from_parts(parts, body)))
     }
 }
