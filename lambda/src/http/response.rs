@@ -148,3 +148,38 @@ impl IntoResponse for ReadyResponse {
         Box::pin(ready(Response::from_parts(parts, body)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn response(content_type: Option<&'static str>, encoding: Option<&'static str>, body: Body) -> Response<Body> {
+        let mut builder = Response::builder();
+        for (name, value) in [("content-type", content_type), ("content-encoding", encoding)] {
+            if let Some(value) = value {
+                builder = builder.header(name, value);
+            }
+        }
+        builder.body(body).unwrap()
+    }
+
+    /// Every kind of body we hand over: none, JSON, a text document, a compressed document.
+    fn bodies() -> [(Option<&'static str>, Option<&'static str>, Body); 4] {
+        [
+            (None, None, Body::Empty),
+            (Some("application/json"), None, Body::Text(r#"{"success":true,"data":"é"}"#.into())),
+            (Some("text/html; charset=utf-8"), None, Body::Text("<p>ü</p>".into())),
+            (Some("application/yaml"), Some("gzip"), Body::Binary(vec![0x1f, 0x8b, 0xff])),
+        ]
+    }
+
+    #[tokio::test]
+    async fn a_ready_response_reaches_lambda_http_as_its_own_conversion_would_make_it() {
+        for ((content_type, encoding, body), (_, _, same_body)) in bodies().into_iter().zip(bodies()) {
+            let theirs = response(content_type, encoding, same_body).into_response().await;
+            let ours = ReadyResponse(response(content_type, encoding, body)).into_response().await;
+            assert_eq!(ours.body(), theirs.body(), "content type {content_type:?}, encoding {encoding:?}");
+            assert_eq!(ours.headers(), theirs.headers());
+        }
+    }
+}
