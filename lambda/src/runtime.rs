@@ -22,7 +22,7 @@ use tracing::Instrument;
 use crate::app::AppState;
 use crate::auth::{Authenticator, Caller};
 use crate::error::ApiError;
-use crate::http::{ApiResponse, request_id, route_key, source_ip};
+use crate::http::{ApiResponse, ReadyResponse, request_id, route_key, source_ip};
 use crate::routes::{check_route, is_cors_preflight};
 use crate::wiring::Wiring;
 use markets_core::error::{BoxError, error_chain};
@@ -221,7 +221,7 @@ where
     .await?;
     let handler = &handler;
     lambda_http::run(service_fn(move |request: Request| async move {
-        Ok::<_, std::convert::Infallible>(with_sampled_debug(pipeline.handle(handler, request)).await)
+        Ok::<_, std::convert::Infallible>(ReadyResponse(with_sampled_debug(pipeline.handle(handler, request)).await))
     }))
     .await
 }
@@ -241,7 +241,8 @@ where
             check_route(&request)?;
             handler(request).await
         };
-        Ok::<_, std::convert::Infallible>(with_sampled_debug(respond(info, None, async { (None, work.await) })).await)
+        let response = with_sampled_debug(respond(info, None, async { (None, work.await) })).await;
+        Ok::<_, std::convert::Infallible>(ReadyResponse(response))
     }))
     .await
 }

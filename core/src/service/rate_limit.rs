@@ -1,9 +1,9 @@
 //! Fixed-window rate limiting per caller, on a counter shared by every function instance, with
 //! each instance remembering who is already refused so that a flood costs it no DynamoDB call.
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
 
 use crate::domain::unix_seconds;
 use crate::error::error_chain;
@@ -93,7 +93,7 @@ pub(super) async fn admitted() -> Result<(), RepoError> {
 
 /// How many refused identities an instance remembers (the oldest are forgotten first, and then
 /// merely cost a DynamoDB call again).
-const REMEMBERED_IDENTITIES: u64 = 10_000;
+const REMEMBERED_IDENTITIES: usize = 10_000;
 
 /// How long a throttled identity is refused: DynamoDB throttles one item past ~1,000 writes a
 /// second, so its caller is flooding, but whether it is over its limit is unknown.
@@ -103,16 +103,37 @@ pub struct RateLimiter {
     counter: Arc<dyn RateCounter>,
     rate: RateLimit,
     /// Identity → the Unix second until which it is refused without asking the counter.
-    refused_until: moka::sync::Cache<String, u64>,
+    refused: Mutex<RefusedCallers>,
+}
+
+/// The identities an instance refuses without asking the counter, at most
+/// [`REMEMBERED_IDENTITIES`] of them: a full map forgets those whose refusal is over, then the
+/// ones refused until the earliest. (A plain map: moka's concurrent cache cost every function
+/// 47 KB of its zip, for what one invocation at a time reads.)
+#[derive(Default)]
+struct RefusedCallers(HashMap<String, u64>);
+
+impl RefusedCallers {
+    fn until(&self, identity: &str, now: u64) -> Option<u64> {
+        self.0.get(identity).copied().filter(|until| *until > now)
+    }
+
+    fn insert(&mut self, identity: &str, until: u64, now: u64) {
+        if self.0.len() >= REMEMBERED_IDENTITIES && !self.0.contains_key(identity) {
+            self.0.retain(|_, until| *until > now);
+            if self.0.len() >= REMEMBERED_IDENTITIES
+                && let Some(first) = self.0.iter().min_by_key(|(_, until)| **until).map(|(id, _)| id.clone())
+            {
+                self.0.remove(&first);
+            }
+        }
+        self.0.insert(identity.to_owned(), until);
+    }
 }
 
 impl RateLimiter {
     pub fn new(counter: Arc<dyn RateCounter>, rate: RateLimit) -> Self {
-        let refused_until = moka::sync::Cache::builder()
-            .max_capacity(REMEMBERED_IDENTITIES)
-            .time_to_live(Duration::from_secs(rate.window_seconds.max(1)))
-            .build();
-        Self { counter, rate, refused_until }
+        Self { counter, rate, refused: Mutex::default() }
     }
 
     /// Counts one request by `identity` (a user id or a source address). When the counter cannot
@@ -131,7 +152,7 @@ impl RateLimiter {
             reset_seconds,
             retry_after: Some(until.saturating_sub(now).max(1)),
         };
-        if let Some(until) = self.refused_until.get(identity).filter(|until| *until > now) {
+        if let Some(until) = self.refused().until(identity, now) {
             return Admission::Counted(refused(until));
         }
         let key = format!("{identity}#{window_start}");
@@ -162,8 +183,13 @@ impl RateLimiter {
                 return Admission::Failed;
             }
         };
-        self.refused_until.insert(identity.to_owned(), until);
+        self.refused().insert(identity, until, now);
         Admission::Counted(refused(until))
+    }
+
+    fn refused(&self) -> std::sync::MutexGuard<'_, RefusedCallers> {
+        // A panic while the lock is held leaves the map whole: its entries are plain values.
+        self.refused.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -196,6 +222,24 @@ mod tests {
 
     fn limiter(counter: &Arc<Counting>, limit: u64) -> RateLimiter {
         RateLimiter::new(counter.clone(), RateLimit { limit, window_seconds: 3600 })
+    }
+
+    #[test]
+    fn the_refused_callers_stay_bounded_forgetting_ended_refusals_then_the_earliest() {
+        let now = 1_000;
+        let mut refused = RefusedCallers::default();
+        refused.insert("ended", now - 1, now - 10);
+        for i in 1..REMEMBERED_IDENTITIES {
+            refused.insert(&format!("ip:{i}"), now + 10 + i as u64, now);
+        }
+        assert_eq!(refused.0.len(), REMEMBERED_IDENTITIES);
+        refused.insert("new-1", now + 5, now);
+        assert_eq!(refused.0.len(), REMEMBERED_IDENTITIES, "a full map forgets a refusal that is over first");
+        assert_eq!((refused.until("ended", now), refused.until("ip:1", now)), (None, Some(now + 11)));
+        refused.insert("new-2", now + 50_000, now);
+        assert_eq!(refused.0.len(), REMEMBERED_IDENTITIES, "then the one refused until the earliest");
+        assert_eq!((refused.until("new-1", now), refused.until("ip:1", now)), (None, Some(now + 11)));
+        assert_eq!(refused.until("new-2", now), Some(now + 50_000));
     }
 
     #[tokio::test]

@@ -11,4 +11,4 @@ pub use request::{
     json_body, json_document, market_id, path_id, precondition, query_number, query_param, request_id, route_key,
     source_ip,
 };
-pub use response::{ApiResponse, ListMeta};
+pub use response::{ApiResponse, ListMeta, ReadyResponse};

@@ -1,8 +1,11 @@
 //! The contract's envelopes, `{"success": true, "data": ...}` and the error body of an [`ApiError`],
 //! and their conversion to a Lambda response.
 
+use std::future::{Future, ready};
+use std::pin::Pin;
+
 use lambda_http::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
-use lambda_http::{Body, Response};
+use lambda_http::{Body, IntoResponse, Response};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -125,5 +128,58 @@ impl ApiResponse {
             None => Body::Empty,
         };
         builder.body(body).expect("status and headers are valid")
+    }
+}
+
+/// A Lambda response handed to lambda_http as it is. lambda_http's own conversion of a
+/// `Response<Body>` reads the body again and decodes text in the charset its Content-Type names,
+/// which links every encoding of encoding_rs (and its tables) into each function to decode our
+/// UTF-8 as UTF-8. For the bodies we make, that conversion gives the body unchanged, but for no
+/// body, which it turns into empty text: so does this.
+pub struct ReadyResponse(pub Response<Body>);
+
+impl IntoResponse for ReadyResponse {
+    fn into_response(self) -> Pin<Box<dyn Future<Output = Response<Body>> + Send>> {
+        let (parts, body) = self.0.into_parts();
+        let body = match body {
+            Body::Empty => Body::Text(String::new()),
+            body => body,
+        };
+        Box::pin(ready(Response::from_parts(parts, body)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn response(content_type: Option<&'static str>, encoding: Option<&'static str>, body: Body) -> Response<Body> {
+        let mut builder = Response::builder();
+        for (name, value) in [("content-type", content_type), ("content-encoding", encoding)] {
+            if let Some(value) = value {
+                builder = builder.header(name, value);
+            }
+        }
+        builder.body(body).unwrap()
+    }
+
+    /// Every kind of body we hand over: none, JSON, a text document, a compressed document.
+    fn bodies() -> [(Option<&'static str>, Option<&'static str>, Body); 4] {
+        [
+            (None, None, Body::Empty),
+            (Some("application/json"), None, Body::Text(r#"{"success":true,"data":"é"}"#.into())),
+            (Some("text/html; charset=utf-8"), None, Body::Text("<p>ü</p>".into())),
+            (Some("application/yaml"), Some("gzip"), Body::Binary(vec![0x1f, 0x8b, 0xff])),
+        ]
+    }
+
+    #[tokio::test]
+    async fn a_ready_response_reaches_lambda_http_as_its_own_conversion_would_make_it() {
+        for ((content_type, encoding, body), (_, _, same_body)) in bodies().into_iter().zip(bodies()) {
+            let theirs = response(content_type, encoding, same_body).into_response().await;
+            let ours = ReadyResponse(response(content_type, encoding, body)).into_response().await;
+            assert_eq!(ours.body(), theirs.body(), "content type {content_type:?}, encoding {encoding:?}");
+            assert_eq!(ours.headers(), theirs.headers());
+        }
     }
 }
