@@ -465,7 +465,7 @@ mod tests {
         assert_eq!(status(&refused), StatusCode::TOO_MANY_REQUESTS);
         let (_, admitted) = within_limit(slow_check(None), create("Admitted")).await;
         assert_eq!(status(&admitted), StatusCode::CREATED);
-        let query = ListQuery { status: None, sort: SortField::Name, order: SortOrder::Asc };
+        let query = ListQuery { filter: None, sort: SortField::Name, order: SortOrder::Asc };
         let listed = service.reads().list(&query, None, 0, 10).await.unwrap();
         let names: Vec<&str> = listed.markets.iter().map(|market| market.name.as_str()).collect();
         assert_eq!(names, ["Admitted"], "a refused caller's write was stored");

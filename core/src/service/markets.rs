@@ -489,7 +489,7 @@ mod tests {
         for i in 0..7 {
             names.push(create(&service, &alice, &format!("m{i}")).await.name);
         }
-        let query = ListQuery { status: None, sort: SortField::Name, order: SortOrder::Asc };
+        let query = ListQuery { filter: None, sort: SortField::Name, order: SortOrder::Asc };
         let mut seen = Vec::new();
         let mut start = None;
         loop {
