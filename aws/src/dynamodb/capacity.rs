@@ -189,10 +189,10 @@ fn sample_market() -> Market {
         status: MarketStatus::Active,
         volume: Amount::from_stored("120.5").expect("decimal"),
         creator_id: format!("user-{}", new_id()),
-        end_date: None,
         created_at: "2026-01-01T00:00:00.000Z".into(),
         updated_at: "2026-01-01T00:00:00.000Z".into(),
         version: 3,
+        ..Market::default()
     }
 }
 

@@ -333,3 +333,16 @@ pub trait RateCounter: Send + Sync {
     /// `expires_at` (Unix seconds). An error means the store could not be reached.
     async fn increment_below(&self, key: &str, limit: u64, expires_at: u64) -> Result<Count, RepoError>;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_keep_the_form_cursors_were_issued_with() {
+        let status = ListFilter { field: Filter::named("status").unwrap(), value: "closed".into() };
+        let query = |filter| ListQuery { filter, sort: SortField::Volume, order: SortOrder::Asc };
+        assert_eq!(query(None).scope(), "markets:all:volume:asc");
+        assert_eq!(query(Some(status)).scope(), "markets:closed:volume:asc");
+    }
+}
