@@ -117,7 +117,7 @@ pub(super) fn creator_from_item(item: &Item) -> Option<UserProfile> {
 }
 
 pub(super) fn from_item(item: &Item) -> Result<Market, RepoError> {
-    from_attributes(item).map_err(|why| malformed(item, &why))
+    from_attributes(item).map_err(|why| malformed(item, &format!("market ({why})")))
 }
 
 #[cfg(test)]
