@@ -118,10 +118,10 @@ async fn tied_markets(stack: &Stack, count: usize) -> Vec<Market> {
             status: if i % 3 == 0 { MarketStatus::Closed } else { MarketStatus::Active },
             volume: Amount::from_stored(["0", "9", "10", "9.5"][i % 4]).unwrap(),
             creator_id: "tie-maker".into(),
-            end_date: None,
             created_at: format!("2026-01-01T00:00:0{}.000Z", i % 6),
             updated_at: "2026-01-01T00:00:00.000Z".into(),
             version: 1,
+            ..Market::default()
         };
         let job = IndexJob::new(&market.id, 1, JobOp::Upsert);
         let creator = UserProfile { id: market.creator_id.clone(), name: "Tie Maker".into() };

@@ -100,10 +100,10 @@ async fn a_market_and_its_first_position_are_written_together_or_not_at_all() {
         status: MarketStatus::Active,
         volume: Amount::from_stored("1").unwrap(),
         creator_id: alice.id.clone(),
-        end_date: None,
         created_at: "2026-01-01T00:00:00.000Z".into(),
         updated_at: "2026-01-01T00:00:00.000Z".into(),
         version: 1,
+        ..Market::default()
     };
     let position = Position {
         id: taken,

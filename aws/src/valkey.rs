@@ -24,7 +24,7 @@ const INIT_BUDGET: Duration = Duration::from_secs(2);
 const LOOKUP: &str = r"
 local entry = redis.call('HMGET', KEYS[1], 'v', 'body', 'lease')
 if entry[1] == 'deleted' then return {'deleted'} end
-if entry[2] then return {'hit', entry[1], entry[2]} end
+if entry[2] then return {'hit', entry[2]} end
 if entry[3] then return {'miss', entry[3]} end
 redis.call('HSET', KEYS[1], 'lease', ARGV[1])
 if redis.call('TTL', KEYS[1]) < 0 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
@@ -163,7 +163,7 @@ impl MarketCache for RedisCache {
         let malformed = || CacheError::Failed(format!("unexpected lookup reply {reply:?}").into());
         match reply.as_slice() {
             [kind] if kind == "deleted" => Ok(Lookup::Deleted),
-            [kind, _version, body] if kind == "hit" => Ok(Lookup::Hit(Box::new(from_body(body)?))),
+            [kind, body] if kind == "hit" => Ok(Lookup::Hit(Box::new(from_body(body)?))),
             [kind, lease] if kind == "miss" => Ok(Lookup::Miss(Some(Lease(lease.clone())))),
             _ => Err(malformed()),
         }

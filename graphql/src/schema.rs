@@ -22,6 +22,7 @@ use markets_core::service::{FirstResult, IdempotentRequest, MarketService, Posit
 use markets_lambda::ApiError;
 use markets_lambda::auth::Caller;
 use markets_lambda::http::{CursorCodec, bad_query, checked_idempotency_key, market_id, precondition};
+use markets_lambda::routes::list_filter;
 
 pub type ApiSchema = Schema<Query, Mutation, EmptySubscription>;
 
@@ -175,8 +176,10 @@ impl Query {
         after: Option<String>,
     ) -> Answer<MarketConnection> {
         let data = request(ctx);
+        let status = status.map(|status| markets_core::domain::MarketStatus::from(status).as_str());
+        let filter = list_filter([("status", status)]).map_err(refused)?;
         let query = ListQuery {
-            status: status.map(Into::into),
+            filter,
             sort: sort.map_or(SortField::CreatedAt, Into::into),
             order: order.map_or(SortOrder::Desc, Into::into),
         };

@@ -443,7 +443,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_write_waits_for_its_limit_check_and_a_refused_one_writes_nothing() {
-        use markets_core::domain::{NewMarket, Principal, Role};
+        use markets_core::domain::{MarketPatch, NewMarket, Principal, Role};
         use markets_core::repo::{ListQuery, SortField, SortOrder};
         let dependencies = markets_core::service::Dependencies::in_memory();
         let service = dependencies.market_service();
@@ -456,8 +456,8 @@ mod tests {
         let create = |name: &'static str| {
             let (service, alice) = (&service, &alice);
             async move {
-                let market =
-                    NewMarket { name: name.into(), description: String::new(), end_date: None, initial_position: None };
+                let fields = MarketPatch { name: Some(name.into()), ..Default::default() };
+                let market = NewMarket { fields, initial_position: None };
                 service.create(alice, market, None).await?;
                 Ok(ApiResponse::empty(StatusCode::CREATED))
             }
@@ -466,7 +466,7 @@ mod tests {
         assert_eq!(status(&refused), StatusCode::TOO_MANY_REQUESTS);
         let (_, admitted) = within_limit(slow_check(None), create("Admitted")).await;
         assert_eq!(status(&admitted), StatusCode::CREATED);
-        let query = ListQuery { status: None, sort: SortField::Name, order: SortOrder::Asc };
+        let query = ListQuery { filter: None, sort: SortField::Name, order: SortOrder::Asc };
         let listed = service.reads().list(&query, None, 0, 10).await.unwrap();
         let names: Vec<&str> = listed.markets.iter().map(|market| market.name.as_str()).collect();
         assert_eq!(names, ["Admitted"], "a refused caller's write was stored");

@@ -8,12 +8,12 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, PutRequest, Update, WriteRequest};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, PutRequest, WriteRequest};
 
 use super::idempotency::{key_used, put_record};
 use super::market_item::{
-    ALL_MARKETS, EDIT_NAMES, EDIT_SET, creator_from_item, from_item, list_partitions, market_key, read, read_item,
-    status_partition, to_item,
+    ALL_MARKETS, creator_from_item, edit, filter_partition, filter_partition_key, from_item, market_key, read,
+    read_item, to_item,
 };
 use super::outbox::put_job;
 use super::position_item::{put_position, to_item as position_item};
@@ -26,7 +26,7 @@ use markets_core::domain::{Market, Position, UserProfile};
 use markets_core::repo::listing::{ShardRead, merge, read_shards};
 use markets_core::repo::{
     IdempotencyRecord, KeyAttr, ListPosition, ListQuery, Listed, ListedMarket, MarketRepository, Page, PageToken,
-    RepoError, SortField, SortOrder, name_key,
+    RepoError, SortField, SortOrder,
 };
 
 pub struct DynamoMarkets {
@@ -38,7 +38,7 @@ pub struct DynamoMarkets {
 /// The partition key of an index as a list reads it: the attribute and its value in one shard.
 struct ShardKey<'a> {
     index: String,
-    partition: &'static str,
+    partition: String,
     value: String,
     sort: &'static str,
     query: &'a ListQuery,
@@ -94,9 +94,11 @@ impl DynamoMarkets {
 
 /// The index that serves a query, and its partition and sort attributes, in shard `shard`.
 fn shard_key(query: &ListQuery, shard: usize) -> ShardKey<'_> {
-    let (prefix, partition, value) = match query.status {
-        Some(status) => ("status", "statusPk", status_partition(status, shard)),
-        None => ("all", "listPk", format!("{ALL_MARKETS}#{shard}")),
+    let (prefix, partition, value) = match &query.filter {
+        Some(filter) => {
+            (filter.field.name, filter_partition_key(filter.field.name), filter_partition(&filter.value, shard))
+        }
+        None => ("all", "listPk".to_owned(), format!("{ALL_MARKETS}#{shard}")),
     };
     let sort = match query.sort {
         SortField::CreatedAt => "createdAt",
@@ -111,7 +113,7 @@ impl ShardKey<'_> {
     fn after(&self, sort: &KeyAttr, id: &str) -> Item {
         Item::from([
             ("id".to_owned(), s(id)),
-            (self.partition.to_owned(), s(&self.value)),
+            (self.partition.clone(), s(&self.value)),
             (self.sort.to_owned(), key_value(sort)),
         ])
     }
@@ -139,7 +141,7 @@ impl DynamoMarkets {
                 .table_name(&self.table)
                 .index_name(&key.index)
                 .key_condition_expression("#pk = :pk")
-                .expression_attribute_names("#pk", key.partition)
+                .expression_attribute_names("#pk", &key.partition)
                 .expression_attribute_values(":pk", s(&key.value))
                 .scan_index_forward(key.query.order == SortOrder::Asc)
                 .limit(i32::try_from(wanted - read.markets.len()).unwrap_or(i32::MAX))
@@ -232,29 +234,11 @@ impl MarketRepository for DynamoMarkets {
     #[tracing::instrument(skip_all, fields(id = %market.id, version = market.version), err(Debug))]
     async fn update(&self, market: &Market, job: &IndexJob) -> Result<(), RepoError> {
         // Only the editable fields: volume is moved by position transactions, never overwritten.
-        let mut set = EDIT_SET.to_owned();
-        let (_, status_pk) = list_partitions(market, self.tables.write_shards);
-        let mut update = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(market_key(&market.id)))
+        let update = edit(&self.table, market, self.tables.write_shards)
             .condition_expression("version = :expected")
-            .set_expression_attribute_names(Some(EDIT_NAMES.map(|(alias, name)| (alias.into(), name.into())).into()))
-            .expression_attribute_values(":name", s(&market.name))
-            .expression_attribute_values(":nameKey", s(name_key(&market.name)))
-            .expression_attribute_values(":description", s(&market.description))
-            .expression_attribute_values(":status", s(market.status.as_str()))
-            .expression_attribute_values(":statusPk", s(status_pk))
-            .expression_attribute_values(":updatedAt", s(&market.updated_at))
-            .expression_attribute_values(":version", n(market.version))
-            .expression_attribute_values(":expected", n(market.version - 1));
-        match &market.end_date {
-            Some(end_date) => {
-                set.push_str(", endDate = :endDate");
-                update = update.expression_attribute_values(":endDate", s(end_date));
-            }
-            None => set.push_str(" REMOVE endDate"),
-        }
-        let update = update.update_expression(set).build().map_err(|e| RepoError::Internal(e.into()))?;
+            .expression_attribute_values(":expected", n(market.version - 1))
+            .build()
+            .map_err(|e| RepoError::Internal(e.into()))?;
         self.transact_on_market(&market.id, WriteItem::Update(update), job).await
     }
 

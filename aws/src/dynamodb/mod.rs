@@ -28,8 +28,10 @@ use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, KeysAndAttributes, 
 
 use markets_core::domain::Position;
 use markets_core::error::BoxError;
+use markets_core::json::Json;
 use markets_core::repo::{KeyAttr, PageToken, RepoError};
 use markets_core::retry::Backoff;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 type Item = HashMap<String, AttributeValue>;
@@ -114,6 +116,52 @@ impl PageKey {
         let key: Self = serde_json::from_slice(&token.0).map_err(|_| RepoError::InvalidPosition)?;
         Ok(key.0.iter().map(|(field, value)| (field.clone(), key_value(value))).collect())
     }
+}
+
+/// A value's serde form as attributes, member by member: strings are S, numbers N (with their
+/// exact digits), booleans BOOL, arrays L, objects M; a `null` member is `None`, no attribute.
+fn to_attributes<T: Serialize>(value: &T) -> Vec<(String, Option<AttributeValue>)> {
+    let text = serde_json::to_vec(value).expect("stored values serialize to JSON");
+    let Ok(Json::Object(members)) = Json::parse(&text) else { panic!("stored values serialize to JSON objects") };
+    members.into_iter().map(|(name, value)| (name, attribute(value))).collect()
+}
+
+fn attribute(value: Json) -> Option<AttributeValue> {
+    Some(match value {
+        Json::Null => return None,
+        Json::Bool(value) => AttributeValue::Bool(value),
+        Json::Number(digits) => AttributeValue::N(digits),
+        Json::String(text) => AttributeValue::S(text),
+        Json::Array(items) => AttributeValue::L(
+            items.into_iter().map(|item| attribute(item).unwrap_or(AttributeValue::Null(true))).collect(),
+        ),
+        Json::Object(members) => {
+            AttributeValue::M(members.into_iter().filter_map(|(name, value)| Some((name, attribute(value)?))).collect())
+        }
+    })
+}
+
+/// The value whose serde form an item's attributes are ([`to_attributes`]' reverse; attributes
+/// the value does not have are skipped), or why they are not one.
+fn from_attributes<T: DeserializeOwned>(item: &Item) -> Result<T, String> {
+    let members = item.iter().filter_map(|(name, value)| Some((name.clone(), json(value)?))).collect();
+    let text = serde_json::to_string(&Json::Object(members)).map_err(|error| error.to_string())?;
+    serde_json::from_str(&text).map_err(|error| error.to_string())
+}
+
+/// An attribute as JSON; `None` for binary and set attributes, which no serde form here has.
+fn json(value: &AttributeValue) -> Option<Json> {
+    Some(match value {
+        AttributeValue::Null(_) => Json::Null,
+        AttributeValue::Bool(value) => Json::Bool(*value),
+        AttributeValue::N(digits) => Json::Number(digits.clone()),
+        AttributeValue::S(text) => Json::String(text.clone()),
+        AttributeValue::L(items) => Json::Array(items.iter().map(|item| json(item).unwrap_or(Json::Null)).collect()),
+        AttributeValue::M(members) => {
+            Json::Object(members.iter().filter_map(|(name, value)| Some((name.clone(), json(value)?))).collect())
+        }
+        _ => return None,
+    })
 }
 
 fn malformed(item: &Item, field: &str) -> RepoError {

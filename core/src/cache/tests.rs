@@ -18,10 +18,10 @@ fn version(version: u64) -> CachedMarket {
         status: crate::domain::MarketStatus::Active,
         volume: Amount::ZERO,
         creator_id: "alice".into(),
-        end_date: None,
         created_at: "2026-01-01T00:00:00Z".into(),
         updated_at: "2026-01-01T00:00:00Z".into(),
         version,
+        ..Market::default()
     };
     CachedMarket { market, creator: None }
 }
@@ -102,7 +102,7 @@ fn alice() -> Principal {
 async fn services_with_a_cached_market() -> (MarketService, PositionService, Arc<dyn MarketCache>, String) {
     let dependencies = Dependencies::in_memory();
     let (markets, positions) = (dependencies.market_service(), dependencies.position_service());
-    let new = NewMarket { name: "Rain?".into(), description: String::new(), end_date: None, initial_position: None };
+    let new = NewMarket::from_json(crate::json::object(serde_json::json!({"name": "Rain?"}))).unwrap();
     let Written::New((market, _)) = markets.create(&alice(), new, None).await.unwrap() else { panic!("new") };
     assert!(matches!(dependencies.cache.lookup(&market.id).await.unwrap(), Lookup::Miss(_)), "create fills nothing");
     markets.reads().get_through_cache(&market.id).await.unwrap();
@@ -162,7 +162,7 @@ impl MarketCache for DeadCache {
 async fn a_dead_cache_slows_reads_and_holds_write_answers_back() {
     let dependencies = Dependencies { cache: Arc::new(DeadCache), ..Dependencies::in_memory() };
     let markets = dependencies.market_service();
-    let new = NewMarket { name: "Rain?".into(), description: String::new(), end_date: None, initial_position: None };
+    let new = NewMarket::from_json(crate::json::object(serde_json::json!({"name": "Rain?"}))).unwrap();
     let Written::New((market, _)) = markets.create(&alice(), new, None).await.unwrap() else { panic!("new") };
     assert_eq!(markets.reads().get_through_cache(&market.id).await.unwrap().version(), 1);
     let close = MarketPatch { status: Some(crate::domain::MarketStatus::Closed), ..Default::default() };
@@ -232,7 +232,7 @@ async fn a_write_that_may_have_committed_leaves_no_cached_past() {
     let mut dependencies = Dependencies::in_memory();
     dependencies.markets = Arc::new(CommitsThenTimesOut(dependencies.markets.clone()));
     let markets = dependencies.market_service();
-    let new = NewMarket { name: "Rain?".into(), description: String::new(), end_date: None, initial_position: None };
+    let new = NewMarket::from_json(crate::json::object(serde_json::json!({"name": "Rain?"}))).unwrap();
     let Written::New((market, _)) = markets.create(&alice(), new, None).await.unwrap() else { panic!("new") };
     markets.reads().get_through_cache(&market.id).await.unwrap();
 

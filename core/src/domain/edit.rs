@@ -52,25 +52,14 @@ impl Market {
             return Err(EditRefused::PreconditionFailed);
         }
         let mut next = self.clone();
-        if let Some(name) = &patch.name {
-            next.name.clone_from(name);
-        }
-        if let Some(description) = &patch.description {
-            next.description.clone_from(description);
-        }
-        if let Some(end_date) = &patch.end_date {
-            next.end_date.clone_from(end_date);
-        }
-        if let Some(status) = patch.status
-            && status != self.status
-        {
-            if !self.status.can_become(status) {
-                return Err(EditRefused::InvalidTransition { from: self.status, to: status });
+        patch.apply(&mut next);
+        if next.status != self.status {
+            if !self.status.can_become(next.status) {
+                return Err(EditRefused::InvalidTransition { from: self.status, to: next.status });
             }
-            if status == MarketStatus::Resolved && !editor.can(Permission::Admin) {
+            if next.status == MarketStatus::Resolved && !editor.can(Permission::Admin) {
                 return Err(EditRefused::Forbidden("only an admin may resolve a market"));
             }
-            next.status = status;
         }
         if next == *self {
             return Ok(None);

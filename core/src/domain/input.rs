@@ -2,7 +2,7 @@
 
 use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
-use super::{Amount, MarketStatus, Outcome, Timestamp, parse_timestamp};
+use super::{Amount, Market, MarketStatus, Outcome, Timestamp, parse_timestamp};
 use crate::json::{Json, JsonObject};
 
 /// One rule broken by one field of a request body or query.
@@ -22,10 +22,34 @@ const NAME_MAX_CHARS: usize = 200;
 const DESCRIPTION_MAX_CHARS: usize = 5000;
 /// Fields the server owns: sending them is a 400, never silently ignored.
 const READ_ONLY: [&str; 7] = ["id", "volume", "creatorId", "creator", "createdAt", "updatedAt", "version"];
-/// The one field whose `null` means something (no end date); any other field's `null` is a 400.
-const NULLABLE: [&str; 1] = ["endDate"];
-/// The fields a PATCH may change, at least one of which it must name.
-const EDITABLE: [&str; 4] = ["name", "description", "status", "endDate"];
+
+/// When a body must give a field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Presence {
+    Required,
+    /// Left out: the field's value in a new market (create), or as if sent `null` (replace).
+    Optional,
+    /// Not a field of this body.
+    Refused,
+}
+
+/// A market field clients write, when each body must give it, and whether `null` means
+/// something (clearing it); any other field's `null` is a 400. A PATCH may give any of them.
+struct Writable {
+    name: &'static str,
+    on_create: Presence,
+    on_replace: Presence,
+    nullable: bool,
+}
+
+/// Every market field clients write (each with its line in [`MarketPatch::read`] and
+/// [`MarketPatch::apply`]).
+const WRITABLE: [Writable; 4] = [
+    Writable { name: "name", on_create: Presence::Required, on_replace: Presence::Required, nullable: false },
+    Writable { name: "description", on_create: Presence::Optional, on_replace: Presence::Required, nullable: false },
+    Writable { name: "status", on_create: Presence::Refused, on_replace: Presence::Required, nullable: false },
+    Writable { name: "endDate", on_create: Presence::Optional, on_replace: Presence::Optional, nullable: true },
+];
 
 /// A position's side and size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,25 +58,22 @@ pub struct PositionInput {
     pub amount: Amount,
 }
 
-/// Body of POST /api/markets.
+/// Body of POST /api/markets: the market's fields (applied to a new market) and the creator's
+/// first position.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewMarket {
-    pub name: String,
-    pub description: String,
-    pub end_date: Option<Timestamp>,
+    pub fields: MarketPatch,
     pub initial_position: Option<PositionInput>,
 }
 
-/// Body of PUT /api/markets/{id}: every field but `endDate` is required; a missing `endDate` clears it.
+/// Body of PUT /api/markets/{id}: every writable field, a left-out optional one cleared.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MarketReplacement {
-    pub name: String,
-    pub description: String,
-    pub status: MarketStatus,
-    pub end_date: Option<Timestamp>,
+    pub fields: MarketPatch,
 }
 
-/// Body of PATCH /api/markets/{id} (JSON merge patch): absent fields stay, `endDate: null` clears.
+/// Market fields a body gives, each `None` when it leaves the field out. PATCH's body as it is
+/// (JSON merge patch: absent fields stay, `endDate: null` clears), and the fields of the others.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MarketPatch {
     pub name: Option<String>,
@@ -61,10 +82,46 @@ pub struct MarketPatch {
     pub end_date: Option<Option<Timestamp>>,
 }
 
+impl MarketPatch {
+    /// Each writable field of `body`, by its rule.
+    fn read(body: &mut Body) -> Self {
+        Self {
+            name: body.writable("name", name),
+            description: body.writable("description", description),
+            status: body.writable("status", status),
+            end_date: body.writable("endDate", end_date),
+        }
+    }
+
+    /// Sets each field the patch gives.
+    pub fn apply(&self, market: &mut Market) {
+        fn set<T: Clone>(field: &mut T, value: &Option<T>) {
+            if let Some(value) = value {
+                field.clone_from(value);
+            }
+        }
+        set(&mut market.name, &self.name);
+        set(&mut market.description, &self.description);
+        set(&mut market.status, &self.status);
+        set(&mut market.end_date, &self.end_date);
+    }
+
+    pub fn from_json(body: JsonObject) -> Result<Self, Vec<FieldError>> {
+        if body.is_empty() {
+            let names: Vec<&str> = WRITABLE.iter().map(|field| field.name).collect();
+            return Err(vec![FieldError::new("body", format!("must change at least one of {}", names.join(", ")))]);
+        }
+        let mut body = Body::market(body, BodyKind::Patch, &[]);
+        let patch = Self::read(&mut body);
+        body.finish()?;
+        Ok(patch)
+    }
+}
+
 impl PositionInput {
     /// Body of POST /api/markets/{id}/positions.
     pub fn from_json(body: JsonObject) -> Result<Self, Vec<FieldError>> {
-        let mut body = Body::new(body, &["outcome", "amount"]);
+        let mut body = Body::new(body, &["outcome", "amount"], None);
         let outcome = body.required("outcome", outcome);
         let amount = body.required("amount", amount);
         body.finish()?;
@@ -74,42 +131,38 @@ impl PositionInput {
 
 impl NewMarket {
     pub fn from_json(body: JsonObject) -> Result<Self, Vec<FieldError>> {
-        let mut body = Body::new(body, &["name", "description", "endDate", "initialPosition"]);
-        let name = body.required("name", name);
-        let description = body.optional("description", description).unwrap_or_default();
-        let end_date = body.optional("endDate", end_date).flatten();
+        let mut body = Body::market(body, BodyKind::Create, &["initialPosition"]);
+        let fields = MarketPatch::read(&mut body);
         let initial_position = body.optional("initialPosition", position);
         body.finish()?;
-        Ok(Self { name: name.unwrap(), description, end_date, initial_position })
+        Ok(Self { fields, initial_position })
     }
 }
 
 impl MarketReplacement {
     pub fn from_json(body: JsonObject) -> Result<Self, Vec<FieldError>> {
-        let mut body = Body::new(body, &EDITABLE);
-        let name = body.required("name", name);
-        let description = body.required("description", description);
-        let status = body.required("status", status);
-        let end_date = body.optional("endDate", end_date).flatten();
+        let mut body = Body::market(body, BodyKind::Replace, &[]);
+        let fields = MarketPatch::read(&mut body);
         body.finish()?;
-        Ok(Self { name: name.unwrap(), description: description.unwrap(), status: status.unwrap(), end_date })
+        Ok(Self { fields })
     }
 }
 
-impl MarketPatch {
-    pub fn from_json(body: JsonObject) -> Result<Self, Vec<FieldError>> {
-        if body.is_empty() {
-            return Err(vec![FieldError::new("body", format!("must change at least one of {}", EDITABLE.join(", ")))]);
+/// Which body a market's fields come in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BodyKind {
+    Create,
+    Replace,
+    Patch,
+}
+
+impl BodyKind {
+    fn presence(self, field: &Writable) -> Presence {
+        match self {
+            Self::Create => field.on_create,
+            Self::Replace => field.on_replace,
+            Self::Patch => Presence::Optional,
         }
-        let mut body = Body::new(body, &EDITABLE);
-        let patch = Self {
-            name: body.optional("name", name),
-            description: body.optional("description", description),
-            status: body.optional("status", status),
-            end_date: body.optional("endDate", end_date),
-        };
-        body.finish()?;
-        Ok(patch)
     }
 }
 
@@ -117,10 +170,12 @@ impl MarketPatch {
 struct Body {
     fields: JsonObject,
     errors: Vec<FieldError>,
+    /// The market body this is, if it is one.
+    kind: Option<BodyKind>,
 }
 
 impl Body {
-    fn new(fields: JsonObject, allowed: &[&str]) -> Self {
+    fn new(fields: JsonObject, allowed: &[&str], kind: Option<BodyKind>) -> Self {
         let mut errors = Vec::new();
         for key in fields.keys() {
             if READ_ONLY.contains(&key.as_str()) {
@@ -129,15 +184,41 @@ impl Body {
                 errors.push(FieldError::new(key, "is not a known field"));
             }
         }
-        Self { fields, errors }
+        Self { fields, errors, kind }
+    }
+
+    /// A market body of `kind`: its writable fields and `also`.
+    fn market(fields: JsonObject, kind: BodyKind, also: &[&str]) -> Self {
+        let writable = WRITABLE.iter().filter(|field| kind.presence(field) != Presence::Refused);
+        let allowed: Vec<&str> = writable.map(|field| field.name).chain(also.iter().copied()).collect();
+        Self::new(fields, &allowed, Some(kind))
+    }
+
+    /// A writable market field, given or not as the body's kind wants it.
+    fn writable<T>(&mut self, field: &str, rule: fn(&Json) -> Result<T, String>) -> Option<T> {
+        let kind = self.kind.expect("a market body");
+        let writable = WRITABLE.iter().find(|writable| writable.name == field).expect("a field of WRITABLE");
+        match kind.presence(writable) {
+            Presence::Required => self.required(field, rule),
+            Presence::Refused => None,
+            Presence::Optional if kind == BodyKind::Replace && !self.fields.contains_key(field) => {
+                self.rule(field, &Json::Null, rule)
+            }
+            Presence::Optional => self.optional(field, rule),
+        }
     }
 
     fn optional<T>(&mut self, field: &str, rule: fn(&Json) -> Result<T, String>) -> Option<T> {
-        let value = self.fields.get(field)?;
-        if value.is_null() && !NULLABLE.contains(&field) {
+        let value = self.fields.get(field)?.clone();
+        let nullable = WRITABLE.iter().any(|writable| writable.name == field && writable.nullable);
+        if value.is_null() && !nullable {
             self.errors.push(FieldError::new(field, "must not be null"));
             return None;
         }
+        self.rule(field, &value, rule)
+    }
+
+    fn rule<T>(&mut self, field: &str, value: &Json, rule: fn(&Json) -> Result<T, String>) -> Option<T> {
         match rule(value) {
             Ok(parsed) => Some(parsed),
             Err(message) => {
@@ -244,10 +325,9 @@ mod tests {
 
     #[test]
     fn new_market_is_trimmed_and_defaulted() {
-        let market = NewMarket::from_json(object(json!({"name": "  Rain?  "}))).unwrap();
-        assert_eq!(market.name, "Rain?");
-        assert_eq!(market.description, "");
-        assert_eq!(market.end_date, None);
+        let market = NewMarket::from_json(object(json!({"name": "  Rain?  "}))).unwrap().fields;
+        assert_eq!(market.name.as_deref(), Some("Rain?"));
+        assert_eq!((market.description, market.end_date), (None, None));
     }
 
     #[test]
@@ -269,7 +349,7 @@ mod tests {
         fields.sort();
         assert_eq!(fields, ["description", "status"]);
         let full = json!({"name": "n", "description": "", "status": "closed"});
-        assert_eq!(MarketReplacement::from_json(object(full)).unwrap().end_date, None);
+        assert_eq!(MarketReplacement::from_json(object(full)).unwrap().fields.end_date, Some(None));
     }
 
     #[test]
@@ -283,6 +363,8 @@ mod tests {
         let created =
             NewMarket::from_json(object(json!({"name": "n", "initialPosition": {"outcome": "yes", "amount": 3}})));
         assert_eq!(created.unwrap().initial_position.unwrap().amount.to_stored(), "3");
+        let status = NewMarket::from_json(object(json!({"name": "n", "status": "closed"}))).unwrap_err();
+        assert_eq!((status[0].field.as_str(), status[0].message.as_str()), ("status", "is not a known field"));
     }
 
     #[test]

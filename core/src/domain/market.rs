@@ -1,12 +1,13 @@
-//! The market, its status lifecycle, and how it is shown to clients.
+//! The market, its status lifecycle, the fields it is listed by, and how it is shown to clients.
 
 use serde::{Deserialize, Serialize};
 
 use super::{Amount, Timestamp};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MarketStatus {
+    #[default]
     Active,
     Closed,
     Resolved,
@@ -41,9 +42,13 @@ pub enum Outcome {
     No,
 }
 
-/// A market as stored (serde gives the adapters that store whole values, like the cache, a form
-/// that round-trips exactly; the API's form is [`MarketView`]).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A market: the one declaration of its fields. Its serde form (camelCase) is the API's (with
+/// the creator beside it: [`MarketView`]), the DynamoDB item's (an absent optional field is a
+/// missing attribute; `markets_aws` maps it) and the cache entry's; the exact volume keeps its
+/// digits in each. A new field is added here, to the body rules of `input.rs` if clients write it,
+/// and to [`FILTERS`] if markets are listed by it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Market {
     pub id: String,
     pub name: String,
@@ -57,6 +62,35 @@ pub struct Market {
     pub updated_at: Timestamp,
     /// 1 on create, +1 on every change; the optimistic-locking token and the ETag.
     pub version: u64,
+}
+
+/// A field markets are listed by: `GET /api/markets?<name>=<value>`, served by indexes of its own
+/// (see `markets_aws::dynamodb`); one filter per list.
+#[derive(Debug)]
+pub struct Filter {
+    /// The query parameter (and GraphQL argument): the field's name in the API.
+    pub name: &'static str,
+    /// The values the parameter takes, for the 400 that refuses another.
+    pub expected: &'static str,
+    /// A value as the lists hold it; `None` when it is not one of `expected`.
+    pub parse: fn(&str) -> Option<String>,
+    /// A market's value; `None` puts the market in no list of this filter.
+    pub value_of: fn(&Market) -> Option<&str>,
+}
+
+/// Every filter of the market lists.
+pub static FILTERS: [Filter; 1] = [Filter {
+    name: "status",
+    expected: "active, closed or resolved",
+    parse: |text| MarketStatus::parse(text).map(|status| status.as_str().to_owned()),
+    value_of: |market| Some(market.status.as_str()),
+}];
+
+impl Filter {
+    /// The filter of this name.
+    pub fn named(name: &str) -> Option<&'static Filter> {
+        FILTERS.iter().find(|filter| filter.name == name)
+    }
 }
 
 /// A user as shown next to what they created.
@@ -74,38 +108,17 @@ impl UserProfile {
     }
 }
 
-/// A market as the API shows it.
+/// A market as the API shows it: its fields and its creator.
 #[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
 pub struct MarketView<'a> {
-    pub id: &'a str,
-    pub name: &'a str,
-    pub description: &'a str,
-    pub status: MarketStatus,
-    pub volume: Amount,
-    pub creator_id: &'a str,
+    #[serde(flatten)]
+    pub market: &'a Market,
     pub creator: Option<&'a UserProfile>,
-    pub end_date: Option<&'a str>,
-    pub created_at: &'a str,
-    pub updated_at: &'a str,
-    pub version: u64,
 }
 
 impl Market {
     pub fn view<'a>(&'a self, creator: Option<&'a UserProfile>) -> MarketView<'a> {
-        MarketView {
-            id: &self.id,
-            name: &self.name,
-            description: &self.description,
-            status: self.status,
-            volume: self.volume,
-            creator_id: &self.creator_id,
-            creator,
-            end_date: self.end_date.as_deref(),
-            created_at: &self.created_at,
-            updated_at: &self.updated_at,
-            version: self.version,
-        }
+        MarketView { market: self, creator }
     }
 }
 

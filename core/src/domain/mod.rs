@@ -17,6 +17,6 @@ pub use edit::{EditRefused, Precondition};
 pub use id::new_id;
 pub use index_job::{IndexJob, JobOp};
 pub use input::{FieldError, MarketPatch, MarketReplacement, NewMarket, PositionInput};
-pub use market::{Market, MarketStatus, MarketView, Outcome, UserProfile};
+pub use market::{FILTERS, Filter, Market, MarketStatus, MarketView, Outcome, UserProfile};
 pub use position::Position;
 pub use timestamp::{Timestamp, now, parse_timestamp, unix_seconds};

@@ -179,10 +179,10 @@ mod tests {
             status: MarketStatus::Active,
             volume: Amount::ZERO,
             creator_id: "alice".into(),
-            end_date: None,
             created_at: "2026-01-01T00:00:00.000Z".into(),
             updated_at: "2026-01-01T00:00:00.000Z".into(),
             version: 1,
+            ..Market::default()
         }
     }
 

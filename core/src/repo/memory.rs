@@ -152,7 +152,7 @@ impl MarketRepository for InMemoryStore {
             .state()
             .markets
             .values()
-            .filter(|market| query.status.is_none_or(|status| market.status == status))
+            .filter(|market| query.filter.as_ref().is_none_or(|filter| filter.matches(market)))
             .map(|market| listed(market, query.sort))
             .filter(|market| start.as_ref().is_none_or(|start| follows(query.order, market, &start.after)))
             .collect();

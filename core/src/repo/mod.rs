@@ -17,7 +17,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::IndexJob;
-use crate::domain::{Market, MarketStatus, Position, UserProfile};
+use crate::domain::{Filter, Market, Position, UserProfile};
 use crate::error::BoxError;
 
 /// How a storage call failed, in terms the services can act on.
@@ -93,19 +93,38 @@ pub enum SortOrder {
 }
 
 /// Which markets, in which order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct ListQuery {
-    pub status: Option<MarketStatus>,
+    pub filter: Option<ListFilter>,
     pub sort: SortField,
     pub order: SortOrder,
+}
+
+/// The markets whose `field` has `value` (a value [`Filter::parse`] gave).
+#[derive(Debug, Clone)]
+pub struct ListFilter {
+    pub field: &'static Filter,
+    pub value: String,
+}
+
+impl ListFilter {
+    /// Whether `market` is in the filtered list.
+    pub fn matches(&self, market: &Market) -> bool {
+        (self.field.value_of)(market) == Some(self.value.as_str())
+    }
 }
 
 impl ListQuery {
     /// Names the query, so a cursor can be bound to the query it came from.
     pub fn scope(&self) -> String {
-        let status = self.status.map_or("all", MarketStatus::as_str);
+        let list = match &self.filter {
+            None => "all".to_owned(),
+            // A status list's scope is its bare status: the form its cursors had before other filters.
+            Some(ListFilter { field, value }) if field.name == "status" => value.clone(),
+            Some(ListFilter { field, value }) => format!("{}={value}", field.name),
+        };
         let order = if self.order == SortOrder::Asc { "asc" } else { "desc" };
-        format!("markets:{status}:{}:{order}", self.sort.as_str())
+        format!("markets:{list}:{}:{order}", self.sort.as_str())
     }
 }
 
@@ -313,4 +332,17 @@ pub trait RateCounter: Send + Sync {
     /// Adds one to the counter `key` unless it has reached `limit`. The counter expires at
     /// `expires_at` (Unix seconds). An error means the store could not be reached.
     async fn increment_below(&self, key: &str, limit: u64, expires_at: u64) -> Result<Count, RepoError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_keep_the_form_cursors_were_issued_with() {
+        let status = ListFilter { field: Filter::named("status").unwrap(), value: "closed".into() };
+        let query = |filter| ListQuery { filter, sort: SortField::Volume, order: SortOrder::Asc };
+        assert_eq!(query(None).scope(), "markets:all:volume:asc");
+        assert_eq!(query(Some(status)).scope(), "markets:closed:volume:asc");
+    }
 }

@@ -180,18 +180,17 @@ impl MarketService {
             amount: position.amount,
             created_at: created_at.clone(),
         });
-        let market = Market {
+        let mut market = Market {
             id,
-            name: input.name,
-            description: input.description,
             status: MarketStatus::Active,
             volume: first_position.as_ref().map_or(Amount::ZERO, |position| position.amount),
             creator_id: author.user_id.clone(),
-            end_date: input.end_date,
             updated_at: created_at.clone(),
             created_at,
             version: 1,
+            ..Market::default()
         };
+        input.fields.apply(&mut market);
         let job = index_job(&market.id, market.version, JobOp::Upsert);
         let written = loop {
             let record = idempotency.as_ref().map(|request| {
@@ -224,13 +223,7 @@ impl MarketService {
         input: MarketReplacement,
         precondition: Precondition,
     ) -> Result<(Market, Option<UserProfile>), Error> {
-        let patch = MarketPatch {
-            name: Some(input.name),
-            description: Some(input.description),
-            status: Some(input.status),
-            end_date: Some(input.end_date),
-        };
-        self.patch(editor, id, patch, precondition).await
+        self.patch(editor, id, input.fields, precondition).await
     }
 
     /// PATCH: the given fields changed, the rest kept; the market and its creator, which the
@@ -358,7 +351,7 @@ mod tests {
     }
 
     fn new_market(name: &str) -> NewMarket {
-        NewMarket { name: name.into(), description: String::new(), end_date: None, initial_position: None }
+        NewMarket::from_json(crate::json::object(serde_json::json!({ "name": name }))).unwrap()
     }
 
     async fn create(service: &MarketService, author: &Principal, name: &str) -> Market {
@@ -489,7 +482,7 @@ mod tests {
         for i in 0..7 {
             names.push(create(&service, &alice, &format!("m{i}")).await.name);
         }
-        let query = ListQuery { status: None, sort: SortField::Name, order: SortOrder::Asc };
+        let query = ListQuery { filter: None, sort: SortField::Name, order: SortOrder::Asc };
         let mut seen = Vec::new();
         let mut start = None;
         loop {

@@ -119,12 +119,8 @@ mod tests {
     async fn positions_move_volume_exactly_and_only_on_active_markets() {
         let dependencies = Dependencies::in_memory();
         let (markets, positions) = (dependencies.market_service(), dependencies.position_service());
-        let new_market = NewMarket {
-            name: "Rain?".into(),
-            description: String::new(),
-            end_date: None,
-            initial_position: Some(input("0.1")),
-        };
+        let fields = crate::domain::MarketPatch { name: Some("Rain?".into()), ..Default::default() };
+        let new_market = NewMarket { fields, initial_position: Some(input("0.1")) };
         let Written::New((market, creator)) = markets.create(&alice(), new_market, None).await.unwrap() else {
             panic!("new")
         };

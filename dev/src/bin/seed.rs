@@ -97,10 +97,10 @@ fn sample_market() -> (Market, Position) {
         status,
         volume: amount,
         creator_id,
-        end_date: None,
         updated_at: created_at.clone(),
         created_at,
         version: 1,
+        ..Market::default()
     };
     (market, position)
 }

@@ -21,7 +21,7 @@ pub use create_position::create_position;
 pub use delete_market::delete_market;
 pub use get_market::get_market;
 pub use health::health;
-pub use list_markets::list_markets;
+pub use list_markets::{list_filter, list_markets};
 pub use list_positions::list_positions;
 pub use replace_market::replace_market;
 pub use route_not_found::route_not_found;

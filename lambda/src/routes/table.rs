@@ -29,7 +29,7 @@ pub const ROUTES: [Route; 13] = [
     route("GET", "/api/health", &[]),
     route("GET", "/api/openapi.yaml", &[]),
     route("GET", "/api/docs", &[]),
-    route("GET", "/api/markets", &["status", "sort", "order", "limit", "cursor", "offset"]),
+    route("GET", "/api/markets", &super::list_markets::LIST_MARKETS_QUERY),
     route("POST", "/api/markets", &[]),
     route("GET", "/api/markets/search", &["q", "limit"]),
     route("GET", "/api/markets/{id}", &[]),
