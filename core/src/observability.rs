@@ -3,6 +3,7 @@
 //! Embedded Metric Format (JSON lines on stdout that CloudWatch turns into metrics, no API calls).
 
 mod debug_sampling;
+pub mod xray;
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -36,7 +37,7 @@ pub fn init_logging() {
     let written = json().with_filter(debug_sampling::Sampling { levels: levels.clone(), held: false });
     let held =
         json().with_writer(|| debug_sampling::HeldWriter).with_filter(debug_sampling::Sampling { levels, held: true });
-    let _ = tracing_subscriber::registry().with(written).with(held).try_init();
+    let _ = tracing_subscriber::registry().with(written).with(held).with(xray::layer()).try_init();
 }
 
 /// What one request did, collected while it runs.
