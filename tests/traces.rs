@@ -100,6 +100,10 @@ async fn assert_one_trace(stack: &Stack, reply: &Reply, market_id: &str, sender:
     assert_eq!(job.trace_id, request.trace_id, "the job's span is not in its request's trace");
     let trace = trace(&all, &request.trace_id);
 
+    for step in ["auth", "rate_limit", "handler"] {
+        let found = trace.iter().any(|node| node.name == step && node.parent_id.as_ref() == Some(&request.id));
+        assert!(found, "no {step} span under the request: {trace:#?}");
+    }
     let write = trace.iter().find(|node| node.is_call("DynamoDB", "TransactWriteItems"));
     let write = write.unwrap_or_else(|| panic!("no TransactWriteItems in the request's trace: {trace:#?}"));
     assert!(is_under(&trace, write, &request), "the transaction is not under the request: {write:#?}");
@@ -160,6 +164,12 @@ async fn a_write_and_its_index_job_are_one_trace_through_the_outbox_and_sqs() {
     let request = request_span(&nodes(&stack), &reply);
     assert_eq!(request.trace_id, "1-5759e988-bd862e3fe1be46a994272793", "the client's trace");
     assert_eq!(request.parent_id.as_deref(), Some("53995c3f42cd8ad8"), "the client's span is the parent");
+    // Its read asked the shared cache first.
+    let get_trace = self::trace(&nodes(&stack), &request.trace_id);
+    let lookup =
+        get_trace.iter().find(|node| node.name == "Valkey" && node.doc["annotations"]["operation"] == "lookup");
+    let under = lookup.is_some_and(|lookup| is_under(&get_trace, lookup, &request));
+    assert!(under, "no cache lookup span under the GET: {get_trace:#?}");
 }
 
 #[tokio::test]
