@@ -96,7 +96,7 @@ def trace_nodes(documents: list[dict], trace_id: str) -> list[dict]:
 def describe(node: dict) -> str:
     duration = (node.get("end_time", 0) - node.get("start_time", 0)) * 1000
     aws = node.get("aws") or {}
-    details = [f"{k}={aws[k]}" for k in ("operation", "table_name", "queue_url", "index_arn", "retries",
+    details = [f"{k}={aws[k]}" for k in ("operation", "table_name", "queue_url", "index_arn", "message_id", "retries",
                                          "consumed_capacity") if aws.get(k) not in (None, "", 0)]
     details += [f"{k}={v}" for k, v in (node.get("annotations") or {}).items()]
     status = ((node.get("http") or {}).get("response") or {}).get("status")
