@@ -1,7 +1,7 @@
 //! Traces for AWS X-Ray without a collector: our own spans (targets `markets_*`) become segment
-//! documents, one UDP datagram per traced invocation or job, sent to the X-Ray daemon Lambda runs in
-//! every traced sandbox (`AWS_XRAY_DAEMON_ADDRESS`). No exporter crate, no extra connection, no
-//! background task: the datagram is sent when the span that roots the document closes.
+//! documents, one per traced invocation or job, handed to an [`Exporter`] when the span that roots
+//! the document closes (the edge's sends it to the X-Ray daemon over UDP: markets-lambda's
+//! `xray_daemon`). No exporter crate, no extra connection, no background task.
 //!
 //! A span takes part only once [`start`] gave it (or an ancestor) a trace header, and only if that
 //! header says `Sampled=1`: X-Ray (Lambda, or the local stack) decides, and an unsampled invocation
@@ -11,8 +11,6 @@
 //! [`current_header`] is what travels with work that continues elsewhere (an index job): the trace,
 //! the current span as parent, the sampling decision.
 
-use std::net::UdpSocket;
-use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value, json};
@@ -22,13 +20,11 @@ use tracing_subscriber::Registry;
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
-/// The X-Ray daemon's datagram header.
-const DAEMON_HEADER: &[u8] = b"{\"format\": \"json\", \"version\": 1}\n";
-/// The largest document the daemon takes.
-const MAX_DOCUMENT: usize = 64 * 1024 - DAEMON_HEADER.len();
-
-/// What Lambda calls this function (`AWS_LAMBDA_FUNCTION_NAME`): the name of its own segments.
-static SERVICE: OnceLock<String> = OnceLock::new();
+/// Where finished documents go, and the name of this function's own segments.
+pub struct Exporter {
+    pub service: String,
+    pub export: Box<dyn Fn(Value) + Send + Sync>,
+}
 
 /// An X-Ray trace header: `Root=1-<time>-<id>;Parent=<16 hex>;Sampled=<0|1>` (as Lambda's
 /// `_X_AMZN_TRACE_ID`, SQS's `AWSTraceHeader`, HTTP's `X-Amzn-Trace-Id`).
@@ -127,38 +123,18 @@ fn new_id() -> String {
     format!("{:016x}", fastrand::u64(1..))
 }
 
-/// The layer that sends the documents; `None` outside a traced sandbox (no daemon address).
-pub fn layer<S>() -> Option<impl Layer<S> + Send + Sync + 'static>
+/// The layer that makes our spans documents for `exporter`.
+pub(super) fn layer<S>(exporter: Exporter) -> impl Layer<S> + Send + Sync + 'static
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
-    let address = std::env::var("AWS_XRAY_DAEMON_ADDRESS").ok()?;
-    // "host:port", or "udp:host:port tcp:host:port" as the daemon's own setting may say.
-    let udp = address.split_whitespace().find_map(|a| a.strip_prefix("udp:")).unwrap_or(address.trim());
-    let socket = UdpSocket::bind("0.0.0.0:0").and_then(|socket| socket.connect(udp).map(|()| socket)).ok()?;
-    let _ = SERVICE.set(std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "markets".into()));
     let own = tracing_subscriber::filter::filter_fn(|meta| meta.is_span() && meta.target().starts_with("markets_"))
         .with_max_level_hint(tracing::level_filters::LevelFilter::DEBUG);
-    Some(XrayLayer { socket }.with_filter(own))
+    XrayLayer { exporter }.with_filter(own)
 }
 
 struct XrayLayer {
-    socket: UdpSocket,
-}
-
-impl XrayLayer {
-    fn send(&self, mut document: Value) {
-        let mut bytes = serde_json::to_vec(&document).unwrap_or_default();
-        if bytes.len() > MAX_DOCUMENT {
-            // Too many calls for one datagram: the document without them still places the work.
-            document["subsegments"] = json!([]);
-            document["annotations"]["subsegments_dropped"] = json!(true);
-            bytes = serde_json::to_vec(&document).unwrap_or_default();
-        }
-        let datagram = [DAEMON_HEADER, &bytes].concat();
-        // Lost if the daemon is not there: tracing never fails an invocation.
-        let _ = self.socket.send(&datagram);
-    }
+    exporter: Exporter,
 }
 
 impl<S> Layer<S> for XrayLayer
@@ -210,13 +186,12 @@ where
                         document.insert("type".into(), json!("subsegment"));
                     }
                     Place::Segment => {
-                        let service = SERVICE.get().map_or("markets", String::as_str);
-                        document.insert("name".into(), json!(service));
+                        document.insert("name".into(), json!(self.exporter.service));
                         document.insert("origin".into(), json!("AWS::Lambda::Function"));
                         document.entry("annotations").or_insert_with(|| json!({}))["span"] = json!(span.name());
                     }
                 }
-                self.send(Value::Object(document));
+                (self.exporter.export)(Value::Object(document));
             }
             None => {
                 if let Some(above) = span.scope().skip(1).find(|above| above.extensions().get::<Traced>().is_some())
