@@ -14,6 +14,9 @@ through a generic cast on every comparison: with tens of thousands of markets (d
 list page's Queries would outlast the functions' timeouts. Scalar values are cast directly, and
 index items are sorted on their keys cast once per item (same results, several times faster).
 
+moto keeps a SendMessage's MessageSystemAttributes (AWSTraceHeader) but drops SendMessageBatch's:
+here a batch entry's are kept too, as SQS does.
+
     python dev/moto_server.py [--host 127.0.0.1] [--port 4566] [--exit-with-stdin]
 
 --exit-with-stdin: exit when stdin closes, so a parent that dies (even by SIGKILL) never leaves
@@ -54,6 +57,7 @@ from moto.s3vectors import urls as s3vectors_urls
 from moto.s3vectors.exceptions import ValidationError
 from moto.s3vectors.responses import S3VectorsResponse
 from moto.secretsmanager.models import secretsmanager_backends
+from moto.sqs.models import SQSBackend
 from moto.sts.models import sts_backends
 from werkzeug.serving import run_simple
 
@@ -307,6 +311,20 @@ def speed_up_dynamodb_queries() -> None:
     Table.sorted_items = sorted_items
 
 
+def keep_batch_system_attributes() -> None:
+    send_message_batch = SQSBackend.send_message_batch
+
+    def with_system_attributes(self: SQSBackend, queue_name: str,
+                               entries: dict[str, dict[str, Any]]) -> tuple[list[Any], list[dict[str, Any]]]:
+        messages, failed = send_message_batch(self, queue_name, entries)
+        by_id = {entry["Id"]: entry.get("MessageSystemAttributes") or {} for entry in entries.values()}
+        for message in messages:
+            message.system_attributes = by_id.get(message.user_id, {})
+        return messages, failed
+
+    SQSBackend.send_message_batch = with_system_attributes
+
+
 def exit_when_stdin_closes() -> None:
     while os.read(0, 65536):
         pass
@@ -327,6 +345,7 @@ def main() -> None:
     default_user_config["iam"]["load_aws_managed_policies"] = True
     add_query_vectors()
     speed_up_dynamodb_queries()
+    keep_batch_system_attributes()
     app = EnforceIam(OneDynamoDBRequestAtATime(DomainDispatcherApplication(create_backend_app)), args.iam_log)
     run_simple(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
 

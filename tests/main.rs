@@ -19,3 +19,4 @@ mod paging;
 mod positions;
 mod roundtrips;
 mod search;
+mod traces;

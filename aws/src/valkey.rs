@@ -9,8 +9,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{FromRedisValue, Script, ScriptInvocation};
+use tracing::{Instrument, Span};
 
 use markets_core::cache::{CacheError, CachedMarket, Lease, Lookup, MarketCache};
+use markets_core::observability::xray;
 
 use crate::settings::CacheSettings;
 
@@ -143,14 +145,26 @@ impl RedisCache {
         Ok(())
     }
 
-    /// Runs one script under the call timeout (a script the server lost, after a restart, is
-    /// loaded again by the client).
-    async fn run<T: FromRedisValue>(&self, invocation: ScriptInvocation<'_>) -> Result<T, CacheError> {
+    /// Runs one script, `operation`, under the call timeout (a script the server lost, after a
+    /// restart, is loaded again by the client); a span of the request's trace when it is sampled.
+    async fn run<T: FromRedisValue>(
+        &self,
+        operation: &'static str,
+        invocation: ScriptInvocation<'_>,
+    ) -> Result<T, CacheError> {
+        let span = if xray::sampled_here() { tracing::debug_span!("Valkey") } else { Span::none() };
+        xray::set(&span, "namespace", "remote");
+        xray::set_in(&span, "annotations", "operation", operation);
         let mut connection = self.connection.clone();
-        match tokio::time::timeout(self.timeout, invocation.invoke_async(&mut connection)).await {
+        let call = tokio::time::timeout(self.timeout, invocation.invoke_async(&mut connection));
+        let result = match call.instrument(span.clone()).await {
             Ok(result) => result.map_err(failed),
             Err(_) => Err(CacheError::Timeout(self.timeout)),
+        };
+        if result.is_err() {
+            xray::set(&span, "fault", true);
         }
+        result
     }
 }
 
@@ -159,7 +173,7 @@ impl MarketCache for RedisCache {
     async fn lookup(&self, id: &str) -> Result<Lookup, CacheError> {
         let mut invocation = self.scripts.lookup.key(key(id));
         invocation.arg(Lease::new().0).arg(LEASE_SECONDS);
-        let reply: Vec<String> = self.run(invocation).await?;
+        let reply: Vec<String> = self.run("lookup", invocation).await?;
         let malformed = || CacheError::Failed(format!("unexpected lookup reply {reply:?}").into());
         match reply.as_slice() {
             [kind] if kind == "deleted" => Ok(Lookup::Deleted),
@@ -172,23 +186,23 @@ impl MarketCache for RedisCache {
     async fn fill(&self, id: &str, lease: &Lease, market: &CachedMarket) -> Result<bool, CacheError> {
         let mut invocation = self.scripts.fill.key(key(id));
         invocation.arg(&lease.0).arg(market.version()).arg(body(market)).arg(self.ttl_seconds);
-        self.run(invocation).await
+        self.run("fill", invocation).await
     }
 
     async fn update(&self, id: &str, market: &CachedMarket) -> Result<(), CacheError> {
         let mut invocation = self.scripts.update.key(key(id));
         invocation.arg(market.version()).arg(body(market)).arg(self.ttl_seconds);
-        self.run::<i64>(invocation).await.map(drop)
+        self.run::<i64>("update", invocation).await.map(drop)
     }
 
     async fn invalidate(&self, id: &str) -> Result<(), CacheError> {
-        self.run::<i64>(self.scripts.invalidate.key(key(id))).await.map(drop)
+        self.run::<i64>("invalidate", self.scripts.invalidate.key(key(id))).await.map(drop)
     }
 
     async fn tombstone(&self, id: &str) -> Result<(), CacheError> {
         let mut invocation = self.scripts.tombstone.key(key(id));
         invocation.arg(self.ttl_seconds);
-        self.run::<i64>(invocation).await.map(drop)
+        self.run::<i64>("tombstone", invocation).await.map(drop)
     }
 }
 

@@ -3,17 +3,23 @@
 //! Embedded Metric Format (JSON lines on stdout that CloudWatch turns into metrics, no API calls).
 
 mod debug_sampling;
+pub mod xray;
 
 use std::cell::RefCell;
 use std::future::Future;
 
 pub use debug_sampling::{flush_debug_lines, with_sampled_debug};
 
-/// JSON logs; the levels come from `RUST_LOG` or Lambda's `AWS_LAMBDA_LOG_LEVEL`: `level`, or
+/// JSON logs (see [`init_logging_with_traces`]), no traces.
+pub fn init_logging() {
+    init_logging_with_traces(None);
+}
+
+/// JSON logs, and traces for `traces` if given (see [`xray`]); the levels come from `RUST_LOG` or Lambda's `AWS_LAMBDA_LOG_LEVEL`: `level`, or
 /// `level,target=level,...` (tracing-subscriber's `Targets`, which links no regular-expression
 /// engine, unlike its `EnvFilter`); anything else means `info`. The project's debug lines are
 /// sampled per invocation besides (see [`with_sampled_debug`]).
-pub fn init_logging() {
+pub fn init_logging_with_traces(traces: Option<xray::Exporter>) {
     use tracing_subscriber::fmt::format::{Format, Json, JsonFields};
     use tracing_subscriber::layer::{Layer as _, SubscriberExt as _};
     use tracing_subscriber::util::SubscriberInitExt as _;
@@ -36,7 +42,7 @@ pub fn init_logging() {
     let written = json().with_filter(debug_sampling::Sampling { levels: levels.clone(), held: false });
     let held =
         json().with_writer(|| debug_sampling::HeldWriter).with_filter(debug_sampling::Sampling { levels, held: true });
-    let _ = tracing_subscriber::registry().with(written).with(held).try_init();
+    let _ = tracing_subscriber::registry().with(written).with(held).with(traces.map(xray::layer)).try_init();
 }
 
 /// What one request did, collected while it runs.

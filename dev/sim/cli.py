@@ -19,6 +19,7 @@ from .gateway import GatewayHandler
 from .server import QuietServer
 from .stack import Stack
 from .template import Resolver, load_template, parameter_values
+from .traces import print_where
 
 
 def key_values(items: list[str], option: str) -> dict[str, str]:
@@ -70,6 +71,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                             "--env-file`")
     serve.add_argument("--quiet", action="store_true", help="don't echo function logs to stderr")
     serve.add_argument("--log-file", help="append all function output to this file")
+    serve.add_argument("--traces-file", help="append the trace documents the functions send to this file "
+                       "(default: target/traces/<prefix>.jsonl; read it with dev/traces)")
     return parser.parse_args(argv)
 
 
@@ -132,6 +135,7 @@ def serve(args: argparse.Namespace) -> int:
         print(f"DynamoDB endpoint: {stack.endpoint}{' (moto, started here)' if stack.moto else ''}"
               f" - resource prefix {args.prefix}-", flush=True)
         print(f"Cache: {stack.cache_endpoint + (' (started here)' if stack.cache else '') or 'off'}", flush=True)
+        print_where(stack.traces.path)
         if TOKEN_SECRET in stack.secret_values:
             print(f"JWT secret (dev, in {stack.resolver.local_name(TOKEN_SECRET)}): {stack.secret_values[TOKEN_SECRET]}",
                   flush=True)

@@ -7,13 +7,13 @@ import base64
 import json
 import re
 import time
-import uuid
 from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 
 from .common import ACCOUNT, REGION
 from .pool import RESPONSE_LIMIT, Invocation
 from .server import read_body
+from .traces import mint_header
 
 if TYPE_CHECKING:
     from .server import QuietServer
@@ -40,14 +40,14 @@ class RuntimeApi(BaseHTTPRequestHandler):
     def log_message(self, *args: Any) -> None:
         pass
 
-    def send_invocation(self, request_id: str, payload: bytes, timeout: float, function: str) -> None:
+    def send_invocation(self, request_id: str, payload: bytes, timeout: float, function: str,
+                        trace_header: str | None = None) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Lambda-Runtime-Aws-Request-Id", request_id)
         self.send_header("Lambda-Runtime-Deadline-Ms", str(int((time.time() + timeout) * 1000)))
         self.send_header("Lambda-Runtime-Invoked-Function-Arn", f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function}")
-        self.send_header("Lambda-Runtime-Trace-Id", f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};"
-                                                    f"Parent={uuid.uuid4().hex[:16]};Sampled=0")
+        self.send_header("Lambda-Runtime-Trace-Id", trace_header or mint_header(0))
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         self.wfile.write(payload)
@@ -103,4 +103,6 @@ class RuntimeApiHandler(RuntimeApi):
         if inv is None:  # instance killed or stack closing
             self.close_connection = True
             return self.reply(410, {"errorType": "Gone", "errorMessage": "instance stopped"})
-        self.send_invocation(inv.id, inv.payload, inv.instance.pool.spec.timeout, inv.instance.pool.spec.binary)
+        stack = self.server.stack
+        self.send_invocation(inv.id, inv.payload, inv.instance.pool.spec.timeout, inv.instance.pool.spec.binary,
+                             mint_header(stack.trace_sample_rate, inv.payload))

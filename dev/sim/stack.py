@@ -33,6 +33,7 @@ from .server import QuietServer
 from .sqs import SqsPoller
 from .streams import StreamPoller
 from .template import Resolver, env_str
+from .traces import TraceReceiver, default_file, parse_rate
 
 
 class Stack:
@@ -57,6 +58,9 @@ class Stack:
         self.router = Router([r for fn in functions for r in fn.routes])
         self.secret_values: dict[str, str] = {}
         self.cors = template_cors(resolver)
+        # X-Ray, as Lambda has it for traced functions: a daemon, and a sampling decision per invocation.
+        self.trace_sample_rate = parse_rate(resolver.params.get("LocalTraceSampleRate"))
+        self.traces = TraceReceiver(Path(args.traces_file) if args.traces_file else default_file(args.prefix))
 
     def function_log(self, binary: str, line: bytes) -> None:
         text = line.decode("utf-8", "replace").rstrip("\r\n")
@@ -124,7 +128,8 @@ class Stack:
             "AWS_LAMBDA_FUNCTION_NAME": fn.binary, "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory), "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{fn.binary}",
             "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand", "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION,
-            **fn.credentials, "_HANDLER": "bootstrap", "LAMBDA_TASK_ROOT": str(self.bin_dir), "TZ": ":UTC"})
+            **fn.credentials, "_HANDLER": "bootstrap", "LAMBDA_TASK_ROOT": str(self.bin_dir), "TZ": ":UTC",
+            "AWS_XRAY_DAEMON_ADDRESS": self.traces.address})
         env.update(self.args.env)
         return env
 
@@ -146,6 +151,7 @@ class Stack:
             self.start_cache()  # first: no thread of ours is running yet when it forks
         if not self.endpoint:
             self.start_moto()  # boots in the background while we get the rest ready
+        self.traces.start()
         runtime = start_runtime_api(RuntimeApiHandler)
         runtime.stack = self
         self.servers.append(runtime)
@@ -192,6 +198,7 @@ class Stack:
             stop_moto(self.moto)
         if self.cache:
             stop_processes([self.cache])
+        self.traces.close()
         with self.log_lock:  # output threads may still be draining the last lines
             if self.log_file:
                 self.log_file.close()

@@ -5,7 +5,8 @@
 //! or the outbox sweeper into a Lambda function; [`routes`] holds one handler per route;
 //! [`wiring`] reads the settings ([`config`]) and builds, once per cold start, only the services and
 //! AWS adapters a function names; [`app`] is what a handler is given; [`http`], [`auth`] and
-//! [`error`] are the HTTP edge (parsing, tokens, the one mapping of errors to statuses).
+//! [`error`] are the HTTP edge (parsing, tokens, the one mapping of errors to statuses);
+//! [`xray_daemon`] sends the functions' traces to the X-Ray daemon.
 //!
 //! It is the only crate that knows Lambda and HTTP, and the only one that reads the environment:
 //! the core (`markets-core`) and the adapters (`markets-aws`) are given plain settings.
@@ -18,5 +19,6 @@ pub mod http;
 pub mod routes;
 pub mod runtime;
 pub mod wiring;
+pub mod xray_daemon;
 
 pub use error::ApiError;

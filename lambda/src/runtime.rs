@@ -17,7 +17,7 @@ use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventR
 use futures::future::{self, Either};
 use lambda_http::http::HeaderValue;
 use lambda_http::{Body, Request, RequestExt as _, Response, service_fn};
-use tracing::Instrument;
+use tracing::{Instrument, Span};
 
 use crate::app::AppState;
 use crate::auth::{Authenticator, Caller};
@@ -28,6 +28,7 @@ use crate::wiring::Wiring;
 use markets_core::error::{BoxError, error_chain};
 use markets_core::jobs::JobPublisher;
 use markets_core::jobs::worker::{Indexer, JobMessage};
+use markets_core::observability::xray::{self, Place, TraceHeader};
 use markets_core::observability::{
     RequestMetrics, emit_request_metrics, first_invocation, flush_debug_lines, record_facts, with_request_id,
     with_sampled_debug,
@@ -53,9 +54,18 @@ fn deadline(context: &lambda_runtime::Context) -> Instant {
     Instant::now() + left.unwrap_or(TIMEOUT_WITHOUT_DEADLINE)
 }
 
+/// `span`, one invocation of a function an event source or schedule invokes, as a subsegment of
+/// the function segment Lambda traced the invocation in (when it is sampled).
+fn traced_invocation(span: Span, context: &lambda_runtime::Context) -> Span {
+    if let Some(header) = context.xray_trace_id.as_deref().and_then(TraceHeader::parse) {
+        xray::start(&span, &header, Place::Subsegment);
+    }
+    span
+}
+
 /// Builds what a function needs at cold start, or logs why it refuses to start.
 async fn start<T: 'static>(build: impl AsyncFnOnce(&Wiring) -> Result<T, BoxError>) -> Result<&'static T, BoxError> {
-    markets_core::observability::init_logging();
+    markets_core::observability::init_logging_with_traces(crate::xray_daemon::exporter());
     let built = async {
         let wiring = Wiring::from_env().await?;
         // The connection opens while the function reads its secrets and builds its clients.
@@ -80,6 +90,7 @@ pub async fn serve_index_worker(
     lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<SqsEvent>| async move {
         let deadline = deadline(&event.context);
         let (cold_start, jobs) = (first_invocation(), event.payload.records.len());
+        let span = traced_invocation(tracing::debug_span!("batch", jobs), &event.context);
         let failed = with_sampled_debug(async {
             let failed = indexer.handle_batch(job_messages(event.payload), deadline).await;
             if !failed.is_empty() {
@@ -87,6 +98,7 @@ pub async fn serve_index_worker(
             }
             failed
         })
+        .instrument(span)
         .await;
         markets_core::observability::emit_job_metrics(jobs - failed.len(), failed.len(), cold_start);
         Ok::<_, lambda_runtime::Error>(batch_response(failed))
@@ -102,6 +114,7 @@ fn job_messages(event: SqsEvent) -> Vec<JobMessage> {
             .get("requestId")
             .and_then(|attribute| attribute.string_value.clone())
             .unwrap_or_default(),
+        trace_header: message.attributes.get("AWSTraceHeader").cloned(),
         message_id: message.message_id.unwrap_or_default(),
         body: message.body,
     };
@@ -131,7 +144,8 @@ pub async fn serve_outbox_relay(
             let records = event.payload["Records"].as_array().map(Vec::as_slice).unwrap_or_default();
             let items: Vec<_> = records.iter().filter_map(markets_aws::dynamodb::streamed_job).collect();
             let mut response = DynamoDbEventResponse::default();
-            if let Some(sequence_number) = publisher.relay(&items).await {
+            let span = traced_invocation(tracing::debug_span!("relay", records = records.len()), &event.context);
+            if let Some(sequence_number) = publisher.relay(&items).instrument(span).await {
                 let mut failure = DynamoDbBatchItemFailure::default();
                 failure.item_identifier = Some(sequence_number);
                 response.batch_item_failures.push(failure);
@@ -151,7 +165,8 @@ pub async fn serve_outbox_sweeper(
             .await?;
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: lambda_runtime::LambdaEvent<serde_json::Value>| async move {
-            let swept = publisher.sweep(*sweep_grace, deadline(&event.context)).await?;
+            let span = traced_invocation(tracing::debug_span!("sweep"), &event.context);
+            let swept = publisher.sweep(*sweep_grace, deadline(&event.context)).instrument(span).await?;
             if swept.sent > 0 {
                 tracing::info!(sent = swept.sent, "outbox swept");
             }
@@ -183,7 +198,11 @@ impl<S> Pipeline<S> {
         Fut: Future<Output = Result<ApiResponse, ApiError>>,
     {
         let info = RequestInfo::of(&request);
-        let caller = self.auth.authenticate(request.headers()).await;
+        let caller = self
+            .auth
+            .authenticate(request.headers())
+            .instrument(tracing::debug_span!(parent: &info.span, "auth"))
+            .await;
         let user_id = caller.as_ref().ok().and_then(Caller::principal).map(|p| p.user_id.clone());
         // Identity: the token's subject, else the address API Gateway saw (never X-Forwarded-For).
         let identity = match &user_id {
@@ -192,11 +211,17 @@ impl<S> Pipeline<S> {
         };
         // A browser's CORS preflight carries no credentials and is cached by the browser: no budget.
         let preflight = is_cors_preflight(&request);
-        let limit = async { if preflight { Admission::Uncounted } else { self.limiter.check(&identity).await } };
+        let limit = async {
+            if preflight {
+                Admission::Uncounted
+            } else {
+                self.limiter.check(&identity).instrument(tracing::debug_span!("rate_limit")).await
+            }
+        };
         // Routing's 405 and 400 come before authentication's 401, but behind the rate limit.
         let work = async {
             check_route(&request)?;
-            handler(&self.state, caller?, request).await
+            handler(&self.state, caller?, request).instrument(tracing::debug_span!("handler")).await
         };
         respond(info, user_id, within_limit(limit, work)).await
     }
@@ -233,7 +258,7 @@ where
     F: Fn(Request) -> Fut + Sync,
     Fut: Future<Output = Result<ApiResponse, ApiError>> + Send,
 {
-    markets_core::observability::init_logging();
+    markets_core::observability::init_logging_with_traces(crate::xray_daemon::exporter());
     let handler = &handler;
     lambda_http::run(service_fn(move |request: Request| async move {
         let info = RequestInfo::of(&request);
@@ -247,8 +272,11 @@ where
     .await
 }
 
-/// What the pipeline logs about a request.
+/// What the pipeline logs about a request, and its span.
 struct RequestInfo {
+    /// The request's span: a subsegment of Lambda's function segment, or a segment of the trace the
+    /// client's `traceparent` or `X-Amzn-Trace-Id` names (sampled as X-Ray decided for Lambda).
+    span: Span,
     request_id: String,
     lambda_request_id: String,
     route: String,
@@ -261,13 +289,45 @@ impl RequestInfo {
     fn of(request: &Request) -> Self {
         let context = request.lambda_context_ref();
         let invocation_deadline = context.map_or_else(|| Instant::now() + TIMEOUT_WITHOUT_DEADLINE, deadline);
+        let request_id = request_id(request);
+        let route = route_key(request);
+        let span = tracing::info_span!("request", request_id = %request_id, route = %route);
+        if let Some((header, place)) = request_trace(request) {
+            xray::start(&span, &header, place);
+            xray::set_in(&span, "annotations", "route", route.as_str());
+            xray::set_in(&span, "annotations", "request_id", request_id.as_str());
+        }
         Self {
-            request_id: request_id(request),
+            span,
+            request_id,
             lambda_request_id: context.map(|c| c.request_id.clone()).unwrap_or_default(),
-            route: route_key(request),
+            route,
             source_ip: source_ip(request),
             retries_until: invocation_deadline.checked_sub(ANSWER_MARGIN).unwrap_or(invocation_deadline),
         }
+    }
+}
+
+/// The trace a request is in, and where its span goes: the client's trace when it names one (a
+/// segment, parent the client's span), else the invocation's (a subsegment of Lambda's). Sampled
+/// either way as X-Ray decided for the invocation: a client cannot make the function trace.
+fn request_trace(request: &Request) -> Option<(TraceHeader, Place)> {
+    let context = request.lambda_context_ref()?;
+    let invocation = context.xray_trace_id.as_deref().and_then(TraceHeader::parse)?;
+    let header = |name: &str| request.headers().get(name).and_then(|value| value.to_str().ok());
+    let client = header("traceparent")
+        .and_then(TraceHeader::from_traceparent)
+        .or_else(|| header("x-amzn-trace-id").and_then(TraceHeader::parse));
+    // API Gateway's own header names the invocation's trace without a parent, and lambda_http puts
+    // the invocation's header in the request's when it has none: neither is a client's.
+    let invocations = |header: &TraceHeader| {
+        header.root == invocation.root && (header.parent.is_none() || header.parent == invocation.parent)
+    };
+    match client {
+        Some(client) if !invocations(&client) => {
+            Some((TraceHeader { sampled: invocation.sampled, ..client }, Place::Segment))
+        }
+        _ => Some((invocation, Place::Subsegment)),
     }
 }
 
@@ -317,7 +377,7 @@ async fn respond(
     user_id: Option<String>,
     outcome: impl Future<Output = (Option<Quota>, Result<ApiResponse, ApiError>)>,
 ) -> Response<Body> {
-    let span = tracing::info_span!("request", request_id = %info.request_id, route = %info.route);
+    let span = info.span.clone();
     async {
         let started = Instant::now();
         let cold_start = first_invocation();
@@ -347,6 +407,7 @@ async fn respond(
         }
         let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
         let status = response.status().as_u16();
+        xray::set_status(&info.span, status, false);
         tracing::info!(
             request_id = %info.request_id,
             lambda_request_id = %info.lambda_request_id,

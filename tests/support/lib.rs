@@ -49,6 +49,8 @@ pub struct Stack {
     /// The stack's `WriteShards` (the template's default unless a `--param` set it).
     pub write_shards: usize,
     pub log_file: PathBuf,
+    /// The X-Ray segment documents the stack's daemon received, one JSON line each.
+    pub traces_file: PathBuf,
     http: reqwest::Client,
     process: Child,
     // Held open: the stack exits when this pipe closes, even if the test process is killed.
@@ -108,12 +110,15 @@ impl Stack {
         let prefix = prefix.to_owned();
         let log_name = format!("{prefix}-{}", ulid::Ulid::new());
         let log_file = std::env::temp_dir().join(format!("{log_name}.log"));
+        let traces_file = std::env::temp_dir().join(format!("{log_name}.traces.jsonl"));
         let mut command = Command::new(venv_python());
         command
             .arg(root.join("dev/local.py"))
             .args(["serve", "--port", "0", "--prefix", &prefix, "--exit-with-stdin", "--quiet"])
             .arg("--log-file")
             .arg(&log_file)
+            .arg("--traces-file")
+            .arg(&traces_file)
             .args(["--secret", &format!("JwtSecret={JWT_SECRET}")])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -159,7 +164,7 @@ impl Stack {
             .iter()
             .find_map(|arg| arg.strip_prefix("WriteShards=")?.parse().ok())
             .unwrap_or(markets_aws::settings::DEFAULT_WRITE_SHARDS);
-        Stack { url, prefix, write_shards, log_file, http, process, _stdin: stdin, _watchdog: watchdog }
+        Stack { url, prefix, write_shards, log_file, traces_file, http, process, _stdin: stdin, _watchdog: watchdog }
     }
 
     /// Sends `request` as raw bytes and reads the whole answer (the gateway closes the connection):
@@ -294,6 +299,12 @@ impl Stack {
     pub fn logs(&self) -> Vec<Value> {
         let logs = std::fs::read_to_string(&self.log_file).unwrap_or_default();
         logs.lines().filter_map(|line| serde_json::from_str::<Value>(line).ok()).collect()
+    }
+
+    /// Every X-Ray segment document the stack's daemon received so far.
+    pub fn trace_documents(&self) -> Vec<Value> {
+        let documents = std::fs::read_to_string(&self.traces_file).unwrap_or_default();
+        documents.lines().filter_map(|line| serde_json::from_str::<Value>(line).ok()).collect()
     }
 
     /// The stack's log lines once `ready` holds for them (function output reaches the log file a

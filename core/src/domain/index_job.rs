@@ -25,15 +25,19 @@ pub struct IndexJob {
     /// The API request that caused it, so the worker's logs can be joined to the request's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// The trace it continues (an X-Ray trace header, parent the request's span): the relay and
+    /// the sweeper send it as the message's `AWSTraceHeader`, so the worker's span joins the trace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_header: Option<String>,
 }
 
 impl IndexJob {
     pub fn new(market_id: &str, version: u64, op: JobOp) -> Self {
-        Self { id: super::new_id(), market_id: market_id.to_owned(), version, op, request_id: None }
+        Self { id: super::new_id(), market_id: market_id.to_owned(), version, op, request_id: None, trace_header: None }
     }
 
-    /// The job, with the id of the API request that caused it.
-    pub fn caused_by(self, request_id: Option<String>) -> Self {
-        Self { request_id, ..self }
+    /// The job, with the id of the API request that caused it and the trace it continues.
+    pub fn caused_by(self, request_id: Option<String>, trace_header: Option<String>) -> Self {
+        Self { request_id, trace_header, ..self }
     }
 }

@@ -8,11 +8,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use tracing::Instrument;
+use tracing::{Instrument, Span};
 
 use crate::domain::{IndexJob, JobOp, Market, MarketStatus};
 use crate::embedder::{Embedder, market_text};
 use crate::error::{BoxError, error_chain};
+use crate::observability::xray;
 use crate::repo::{IndexEntry, MarketRepository, PositionRepository, VectorIndex};
 use crate::retry::{Backoff, retry};
 
@@ -47,6 +48,8 @@ pub struct JobMessage {
     pub message_id: String,
     /// The API request that made the job (its message attribute `requestId`), for the logs.
     pub request_id: String,
+    /// The trace the job continues (its `AWSTraceHeader`): the job's span is a segment of it.
+    pub trace_header: Option<String>,
     pub body: Option<String>,
 }
 
@@ -131,8 +134,12 @@ impl Indexer {
 
     /// `Some(message id)` if the message must come back.
     async fn handle_message(&self, message: JobMessage, deadline: Instant) -> Option<String> {
-        let JobMessage { message_id, request_id, body } = message;
+        let JobMessage { message_id, request_id, trace_header, body } = message;
         let span = tracing::info_span!("job", message_id = %message_id, request_id = %request_id);
+        if let Some(header) = trace_header.as_deref().and_then(xray::TraceHeader::parse) {
+            xray::start(&span, &header, xray::Place::Segment);
+            xray::set_in(&span, "annotations", "message_id", message_id.as_str());
+        }
         let cut = deadline.checked_sub(REPLY_MARGIN).unwrap_or(deadline);
         async {
             if Instant::now() + JOB_BUDGET >= cut {
@@ -149,10 +156,12 @@ impl Indexer {
             let applied = tokio::time::timeout_at(cut.into(), self.apply(&job, cut)).await;
             match applied.unwrap_or_else(|_| Err("stopped at the invocation's deadline".into())) {
                 Ok(applied) => {
+                    xray::set_in(&Span::current(), "annotations", "market_id", job.market_id.as_str());
                     tracing::info!(market_id = %job.market_id, version = job.version, outcome = ?applied, "job done");
                     None
                 }
                 Err(error) => {
+                    xray::set(&Span::current(), "fault", true);
                     tracing::error!(market_id = %job.market_id, error = %error_chain(error.as_ref()), "job failed");
                     Some(message_id)
                 }
@@ -187,7 +196,7 @@ mod tests {
     }
 
     fn message(id: &str, body: &str) -> JobMessage {
-        JobMessage { message_id: id.into(), request_id: String::new(), body: Some(body.into()) }
+        JobMessage { message_id: id.into(), body: Some(body.into()), ..JobMessage::default() }
     }
 
     async fn setup() -> (Arc<InMemoryStore>, Indexer) {

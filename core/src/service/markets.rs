@@ -331,9 +331,10 @@ struct Edited {
 }
 
 /// The index job of a market change, carrying the id of the request that made it (the worker's
-/// logs join the request's by it).
+/// logs join the request's by it) and the request's trace (the worker's span joins it).
 fn index_job(market_id: &str, version: u64, op: JobOp) -> IndexJob {
-    IndexJob::new(market_id, version, op).caused_by(current_request_id())
+    let trace_header = crate::observability::xray::current_header().map(|header| header.to_string());
+    IndexJob::new(market_id, version, op).caused_by(current_request_id(), trace_header)
 }
 
 #[cfg(test)]

@@ -46,6 +46,7 @@ def pool(tmp_path):
     (tmp_path / "stand-in").chmod(0o755)
     runtime = QuietServer(("127.0.0.1", 0), RuntimeApiHandler)
     stack = SimpleNamespace(max_instances=2, instance_ids=itertools.count(1), runtime_instances={},
+                            trace_sample_rate=0,
                             runtime_url=f"http://127.0.0.1:{runtime.server_address[1]}", bin_dir=tmp_path,
                             function_log=lambda binary, line: stack.output.append(line), output=[])
     runtime.stack = stack
