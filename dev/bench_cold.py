@@ -5,6 +5,7 @@ get-market against the peers a user would write instead.
     dev/bench-cold [--quick] [--runs 7] [--warm 2000] [--only get-market,list-markets] [--no-build]
                    [--aws-latency 10ms] [--config 'profile.release.opt-level="s"' ...] [--target-dir DIR]
                    [--out bench/RESULTS.md]
+    dev/bench-cold --charts-only [--out bench/RESULTS.md]
 
 Builds the release binaries (one `cargo build --release` for the route functions and the three
 references of bench/: hello-world, lambda_runtime alone; the floor, one DynamoDB GetItem per
@@ -27,7 +28,9 @@ DynamoDB calls per request come from the functions' own request log lines. Throu
 every other warm invocation is made with --aws-latency on every AWS call: the sequential round
 trips per request are (p50 at L - p50 at 0) / L. With get-market, its peers (bench/peers: Node.js
 with the AWS SDK v3, Python with boto3; installed by dev/bootstrap) run on the same Runtime API,
-after a check that they answer as get-market does. Writes --out (generated: never edit it by hand).
+after a check that they answer as get-market does. Writes --out (generated: never edit it by hand)
+and, beside it, its figures as SVG charts (dev/bench_charts.py): cold-start.svg, peers.svg and
+round-trips.svg; --charts-only redraws them from --out's tables, without measuring.
 --quick: 3 runs, 300 warm invocations, the references, get-market (and its peers), list-markets and
 create-market only.
 """
@@ -36,6 +39,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import math
 import os
 import platform
 import queue
@@ -52,6 +56,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+import bench_charts
 from bench_common import (AUTH_FLOOR_TARGETS, answers_differ, calls_per_request, http, median, parse_latency,
                           peer_goal, percentile, round_trips)
 # The local stack's parts: its resources, each function's environment, its event builder.
@@ -470,9 +475,8 @@ def auth_floor_table(figures: dict[str, Figures]) -> list[str]:
                                           for t in AUTH_FLOOR_TARGETS) + " |",
             "|---|" + "---|---|" * len(AUTH_FLOOR_TARGETS)]
     show = {"total": lambda v: f"{v:.1f} ms", "rss": lambda v: f"{v / 1e6:.1f} MB", "zip": lambda v: f"{v / 1e6:.2f} MB"}
-    for name, f in figures.items():
-        if name in PEERS or name in ("hello-world", "floor"):
-            continue
+    for name in against_auth_floor(figures):
+        f = figures[name]
         cells = []
         for target in AUTH_FLOOR_TARGETS:
             value, reference = getattr(f, target.field), getattr(floor, target.field)
@@ -480,6 +484,11 @@ def auth_floor_table(figures: dict[str, Figures]) -> list[str]:
                       "—" if name == "auth-floor" else target.check(value, reference)[1]]
         rows.append(f"| {name} | " + " | ".join(cells) + " |")
     return rows
+
+
+def against_auth_floor(figures: dict[str, Any]) -> list[str]:
+    """The functions compared with the authenticated floor: itself and the route functions."""
+    return [name for name in figures if name not in PEERS and name not in ("hello-world", "floor")]
 
 
 def peer_table(figures: dict[str, Figures]) -> list[str]:
@@ -642,6 +651,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--config", action="append", default=[], help="a cargo --config for the build (repeatable)")
     parser.add_argument("--target-dir", type=Path, help="cargo's target directory (default: the workspace's)")
     parser.add_argument("--out", type=Path, default=REPO / "bench/RESULTS.md")
+    parser.add_argument("--charts-only", action="store_true",
+                        help="measure nothing: redraw the SVG charts beside --out from its tables")
     parser.add_argument("--aws-latency", type=parse_latency, default=10.0, metavar="L",
                         help="the delay on every AWS call of every other warm invocation through the TLS front, "
                              "for the round-trip table (default 10ms; 0: none)")
@@ -663,6 +674,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.charts_only:
+        figures, latency_ms = charted_results(args.out.read_text())
+        log(f"wrote {', '.join(map(str, write_charts(args.out, figures, latency_ms)))}")
+        return 0
     started, args.load_at_start = time.monotonic(), os.getloadavg()[0]
     # Seeding goes through the API: the local stack runs create-market, and index-worker (its SQS
     # poller) when search is measured. The outbox sweeper's schedule is pushed out of the way.
@@ -713,7 +728,76 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(text)
     print(text)
     log(f"wrote {args.out}")
+    charts = write_charts(args.out, results["TLS"], args.aws_latency)
+    log(f"wrote {', '.join(map(str, charts))}")
     return 0
+
+
+# --------------------------------------------------------------------------- charts
+
+
+def write_charts(out: Path, figures: dict[str, Any], latency_ms: float) -> list[Path]:
+    """The charts of the TLS figures (Figures, or Charted rows read back from RESULTS.md), beside `out`."""
+    peers = [name for name in ["get-market", *PEERS] if name in figures]
+    trips = {name: round_trips(f.p50_at_latency, f.p50, latency_ms) for name, f in figures.items()
+             if not math.isnan(f.p50_at_latency)} if latency_ms else {}
+    return bench_charts.write(out.parent, {name: figures[name] for name in against_auth_floor(figures)},
+                              {name: figures[name] for name in peers} if len(peers) > 1 else {}, trips, latency_ms,
+                              set(ROUTE_FUNCTIONS))
+
+
+@dataclass
+class Charted:
+    """What the charts read of a function's figures, as RESULTS.md's TLS tables give them."""
+    total: float = math.nan
+    rss: float = math.nan
+    p50: float = math.nan
+    p50_at_latency: float = math.nan
+
+
+def markdown_tables(text: str) -> dict[str, list[dict[str, str]]]:
+    """The tables of a RESULTS.md by the heading of their section: each row as {column: cell}."""
+    tables: dict[str, list[dict[str, str]]] = {}
+    heading, columns = "", None
+    for line in text.splitlines():
+        if line.startswith("## "):
+            heading, columns = line[3:], None
+        elif line.startswith("|"):
+            cells = [cell.strip() for cell in re.split(r"(?<!\\)\|", line.strip())[1:-1]]
+            if columns is None:
+                columns = cells
+            elif not set(line) <= set("|-"):
+                tables.setdefault(heading, []).append(dict(zip(columns, cells)))
+        else:
+            columns = None
+    return tables
+
+
+def quantity(cell: str) -> float:
+    """A figure as the tables write it, in the unit Figures keeps: "59.2 ms (1.06×)" is 59.2, "9.1 MB" 9.1e6."""
+    m = re.match(r"(\d+(?:\.\d+)?) (ms|MB)\b", cell)
+    if not m:
+        raise ValueError(f"not a figure in ms or MB: {cell!r}")
+    return float(m.group(1)) * (1e6 if m.group(2) == "MB" else 1.0)
+
+
+def charted_results(text: str) -> tuple[dict[str, Charted], float]:
+    """The TLS figures the charts read, from a RESULTS.md (the TLS, peer and round-trip tables), and
+    the AWS-like latency of its round trips (0: none measured)."""
+    tables = markdown_tables(text)
+    section = lambda start: next((rows for heading, rows in tables.items() if heading.startswith(start)), [])  # noqa: E731
+    figures: dict[str, Charted] = {}
+    for row in section("TLS") + section("The peers"):
+        figures[row["function"]] = Charted(quantity(row["init + first"]), quantity(row["peak RSS"]))
+    latency_ms = 0.0
+    for row in section("Sequential round trips"):
+        at_latency = next(column for column in row if re.fullmatch(r"warm p50 at [\d.]+ ms", column))
+        latency_ms = float(at_latency.split()[3])
+        figure = figures.setdefault(row["function"], Charted())
+        figure.p50, figure.p50_at_latency = quantity(row["warm p50 at 0"]), quantity(row[at_latency])
+    if "auth-floor" not in figures:
+        raise ValueError("no TLS table with the authenticated floor: not a RESULTS.md of dev/bench-cold")
+    return figures, latency_ms
 
 
 def check_untrusted(api: TimedRuntimeApi, bin_dir: Path, env: Environment, front: TlsFront, scenarios: Scenarios,
