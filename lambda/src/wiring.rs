@@ -182,7 +182,7 @@ fn sdk_config(timeouts: &SdkTimeouts) -> aws_config::SdkConfig {
     let https = aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc))
         .build_https();
-    let mut config = aws_config::SdkConfig::builder()
+    aws_config::SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(setting("AWS_REGION").or_else(|| setting("AWS_DEFAULT_REGION")).map(Region::new))
         .credentials_provider(SharedCredentialsProvider::new(EnvironmentVariableCredentialsProvider::new()))
@@ -191,24 +191,29 @@ fn sdk_config(timeouts: &SdkTimeouts) -> aws_config::SdkConfig {
         // Explicit, not by accident: 3 attempts with exponential backoff and full jitter. The first
         // backoff is short (the SDK's default is 1 s) so that all three fit in the operation budget.
         .retry_config(RetryConfig::standard().with_max_attempts(3).with_initial_backoff(Duration::from_millis(100)))
-        .timeout_config(timeouts.store());
-    config.set_endpoint_url(setting("AWS_ENDPOINT_URL"));
-    config.build()
+        .timeout_config(timeouts.store())
+        .build()
 }
 
 fn setting(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|value| !value.is_empty())
 }
 
-/// The endpoint of one service (`AWS_ENDPOINT_URL_DYNAMODB`, ...), which each SDK client asks its
-/// shared config for.
+/// The endpoint of one service, which each SDK client asks its shared config for: the service's own
+/// setting (`AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_SECRETS_MANAGER`: the service id in upper
+/// case, spaces as underscores), else `AWS_ENDPOINT_URL`. (An endpoint set on the shared config
+/// itself would win over every service's own.)
 #[derive(Debug)]
 struct ServiceEndpoints;
 
 impl LoadServiceConfig for ServiceEndpoints {
     fn load_config(&self, key: ServiceConfigKey<'_>) -> Option<String> {
-        setting(key.env())
+        setting(&service_setting(&key)).or_else(|| setting(key.env()))
     }
+}
+
+fn service_setting(key: &ServiceConfigKey<'_>) -> String {
+    format!("{}_{}", key.env(), key.service_id().replace(' ', "_").to_uppercase())
 }
 
 /// A secret's value from Secrets Manager (by ARN or name), checked by [`checked_secret`]: the
@@ -225,4 +230,33 @@ async fn read_secret(
     let value = output.secret_string.ok_or_else(|| format!("the secret of {setting} has no string value"))?;
     let endpoint_is_local = crate::config::secrets_endpoint().is_some_and(|url| is_loopback_url(&url));
     Ok(checked_secret(setting, value, endpoint_is_local)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_service_reads_its_own_endpoint_setting_as_aws_config_names_it() {
+        let names: Vec<String> = ["DynamoDB", "SQS", "Secrets Manager", "S3Vectors", "Bedrock Runtime"]
+            .into_iter()
+            .map(|service| {
+                let key = ServiceConfigKey::builder()
+                    .service_id(service)
+                    .env("AWS_ENDPOINT_URL")
+                    .profile("endpoint_url")
+                    .build()
+                    .unwrap();
+                service_setting(&key)
+            })
+            .collect();
+        let expected = [
+            "AWS_ENDPOINT_URL_DYNAMODB",
+            "AWS_ENDPOINT_URL_SQS",
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+            "AWS_ENDPOINT_URL_S3VECTORS",
+            "AWS_ENDPOINT_URL_BEDROCK_RUNTIME",
+        ];
+        assert_eq!(names, expected);
+    }
 }
