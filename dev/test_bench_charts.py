@@ -4,6 +4,7 @@ target lines; --charts-only reads back what the tables write; the committed char
 committed bench/RESULTS.md. Run by dev/test."""
 from __future__ import annotations
 
+import shutil
 import tempfile
 import unittest
 import xml.etree.ElementTree as ET
@@ -52,6 +53,7 @@ def texts(svg: ET.Element) -> list[str]:
 class Charts(unittest.TestCase):
     def setUp(self) -> None:
         self.directory = Path(tempfile.mkdtemp(prefix="bench-charts-"))
+        self.addCleanup(shutil.rmtree, self.directory)
         self.written = write_charts(self.directory / "RESULTS.md", RESULTS, 10.0)
 
     def test_the_three_charts_are_written_beside_the_results(self) -> None:
@@ -119,6 +121,7 @@ class ChartsOnly(unittest.TestCase):
 
     def test_the_committed_charts_are_those_of_the_committed_results(self) -> None:
         directory = Path(tempfile.mkdtemp(prefix="bench-charts-"))
+        self.addCleanup(shutil.rmtree, directory)
         (directory / "RESULTS.md").write_text((REPO / "bench/RESULTS.md").read_text())
         charted, latency_ms = charted_results((directory / "RESULTS.md").read_text())
         for path in write_charts(directory / "RESULTS.md", charted, latency_ms):
