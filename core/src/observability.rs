@@ -10,16 +10,12 @@ use std::future::Future;
 
 pub use debug_sampling::{flush_debug_lines, with_sampled_debug};
 
-/// JSON logs (see [`init_logging_with_traces`]), no traces.
-pub fn init_logging() {
-    init_logging_with_traces(None);
-}
-
-/// JSON logs, and traces for `traces` if given (see [`xray`]); the levels come from `RUST_LOG` or Lambda's `AWS_LAMBDA_LOG_LEVEL`: `level`, or
-/// `level,target=level,...` (tracing-subscriber's `Targets`, which links no regular-expression
-/// engine, unlike its `EnvFilter`); anything else means `info`. The project's debug lines are
+/// JSON logs, and traces for `traces` if given (see [`xray`]); the levels come from `RUST_LOG` or
+/// Lambda's `AWS_LAMBDA_LOG_LEVEL`: `level`, or `level,target=level,...` (tracing-subscriber's
+/// `Targets`, which links no regular-expression engine, unlike its `EnvFilter`); anything else
+/// means `info`. The project's debug lines are
 /// sampled per invocation besides (see [`with_sampled_debug`]).
-pub fn init_logging_with_traces(traces: Option<xray::Exporter>) {
+pub fn init_logging(traces: Option<xray::Exporter>) {
     use tracing_subscriber::fmt::format::{Format, Json, JsonFields};
     use tracing_subscriber::layer::{Layer as _, SubscriberExt as _};
     use tracing_subscriber::util::SubscriberInitExt as _;

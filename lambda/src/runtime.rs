@@ -65,7 +65,7 @@ fn traced_invocation(span: Span, context: &lambda_runtime::Context) -> Span {
 
 /// Builds what a function needs at cold start, or logs why it refuses to start.
 async fn start<T: 'static>(build: impl AsyncFnOnce(&Wiring) -> Result<T, BoxError>) -> Result<&'static T, BoxError> {
-    markets_core::observability::init_logging_with_traces(crate::xray_daemon::exporter());
+    markets_core::observability::init_logging(crate::xray_daemon::exporter());
     let built = async {
         let wiring = Wiring::from_env().await?;
         // The connection opens while the function reads its secrets and builds its clients.
@@ -258,7 +258,7 @@ where
     F: Fn(Request) -> Fut + Sync,
     Fut: Future<Output = Result<ApiResponse, ApiError>> + Send,
 {
-    markets_core::observability::init_logging_with_traces(crate::xray_daemon::exporter());
+    markets_core::observability::init_logging(crate::xray_daemon::exporter());
     let handler = &handler;
     lambda_http::run(service_fn(move |request: Request| async move {
         let info = RequestInfo::of(&request);

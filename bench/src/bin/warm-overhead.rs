@@ -70,7 +70,7 @@ where
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    markets_core::observability::init_logging();
+    markets_core::observability::init_logging(None);
     let requests: usize = std::env::args().nth(1).map_or(5000, |n| n.parse().expect("a number of requests"));
     let dependencies = Dependencies::in_memory();
     let (writes, reads) = (pipeline(dependencies.market_service()), pipeline(dependencies.market_reads()));
