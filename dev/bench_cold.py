@@ -31,6 +31,11 @@ with the AWS SDK v3, Python with boto3; installed by dev/bootstrap) run on the s
 after a check that they answer as get-market does. Writes --out (generated: never edit it by hand)
 and, beside it, its figures as SVG charts (dev/bench_charts.py): cold-start.svg, peers.svg and
 round-trips.svg; --charts-only redraws them from --out's tables, without measuring.
+
+Tracing's cost (issue 21): a third mode runs the TRACED functions through the TLS front with the
+X-Ray daemon's address set (a receiver of dev/sim's) and every invocation sampled, against the TLS
+mode's figures (no daemon: an unsampled invocation's path); and warm-overhead (bench/), the request
+path over in-memory repositories, runs untraced and with every request traced.
 --quick: 3 runs, 300 warm invocations, the references, get-market (and its peers), list-markets and
 create-market only.
 """
@@ -66,6 +71,7 @@ from sim.events import v2_event
 from sim.harness import mint_token, request_lines, start_moto, start_runtime_api, stop_moto
 from sim.processes import free_port
 from sim.runtime_api import RuntimeApi
+from sim.traces import TraceReceiver, mint_header
 from tls_front import TlsFront
 
 REFERENCES = ["hello-world", "floor", "auth-floor"]
@@ -80,6 +86,14 @@ ROUTE_FUNCTIONS = ["health", "api-docs", "route-not-found", "get-market", "list-
                    "search-markets", "create-market", "create-position", "update-market", "replace-market",
                    "delete-market", "graphql"]
 QUICK_FUNCTIONS = ["get-market", "list-markets", "create-market"]
+# Measured traced too (when measured): a read, a fan-out read, a write with an index job, a
+# position; and health, whose init reads nothing over the network: tracing's init cost without
+# moto's noise.
+TRACED = ["health", "get-market", "list-markets", "create-market", "create-position"]
+# Tracing's budget (issue 21): more init and peak RSS per function than without it; more warm p99
+# in the in-memory benchmark.
+TRACING_BUDGET = {"init": 1.0, "rss": 1_000_000, "p99": 0.1}
+WARM_OVERHEAD_REQUESTS, WARM_OVERHEAD_ROUNDS = 5000, 5
 HOT_MARKETS = 20
 INVOCATION_TIMEOUT = 30.0
 # The targets of issue 11, as ratios to the floor and absolute limits.
@@ -101,6 +115,7 @@ class TimedRuntimeApi:
         self.server = start_runtime_api(TimedRuntimeHandler)
         self.server.api = self  # type: ignore[attr-defined]
         self.address = f"127.0.0.1:{self.server.server_address[1]}"
+        self.sampled = False  # each invocation in a sampled trace (the traced mode); kept over resets
         self.reset()
 
     def reset(self) -> None:
@@ -132,7 +147,7 @@ class TimedRuntimeHandler(RuntimeApi):
             return self.reply(410, {})
         request_id, payload = item
         api.sent[request_id] = time.perf_counter_ns()
-        self.send_invocation(request_id, payload, 10, "bench")
+        self.send_invocation(request_id, payload, 10, "bench", mint_header(1 if api.sampled else 0))
 
     def do_POST(self) -> None:
         api: TimedRuntimeApi = self.server.api
@@ -156,6 +171,7 @@ class Sample:
     log_lines: list[dict]
     unexpected: int  # answers that were not what the scenario expects (a moto hiccup under load, say)
     connections: int | None  # TLS connections the instance opened in its life (None: not counted)
+    documents: int = 0  # segment documents the X-Ray daemon received from it (the traced mode)
 
 
 class BenchError(Exception):
@@ -384,7 +400,8 @@ class Environment:
     def function_env(self, binary: str, endpoint: dict[str, str], floor_market: str) -> dict[str, str]:
         """A route function's environment (a reference gets get-market's), pointed at `endpoint`."""
         env = dict(self.functions[binary if binary in self.functions else "get-market"].env)
-        for key in [k for k in env if k.startswith("AWS_ENDPOINT_URL") or k.startswith("SSL_CERT")]:
+        # The daemon's address too: only the traced mode has one (`endpoint` gives it).
+        for key in [k for k in env if k.startswith(("AWS_ENDPOINT_URL", "SSL_CERT", "AWS_XRAY_DAEMON_ADDRESS"))]:
             del env[key]
         env.update(endpoint)
         env["FLOOR_MARKET_ID"] = floor_market
@@ -414,6 +431,7 @@ class Figures:
     warm_count: int
     unexpected: int
     connections: float | None
+    documents: float = 0.0  # segment documents per invocation (the traced mode)
 
     @classmethod
     def of(cls, samples: list[Sample], zip_size: int) -> "Figures":
@@ -425,7 +443,8 @@ class Figures:
                    median([s.init_ms + s.first_ms for s in samples]), percentile(warm, 0.5), percentile(warm, 0.99),
                    percentile(at_latency, 0.5), percentile(at_latency, 0.99), median([s.rss_bytes for s in samples]), zip_size, calls, len(warm),
                    sum(s.unexpected for s in samples),
-                   median([s.connections for s in samples]) if samples[0].connections is not None else None)
+                   median([s.connections for s in samples]) if samples[0].connections is not None else None,
+                   sum(s.documents for s in samples) / sum(1 + len(s.warm_ms) + len(s.warm_at_latency_ms) for s in samples))
 
 
 def table(figures: dict[str, Figures]) -> list[str]:
@@ -538,6 +557,73 @@ def peer_section(figures: dict[str, Figures]) -> list[str]:
     ]
 
 
+def tracing_section(results: dict[str, dict[str, Figures]], in_memory: dict[str, dict[str, tuple[float, float]]]) -> list[str]:
+    """Tracing's cost (issue 21): each traced function's figures against its TLS ones, and the
+    in-memory request path's warm overhead untraced and traced, each against its budget."""
+    def change(untraced: float, traced: float, unit: str = "ms", scale: float = 1.0, digits: int = 1) -> str:
+        return f"{untraced / scale:.{digits}f} → {traced / scale:.{digits}f} {unit} ({(traced - untraced) / scale:+.{digits}f})"
+
+    rows = ["| function | init | init + first | warm p50 | warm p99 | peak RSS | segment documents per invocation "
+            f"| budget (init ≤ +{TRACING_BUDGET['init']:g} ms, peak RSS ≤ +{TRACING_BUDGET['rss'] / 1e6:g} MB) |",
+            "|---|---|---|---|---|---|---|---|"]
+    for name, t in results.get("traced", {}).items():
+        u = results["TLS"][name]
+        missed = [f"init +{t.init - u.init:.1f} ms" for _ in [0] if t.init - u.init > TRACING_BUDGET["init"]]
+        missed += [f"RSS +{(t.rss - u.rss) / 1e6:.2f} MB" for _ in [0] if t.rss - u.rss > TRACING_BUDGET["rss"]]
+        rows.append(f"| {name} | {change(u.init, t.init)} | {change(u.total, t.total)} | {change(u.p50, t.p50, digits=2)} "
+                    f"| {change(u.p99, t.p99, digits=2)} | {change(u.rss, t.rss, 'MB', 1e6, 2)} | {t.documents:.2f} "
+                    f"| {'FAIL (' + ', '.join(missed) + ')' if missed else 'pass'} |")
+    memory = [f"| route | p50 untraced | p50 traced | p99 untraced | p99 traced | p99 more "
+              f"| budget (≤ +{TRACING_BUDGET['p99']:g} ms) |", "|---|---|---|---|---|---|---|"]
+    for route, modes in in_memory.items():
+        (u50, u99), (t50, t99) = modes["untraced"], modes["traced"]
+        more = t99 - u99
+        memory.append(f"| {route} | {u50:.3f} ms | {t50:.3f} ms | {u99:.3f} ms | {t99:.3f} ms | {more:+.3f} ms "
+                      f"| {'pass' if more <= TRACING_BUDGET['p99'] else 'FAIL'} |")
+    return [
+        "## Tracing's cost (issue 21)",
+        "",
+        "The traced mode: through the TLS front, with the X-Ray daemon's address set (dev/sim's receiver on a "
+        "loopback UDP port, as Lambda's daemon in a traced sandbox) and every invocation sampled (on AWS, by "
+        "default, the first request each second and 5% of the others are), interleaved with the other modes; "
+        "each figure is the TLS table's (no daemon, unsampled: the path of a build without tracing) → the traced "
+        "one. The binary is the same: the code tracing adds is in both (its size against a build without it: "
+        "docs/performance.md). With moto behind the TLS front, a function's init and first invocation vary by "
+        "several ms from run to run (the secret read and the first calls go to moto), and its warm figures with "
+        "the tables the writes grow: health, whose init reads nothing over the network, shows tracing's own init "
+        "cost, and the in-memory table below its cost per request.",
+        "",
+        *rows,
+        "",
+        f"The request path with the network taken away (bench/src/bin/warm-overhead, {WARM_OVERHEAD_REQUESTS} "
+        f"requests per route, in-memory repositories), untraced and with every request traced and its document sent "
+        f"to a UDP receiver; medians of {WARM_OVERHEAD_ROUNDS} alternating runs.",
+        "",
+        *memory,
+        "",
+    ]
+
+
+def lines_in(path: Path) -> int:
+    """The documents the X-Ray daemon's receiver has written (one JSON line each)."""
+    with open(path, "rb") as file:
+        return sum(1 for _ in file)
+
+
+def warm_overhead(bin_dir: Path) -> dict[str, dict[str, tuple[float, float]]]:
+    """Per route, the in-memory request path's warm p50 and p99 (ms), untraced and traced: the
+    median of alternating runs of warm-overhead."""
+    runs: dict[str, dict[str, list[tuple[float, float]]]] = {}
+    for _ in range(WARM_OVERHEAD_ROUNDS):
+        for mode, extra in (("untraced", []), ("traced", ["--traced"])):
+            out = subprocess.run([str(bin_dir / "warm-overhead"), str(WARM_OVERHEAD_REQUESTS), *extra],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=True).stderr
+            for m in re.finditer(r"^(\S+)\s+([\d.]+) ms\s+([\d.]+) ms", out, re.M):
+                runs.setdefault(m[1], {}).setdefault(mode, []).append((float(m[2]), float(m[3])))
+    return {route: {mode: (median([r[0] for r in rs]), median([r[1] for r in rs])) for mode, rs in modes.items()}
+            for route, modes in runs.items()}
+
+
 def node_version() -> str:
     return "Node.js " + subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
 
@@ -576,12 +662,12 @@ def commit() -> str:
 
 
 def report(args: argparse.Namespace, build_seconds: float | None, results: dict[str, dict[str, Figures]],
-           elapsed: float, untrusted: str) -> str:
+           in_memory: dict[str, dict[str, tuple[float, float]]], elapsed: float, untrusted: str) -> str:
     warm = next(iter(results["TLS"].values())).warm_count
     lines = [
         "# Cold-start benchmark results",
         "",
-        "Generated by `dev/bench-cold" + (" --quick" if args.quick else "") + "` (dev/bench_cold.py): do not edit by hand.",
+        f"Generated by `{shlex.join(['dev/bench-cold', *args.argv])}` (dev/bench_cold.py): do not edit by hand.",
         "",
         f"- Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
         f"- Machine: {machine()}",
@@ -626,6 +712,7 @@ def report(args: argparse.Namespace, build_seconds: float | None, results: dict[
         "",
         *(round_trip_section(args, results["TLS"]) if args.aws_latency else []),
         *(peer_section(results["TLS"]) if args.peers else []),
+        *tracing_section(results, in_memory),
         "## Plain HTTP",
         "",
         *table(results["plain"]),
@@ -657,6 +744,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="the delay on every AWS call of every other warm invocation through the TLS front, "
                              "for the round-trip table (default 10ms; 0: none)")
     args = parser.parse_args(argv)
+    args.argv = sys.argv[1:] if argv is None else argv
     args.runs = args.runs or (3 if args.quick else 7)
     args.warm = args.warm or (300 if args.quick else 2000)
     args.warm_per_run = -(-args.warm // args.runs)
@@ -682,16 +770,18 @@ def main(argv: list[str] | None = None) -> int:
     # Seeding goes through the API: the local stack runs create-market, and index-worker (its SQS
     # poller) when search is measured. The outbox sweeper's schedule is pushed out of the way.
     seeding = ["create-market"] + (["index-worker"] if "search-markets" in args.binaries else [])
-    args.built = args.binaries + [b for b in seeding if b not in args.binaries]
+    args.built = args.binaries + [b for b in seeding if b not in args.binaries] + ["warm-overhead"]
     every = not args.quick and not args.only
     build_seconds = None if args.no_build else build(None if every else args.built, args.config, args.target_dir)
     if every:
-        args.built = ["every function", "hello-world", "floor"]
+        args.built = ["every function", *REFERENCES, "warm-overhead"]
     bin_dir = (args.target_dir or REPO / "target") / "release"
     sizes = {name: zipped_size(bin_dir / name) for name in args.binaries}
     log_file = tempfile.NamedTemporaryFile(prefix="bench-cold-", suffix=".log", delete=False).name
     env = Environment(bin_dir, log_file)
     front = None
+    traces = TraceReceiver(Path(log_file + ".traces.jsonl"))
+    traces.start()
     try:
         hot: list[str] = []
         scenarios = Scenarios(env.jwt_secret, hot)
@@ -699,7 +789,8 @@ def main(argv: list[str] | None = None) -> int:
         log(f"seeded {len(hot)} markets; measuring {', '.join(args.binaries)}: {args.runs} runs, "
             f"{args.warm_per_run} warm invocations per run, TLS and plain")
         front = TlsFront(env.moto_port)
-        endpoints = {"TLS": front.env(), "plain": {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{env.moto_port}"}}
+        endpoints = {"TLS": front.env(), "plain": {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{env.moto_port}"},
+                     "traced": {**front.env(), "AWS_XRAY_DAEMON_ADDRESS": traces.address}}
         api = TimedRuntimeApi()
         untrusted = check_untrusted(api, bin_dir, env, front, scenarios, hot[0])
         log(f"TLS check: {untrusted}")
@@ -708,22 +799,35 @@ def main(argv: list[str] | None = None) -> int:
             log("the peers answer as get-market does (200, 404, 401 and anonymous)")
         measured = args.binaries + args.peers
         commands = {b: PEERS.get(b, [str(bin_dir / b)]) for b in measured}
-        samples: dict[str, dict[str, list[Sample]]] = {mode: {b: [] for b in measured} for mode in endpoints}
+        samples: dict[str, dict[str, list[Sample]]] = {
+            mode: {b: [] for b in measured if mode != "traced" or b in TRACED} for mode in endpoints}
         for run in range(args.runs):
-            for mode, endpoint in endpoints.items():
-                for binary in measured:
+            # A binary's modes one after the other, first a different one each run: the writes grow the
+            # tables moto scans, and no mode may always meet the biggest ones.
+            modes = list(endpoints)[run % len(endpoints):] + list(endpoints)[:run % len(endpoints)]
+            for binary in measured:
+                for mode in [m for m in modes if binary in samples[m]]:
+                    endpoint = endpoints[mode]
                     events, check = scenarios.events(binary, 1 + args.warm_per_run)
+                    api.sampled, received = mode == "traced", lines_in(traces.path)
                     sample = run_instance(api, binary, commands[binary], env.function_env(binary, endpoint, hot[0]),
-                                          events, check, front if mode == "TLS" else None, args.aws_latency)
+                                          events, check, front if mode != "plain" else None,
+                                          args.aws_latency if mode == "TLS" else 0.0)
+                    sample.documents = lines_in(traces.path) - received
                     samples[mode][binary].append(sample)
             log(f"run {run + 1}/{args.runs} done ({(time.monotonic() - started) / 60:.1f} min)")
-        results = {mode: {b: Figures.of(s, sizes.get(b, 0)) for b, s in by_binary.items()} for mode, by_binary in samples.items()}
+        results = {mode: {b: Figures.of(s, sizes.get(b, 0)) for b, s in by_binary.items() if s}
+                   for mode, by_binary in samples.items()}
     finally:
         if front:
             front.close()
+        traces.close()
         env.close()
         os.unlink(log_file)
-    text = report(args, build_seconds, results, time.monotonic() - started, untrusted)
+        traces.path.unlink(missing_ok=True)
+    log("the in-memory request path, untraced and traced (warm-overhead)")
+    in_memory = warm_overhead(bin_dir)
+    text = report(args, build_seconds, results, in_memory, time.monotonic() - started, untrusted)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
     print(text)

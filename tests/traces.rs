@@ -125,6 +125,11 @@ async fn assert_one_trace(stack: &Stack, reply: &Reply, market_id: &str, sender:
         let call = trace.iter().find(|node| node.is_call(service, operation) && is_under(&trace, node, &job));
         assert!(call.is_some(), "no {service} {operation} under the job's span: {trace:#?}");
     }
+    // A traced DynamoDB call asks for the capacity it consumes, and its span shows it (moto gives a
+    // GetItem's only when asked; it answers a transaction with an empty list, an update always).
+    let read = trace.iter().find(|node| node.is_call("DynamoDB", "GetItem") && is_under(&trace, node, &job));
+    let consumed = &read.expect("the job's GetItem").doc["aws"]["consumed_capacity"];
+    assert!(consumed["CapacityUnits"].is_number(), "no consumed capacity on the job's GetItem: {read:#?}");
     trace
 }
 

@@ -81,15 +81,15 @@ struct Answer {
 }
 
 /// The request body's resource names, as X-Ray's `aws` fields: the table(s), queue, vector index.
-fn resources(body: &[u8]) -> Vec<(&'static str, Value)> {
-    let Ok(request) = serde_json::from_slice::<Value>(body) else { return Vec::new() };
-    let transacted = request["TransactItems"].as_array().into_iter().flatten();
+fn resources(request: &serde_json::Map<String, Value>) -> Vec<(&'static str, Value)> {
+    let field = |name: &str| request.get(name).unwrap_or(&Value::Null);
+    let transacted = field("TransactItems").as_array().into_iter().flatten();
     let mut tables: Vec<&str> = transacted
         .flat_map(|item| item.as_object().into_iter().flat_map(|item| item.values()))
         .map(|action| &action["TableName"])
-        .chain([&request["TableName"]])
+        .chain([field("TableName")])
         .filter_map(Value::as_str)
-        .chain(request["RequestItems"].as_object().into_iter().flat_map(|items| items.keys().map(String::as_str)))
+        .chain(field("RequestItems").as_object().into_iter().flat_map(|items| items.keys().map(String::as_str)))
         .collect();
     tables.sort_unstable();
     tables.dedup();
@@ -134,35 +134,26 @@ impl Intercept for RecordCalls {
         Ok(())
     }
 
-    fn read_after_serialization(
-        &self,
-        context: &BeforeTransmitInterceptorContextRef<'_>,
-        _runtime_components: &RuntimeComponents,
-        cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        if let Some(call) = cfg.load::<CallSpan>() {
-            for (name, value) in resources(context.request().body().bytes().unwrap_or_default()) {
-                xray::set_in(&call.span, "aws", name, value);
-            }
-        }
-        Ok(())
-    }
-
-    // A traced DynamoDB call asks for the capacity it consumes, which its span then shows.
-    fn modify_before_signing(
+    // Once per call, after serialization and before the retry loop saves the request each attempt
+    // starts from: the body is read once for the span's resources, and a traced DynamoDB call asks
+    // for the capacity it consumes, which its span then shows.
+    fn modify_before_retry_loop(
         &self,
         context: &mut BeforeTransmitInterceptorContextMut<'_>,
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let Some(call) = cfg.load::<CallSpan>() else { return Ok(()) };
-        if !matches!(self.0, Store::DynamoDb) || !CONSUMING.contains(&call.operation.as_str()) {
-            return Ok(());
-        }
         let request = context.request_mut();
         let Some(Ok(Value::Object(mut body))) = request.body().bytes().map(serde_json::from_slice::<Value>) else {
             return Ok(());
         };
+        for (name, value) in resources(&body) {
+            xray::set_in(&call.span, "aws", name, value);
+        }
+        if !matches!(self.0, Store::DynamoDb) || !CONSUMING.contains(&call.operation.as_str()) {
+            return Ok(());
+        }
         body.entry("ReturnConsumedCapacity").or_insert_with(|| Value::from("TOTAL"));
         let body = serde_json::to_vec(&body)?;
         request.headers_mut().insert("content-length", body.len().to_string());

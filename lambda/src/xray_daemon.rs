@@ -15,10 +15,15 @@ const MAX_DOCUMENT: usize = 64 * 1024 - DAEMON_HEADER.len();
 /// Sends documents to the daemon; `None` outside a traced sandbox (no daemon address).
 pub fn exporter() -> Option<Exporter> {
     let address = std::env::var("AWS_XRAY_DAEMON_ADDRESS").ok()?;
-    // "host:port", or "udp:host:port tcp:host:port" as the daemon's own setting may say.
+    let service = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "markets".into());
+    exporter_to(&address, service)
+}
+
+/// Sends `service`'s documents to the daemon at `address`: "host:port", or "udp:host:port
+/// tcp:host:port" as the daemon's own setting may say.
+pub fn exporter_to(address: &str, service: String) -> Option<Exporter> {
     let udp = address.split_whitespace().find_map(|a| a.strip_prefix("udp:")).unwrap_or(address.trim());
     let socket = UdpSocket::bind("0.0.0.0:0").and_then(|socket| socket.connect(udp).map(|()| socket)).ok()?;
-    let service = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "markets".into());
     Some(Exporter { service, export: Box::new(move |document| send(&socket, document)) })
 }
 
