@@ -832,7 +832,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(text)
     print(text)
     log(f"wrote {args.out}")
-    charts = write_charts(args.out, results["TLS"], args.aws_latency)
+    charts = write_charts(args.out, *charted_results(text))  # as --charts-only draws them, from the tables
     log(f"wrote {', '.join(map(str, charts))}")
     return 0
 
