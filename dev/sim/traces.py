@@ -49,6 +49,7 @@ class TraceReceiver(threading.Thread):
         self.address = "127.0.0.1:%d" % self.socket.getsockname()[1]
         path.parent.mkdir(parents=True, exist_ok=True)
         self.out = open(path, "a", encoding="utf-8", buffering=1)
+        self.received = 0  # documents written
 
     def run(self) -> None:
         while True:
@@ -61,6 +62,7 @@ class TraceReceiver(threading.Thread):
                 if json.loads(header) != json.loads(DAEMON_HEADER):
                     raise ValueError(f"header {header!r}")
                 self.out.write(json.dumps(json.loads(document)) + "\n")
+                self.received += 1
             except ValueError as e:
                 log(f"X-Ray daemon: a datagram that is not a segment document ({e})")
 

@@ -99,9 +99,9 @@ async fn main() {
     let traced = args.iter().any(|arg| arg == "--traced");
     let requests: usize =
         args.iter().find(|arg| *arg != "--traced").map_or(5000, |n| n.parse().expect("a number of requests"));
-    let (address, received) = daemon();
-    markets_core::observability::init_logging(traced.then(|| {
-        markets_lambda::xray_daemon::exporter_to(&address, "warm-overhead".into()).expect("the receiver's address")
+    let daemon = traced.then(daemon);
+    markets_core::observability::init_logging(daemon.as_ref().map(|(address, _)| {
+        markets_lambda::xray_daemon::exporter_to(address, "warm-overhead".into()).expect("the receiver's address")
     }));
     let run = (requests, traced);
     let dependencies = Dependencies::in_memory();
@@ -148,12 +148,12 @@ async fn main() {
         ("update-market", measure(&writes, routes::update_market, &renames, 200, run).await),
         ("create-market", measure(&writes, routes::create_market, &[no_key("create-market")], 201, run).await),
     ];
-    let tracing = match traced {
-        true => {
+    let tracing = match daemon {
+        Some((_, received)) => {
             std::thread::sleep(Duration::from_millis(200)); // the last datagrams reach the receiver
             format!("each traced, {} segment documents received", received.load(Ordering::Relaxed))
         }
-        false => "untraced".into(),
+        None => "untraced".into(),
     };
     eprintln!(
         "warm overhead over in-memory repositories, {requests} requests per route, {tracing} (target: p99 <= 1 ms)"
